@@ -1,0 +1,18 @@
+"""portanet: a Keras-style deep-learning trainer written once against the Array API standard.
+
+    import portanet as pn
+    pn.set_backend("cupy")          # or "numpy", "array_api_strict"; or $PORTANET_BACKEND
+    model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
+"""
+
+__version__ = "0.1.0"
+
+from . import (activations, backend, callbacks, config, constraints, initializers, layers,
+               losses, metrics, optimizers, regularizers, utils)
+from .backend import set_backend, use_backend
+from .layers import Input
+from .models import Model, Sequential
+
+__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential",
+           "activations", "backend", "callbacks", "config", "constraints", "initializers",
+           "layers", "losses", "metrics", "optimizers", "regularizers", "utils"]

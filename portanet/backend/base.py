@@ -1,0 +1,151 @@
+"""The Backend object: the one place that knows which array library is underneath.
+
+Layers, losses, metrics and optimizers only ever see ``backend.xp`` (an Array API
+namespace) and the services below, which the standard lacks. Each concrete backend
+(numpy, array_api_strict, cupy) overrides only what it can do faster or must do
+differently; the portable versions here are what the tests hold every backend to.
+"""
+
+import numpy as np
+
+_FLOAT_NAMES = ("float16", "float32", "float64")
+
+
+class Backend:
+    """Array library + device + the services the Array API standard lacks.
+
+    Attributes:
+        name: "numpy", "array_api_strict" or "cupy".
+        xp: the Array API namespace (``array_api_compat.array_namespace`` of a probe).
+        device: the device arrays live on (the namespace's device object).
+        to_host_calls: how many device-to-host transfers happened (tests use it to
+            prove that a training step never synchronizes).
+    """
+
+    name = "abstract"
+
+    def __init__(self, device=None):
+        self.device = device
+        self.to_host_calls = 0
+        self._rng = np.random.default_rng()
+        self.xp = self._make_namespace()
+
+    # ------------------------------------------------------------------ setup
+    def _make_namespace(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<portanet backend {self.name} device={self.device!r}>"
+
+    def reseed(self, seed):
+        """Reset the training-time random stream (dropout masks, shuffles, noise)."""
+        self._rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+
+    # ------------------------------------------------------------------ dtypes
+    def dtype(self, name):
+        """The namespace's dtype object for a dtype name ("float32", "int64", "bool"...)."""
+        if not isinstance(name, str):
+            return name
+        try:
+            return getattr(self.xp, name)
+        except AttributeError:
+            raise ValueError(f"dtype={name!r} is not a dtype of backend {self.name!r}") from None
+
+    def floatx(self):
+        from .. import config
+        return self.dtype(config.floatx())
+
+    def is_float(self, x):
+        return self.xp.isdtype(x.dtype, "real floating")
+
+    # ------------------------------------------------------------------ transfers
+    def is_array(self, x):
+        """True when x is an array of this backend's library (not a host copy)."""
+        try:
+            import array_api_compat
+            return array_api_compat.array_namespace(x) is self.xp
+        except TypeError:
+            return False
+
+    def from_numpy(self, a, dtype=None):
+        """Host NumPy array (or anything np.asarray takes) -> device array."""
+        a = np.asarray(a)
+        if dtype is not None:
+            a = a.astype(_np_dtype_name(dtype), copy=False)
+        return self.xp.asarray(a, device=self.device)
+
+    def asarray(self, x, dtype=None):
+        """A backend array from a backend array, a host array or a Python scalar/list."""
+        if self.is_array(x):
+            if dtype is not None and x.dtype != self.dtype(dtype):
+                x = self.xp.astype(x, self.dtype(dtype))
+            return x
+        return self.from_numpy(x, dtype)
+
+    def to_numpy(self, x):
+        """Device array -> host NumPy array (counted: this is a synchronization)."""
+        self.to_host_calls += 1
+        if isinstance(x, np.ndarray):
+            return x
+        return np.asarray(x)
+
+    def to_float(self, x):
+        """A scalar device array as a Python float (a synchronization)."""
+        return float(self.to_numpy(x))
+
+    def synchronize(self):
+        """Wait until queued device work is done (no-op on synchronous CPU backends)."""
+
+    # ------------------------------------------------------------------ random
+    def random_normal(self, shape, mean=0.0, stddev=1.0, dtype=None):
+        a = self._rng.normal(mean, stddev, size=tuple(shape))
+        return self.from_numpy(a, dtype or self.floatx())
+
+    def random_uniform(self, shape, minval=0.0, maxval=1.0, dtype=None):
+        a = self._rng.uniform(minval, maxval, size=tuple(shape))
+        return self.from_numpy(a, dtype or self.floatx())
+
+    def dropout_mask(self, shape, rate, dtype=None):
+        """Float mask with entries 0 (dropped, probability ``rate``) or 1/(1-rate)."""
+        keep = self._rng.random(size=tuple(shape)) >= rate
+        scale = 0.0 if rate >= 1.0 else 1.0 / (1.0 - rate)
+        return self.from_numpy(keep * scale, dtype or self.floatx())
+
+    def permutation(self, n):
+        """A random permutation of range(n) as a device int64 array."""
+        return self.from_numpy(self._rng.permutation(int(n)).astype(np.int64))
+
+    # ------------------------------------------------------------------ services
+    def scatter_add(self, target, indices, values):
+        """target[indices[k]] += values[k] along axis 0, duplicates accumulating.
+
+        The portable path builds a one-hot matrix and multiplies (O(n·rows) memory,
+        fine for the table sizes of Embedding); backends override it with a true scatter.
+        """
+        xp = self.xp
+        rows = target.shape[0]
+        flat_idx = xp.reshape(indices, (-1,))
+        vals = xp.reshape(values, (flat_idx.shape[0], -1))
+        onehot = xp.astype(flat_idx[:, None] == xp.arange(rows, device=self.device)[None, :], vals.dtype)
+        update = xp.matrix_transpose(onehot) @ vals
+        return target + xp.reshape(update, target.shape)
+
+    def take_rows(self, x, indices):
+        """x[indices] along axis 0 (mini-batch gathering)."""
+        return self.xp.take(x, indices, axis=0)
+
+    def fused(self, name):
+        """An optional fast kernel by name, or None (callers then use the portable path)."""
+        return None
+
+
+def _np_dtype_name(dtype):
+    if isinstance(dtype, str):
+        return dtype
+    # Namespace dtype objects (array_api_strict's among them) print as e.g. "float32".
+    text = str(dtype)
+    for part in ("float64", "float32", "float16", "int64", "int32", "int16", "int8",
+                 "uint8", "bool"):
+        if part in text:
+            return part
+    return np.dtype(dtype).name

@@ -1,0 +1,180 @@
+"""Data ingestion: host or device arrays -> validated device arrays -> shuffled mini-batches.
+
+The whole data set moves to the device once (``fit`` checks it before any state changes),
+is shuffled each epoch with a device permutation, and batches are gathered on the device
+with ``take``. Checks run once, before training: equal lengths, finite values, label
+ranges. NumPy appears here because this is where host arrays come in (DESIGN.md §2).
+"""
+
+import math
+
+import array_api_compat
+import numpy as np
+
+
+def as_list(x):
+    """None -> [], array -> [array], list/tuple -> list."""
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _is_host(a):
+    return isinstance(a, np.ndarray) or not hasattr(a, "__array_namespace__") and not hasattr(a, "__cuda_array_interface__")
+
+
+def host_or_device_shape(a):
+    return tuple(getattr(a, "shape", np.shape(a)))
+
+
+def to_device(backend, a, name, floatx):
+    """Move one input array to the device: floats become floatx, ints stay ints."""
+    if backend.is_array(a):
+        xp = backend.xp
+        if xp.isdtype(a.dtype, "real floating") and a.dtype != backend.dtype(floatx):
+            a = xp.astype(a, backend.dtype(floatx))
+        return a
+    if array_api_compat.is_array_api_obj(a) and not isinstance(a, np.ndarray):
+        # An array of another library (e.g. a CuPy array given to the numpy backend).
+        try:
+            a = np.from_dlpack(a)
+        except Exception:
+            raise TypeError(f"{name}: got an array of {type(a).__module__}.{type(a).__name__}, which "
+                            f"backend {backend.name!r} cannot read; pass a NumPy array or an array of "
+                            f"the active backend") from None
+    try:
+        host = np.asarray(a)
+    except Exception as exc:
+        raise TypeError(f"{name}: could not read the data as an array ({exc}); expected a NumPy "
+                        "array, a list of numbers or an array of the active backend") from None
+    if host.dtype == object:
+        raise TypeError(f"{name}: got an array of Python objects (ragged or mixed data); expected "
+                        "a numeric array")
+    if host.dtype.kind == "f" or host.dtype.kind == "b":
+        host = host.astype(floatx, copy=False)
+    elif host.dtype.kind in "iu":
+        host = host.astype(np.int64, copy=False)
+    elif host.dtype.kind not in "f":
+        raise TypeError(f"{name}: dtype {host.dtype} is not numeric; expected float or integer data")
+    return backend.from_numpy(host)
+
+
+def check_finite(backend, a, name):
+    """Raise if a float array holds NaN or Inf (one device read when on the device)."""
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            bad = int(np.size(a) - np.isfinite(a).sum())
+            raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); expected "
+                             "finite numbers: clean or impute the data first")
+        return
+    xp = backend.xp
+    if xp.isdtype(a.dtype, "real floating"):
+        finite = backend.to_numpy(xp.all(xp.isfinite(a)))
+        if not bool(finite):
+            raise ValueError(f"{name} contains non-finite values (NaN or Inf); expected finite numbers")
+
+
+def check_lengths(named_arrays):
+    """All arrays must have the same number of samples (axis 0)."""
+    lengths = {n: host_or_device_shape(a)[0] if host_or_device_shape(a) else None
+               for n, a in named_arrays}
+    if any(v is None for v in lengths.values()):
+        bad = [n for n, v in lengths.items() if v is None]
+        raise ValueError(f"{', '.join(bad)}: got a scalar; expected arrays with a sample axis")
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{n} has {v}" for n, v in lengths.items())
+        raise ValueError(f"x and y must have the same number of samples: {desc}")
+    return next(iter(lengths.values())) if lengths else 0
+
+
+def check_targets(backend, y, loss, output_shape, name):
+    """Labels must fit the loss and the model's output (before any training happens)."""
+    kind = getattr(loss, "target_kind", "any")
+    yshape = host_or_device_shape(y)
+    classes = output_shape[-1] if output_shape else None
+    if kind == "sparse":
+        if len(yshape) == len(output_shape) and yshape[-1] != 1:
+            raise ValueError(f"{name}: sparse_categorical labels must be integer class ids of shape "
+                             f"(N,) or (N, 1); got shape {yshape}. For one-hot labels use "
+                             "loss='categorical_crossentropy'")
+        host = y if isinstance(y, np.ndarray) else backend.to_numpy(y)
+        if host.size:
+            if host.dtype.kind == "f" and not np.all(np.floor(host) == host):
+                raise ValueError(f"{name}: sparse_categorical labels must be whole numbers (class ids); "
+                                 f"got non-integer values such as {host[np.floor(host) != host].ravel()[0]!r}")
+            lo, hi = host.min(), host.max()
+            ignore = getattr(loss, "ignore_class", None)
+            if ignore is not None:
+                valid = host[host != ignore]
+                lo, hi = (valid.min(), valid.max()) if valid.size else (0, 0)
+            if classes is not None and (lo < 0 or hi >= classes):
+                raise ValueError(f"{name}: labels must be class ids in [0, {classes - 1}] for a model "
+                                 f"with {classes} outputs; got values from {lo} to {hi}")
+    elif kind == "one_hot":
+        if classes is not None and yshape[-1] != classes:
+            raise ValueError(f"{name}: one-hot labels have width {yshape[-1]} but the model outputs "
+                             f"{classes} classes; expected shape (N, {classes}). For integer labels use "
+                             "loss='sparse_categorical_crossentropy'")
+    elif kind in ("binary", "any") and output_shape is not None:
+        out = tuple(output_shape[1:])
+        ys = tuple(yshape[1:])
+        aligned = ys == out or ys + (1,) == out or (out + (1,) == ys)
+        if not aligned and not _broadcastable(ys, out):
+            raise ValueError(f"{name}: targets of shape {yshape} do not match the model output shape "
+                             f"{tuple(output_shape)}")
+
+
+def _broadcastable(a, b):
+    for x, y in zip(reversed(a), reversed(b)):
+        if x is not None and y is not None and x != y and x != 1 and y != 1:
+            return False
+    return len(a) == len(b)
+
+
+class ArrayData:
+    """Device-resident arrays cut into mini-batches.
+
+    Args:
+        backend: the model's Backend.
+        xs, ys, sws: lists of device arrays (inputs, targets, sample weights or None).
+        batch_size: rows per batch; the last partial batch is kept, as Keras.
+        shuffle: True (a fresh permutation per epoch), False, or "batch" (shuffle
+            the order of fixed chunks of batch_size rows).
+    """
+
+    def __init__(self, backend, xs, ys=(), sws=(), batch_size=32, shuffle=False):
+        self.backend = backend
+        self.xs, self.ys = list(xs), list(ys)
+        self.sws = list(sws)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.size = int(self.xs[0].shape[0]) if self.xs else 0
+        self.num_batches = max(1, math.ceil(self.size / self.batch_size)) if self.size else 0
+
+    def _order(self):
+        if self.shuffle is True:
+            return self.backend.permutation(self.size)
+        if self.shuffle == "batch":
+            xp = self.backend.xp
+            chunks = self.backend.permutation(self.num_batches)
+            offsets = xp.arange(self.batch_size, dtype=chunks.dtype, device=self.backend.device)
+            idx = xp.reshape(chunks[:, None] * self.batch_size + offsets[None, :], (-1,))
+            return idx[idx < self.size] if self.backend.name != "array_api_strict" else \
+                xp.take(idx, xp.nonzero(idx < self.size)[0], axis=0)
+        return None
+
+    def __iter__(self):
+        order = self._order()
+        take = self.backend.take_rows
+        for b in range(self.num_batches):
+            start = b * self.batch_size
+            stop = min(start + self.batch_size, self.size)
+            if order is None:
+                pick = (lambda a: a[start:stop, ...])
+            else:
+                idx = order[start:stop]
+                pick = (lambda a, idx=idx: take(a, idx))
+            yield ([pick(a) for a in self.xs], [pick(a) for a in self.ys],
+                   [None if w is None else pick(w) for w in self.sws], stop - start)

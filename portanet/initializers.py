@@ -1,0 +1,298 @@
+"""Weight initializers by their Keras names (keras/src/initializers).
+
+An initializer is called as ``init(shape, dtype=None)`` and returns a **host** array drawn
+from a seeded NumPy generator (``portanet.backend.init_rng()``, or the initializer's own
+``seed``). The layer moves it to its device, so the same seed gives bit-identical initial
+weights on every backend (DESIGN.md §3). Host math goes through ``backend.host_xp()`` so
+this module never imports an array library itself.
+"""
+
+import math
+
+from . import backend as _backend
+from .utils.naming import NameRegistry
+
+_TRUNC = 0.87962566103423978  # stddev of a unit normal truncated at ±2, as Keras
+
+
+def compute_fans(shape):
+    """Keras's fan computation: conv kernels (k..., in, out) count the receptive field."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = 1
+    for s in shape[:-2]:
+        receptive *= s
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype=None)`` returns a host array of that shape."""
+
+    def __call__(self, shape, dtype=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def _dtype(self, dtype):
+        from . import config
+        return dtype or config.floatx()
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _Seeded(Initializer):
+    def __init__(self, seed=None):
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            raise ValueError(f"{type(self).__name__}: seed={seed!r}; expected None or a non-negative int")
+        self.seed = seed
+        self._calls = 0
+
+    def _rng(self):
+        if self.seed is None:
+            return _backend.init_rng()
+        # A seeded initializer gives a fresh, reproducible draw per call (Keras 3 behaviour
+        # with an int seed), so two layers sharing one initializer do not get equal weights.
+        rng = _backend.host_rng([self.seed, self._calls])
+        self._calls += 1
+        return rng
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype=None):
+        return _backend.host_xp().zeros(tuple(shape), dtype=self._dtype(dtype))
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype=None):
+        return _backend.host_xp().ones(tuple(shape), dtype=self._dtype(dtype))
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return _backend.host_xp().full(tuple(shape), self.value, dtype=self._dtype(dtype))
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(_Seeded):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        if stddev < 0:
+            raise ValueError(f"RandomNormal: stddev={stddev!r}; expected >= 0")
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=None):
+        return self._rng().normal(self.mean, self.stddev, size=tuple(shape)).astype(self._dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_Seeded):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        if maxval < minval:
+            raise ValueError(f"RandomUniform: maxval={maxval!r} < minval={minval!r}")
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype=None):
+        return self._rng().uniform(self.minval, self.maxval, size=tuple(shape)).astype(self._dtype(dtype))
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+def _truncated_normal(rng, shape, stddev):
+    """Normal(0, stddev) cut at ±2·stddev by redrawing the outliers."""
+    out = rng.normal(0.0, 1.0, size=tuple(shape))
+    bad = abs(out) > 2.0
+    while bad.any():
+        out[bad] = rng.normal(0.0, 1.0, size=int(bad.sum()))
+        bad = abs(out) > 2.0
+    return out * stddev
+
+
+class TruncatedNormal(_Seeded):
+    """Normal(mean, stddev) cut at ±2 stddev, with no variance correction (as Keras)."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype=None):
+        return (_truncated_normal(self._rng(), shape, self.stddev) + self.mean).astype(self._dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(_Seeded):
+    """scale / n with n = fan_in, fan_out or their mean; normal (truncated), untruncated or uniform."""
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform", "normal")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if not scale > 0:
+            raise ValueError(f"VarianceScaling: scale={scale!r}; expected a positive float")
+        if mode not in self._MODES:
+            raise ValueError(f"VarianceScaling: mode={mode!r}; expected one of {self._MODES}")
+        if distribution not in self._DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution={distribution!r}; "
+                             f"expected one of {self._DISTRIBUTIONS}")
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        s = self.scale / max(1.0, n)
+        rng = self._rng()
+        if self.distribution in ("truncated_normal", "normal"):
+            out = _truncated_normal(rng, shape, math.sqrt(s) / _TRUNC)
+        elif self.distribution == "untruncated_normal":
+            out = rng.normal(0.0, math.sqrt(s), size=tuple(shape))
+        else:
+            limit = math.sqrt(3.0 * s)
+            out = rng.uniform(-limit, limit, size=tuple(shape))
+        return out.astype(self._dtype(dtype))
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+class GlorotUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class LecunUniform(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class LecunNormal(VarianceScaling):
+    def __init__(self, seed=None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class Orthogonal(_Seeded):
+    """QR of a normal matrix, sign-corrected by diag(R), as Keras (rows = ∏shape[:-1])."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(s) for s in shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: shape={shape}; expected at least 2 dimensions")
+        rows = 1
+        for s in shape[:-1]:
+            rows *= s
+        cols = shape[-1]
+        hx = _backend.host_xp()
+        a = self._rng().normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+        q, r = hx.linalg.qr(a)
+        q = q * hx.sign(hx.linalg.diagonal(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * hx.reshape(q, shape)).astype(self._dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"Identity: shape={tuple(shape)}; expected a 2-D shape")
+        return self.gain * _backend.host_xp().eye(shape[0], shape[1], dtype=self._dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_registry = NameRegistry("initializer", Initializer)
+for _cls, _names in [
+    (Zeros, ("zeros",)), (Ones, ("ones",)), (Constant, ("constant",)),
+    (RandomNormal, ("random_normal", "normal")), (RandomUniform, ("random_uniform", "uniform")),
+    (TruncatedNormal, ("truncated_normal",)), (VarianceScaling, ("variance_scaling",)),
+    (GlorotUniform, ("glorot_uniform",)), (GlorotNormal, ("glorot_normal",)),
+    (HeUniform, ("he_uniform",)), (HeNormal, ("he_normal",)),
+    (LecunUniform, ("lecun_uniform",)), (LecunNormal, ("lecun_normal",)),
+    (Orthogonal, ("orthogonal",)), (Identity, ("identity",)),
+]:
+    _registry.register(_cls, *_names)
+
+# Keras's aliases: class names also resolve, and so do the old short names.
+zeros, ones, constant = Zeros, Ones, Constant
+
+
+def get(identifier):
+    """An Initializer from a name ("glorot_uniform"), a config dict or an instance/callable."""
+    return _registry.get(identifier)
+
+
+def serialize(initializer):
+    return _registry.serialize(initializer)
+
+
+def deserialize(config):
+    return _registry.deserialize(config)

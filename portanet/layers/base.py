@@ -1,0 +1,317 @@
+"""``Variable`` and ``Layer``: the contract every layer follows (DESIGN.md §4).
+
+A layer's ``forward(x, training=False)`` returns ``(y, backward)``; ``backward(dy)``
+accumulates the gradients of the layer's weights (``Variable.add_grad``) and returns the
+gradient of the input. The closure holds what it needs, so a layer may be called several
+times in one step (shared layers, RNN cells) and a graph just runs the closures in reverse.
+
+Layers taking several inputs get a list and return a list of input gradients. Layers that
+consume a mask (RNNs) accept ``forward(x, training=False, mask=None)``; the mask a layer
+passes on is ``compute_mask(inputs, mask)``.
+"""
+
+import inspect
+import itertools
+
+from .. import backend as _backend
+from .. import config as _config
+from .. import initializers as _initializers
+from ..utils.naming import snake_case
+
+_name_counters = {}
+
+
+def unique_name(base):
+    """Keras-style unique names: "dense", "dense_1", "dense_2", ..."""
+    count = _name_counters.get(base, 0)
+    _name_counters[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names():
+    """Forget the name counters (``pn.utils.clear_session``)."""
+    _name_counters.clear()
+
+
+class Variable:
+    """A weight: its value (a backend array), its gradient and how it is trained.
+
+    ``grad`` is None until a backward pass adds to it; the training step clears it.
+    ``regularizer`` adds a penalty to the loss (and its gradient); ``constraint`` is
+    applied by the optimizer after each update.
+    """
+
+    _ids = itertools.count()
+
+    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
+                 backend=None):
+        self.value = value
+        self.name = name
+        self.path = name
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self.constraint = constraint
+        self.backend = backend
+        self.grad = None
+        self._id = next(Variable._ids)
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def add_grad(self, g):
+        """Accumulate a gradient (sums when the weight is used several times in a step)."""
+        if self.grad is None:
+            self.grad = g
+        else:
+            self.grad = self.grad + g
+
+    def assign(self, value):
+        """Replace the value, keeping shape and dtype (host arrays are moved to the device)."""
+        value = self.backend.asarray(value, dtype=self.value.dtype)
+        if tuple(value.shape) != self.shape:
+            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
+                             f"{tuple(value.shape)}; expected {self.shape}")
+        self._set(value)
+
+    def _set(self, value):
+        # Optimizers that keep weights in a flat buffer replace this to write into the view.
+        self.value = value
+
+    def numpy(self):
+        """A host NumPy copy of the value."""
+        return self.backend.to_numpy(self.value).copy()
+
+    def __repr__(self):
+        return f"<Variable {self.path} shape={self.shape} trainable={self.trainable}>"
+
+
+class Layer:
+    """Base class of every layer (and of models, which are layers too).
+
+    Args:
+        name: unique name; default is the snake_case class name with a counter.
+        trainable: whether the layer's weights are updated by fit.
+        dtype: float dtype of the weights; default ``pn.config.floatx()``.
+        input_shape: (Keras 2 style) shape without the batch axis, for a first layer.
+        activity_regularizer: penalty on the layer's output, added to the loss
+            (divided by the batch size, as Keras).
+    """
+
+    # Names of __init__ arguments that hold sub-objects needing (de)serialization are
+    # handled by each layer's get_config/from_config.
+    supports_masking = False
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
+                 batch_input_shape=None, input_dim=None, activity_regularizer=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{sorted(kwargs)}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name={name!r}; expected a string")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = dtype or _config.floatx()
+        self.built = False
+        self.backend = None
+        self._weights = []
+        self._layers = []  # sub-layers whose weights this layer owns (wrappers, models)
+        self._build_input_shape = None
+        self._batch_input_shape = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (None,) + tuple(input_shape)
+        elif input_dim is not None:
+            self._batch_input_shape = (None, int(input_dim))
+        from .. import regularizers as _regularizers
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self._inbound_nodes = []
+
+    # ------------------------------------------------------------------ backend
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
+                   constraint=None, trainable=True, dtype=None):
+        """Create a Variable drawn on the host by ``initializer`` and move it to the device."""
+        from .. import constraints as _constraints
+        from .. import regularizers as _regularizers
+        if self.backend is None:
+            self.backend = _backend.current()
+        init = _initializers.get(initializer)
+        dtype = dtype or self.dtype
+        host = init(tuple(int(s) for s in shape), dtype=dtype)
+        value = self.backend.from_numpy(host, dtype)
+        var = Variable(value, name, trainable=trainable and self.trainable,
+                       regularizer=_regularizers.get(regularizer),
+                       constraint=_constraints.get(constraint), backend=self.backend)
+        var.path = f"{self.name}/{name}"
+        var._own_trainable = trainable
+        self._weights.append(var)
+        return var
+
+    @property
+    def weights(self):
+        """All Variables in Keras order: this layer's own, then each sub-layer's."""
+        out = list(self._weights)
+        seen = {id(v) for v in out}
+        for layer in self._layers:
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self):
+        return [v for v in self.weights if v.trainable] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for v in getattr(self, "_weights", ()):
+            v.trainable = self._trainable and getattr(v, "_own_trainable", True)
+        for layer in getattr(self, "_layers", ()):
+            layer.trainable = value
+
+    def get_weights(self):
+        """Host NumPy copies of the weights, in Keras order."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Set weights from a list of arrays, in Keras order; checks count and shapes first."""
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"{self.name}.set_weights: got {len(weights)} arrays; expected "
+                             f"{len(params)} ({', '.join(v.name for v in params)})")
+        for v, w in zip(params, weights):
+            if tuple(w.shape) != v.shape:
+                raise ValueError(f"{self.name}.set_weights: weight {v.path!r} has shape {v.shape}; "
+                                 f"got an array of shape {tuple(w.shape)}")
+        for v, w in zip(params, weights):
+            v.assign(w)
+
+    def count_params(self):
+        total = 0
+        for v in self.weights:
+            n = 1
+            for s in v.shape:
+                n *= s
+            total += n
+        return total
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch axis included, as None)."""
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            if self.backend is None:
+                self.backend = _backend.current()
+            self._build_input_shape = input_shape
+            self.build(input_shape)
+            self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for an input shape (batch axis included); default: unchanged."""
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask passed on to the next layer (default: kept if the layer supports masking)."""
+        return mask if self.supports_masking else None
+
+    # ------------------------------------------------------------------ running
+    def forward(self, inputs, training=False):  # pragma: no cover - abstract
+        """Return ``(outputs, backward)``; ``backward(d_outputs) -> d_inputs``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def _forward_takes_mask(self):
+        cached = getattr(type(self), "_takes_mask_cache", None)
+        if cached is None or cached[0] is not type(self):
+            takes = "mask" in inspect.signature(self.forward).parameters
+            type(self)._takes_mask_cache = (type(self), takes)
+            return takes
+        return cached[1]
+
+    def run(self, inputs, training=False, mask=None):
+        """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
+
+        ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
+        ``backward`` then includes the penalty's gradient.
+        """
+        if self._forward_takes_mask():
+            y, backward = self.forward(inputs, training=training, mask=mask)
+        else:
+            y, backward = self.forward(inputs, training=training)
+        out_mask = self.compute_mask(inputs, mask)
+        extra = None
+        if self.activity_regularizer is not None:
+            reg = self.activity_regularizer
+            batch = y.shape[0]
+            extra = reg(y) / batch
+            inner = backward
+
+            def backward(dy):
+                return inner(dy + reg.grad(y) / batch)
+        return y, backward, out_mask, extra
+
+    def __call__(self, inputs, training=False, mask=None, **kwargs):
+        """Apply the layer: on symbolic tensors it records a node (functional API);
+        on arrays it builds the layer if needed and returns the output."""
+        from . import symbolic
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+        if kwargs:
+            raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+        backend = self.backend or _backend.current()
+        if isinstance(inputs, (list, tuple)):
+            arrays = [backend.asarray(a, dtype=self._input_dtype(a)) for a in inputs]
+            self._maybe_build([tuple(a.shape) for a in arrays])
+        else:
+            arrays = backend.asarray(inputs, dtype=self._input_dtype(inputs))
+            self._maybe_build(tuple(arrays.shape))
+        y, _, _, _ = self.run(arrays, training=training, mask=mask)
+        return y
+
+    def _input_dtype(self, a):
+        kind = getattr(getattr(a, "dtype", None), "kind", None)
+        if kind is None:
+            text = str(getattr(a, "dtype", ""))
+            return self.dtype if "float" in text else None
+        return self.dtype if kind == "f" else None
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            from .. import regularizers as _regularizers
+            config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

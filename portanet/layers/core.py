@@ -1,0 +1,173 @@
+"""Core layers: Input/InputLayer, Dense, Activation, Identity."""
+
+from .. import activations as _activations
+from .. import constraints as _constraints
+from .. import initializers as _initializers
+from .. import regularizers as _regularizers
+from .base import Layer
+from .symbolic import KerasTensor, Node
+
+
+class InputLayer(Layer):
+    """The entry of a model: holds the input shape (batch axis excluded in ``shape``).
+
+    Args:
+        shape: tuple of ints (None for a free dimension), without the batch axis.
+        batch_size: optional fixed batch size.
+        dtype: input dtype; default floatx. Integer inputs (token ids) keep "int64".
+        name: layer name.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
+                 sparse=False, **kwargs):
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("InputLayer: give shape=(...) (without the batch axis) or batch_shape")
+            if isinstance(shape, int):
+                shape = (shape,)
+            try:
+                shape = tuple(None if s is None else int(s) for s in shape)
+            except (TypeError, ValueError):
+                raise TypeError(f"Input: shape={shape!r}; expected a tuple of ints or None") from None
+            if any(s is not None and s <= 0 for s in shape):
+                raise ValueError(f"Input: shape={shape!r}; every dimension must be positive")
+            batch_shape = (batch_size,) + shape
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.batch_shape = tuple(batch_shape)
+        self.built = True
+        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name,
+                                  node=Node(self, [], []), index=0)
+        self.output.node.outputs.append(self.output)
+
+    def forward(self, inputs, training=False):
+        return inputs, _identity
+
+    def compute_output_shape(self, input_shape):
+        return self.batch_shape
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+
+def _identity(dy):
+    return dy
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """A symbolic input tensor: ``x = pn.Input((28, 28, 1))`` (shape without the batch axis)."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
+                      batch_shape=batch_shape).output
+
+
+class Dense(Layer):
+    """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
+
+    Args:
+        units: positive int, the output size.
+        activation: name or function; default None (linear).
+        use_bias: whether to add a bias vector.
+        kernel_initializer / bias_initializer: default "glorot_uniform" / "zeros".
+        kernel_regularizer / bias_regularizer / activity_regularizer: penalties.
+        kernel_constraint / bias_constraint: applied after each update.
+
+    Input shape: (batch, ..., input_dim). Output shape: (batch, ..., units).
+    The kernel has shape (input_dim, units), as Keras.
+
+    Example:
+        >>> layer = pn.layers.Dense(4, activation="relu")
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense: units={units!r}; expected a positive integer")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = units
+        self.activation = _activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
+        self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(f"Dense {self.name!r}: the last input dimension must be known; "
+                             f"got input shape {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer,
+                                      self.kernel_regularizer, self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
+                                     self.bias_regularizer, self.bias_constraint)
+                     if self.use_bias else None)
+        self.input_dim = in_dim
+        self.built = True
+
+    def forward(self, x, training=False):
+        xp = self.xp
+        kernel = self.kernel.value
+        z = x @ kernel
+        if self.bias is not None:
+            z = z + self.bias.value
+        y, act_backward = _activations.apply(self.activation, z)
+        rank = x.ndim
+
+        def backward(dy):
+            dz = act_backward(dy)
+            if rank == 2:
+                x2, dz2 = x, dz
+            else:
+                x2 = xp.reshape(x, (-1, x.shape[-1]))
+                dz2 = xp.reshape(dz, (-1, dz.shape[-1]))
+            self.kernel.add_grad(xp.matrix_transpose(x2) @ dz2)
+            if self.bias is not None:
+                self.bias.add_grad(xp.sum(dz2, axis=0))
+            return dz @ xp.matrix_transpose(kernel)
+        return y, backward
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": _activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+            "bias_constraint": _constraints.serialize(self.bias_constraint),
+        })
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation function: ``Activation("relu")``. Shape unchanged."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _activations.get(activation)
+        self.supports_masking = True
+
+    def forward(self, x, training=False):
+        return _activations.apply(self.activation, x)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = _activations.serialize(self.activation)
+        return config
+
+
+class Identity(Layer):
+    """Returns its input unchanged."""
+
+    supports_masking = True
+
+    def forward(self, x, training=False):
+        return x, _identity

@@ -1,0 +1,150 @@
+"""``Sequential``: a plain stack of layers, each with one input and one output."""
+
+from .. import backend as _backend
+from ..layers.base import Layer
+from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
+from .model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: list of layers; the first may be ``pn.Input(shape)`` (or an InputLayer),
+            else the model is built on the first data it sees.
+        name: model name.
+
+    Example:
+        >>> model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._input_layer = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (or set the input with ``pn.Input``)."""
+        if isinstance(layer, KerasTensor):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._input_layer is not None or self._layers:
+                raise ValueError(f"Sequential.add: an Input must come first; {self.name!r} already "
+                                 "has layers or an input")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer, got {type(layer).__name__}: {layer!r}")
+        if any(existing is layer for existing in self._layers):
+            raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
+        names = {l.name for l in self._layers}
+        if layer.name in names:
+            raise ValueError(f"Sequential.add: all layers need unique names; {layer.name!r} is taken")
+        self._layers.append(layer)
+        if self._input_layer is None and len(self._layers) == 1 and layer._batch_input_shape is not None:
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape)
+        self.built = False
+        if self._input_layer is not None and rebuild:
+            self.build(self._input_layer.batch_shape)
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise IndexError("Sequential.pop: the model has no layers")
+        layer = self._layers.pop()
+        self.built = False
+        if self._input_layer is not None and self._layers:
+            self.build(self._input_layer.batch_shape)
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def build(self, input_shape=None):
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError(f"Sequential {self.name!r}: build() needs an input shape; add "
+                                 "pn.Input(shape) first or call build((None, features))")
+            input_shape = self._input_layer.batch_shape
+        input_shape = tuple(input_shape)
+        if self.backend is None:
+            self.backend = _backend.current()
+        if self._input_layer is None:
+            self._input_layer = InputLayer(batch_shape=input_shape)
+        shape = input_shape
+        for layer in self._layers:
+            if layer.backend is None:
+                layer.backend = self.backend
+            elif layer.backend is not self.backend:
+                raise ValueError(f"layer {layer.name!r} lives on backend {layer.backend.name!r}, but "
+                                 f"model {self.name!r} is on {self.backend.name!r}")
+            layer._maybe_build(shape)
+            shape = layer.compute_output_shape(shape)
+        self._output_shape = shape
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self._build_input_shape = input_shape
+            self.build(input_shape)
+
+    @property
+    def input_shapes(self):
+        if self._input_layer is None:
+            raise ValueError(f"Sequential {self.name!r} has no input shape yet")
+        return [self._input_layer.batch_shape]
+
+    @property
+    def output_names(self):
+        return [self._layers[-1].name] if self._layers else ["output"]
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def _forward_graph(self, xs, training=False):
+        if len(xs) != 1:
+            raise ValueError(f"Sequential {self.name!r} takes one input; got {len(xs)}")
+        x = xs[0]
+        mask = None
+        backwards = []
+        extras = []
+        for layer in self._layers:
+            x, back, mask, extra = layer.run(x, training=training, mask=mask)
+            backwards.append(back)
+            if extra is not None:
+                extras.append(extra)
+            nested = getattr(layer, "_pending_extra", None)
+            if nested:
+                extras.extend(nested)
+                layer._pending_extra = None
+
+        def backward(dys):
+            d = dys[0]
+            for back in reversed(backwards):
+                d = back(d)
+            return [d]
+        return [x], backward, extras
+
+    def get_config(self):
+        from .. import layers as _layers
+        config = {"name": self.name, "trainable": self.trainable, "layers": []}
+        if self._input_layer is not None:
+            config["layers"].append(_layers.serialize(self._input_layer))
+        config["layers"] += [_layers.serialize(l) for l in self._layers]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from .. import layers as _layers
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for lc in config["layers"]:
+            model.add(_layers.deserialize(lc), rebuild=False)
+        if model._input_layer is not None:
+            model.build(model._input_layer.batch_shape)
+        return model
