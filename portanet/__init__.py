@@ -7,12 +7,13 @@
 
 __version__ = "0.1.0"
 
-from . import (activations, backend, callbacks, config, constraints, initializers, layers,
-               losses, metrics, optimizers, regularizers, utils)
+from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
+               layers, losses, metrics, optimizers, regularizers, saving, utils)
 from .backend import set_backend, use_backend
 from .layers import Input
 from .models import Model, Sequential
+from .saving import load_model
 
-__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential",
+__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils"]

@@ -191,3 +191,7 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
         if on_train_batch_end is not None or on_train_batch_begin is not None:
             self.reads_batch_logs = True
+
+
+# Diagnostics live in their own module (the lecture's lessons); exported here by Keras name.
+from .diagnostics import *  # noqa: E402,F401,F403

@@ -4,8 +4,16 @@ registered, so ``serialize``/``deserialize`` resolve class names through this re
 from ..utils.naming import NameRegistry
 from .base import Layer, Variable
 from .core import Activation, Dense, Identity, Input, InputLayer
-from .regularization import Dropout
-from .reshaping import Flatten, Reshape
+from .reshaping import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .recurrent import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
+from .merging import *  # noqa: F401,F403
+from .preprocessing import *  # noqa: F401,F403
+from .regularization import *  # noqa: F401,F403
 
 _registry = NameRegistry("layer", Layer)
 

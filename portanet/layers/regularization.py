@@ -2,6 +2,8 @@
 
 from .base import Layer
 
+__all__ = ["Dropout"]
+
 
 def _identity(dy):
     return dy

@@ -1,5 +1,7 @@
 """Reshaping layers: Flatten, Reshape (more in this family: Permute, RepeatVector, padding, cropping, upsampling)."""
 
+__all__ = ["Flatten", "Reshape"]
+
 from .base import Layer
 
 

@@ -2,6 +2,7 @@
 
 from ..utils.naming import NameRegistry
 from .adagrad import Adagrad
+from . import schedules
 from .adam import Adam
 from .base import Optimizer
 from .rmsprop import RMSprop

@@ -1,0 +1,6 @@
+"""Training diagnostics callbacks (filled in by the lecture issue)."""
+
+from .callbacks import Callback
+
+__all__ = []
+_ = Callback
