@@ -8,6 +8,14 @@ Each loss is written as a per-sample function ``_per_sample(y, p) -> (l, grad)``
 ``l`` reduces the last axis and ``grad(dl) -> dp``; the base class does Keras's rank
 alignment, sample weighting and reduction (default ``sum_over_batch_size``: the weighted
 sum divided by the number of per-sample values, not by the sum of weights).
+
+Classes (string names in brackets): MeanSquaredError ("mse"), MeanAbsoluteError ("mae"),
+MeanAbsolutePercentageError ("mape"), MeanSquaredLogarithmicError ("msle"), Huber
+("huber"), LogCosh ("log_cosh"), KLDivergence ("kld", "kl_divergence"), Poisson,
+Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryCrossentropy ("bce"),
+BinaryFocalCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy; each
+also as a function (``pn.losses.huber(y_true, y_pred)``) returning per-sample values.
+A custom ``f(y_true, y_pred)`` trains when it carries ``f.grad(y_true, y_pred, dl)``.
 """
 
 import array_api_compat
@@ -61,13 +69,22 @@ class Loss:
         return y_true, y_pred
 
     def forward(self, y_true, y_pred, sample_weight=None):
-        """Return ``(value, backward)``; ``backward(scale=1.0) -> scale * dL/dy_pred``."""
+        """Return ``(value, backward)``; ``backward(scale=1.0) -> scale * dL/dy_pred``.
+
+        ``sample_weight`` (shape (N,), (N, 1) or the per-sample values' shape) multiplies
+        the per-sample losses before the reduction (Keras's squeeze_or_expand_to_same_rank:
+        a trailing 1 is squeezed, missing trailing axes are added).
+        """
         xp = _xp(y_pred)
+        y_true = _same_namespace(xp, y_true, y_pred)
         y_true, p = self._align(y_true, y_pred)
         values, grad = self._per_sample(y_true, p)
         weights = None
         if sample_weight is not None:
-            weights = xp.astype(sample_weight, values.dtype)
+            weights = _same_namespace(xp, sample_weight, y_pred)
+            weights = xp.astype(weights, values.dtype)
+            if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+                weights = xp.reshape(weights, weights.shape[:-1])
             while weights.ndim < values.ndim:
                 weights = xp.expand_dims(weights, axis=-1)
             weighted = values * weights
@@ -76,24 +93,25 @@ class Loss:
         size = 1
         for s in values.shape:
             size *= s
-        if self.reduction == "none":
+        if self.reduction == "none" or values.ndim == 0:
             value = weighted
             divisor = None
         elif self.reduction == "sum":
             value = xp.sum(weighted)
             divisor = 1.0
         elif self.reduction == "mean_with_sample_weight" and weights is not None:
-            divisor = xp.sum(weights * xp.ones_like(values))
-            value = xp.sum(weighted) / divisor
+            # Σ(w·ℓ)/Σw with Keras's divide_no_nan (0 when every weight is 0).
+            total_w = xp.sum(weights)
+            empty = total_w == 0
+            divisor = xp.where(empty, xp.ones_like(total_w), total_w)
+            value = xp.where(empty, xp.zeros_like(total_w), xp.sum(weighted) / divisor)
         else:
             divisor = float(max(size, 1))
             value = xp.sum(weighted) / divisor
 
         def backward(scale=1.0):
-            if divisor is None:
-                dl = scale * (xp.ones_like(values) if weights is None else weights * xp.ones_like(values))
-            else:
-                dl = (scale / divisor) * (xp.ones_like(values) if weights is None else weights * xp.ones_like(values))
+            base = xp.ones_like(values) if weights is None else weights * xp.ones_like(values)
+            dl = scale * base if divisor is None else (scale / divisor) * base
             dp = grad(dl)
             if tuple(dp.shape) != tuple(y_pred.shape):
                 dp = xp.reshape(dp, y_pred.shape)
@@ -118,6 +136,16 @@ class Loss:
 
 def _last_mean(xp, v):
     return xp.mean(v, axis=-1)
+
+
+def _same_namespace(xp, a, like):
+    """``a`` as an array of ``like``'s namespace and device (host arrays and lists moved)."""
+    try:
+        if array_api_compat.array_namespace(a) is xp:
+            return a
+    except TypeError:
+        pass
+    return xp.asarray(a, device=array_api_compat.device(like))
 
 
 def _bcast(dl):
@@ -286,7 +314,7 @@ class SparseCategoricalCrossentropy(Loss):
     def _per_sample(self, y, p):
         xp = _xp(p)
         labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
-        classes = xp.arange(p.shape[-1], dtype=labels.dtype)
+        classes = xp.arange(p.shape[-1], dtype=labels.dtype, device=array_api_compat.device(p))
         onehot = xp.astype(xp.expand_dims(labels, axis=-1) == classes, p.dtype)
         values, grad = _cce(self.from_logits, onehot, p)
         if self.ignore_class is None:
@@ -297,6 +325,290 @@ class SparseCategoricalCrossentropy(Loss):
     def get_config(self):
         config = super().get_config()
         config.update({"from_logits": self.from_logits, "ignore_class": self.ignore_class})
+        return config
+
+
+class MeanAbsolutePercentageError(Loss):
+    """100·mean(|y_true - y_pred| / max(|y_true|, EPS)) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        d = p - y
+        denom = xp.maximum(xp.abs(y), _config.epsilon())
+        n = p.shape[-1]
+        return 100.0 * xp.mean(xp.abs(d) / denom, axis=-1), \
+            lambda dl: _bcast(dl) * (100.0 / n) * xp.sign(d) / denom
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """mean((log(max(y_pred, EPS) + 1) - log(max(y_true, EPS) + 1))²) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        eps = _config.epsilon()
+        pc = xp.maximum(p, eps)
+        d = xp.log1p(pc) - xp.log1p(xp.maximum(y, eps))
+        n = p.shape[-1]
+        inside = xp.astype(p > eps, p.dtype)
+        return xp.mean(d * d, axis=-1), lambda dl: _bcast(dl) * (2.0 / n) * d * inside / (pc + 1.0)
+
+
+class Huber(Loss):
+    """Huber loss: ½e² where |e| <= delta, delta·|e| - ½delta² elsewhere (e = y_pred - y_true).
+
+    Args:
+        delta: positive float, where the loss turns from quadratic to linear (1.0).
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"Huber: delta={delta!r}; expected a positive float")
+        self.delta = float(delta)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        e = p - y
+        a = xp.abs(e)
+        delta = self.delta
+        quad = a <= delta
+        values = xp.where(quad, 0.5 * e * e, delta * a - 0.5 * delta * delta)
+        n = p.shape[-1]
+        slope = xp.where(quad, e, delta * xp.sign(e))
+        return xp.mean(values, axis=-1), lambda dl: _bcast(dl) * slope / n
+
+    def get_config(self):
+        config = super().get_config()
+        config["delta"] = self.delta
+        return config
+
+
+class LogCosh(Loss):
+    """mean(log(cosh(y_pred - y_true))), computed as x + softplus(-2x) - log 2 (no overflow)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        x = p - y
+        m = -2.0 * x
+        softplus = xp.maximum(m, xp.zeros((), dtype=m.dtype)) + xp.log1p(xp.exp(-xp.abs(m)))
+        n = p.shape[-1]
+        return xp.mean(x + softplus - _LOG2, axis=-1), lambda dl: _bcast(dl) * xp.tanh(x) / n
+
+
+_LOG2 = 0.6931471805599453
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence Σ y·log(y/p) over the last axis, y and p clipped to [EPS, 1]."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        eps = _config.epsilon()
+        yc = xp.clip(y, eps, 1.0)
+        pc = xp.clip(p, eps, 1.0)
+        inside = xp.astype((p >= eps) & (p <= 1.0), p.dtype)
+        return xp.sum(yc * xp.log(yc / pc), axis=-1), lambda dl: _bcast(dl) * (-yc / pc) * inside
+
+
+class Poisson(Loss):
+    """mean(y_pred - y_true·log(y_pred + EPS)) over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        eps = _config.epsilon()
+        n = p.shape[-1]
+        return xp.mean(p - y * xp.log(p + eps), axis=-1), \
+            lambda dl: _bcast(dl) * (1.0 - y / (p + eps)) / n
+
+
+def _hinge_labels(y):
+    """Keras's convert_binary_labels_to_hinge: 0/1 labels become -1/1 when *all* are 0 or 1.
+
+    The test is a 0-d device boolean used in ``where``, so there is no synchronization.
+    """
+    xp = _xp(y)
+    is_binary = xp.all((y == 0) | (y == 1))
+    return xp.where(is_binary, 2.0 * y - 1.0, y)
+
+
+class Hinge(Loss):
+    """mean(max(1 - y_true·y_pred, 0)); labels -1/1 (0/1 labels are converted, as Keras)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        y = _hinge_labels(y)
+        margin = 1.0 - y * p
+        active = xp.astype(margin > 0, p.dtype)
+        n = p.shape[-1]
+        return xp.mean(xp.maximum(margin, 0.0), axis=-1), lambda dl: _bcast(dl) * (-y * active) / n
+
+
+class SquaredHinge(Loss):
+    """mean(max(1 - y_true·y_pred, 0)²); labels -1/1 (0/1 labels are converted)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        y = _hinge_labels(y)
+        h = xp.maximum(1.0 - y * p, 0.0)
+        n = p.shape[-1]
+        return xp.mean(h * h, axis=-1), lambda dl: _bcast(dl) * (-2.0 * y * h) / n
+
+
+class CategoricalHinge(Loss):
+    """max(max((1 - y_true)·y_pred) - Σ y_true·y_pred + 1, 0) for one-hot y_true."""
+
+    target_kind = "one_hot"
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        pos = xp.sum(y * p, axis=-1)
+        other = (1.0 - y) * p
+        neg = xp.max(other, axis=-1)
+        margin = neg - pos + 1.0
+        active = xp.astype(margin > 0, p.dtype)
+        # The gradient of the max goes to the first maximal entry (as argmax).
+        idx = xp.argmax(other, axis=-1)
+        classes = xp.arange(p.shape[-1], dtype=idx.dtype, device=array_api_compat.device(p))
+        first = xp.astype(xp.expand_dims(idx, axis=-1) == classes, p.dtype)
+
+        def grad(dl):
+            return _bcast(dl * active) * (first * (1.0 - y) - y)
+        return xp.maximum(margin, 0.0), grad
+
+
+class CosineSimilarity(Loss):
+    """-Σ ŷ·p̂ along ``axis``, x̂ = x·min(1/‖x‖, 1/EPS); -1 is best, as Keras.
+
+    Args:
+        axis: the axis along which the similarity is computed (-1).
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"CosineSimilarity: axis={axis!r}; expected an int")
+        self.axis = axis
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        axis = self.axis
+        big = 1.0 / _config.epsilon()
+        yn = y * xp.minimum(1.0 / xp.sqrt(xp.sum(y * y, axis=axis, keepdims=True)), big)
+        raw = 1.0 / xp.sqrt(xp.sum(p * p, axis=axis, keepdims=True))
+        r = xp.minimum(raw, big)
+        pn_ = p * r
+        cos = xp.sum(yn * pn_, axis=axis, keepdims=True)
+        unclipped = xp.astype(raw < big, p.dtype)
+
+        def grad(dl):
+            return -xp.expand_dims(dl, axis=axis) * r * (yn - unclipped * pn_ * cos)
+        return -xp.squeeze(cos, axis=axis), grad
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config
+
+
+class BinaryFocalCrossentropy(Loss):
+    """Binary focal cross-entropy (Lin et al. 2017), as Keras.
+
+    loss = mean(w·(1 - p_t)^gamma · bce) with p_t = y·p + (1 - y)(1 - p), bce the binary
+    cross-entropy of p clipped to [EPS, 1-EPS], and w = y·alpha + (1 - y)(1 - alpha) when
+    ``apply_class_balancing`` (else 1).
+
+    Args:
+        apply_class_balancing: weight classes by alpha / (1 - alpha).
+        alpha: class-balancing weight of the positive class (0.25).
+        gamma: focusing parameter >= 0 (2.0); gamma = 0 gives the binary cross-entropy.
+        from_logits: whether y_pred are logits (a sigmoid is applied first).
+        label_smoothing: y <- y·(1 - ls) + 0.5·ls.
+        axis: the axis averaged over (-1).
+    """
+
+    target_kind = "binary"
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_focal_crossentropy", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"BinaryFocalCrossentropy: label_smoothing={label_smoothing!r}; "
+                             "expected a float in [0, 1]")
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+            raise ValueError(f"BinaryFocalCrossentropy: gamma={gamma!r}; expected a non-negative float")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"BinaryFocalCrossentropy: alpha={alpha!r}; expected a float in [0, 1]")
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha, self.gamma = float(alpha), float(gamma)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = float(label_smoothing)
+        self.axis = axis
+
+    def _per_sample(self, y, p):
+        xp = _xp(p)
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        if self.from_logits:
+            e = xp.exp(-xp.abs(p))
+            s = xp.where(p >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        else:
+            s = p
+        eps = _config.epsilon()
+        sc = xp.clip(s, eps, 1.0 - eps)
+        bce = -(y * xp.log(sc) + (1.0 - y) * xp.log(1.0 - sc))
+        p_t = y * s + (1.0 - y) * (1.0 - s)
+        q = 1.0 - p_t
+        gamma = self.gamma
+        focal = q ** gamma if gamma else xp.ones_like(q)
+        weight = (y * self.alpha + (1.0 - y) * (1.0 - self.alpha)) if self.apply_class_balancing else 1.0
+        values = weight * focal * bce
+        n = p.shape[-1]
+
+        def grad(dl):
+            inside = xp.astype((s >= eps) & (s <= 1.0 - eps), p.dtype)
+            dbce = inside * (sc - y) / (sc * (1.0 - sc))
+            if gamma:
+                # d(1 - p_t)^gamma/ds = -gamma·(1 - p_t)^(gamma - 1)·(2y - 1); 0 where 1 - p_t = 0.
+                safe_q = xp.where(q > 0, q, xp.ones_like(q))
+                dfocal = xp.where(q > 0, -gamma * safe_q ** (gamma - 1.0), xp.zeros_like(q)) * (2.0 * y - 1.0)
+            else:
+                dfocal = xp.zeros_like(q)
+            ds = weight * (dfocal * bce + focal * dbce)
+            if self.from_logits:
+                ds = ds * s * (1.0 - s)
+            return _bcast(dl) * ds / n
+        return xp.mean(values, axis=-1), grad
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                       "gamma": self.gamma, "from_logits": self.from_logits,
+                       "label_smoothing": self.label_smoothing, "axis": self.axis})
         return config
 
 
@@ -338,15 +650,31 @@ def _functional(cls, **fixed):
 
 mean_squared_error = _functional(MeanSquaredError)
 mean_absolute_error = _functional(MeanAbsoluteError)
+mean_absolute_percentage_error = _functional(MeanAbsolutePercentageError)
+mean_squared_logarithmic_error = _functional(MeanSquaredLogarithmicError)
+huber = _functional(Huber)
+log_cosh = _functional(LogCosh)
+kl_divergence = _functional(KLDivergence)
+poisson = _functional(Poisson)
+hinge = _functional(Hinge)
+squared_hinge = _functional(SquaredHinge)
+categorical_hinge = _functional(CategoricalHinge)
+cosine_similarity = _functional(CosineSimilarity)
 binary_crossentropy = _functional(BinaryCrossentropy)
+binary_focal_crossentropy = _functional(BinaryFocalCrossentropy)
 categorical_crossentropy = _functional(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _functional(SparseCategoricalCrossentropy)
-for _f, _n in [(mean_squared_error, "mean_squared_error"), (mean_absolute_error, "mean_absolute_error"),
-               (binary_crossentropy, "binary_crossentropy"),
-               (categorical_crossentropy, "categorical_crossentropy"),
-               (sparse_categorical_crossentropy, "sparse_categorical_crossentropy")]:
-    _f.__name__ = _n
-mse, mae = mean_squared_error, mean_absolute_error
+for _n in ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+           "mean_squared_logarithmic_error", "huber", "log_cosh", "kl_divergence", "poisson",
+           "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity",
+           "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy"]:
+    globals()[_n].__name__ = _n
+    globals()[_n].__qualname__ = _n
+mse, mae, mape, msle = (mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+                        mean_squared_logarithmic_error)
+kld = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
 
 _registry = NameRegistry("loss", Loss)
 _functions = NameRegistry("loss function")
@@ -363,10 +691,31 @@ def register(cls, *names):
 
 register(MeanSquaredError, "mean_squared_error", "mse", "MSE")
 register(MeanAbsoluteError, "mean_absolute_error", "mae", "MAE")
-register(BinaryCrossentropy, "binary_crossentropy")
+register(MeanAbsolutePercentageError, "mean_absolute_percentage_error", "mape", "MAPE")
+register(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error", "msle", "MSLE")
+register(Huber, "huber", "huber_loss")
+register(LogCosh, "log_cosh", "logcosh")
+register(KLDivergence, "kl_divergence", "kld", "KLD", "kullback_leibler_divergence")
+register(Poisson, "poisson")
+register(Hinge, "hinge")
+register(SquaredHinge, "squared_hinge")
+register(CategoricalHinge, "categorical_hinge")
+register(CosineSimilarity, "cosine_similarity")
+register(BinaryCrossentropy, "binary_crossentropy", "bce", "BCE")
+register(BinaryFocalCrossentropy, "binary_focal_crossentropy")
 register(CategoricalCrossentropy, "categorical_crossentropy")
 register(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
 _registry.register(LossFunctionWrapper)
+_FUNCTION_TO_CLASS = {
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError, huber: Huber, log_cosh: LogCosh,
+    kl_divergence: KLDivergence, poisson: Poisson, hinge: Hinge, squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge, cosine_similarity: CosineSimilarity,
+    binary_crossentropy: BinaryCrossentropy, binary_focal_crossentropy: BinaryFocalCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+}
 
 
 def get(identifier):
@@ -384,6 +733,10 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
+        cls = _FUNCTION_TO_CLASS.get(identifier)
+        if cls is not None:
+            # compile(loss=pn.losses.huber): the built-in function trains through its class.
+            return cls()
         return LossFunctionWrapper(identifier)
     raise TypeError(f"could not interpret loss={identifier!r}; expected a name (one of "
                     f"{', '.join(_registry.names())}), a Loss or a function")

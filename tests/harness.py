@@ -16,12 +16,14 @@ def to_np(backend, a):
     return backend.to_numpy(a) if not isinstance(a, np.ndarray) else a
 
 
-def layer_forward(layer, backend, x, training=False, mask=None):
-    """Build (if needed) and run ``layer.run``; returns (y, backward)."""
+def layer_forward(layer, backend, x, training=False, mask=None, with_extra=False):
+    """Build (if needed) and run ``layer.run``; returns (y, backward) (and the activity penalty)."""
     xs = [backend.asarray(a) for a in x] if isinstance(x, list) else backend.asarray(x)
     shape = [tuple(a.shape) for a in xs] if isinstance(xs, list) else tuple(xs.shape)
     layer._maybe_build(shape)
-    y, back, _, _ = layer.run(xs, training=training, mask=mask)
+    y, back, _, extra = layer.run(xs, training=training, mask=mask)
+    if with_extra:
+        return y, back, (0.0 if extra is None else float(to_np(backend, extra)))
     return y, back
 
 
@@ -64,9 +66,13 @@ def check_gradients(make_layer, x, backend, rtol=1e-4, atol=1e-6, samples=12, tr
     r = [rng.standard_normal(tuple(o.shape)) for o in ys]
 
     def loss():
-        yy, _ = fwd()
+        # The backward pass includes the activity-regularization penalty, so the numeric loss does too.
+        inp = [backend.asarray(a) for a in xs]
+        pn.utils.set_random_seed(seed)
+        yy, _, extra = layer_forward(layer, backend, inp if multi else inp[0], training=training,
+                                     with_extra=True)
         yy = yy if isinstance(yy, list) else [yy]
-        return float(sum(np.sum(to_np(backend, o) * ri) for o, ri in zip(yy, r)))
+        return float(sum(np.sum(to_np(backend, o) * ri) for o, ri in zip(yy, r))) + extra
 
     for v in layer.weights:
         v.grad = None

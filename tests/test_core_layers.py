@@ -59,3 +59,8 @@ def test_bad_layer_arguments():
         pn.layers.Dense(3, activation="rellu")
     with pytest.raises(ValueError, match="unknown initializer name 'glorot'"):
         pn.layers.Dense(3, kernel_initializer="glorot")
+
+
+def test_dense_with_activity_regularizer_harness(backend):
+    run_layer_test(lambda: pn.layers.Dense(3, activation="tanh", activity_regularizer=pn.regularizers.L1L2(0.01, 0.02)),
+                   (4, 3), backend, expected_output_shape=(4, 3))
