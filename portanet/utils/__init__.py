@@ -23,4 +23,22 @@ def to_categorical(y, num_classes=None):
     return out
 
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical"]
+def plot_history(history, path=None, title=None, dpi=100):
+    """Draw loss and metrics per epoch and the loss per iteration to a PNG (the plot extra).
+
+    See ``portanet.utils.plotting.plot_history``; returns the matplotlib Figure.
+    """
+    from .plotting import plot_history as _plot_history
+    return _plot_history(history, path, title=title, dpi=dpi)
+
+
+def find_learning_rate(model, x, y, min_lr=1e-6, max_lr=1.0, steps=100, batch_size=32, plot=None,
+                       smoothing=0.9, divergence_factor=4.0):
+    """Learning-rate range test; see ``portanet.utils.lr_finder.find_learning_rate``."""
+    from .lr_finder import find_learning_rate as _find
+    return _find(model, x, y, min_lr=min_lr, max_lr=max_lr, steps=steps, batch_size=batch_size,
+                 plot=plot, smoothing=smoothing, divergence_factor=divergence_factor)
+
+
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
+           "find_learning_rate"]

@@ -6,10 +6,68 @@ explicitly with ``pn.saving.register_serializable``. Nothing named in a config i
 imported or evaluated, so a config from a file can never run code.
 """
 
+import contextlib
 import re
+import threading
 
 # Classes registered by users (``register_serializable``), shared by every registry.
 CUSTOM_OBJECTS = {}
+
+# Objects passed as ``custom_objects=`` (load_model, from_config), innermost scope last.
+_scopes = threading.local()
+
+
+def _scoped_objects():
+    return getattr(_scopes, "stack", ())
+
+
+@contextlib.contextmanager
+def custom_object_scope(custom_objects):
+    """Make ``{name: class_or_function}`` resolvable by every registry inside the block
+    (Keras's ``custom_object_scope``; ``load_model(..., custom_objects=...)`` uses it)."""
+    if not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects={custom_objects!r}; expected a dict {{name: class or function}}")
+    stack = list(_scoped_objects())
+    stack.append(dict(custom_objects))
+    _scopes.stack = tuple(stack)
+    try:
+        yield
+    finally:
+        _scopes.stack = tuple(stack[:-1])
+
+
+def register_serializable(package="Custom", name=None):
+    """Decorator registering a user class (or function) so configs and files can name it.
+
+    As Keras's ``register_keras_serializable``: the object is registered under
+    ``"package>name"`` (name defaults to its ``__name__``) and under the plain name, so
+    every registry (layers, losses, metrics, activations, ...) can resolve it. Classes
+    need ``get_config`` (and ``from_config`` unless ``cls(**config)`` rebuilds them).
+
+    Example:
+        >>> @pn.saving.register_serializable(package="MyLayers")
+        ... class Scale(pn.layers.Layer): ...
+    """
+    if not isinstance(package, str) or not package or ">" in package:
+        raise ValueError(f"register_serializable: package={package!r}; expected a non-empty string "
+                         "without '>'")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError(f"register_serializable: name={name!r}; expected a non-empty string or None")
+
+    def decorator(obj):
+        if not callable(obj):
+            raise TypeError(f"register_serializable: {obj!r} is not a class or function")
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise TypeError(f"register_serializable: class {obj.__name__} needs a get_config() method")
+        registered = name or obj.__name__
+        key = f"{package}>{registered}"
+        CUSTOM_OBJECTS[key] = obj
+        CUSTOM_OBJECTS[registered] = obj
+        # Configs name classes by __name__, so that resolves too when a name is given.
+        CUSTOM_OBJECTS.setdefault(obj.__name__, obj)
+        obj._registered_name = key
+        return obj
+    return decorator
 
 
 def snake_case(name):
@@ -38,12 +96,23 @@ class NameRegistry:
         return sorted(self._by_name)
 
     def lookup(self, name):
+        if not isinstance(name, str):
+            raise ValueError(f"unknown {self.kind} name {name!r}: expected a string")
         if name in self._by_name:
             return self._by_name[name]
-        if name in CUSTOM_OBJECTS:
+        for scope in reversed(_scoped_objects()):
+            if name in scope and self._fits(scope[name]):
+                return scope[name]
+        if name in CUSTOM_OBJECTS and self._fits(CUSTOM_OBJECTS[name]):
             return CUSTOM_OBJECTS[name]
         raise ValueError(f"unknown {self.kind} name {name!r}; expected one of: "
                          f"{', '.join(self.names())}")
+
+    def _fits(self, obj):
+        """A user object serves this registry only if it is of the registry's kind."""
+        if isinstance(obj, type) and self.base is not None:
+            return issubclass(obj, self.base)
+        return True
 
     def get(self, identifier, **defaults):
         """Resolve a string, a {"class_name", "config"} dict, an instance or a callable."""
