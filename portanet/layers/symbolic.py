@@ -20,6 +20,14 @@ class KerasTensor:
     def ndim(self):
         return len(self.shape)
 
+    @property
+    def _keras_history(self):
+        """(layer, node index in the layer's inbound nodes, output index), as Keras."""
+        layer = self.node.layer
+        nodes = layer._inbound_nodes
+        index = next((i for i, n in enumerate(nodes) if n is self.node), 0)
+        return layer, index, self.index
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
 
@@ -37,6 +45,16 @@ class Node:
     def input_tensors(self):
         return list(self.inputs) if isinstance(self.inputs, (list, tuple)) else [self.inputs]
 
+    @property
+    def is_input(self):
+        """True for the node of an InputLayer (it has no inbound tensors)."""
+        return isinstance(self.inputs, (list, tuple)) and not self.inputs
+
+    @property
+    def multi_input(self):
+        """Whether the layer was called on a list (merge layers, multi-input models)."""
+        return isinstance(self.inputs, (list, tuple))
+
 
 def is_symbolic(x):
     if isinstance(x, KerasTensor):
@@ -51,7 +69,17 @@ def is_symbolic(x):
 def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
     """Build ``layer`` for the symbolic inputs' shapes and return symbolic outputs."""
     if isinstance(inputs, dict):
-        inputs = list(inputs.values())
+        # A model with named inputs takes them in its own order, whatever the dict's order.
+        keys = getattr(layer, "_input_keys", None)
+        if keys:
+            missing = [k for k in keys if k not in inputs]
+            if missing:
+                raise ValueError(f"{layer.name}: missing input(s) {missing}; expected keys {list(keys)}")
+            inputs = [inputs[k] for k in keys]
+        else:
+            inputs = list(inputs.values())
+    if isinstance(inputs, tuple):
+        inputs = list(inputs)
     if isinstance(inputs, (list, tuple)):
         shapes = [t.shape for t in inputs]
         dtype = inputs[0].dtype

@@ -28,14 +28,17 @@ def _bytes(weights):
 
 
 def _human(nbytes):
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.2f} {unit}" if unit != "B" else f"{nbytes} B"
+    """Keras's readable_memory_size: "64.00 B", "1.50 KB", ..."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes / 1024 < 1 or unit == "TB":
+            return f"{nbytes:.2f} {unit}"
         nbytes /= 1024.0
 
 
 def layer_rows(model):
-    """(name (Class), output shape, params, connected-to) for each layer of a built model."""
+    """(name (Class), output shape, params, connected-to, trainable) for each layer of a
+    built model; connected-to is None for Sequential-like models, trainable None for a
+    layer without weights."""
     rows = []
     rows_fn = getattr(model, "_summary_rows", None)
     if rows_fn is not None:
@@ -45,27 +48,45 @@ def layer_rows(model):
         if shape is not None:
             shape = layer.compute_output_shape(shape)
         rows.append((f"{layer.name} ({type(layer).__name__})",
-                     _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None))
+                     _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None,
+                     layer.trainable if layer.weights else None))
     return rows
 
 
 def print_summary(model, line_length=None, print_fn=None, show_trainable=False):
+    """Print Keras 3's table: one row per layer (functional models add "Connected to",
+    unless their graph is a plain chain), then the parameter counts.
+
+    A cell may hold several lines (a merge layer's inputs, one per line)."""
     print_fn = print_fn or print
     rows = layer_rows(model)
     connected = any(r[3] is not None for r in rows)
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
-    cols = [list(map(str, col)) for col in zip(*[(r[0], r[1], f"{r[2]:,}") + ((r[3] or "-",) if connected else ())
-                                                   for r in rows])] if rows else [[] for _ in headers]
-    widths = [max([len(h)] + [len(c) for c in col]) + 2 for h, col in zip(headers, cols)]
-    total_width = line_length or sum(widths)
+    if show_trainable:
+        headers.append("Traina…")
+    table = []
+    for r in rows:
+        cells = [str(r[0]), str(r[1]), f"{r[2]:,}"] + ([r[3] or "-"] if connected else [])
+        if show_trainable:
+            layer_trainable = r[4] if len(r) > 4 else None
+            cells.append("-" if layer_trainable is None else ("Y" if layer_trainable else "N"))
+        table.append([c.split("\n") for c in cells])
+    widths = [max([len(h)] + [len(line) for row in table for line in row[i]]) + 2
+              for i, h in enumerate(headers)]
+    right = {2}
+
+    def line(cells):
+        return "│" + "│".join((" " + c).rjust(w - 1) + " " if i in right else (" " + c).ljust(w)
+                              for i, (c, w) in enumerate(zip(cells, widths))) + "│"
     print_fn(f'Model: "{model.name}"')
     print_fn("┏" + "┳".join("━" * w for w in widths) + "┓")
-    print_fn("┃" + "┃".join(h.ljust(w) if i != 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))) + "┃")
+    print_fn(line(headers).replace("│", "┃"))
     print_fn("┡" + "╇".join("━" * w for w in widths) + "┩")
-    for k, r in enumerate(rows):
-        cells = [r[0], r[1], f"{r[2]:,}"] + ([r[3] or "-"] if connected else [])
-        print_fn("│" + "│".join(c.ljust(w) if i != 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + "│")
-        if k != len(rows) - 1:
+    for k, row in enumerate(table):
+        height = max(len(cell) for cell in row)
+        for j in range(height):
+            print_fn(line([cell[j] if j < len(cell) else "" for cell in row]))
+        if k != len(table) - 1:
             print_fn("├" + "┼".join("─" * w for w in widths) + "┤")
     print_fn("└" + "┴".join("─" * w for w in widths) + "┘")
     weights = model.weights
@@ -78,7 +99,6 @@ def print_summary(model, line_length=None, print_fn=None, show_trainable=False):
     if opt is not None and opt.variables:
         slots = sum(_count_arrays(s) for s in opt._slots)
         print_fn(f" Optimizer params: {slots:,}")
-    _ = total_width
 
 
 def _count_arrays(slots):

@@ -1,0 +1,557 @@
+"""``Functional``: a model defined by calling layers on symbolic tensors (keras/src/models/functional.py).
+
+    inputs = pn.Input((16,))
+    x = pn.layers.Dense(8, activation="relu")(inputs)
+    a, b = pn.layers.Dense(3)(x), pn.layers.Dense(1)(x)
+    model = pn.Model(inputs, [a, b])
+
+Calling a layer on a ``KerasTensor`` records a ``Node`` (layers/symbolic.py). The model walks
+those nodes back from its outputs to its inputs once, at construction, and keeps them in a
+topological order. A training step runs each node's ``layer.run`` in that order and then the
+nodes' backward closures in reverse, summing the gradients of a tensor that feeds several
+nodes. A layer called at several nodes (a shared layer) accumulates its weight gradients
+through ``Variable.add_grad``, so sharing needs nothing special.
+"""
+
+from .. import backend as _backend
+from ..layers.core import InputLayer
+from ..layers.symbolic import KerasTensor
+from .model import Model
+
+
+def _structure(value, what):
+    """(flat list of tensors, kind, dict keys): kind is "single", "list" or "dict"."""
+    if isinstance(value, KerasTensor):
+        return [value], "single", None
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError(f"Functional: {what} is an empty dict; expected symbolic tensors")
+        keys = list(value)
+        return [value[k] for k in keys], "dict", keys
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"Functional: {what} is empty; expected one or more symbolic tensors")
+        return list(value), "list", None
+    raise TypeError(f"Functional: {what}={value!r}; expected a symbolic tensor (from pn.Input or a "
+                    "layer called on one), or a list or dict of them")
+
+
+def _check_tensors(tensors, what):
+    for t in tensors:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"Functional: every entry of {what} must be a symbolic tensor (from pn.Input "
+                            f"or a layer called on one); got {type(t).__name__}: {t!r}")
+
+
+def _map_graph(inputs, outputs):
+    """Nodes reachable from ``outputs``, inputs first (post-order), plus Keras's node depths."""
+    finished = set()
+    order = []
+    stack = [(t.node, False) for t in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in finished:
+            continue
+        if expanded:
+            finished.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for t in reversed(node.input_tensors):
+            if id(t.node) not in finished:
+                stack.append((t.node, False))
+    input_nodes = {id(t.node) for t in inputs}
+    for node in order:
+        if node.is_input and id(node) not in input_nodes:
+            raise ValueError(
+                f"Graph disconnected: the outputs depend on input {node.layer.name!r} "
+                f"(shape {node.outputs[0].shape}), which is not among the model's inputs "
+                f"{[t.node.layer.name for t in inputs]}")
+    for t in inputs:
+        if id(t.node) not in finished:
+            finished.add(id(t.node))
+            order.insert(0, t.node)
+    # Depths as keras's map_graph: an output node is 0, a node is one deeper than its
+    # deepest consumer, and all nodes of one layer share the layer's maximum depth.
+    node_depth, layer_depth = {}, {}
+    for node in reversed(order):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        node_depth[id(node)] = depth
+        layer_depth[id(node.layer)] = depth
+        for t in node.input_tensors:
+            node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    return order, node_depth, layer_depth
+
+
+class Functional(Model):
+    """A model given by its symbolic inputs and outputs: ``pn.Model(inputs, outputs)``.
+
+    Args:
+        inputs: a symbolic tensor from ``pn.Input``, or a list or dict of them. With a dict,
+            ``fit``/``predict`` take the data as a dict with the same keys.
+        outputs: a symbolic tensor, or a list or dict of them (a dict names the outputs
+            for ``loss``/``metrics`` dicts and History keys; otherwise the output layers'
+            names do, as Keras).
+        name: model name (default "functional", "functional_1", ...).
+        trainable: whether fit updates the weights.
+
+    Example:
+        >>> a, b = pn.Input((4,)), pn.Input((2,))
+        >>> x = pn.layers.Concatenate()([a, pn.layers.Dense(4)(b)])
+        >>> model = pn.Model([a, b], pn.layers.Dense(1)(x))
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        # pn.Model(...) constructs a Functional in Model.__new__, after which Python calls
+        # __init__ on it a second time with the same arguments.
+        if getattr(self, "_graph_ready", False):
+            return
+        if inputs is None or outputs is None:
+            raise ValueError("Functional: give both inputs and outputs, e.g. pn.Model(inputs=x, outputs=y)")
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._inputs, self._inputs_kind, self._input_keys = _structure(inputs, "inputs")
+        self._outputs, self._outputs_kind, self._output_keys = _structure(outputs, "outputs")
+        _check_tensors(self._inputs, "inputs")
+        _check_tensors(self._outputs, "outputs")
+        for t in self._inputs:
+            if not t.node.is_input:
+                raise ValueError(f"Functional: inputs must be tensors returned by pn.Input(...); got the "
+                                 f"output of layer {t.node.layer.name!r}")
+        if len({id(t) for t in self._inputs}) != len(self._inputs):
+            raise ValueError("Functional: the same input tensor is listed twice in inputs")
+        order, node_depth, layer_depth = _map_graph(self._inputs, self._outputs)
+        self._nodes = order
+        self._node_ids = {id(n) for n in order}
+        self._node_depth = node_depth
+        first_seen = {}
+        for i, node in enumerate(order):
+            first_seen.setdefault(id(node.layer), (i, node.layer))
+        # model.layers as Keras: deepest first (inputs), ties in order of first use.
+        ranked = sorted(first_seen.values(), key=lambda p: (-layer_depth[id(p[1])], p[0]))
+        self._layers = [layer for _, layer in ranked]
+        names = [layer.name for layer in self._layers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"Functional {self.name!r}: all layer names must be unique; {dupes} "
+                             "name more than one layer (pass name=... to the layers)")
+        self.backend = next((l.backend for l in self._layers if l.backend is not None), None) or _backend.current()
+        for layer in self._layers:
+            if layer.backend is None:
+                layer.backend = self.backend
+            elif layer.backend is not self.backend:
+                raise ValueError(f"layer {layer.name!r} lives on backend {layer.backend.name!r}, but "
+                                 f"model {self.name!r} is on {self.backend.name!r}")
+        # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
+        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs])
+                      for n in order if not n.is_input]
+        self._last_masks = None
+        self._pending_extra = None
+        if not self.trainable:
+            self.trainable = False     # Layer.__init__ ran before the layers were known
+        self.built = True
+        self._graph_ready = True
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
+
+    @property
+    def output(self):
+        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def input_shapes(self):
+        return [tuple(t.shape) for t in self._inputs]
+
+    @property
+    def input_names(self):
+        if self._input_keys is not None:
+            return list(self._input_keys)
+        return [t.node.layer.name for t in self._inputs]
+
+    @property
+    def output_names(self):
+        if self._output_keys is not None:
+            return list(self._output_keys)
+        names, seen = [], {}
+        for t in self._outputs:
+            base = t.node.layer.name
+            # One layer may give several outputs (a multi-output layer, or the same tensor
+            # listed twice): keep the names distinct so loss/metric dicts stay unambiguous.
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            names.append(base if count == 0 else f"{base}_{count}")
+        return names
+
+    def _num_outputs(self):
+        return len(self._outputs)
+
+    def _model_nodes(self, layer):
+        """The nodes of ``layer`` that belong to this model, in the layer's call order."""
+        if isinstance(layer, InputLayer):
+            return [layer.output.node]
+        return [n for n in layer._inbound_nodes if id(n) in self._node_ids]
+
+    def _tensor_history(self, t):
+        """(layer name, node index within this model, tensor index) of a tensor."""
+        layer = t.node.layer
+        nodes = self._model_nodes(layer)
+        index = next(i for i, n in enumerate(nodes) if n is t.node)
+        return [layer.name, index, t.index]
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape=None):
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if (isinstance(input_shape, list) and input_shape
+                and isinstance(input_shape[0], (tuple, list))):
+            shapes = [tuple(s) for s in input_shape]
+        else:
+            shapes = [tuple(input_shape)]
+        if len(shapes) != len(self._inputs):
+            raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s); got "
+                             f"{len(shapes)} shape(s): {input_shape}")
+        known = {id(t): s for t, s in zip(self._inputs, shapes)}
+        for node in self._nodes:
+            if node.is_input:
+                continue
+            ins = [known[id(t)] for t in node.input_tensors]
+            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+            outs = out if isinstance(out, list) else [out]
+            for t, s in zip(node.outputs, outs):
+                known[id(t)] = tuple(s)
+        result = [known[id(t)] for t in self._outputs]
+        return result if len(result) > 1 else result[0]
+
+    def compute_mask(self, inputs, mask=None):
+        # Called by Layer.run right after forward: the masks the inner graph produced.
+        masks = self._last_masks
+        if not masks:
+            return None
+        return masks if len(masks) > 1 else masks[0]
+
+    # ------------------------------------------------------------------ running
+    def _input_fed_layer(self):
+        """The Dense reading the model's only input, when nothing else reads it and the layer
+        is called once here (its input gradient is then never used; see Model._train_step)."""
+        cached = getattr(self, "_input_fed_cache", None)
+        if cached is None:
+            from ..layers.core import Dense
+            layer = None
+            if len(self._inputs) == 1 and not any(t is self._inputs[0] for t in self._outputs):
+                source = self._inputs[0]
+                readers = [n for n in self._nodes if not n.is_input
+                           and any(t is source for t in n.input_tensors)]
+                if (len(readers) == 1 and type(readers[0].layer) is Dense
+                        and len(readers[0].layer._inbound_nodes) == 1):
+                    layer = readers[0].layer
+            cached = self._input_fed_cache = (layer,)
+        return cached[0]
+
+    def _forward_graph(self, xs, training=False):
+        if len(xs) != len(self._inputs):
+            raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s) "
+                             f"{self.input_names}; got {len(xs)}")
+        values = {id(t): x for t, x in zip(self._inputs, xs)}
+        masks = {}
+        records = []
+        extras = []
+        for layer, in_ids, multi, out_ids in self._exec:
+            if multi:
+                args = [values[i] for i in in_ids]
+                mask = [masks.get(i) for i in in_ids]
+                if all(m is None for m in mask):
+                    mask = None
+            else:
+                args = values[in_ids[0]]
+                mask = masks.get(in_ids[0])
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask)
+            if extra is not None:
+                extras.append(extra)
+            nested = getattr(layer, "_pending_extra", None)
+            if nested:
+                extras.extend(nested)
+                layer._pending_extra = None
+            if len(out_ids) == 1:
+                values[out_ids[0]] = y
+                if out_mask is not None:
+                    masks[out_ids[0]] = out_mask
+            else:
+                for j, oid in enumerate(out_ids):
+                    values[oid] = y[j]
+                    m = out_mask[j] if isinstance(out_mask, (list, tuple)) else out_mask
+                    if m is not None:
+                        masks[oid] = m
+            records.append((back, in_ids, multi, out_ids))
+        outs = [values[id(t)] for t in self._outputs]
+        self._last_masks = [masks.get(id(t)) for t in self._outputs]
+        input_ids = [id(t) for t in self._inputs]
+
+        def backward(d_outputs):
+            grads = {}
+            for t, d in zip(self._outputs, d_outputs):
+                if d is not None:
+                    k = id(t)
+                    grads[k] = d if k not in grads else grads[k] + d
+            xp = None
+            for back, in_ids, multi, out_ids in reversed(records):
+                # Every consumer of this node's outputs ran before it in reverse order,
+                # so the summed gradients are complete and can be released.
+                ds = [grads.pop(o, None) for o in out_ids]
+                if any(d is None for d in ds):
+                    xp = xp or self.backend.xp
+                    ds = [xp.zeros_like(values[o]) if d is None else d for o, d in zip(out_ids, ds)]
+                dx = back(ds[0] if len(ds) == 1 else ds)
+                dxs = dx if multi else [dx]
+                for i, g in zip(in_ids, dxs):
+                    if g is not None:
+                        grads[i] = g if i not in grads else grads[i] + g
+            return [grads.get(i) for i in input_ids]
+        return outs, backward, extras
+
+    # ------------------------------------------------------------------ summary
+    def _is_sequential_like(self):
+        """Keras's test: one node per depth, each with one input, and no shared layer."""
+        by_depth = {}
+        for node in self._nodes:
+            by_depth.setdefault(self._node_depth[id(node)], []).append(node)
+        for nodes in by_depth.values():
+            if len(nodes) > 1 or len(nodes[0].input_tensors) > 1:
+                return False
+        return all(len(self._model_nodes(layer)) <= 1 for layer in self._layers)
+
+    def _summary_rows(self):
+        from .summary import _fmt_shape
+        sequential_like = self._is_sequential_like()
+        rows = []
+        for layer in self._layers:
+            nodes = self._model_nodes(layer)
+            shapes = []
+            for node in nodes:
+                out = [t.shape for t in node.outputs]
+                shapes.append(out[0] if len(out) == 1 else out)
+            if not shapes:
+                shape_text = "?"
+            elif all(s == shapes[0] for s in shapes):
+                shape_text = _fmt_shape(shapes[0])
+            else:
+                shape_text = ", ".join(_fmt_shape(s) for s in shapes)
+            connected = None
+            if not sequential_like:
+                links = []
+                for node in nodes:
+                    if node.is_input:
+                        continue
+                    for t in node.input_tensors:
+                        name, index, tensor = self._tensor_history(t)
+                        links.append(f"{name}[{index}][{tensor}]")
+                connected = ",\n".join(links)
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape_text, layer.count_params(), connected,
+                         layer.trainable if layer.weights else None))
+        return rows
+
+    # ------------------------------------------------------------------ config
+    def _tensor_config(self, t):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(t.shape), "dtype": t.dtype,
+                           "keras_history": self._tensor_history(t)}}
+
+    def _struct_config(self, tensors, kind, keys):
+        items = [self._tensor_history(t) for t in tensors]
+        if kind == "single":
+            return items[0]
+        if kind == "dict":
+            return dict(zip(keys, items))
+        return items
+
+    def get_config(self):
+        """Keras's functional config: each layer with its inbound nodes, plus the input and
+        output tensors as [layer name, node index, tensor index]."""
+        from .. import layers as _layers
+        layer_configs = []
+        for layer in self._layers:
+            entry = _layers.serialize(layer)
+            entry["name"] = layer.name
+            inbound = []
+            for node in self._model_nodes(layer):
+                if node.is_input:
+                    continue
+                if node.multi_input:
+                    arg = [self._tensor_config(t) for t in node.input_tensors]
+                else:
+                    arg = self._tensor_config(node.inputs)
+                inbound.append({"args": [arg], "kwargs": {}})
+            entry["inbound_nodes"] = inbound
+            layer_configs.append(entry)
+        return {"name": self.name, "trainable": self.trainable, "layers": layer_configs,
+                "input_layers": self._struct_config(self._inputs, self._inputs_kind, self._input_keys),
+                "output_layers": self._struct_config(self._outputs, self._outputs_kind, self._output_keys)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild the graph: create every layer, then replay its calls in an order where each
+        call's input tensors exist (Keras's process_node loop)."""
+        from .. import layers as _layers
+        from ..utils.naming import custom_object_scope
+        with custom_object_scope(custom_objects or {}):
+            return _rebuild(cls, config, _layers.deserialize)
+
+
+def _is_history(item):
+    return (isinstance(item, (list, tuple)) and len(item) >= 3 and isinstance(item[0], str)
+            and isinstance(item[1], int) and isinstance(item[2], int))
+
+
+def _rebuild(cls, config, make_layer, clone_inputs=None):
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError("Functional.from_config: expected a dict with 'layers', 'input_layers' and "
+                         f"'output_layers'; got {str(config)[:200]}")
+    created = {}
+    produced = {}   # (layer name, node index) -> list of output tensors
+    pending = []
+    for entry in config["layers"]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"Functional.from_config: a layer entry must be a dict; got {entry!r}")
+        layer = make_layer({"class_name": entry.get("class_name"), "config": entry.get("config")})
+        name = entry.get("name", layer.name)
+        if name in created:
+            raise ValueError(f"Functional.from_config: layer name {name!r} appears twice")
+        created[name] = layer
+        if isinstance(layer, InputLayer):
+            produced[(name, 0)] = [layer.output]
+        inbound = entry.get("inbound_nodes") or []
+        if not isinstance(inbound, list):
+            raise ValueError(f"Functional.from_config: inbound_nodes of {name!r} must be a list")
+        for k, node_config in enumerate(inbound):
+            pending.append((name, layer, k, node_config))
+
+    def resolve(arg):
+        if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            hist = (arg.get("config") or {}).get("keras_history")
+            if not _is_history(hist):
+                raise ValueError(f"Functional.from_config: bad keras_history {hist!r}")
+            key = (hist[0], hist[1])
+            if key not in produced:
+                return None
+            outs = produced[key]
+            if not 0 <= hist[2] < len(outs):
+                raise ValueError(f"Functional.from_config: tensor index {hist[2]} out of range for {key}")
+            return outs[hist[2]]
+        if isinstance(arg, list):
+            items = [resolve(a) for a in arg]
+            return None if any(i is None for i in items) else items
+        raise ValueError(f"Functional.from_config: cannot read node argument {str(arg)[:200]}")
+
+    def node_inputs(node_config):
+        if isinstance(node_config, dict):
+            args = node_config.get("args")
+            if not isinstance(args, list) or not args:
+                raise ValueError(f"Functional.from_config: node without args: {str(node_config)[:200]}")
+            return resolve(args[0])
+        if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+            tensors = []
+            for item in node_config:
+                if not _is_history(item):
+                    raise ValueError(f"Functional.from_config: bad inbound entry {item!r}")
+                outs = produced.get((item[0], item[1]))
+                if outs is None:
+                    return None
+                tensors.append(outs[item[2]])
+            return tensors[0] if len(tensors) == 1 else tensors
+        raise ValueError(f"Functional.from_config: cannot read inbound node {str(node_config)[:200]}")
+
+    done = set()
+    while pending:
+        progressed = False
+        rest = []
+        for name, layer, k, node_config in pending:
+            if k > 0 and (name, k - 1) not in done:
+                rest.append((name, layer, k, node_config))
+                continue
+            inputs = node_inputs(node_config)
+            if inputs is None:
+                rest.append((name, layer, k, node_config))
+                continue
+            out = layer(inputs)
+            produced[(name, k)] = list(out) if isinstance(out, list) else [out]
+            done.add((name, k))
+            progressed = True
+        if not progressed:
+            missing = sorted({f"{n}[{k}]" for n, _, k, _ in rest})
+            raise ValueError(f"Functional.from_config: cannot connect node(s) {missing}: their inputs "
+                             "are never produced by the listed layers")
+        pending = rest
+
+    def lookup(item):
+        if not _is_history(item):
+            raise ValueError(f"Functional.from_config: bad input/output reference {item!r}")
+        outs = produced.get((item[0], item[1]))
+        if outs is None or not 0 <= item[2] < len(outs):
+            raise ValueError(f"Functional.from_config: no tensor {item!r} in the model")
+        return outs[item[2]]
+
+    def struct(value, what):
+        if _is_history(value):
+            return lookup(value)
+        if isinstance(value, dict):
+            return {k: lookup(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [lookup(v) for v in value]
+        raise ValueError(f"Functional.from_config: {what} must be a reference or a list/dict of them; "
+                         f"got {value!r}")
+    inputs = struct(config.get("input_layers"), "input_layers")
+    outputs = struct(config.get("output_layers"), "output_layers")
+    return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def clone_functional(model, clone_function=None, input_tensors=None):
+    """A functional model with the same graph, each layer replaced by ``clone_function(layer)``."""
+    from .. import layers as _layers
+    mapping = {}
+
+    config = model.get_config()
+    by_name = {layer.name: layer for layer in model.layers}
+    given_inputs = None
+    if input_tensors is not None:
+        given_inputs = input_tensors if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+        if len(given_inputs) != len(model.inputs):
+            raise ValueError(f"clone_model: input_tensors has {len(given_inputs)} tensors; the model "
+                             f"has {len(model.inputs)} inputs")
+        input_by_name = {t.node.layer.name: g for t, g in zip(model.inputs, given_inputs)}
+    else:
+        input_by_name = {}
+    entry_names = iter([e["name"] for e in config["layers"]])
+
+    def make_layer(entry):
+        name = next(entry_names)
+        original = by_name[name]
+        if isinstance(original, InputLayer):
+            if name in input_by_name:
+                given = input_by_name[name]
+                if not isinstance(given, KerasTensor) or not given.node.is_input:
+                    raise ValueError("clone_model: input_tensors must come from pn.Input(...)")
+                return given.node.layer
+            return _layers.deserialize(_layers.serialize(original))
+        if id(original) not in mapping:
+            clone = clone_function(original) if clone_function is not None else \
+                type(original).from_config(original.get_config())
+            mapping[id(original)] = clone
+        return mapping[id(original)]
+    return _rebuild(type(model), config, make_layer)
