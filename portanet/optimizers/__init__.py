@@ -1,10 +1,16 @@
 """Optimizers by their Keras names: ``get("adam")``, ``serialize``, ``deserialize``."""
 
 from ..utils.naming import NameRegistry
-from .adagrad import Adagrad
 from . import schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
 from .base import Optimizer
+from .ftrl import Ftrl
+from .lion import Lion
+from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
@@ -20,6 +26,12 @@ register(SGD, "sgd")
 register(RMSprop, "rmsprop")
 register(Adagrad, "adagrad")
 register(Adam, "adam")
+register(Adadelta, "adadelta")
+register(AdamW, "adamw")
+register(Adamax, "adamax")
+register(Nadam, "nadam")
+register(Lion, "lion")
+register(Ftrl, "ftrl")
 
 
 def get(identifier):
@@ -42,4 +54,5 @@ def deserialize(config):
     return _registry.deserialize(config)
 
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
+           "Lion", "Ftrl", "schedules", "get", "serialize", "deserialize"]
