@@ -40,7 +40,7 @@ def _demo(args):
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     history = model.fit(x_train_in, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_split=0.1, verbose=args.verbose)
+                        validation_split=0.1, verbose=args.verbose, diagnostics=args.diagnostics)
     elapsed = time.perf_counter() - start
     if args.plot:
         pn.utils.plot_history(history, args.plot)
@@ -71,7 +71,11 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--verbose", type=int, choices=[0, 1, 2], default=2)
     demo.add_argument("--plot", default=None, help="write the training curves to this PNG")
+    demo.add_argument("--diagnostics", action="store_true",
+                      help="check gradients, update sizes, saturation and the loss each epoch")
     demo.set_defaults(func=_demo)
+    from . import bench_cli
+    bench_cli.register(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -29,8 +29,41 @@ def host_or_device_shape(a):
     return tuple(getattr(a, "shape", np.shape(a)))
 
 
-def to_device(backend, a, name, floatx):
-    """Move one input array to the device: floats become floatx, ints stay ints."""
+DEFAULT_DEVICE_DATA_LIMIT = 2 * 2**30
+
+
+def device_data_limit():
+    """Bytes of input data fit moves to the device at once: ``$PORTANET_DEVICE_DATA_LIMIT``
+    (an integer number of bytes; default 2 GiB). Host inputs above it stay on the host
+    and are copied one batch at a time, the next batch's copy issued before the current
+    step runs."""
+    import os
+    text = os.environ.get("PORTANET_DEVICE_DATA_LIMIT", "").strip()
+    if not text:
+        return DEFAULT_DEVICE_DATA_LIMIT
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise ValueError(f"PORTANET_DEVICE_DATA_LIMIT={text!r}; expected a number of bytes") from None
+    if value < 0:
+        raise ValueError(f"PORTANET_DEVICE_DATA_LIMIT={text!r}; expected a non-negative number of bytes")
+    return value
+
+
+def should_stream(backend, arrays):
+    """True when host ``arrays`` together exceed ``device_data_limit()`` on a backend whose
+    arrays live off the host (on NumPy the host is the device: nothing to stream)."""
+    if backend.name == "numpy":
+        return False
+    total = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+    return total > 0 and total > device_data_limit()
+
+
+def to_device(backend, a, name, floatx, keep_host=False):
+    """Move one input array to the device: floats become floatx, ints stay ints.
+
+    ``keep_host=True`` does the same checks and conversions but leaves a host array on
+    the host (fit's streaming mode, see ``device_data_limit``)."""
     if backend.is_array(a):
         xp = backend.xp
         if xp.isdtype(a.dtype, "real floating") and a.dtype != backend.dtype(floatx):
@@ -58,13 +91,21 @@ def to_device(backend, a, name, floatx):
         host = host.astype(np.int64, copy=False)
     elif host.dtype.kind not in "f":
         raise TypeError(f"{name}: dtype {host.dtype} is not numeric; expected float or integer data")
+    if keep_host:
+        return host
     return backend.from_numpy(host)
 
 
 def check_finite(backend, a, name):
     """Raise if a float array holds NaN or Inf (one device read when on the device)."""
     if isinstance(a, np.ndarray):
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
+        if a.dtype.kind != "f":
+            return
+        # One reduction, no boolean temporary the size of the data (fit runs this every
+        # call); the exact check only when the sum is not finite (a NaN/Inf, or an overflow).
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(a, axis=None)
+        if not np.isfinite(total) and not np.isfinite(a).all():
             bad = int(np.size(a) - np.isfinite(a).sum())
             raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); expected "
                              "finite numbers: clean or impute the data first")
@@ -142,6 +183,13 @@ class ArrayData:
         batch_size: rows per batch; the last partial batch is kept, as Keras.
         shuffle: True (a fresh permutation per epoch), False, or "batch" (shuffle
             the order of fixed chunks of batch_size rows).
+
+    Distributed data parallelism sets ``shard = (rank, size)``: ``batch_size`` is then
+    the per-rank batch, a global batch holds ``batch_size * size`` rows of the epoch's
+    order, and this rank yields rows ``[rank*m//size, (rank+1)*m//size)`` of each global
+    batch of ``m`` rows (a short last batch is split as evenly as possible, so a shard can
+    be empty). Every rank must use the same order: ``order_sync`` (set by
+    ``portanet.distributed``) replaces this rank's permutation with rank 0's.
     """
 
     def __init__(self, backend, xs, ys=(), sws=(), batch_size=32, shuffle=False):
@@ -151,30 +199,78 @@ class ArrayData:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.size = int(self.xs[0].shape[0]) if self.xs else 0
-        self.num_batches = max(1, math.ceil(self.size / self.batch_size)) if self.size else 0
+        self.order_sync = None
+        self.shard = None
+
+    @property
+    def shard(self):
+        return self._shard
+
+    @shard.setter
+    def shard(self, value):
+        if value is not None:
+            rank, size = (int(v) for v in value)
+            if size < 1 or not 0 <= rank < size:
+                raise ValueError(f"shard={value!r}; expected (rank, size) with 0 <= rank < size")
+            value = (rank, size)
+        self._shard = value
+        self.global_batch_size = self.batch_size * (1 if value is None else value[1])
+        self.num_batches = max(1, math.ceil(self.size / self.global_batch_size)) if self.size else 0
 
     def _order(self):
         if self.shuffle is True:
             return self.backend.permutation(self.size)
         if self.shuffle == "batch":
             xp = self.backend.xp
+            chunk = self.global_batch_size
             chunks = self.backend.permutation(self.num_batches)
-            offsets = xp.arange(self.batch_size, dtype=chunks.dtype, device=self.backend.device)
-            idx = xp.reshape(chunks[:, None] * self.batch_size + offsets[None, :], (-1,))
+            offsets = xp.arange(chunk, dtype=chunks.dtype, device=self.backend.device)
+            idx = xp.reshape(chunks[:, None] * chunk + offsets[None, :], (-1,))
             return idx[idx < self.size] if self.backend.name != "array_api_strict" else \
                 xp.take(idx, xp.nonzero(idx < self.size)[0], axis=0)
         return None
 
+    def _is_host(self, a):
+        # Host NumPy arrays given to a non-NumPy backend: fit's streaming mode.
+        return self.backend.name != "numpy" and isinstance(a, np.ndarray)
+
     def __iter__(self):
         order = self._order()
+        if order is not None and self._shard is not None and self.order_sync is not None:
+            order = self.order_sync(order)
         take = self.backend.take_rows
-        for b in range(self.num_batches):
-            start = b * self.batch_size
-            stop = min(start + self.batch_size, self.size)
+        rank, ranks = self._shard or (0, 1)
+        streamed = [self._is_host(a) for a in self.xs]
+        host_order = None
+        if any(streamed) and order is not None:
+            host_order = self.backend.to_numpy(order)  # once per epoch
+        to_device = getattr(self.backend, "prefetch", self.backend.from_numpy)
+
+        def batch(b):
+            start = b * self.global_batch_size
+            stop = min(start + self.global_batch_size, self.size)
+            if ranks > 1:
+                rows = stop - start
+                start, stop = start + rows * rank // ranks, start + rows * (rank + 1) // ranks
             if order is None:
                 pick = (lambda a: a[start:stop, ...])
+                pick_host = (lambda a: to_device(a[start:stop, ...]))
             else:
                 idx = order[start:stop]
                 pick = (lambda a, idx=idx: take(a, idx))
-            yield ([pick(a) for a in self.xs], [pick(a) for a in self.ys],
-                   [None if w is None else pick(w) for w in self.sws], stop - start)
+                hidx = None if host_order is None else host_order[start:stop]
+                pick_host = (lambda a, hidx=hidx: to_device(np.take(a, hidx, axis=0)))
+            return ([pick_host(a) if s else pick(a) for a, s in zip(self.xs, streamed)],
+                    [pick(a) for a in self.ys],
+                    [None if w is None else pick(w) for w in self.sws], stop - start)
+
+        if not any(streamed):
+            for b in range(self.num_batches):
+                yield batch(b)
+            return
+        # Streaming: the next batch's copy is issued before the current one is used.
+        upcoming = batch(0) if self.num_batches else None
+        for b in range(self.num_batches):
+            current = upcoming
+            upcoming = batch(b + 1) if b + 1 < self.num_batches else None
+            yield current

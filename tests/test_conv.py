@@ -406,6 +406,141 @@ def test_layer_fast_path_equals_portable_path(float64, make):
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("make,shape", [
+    (lambda: pn.layers.Conv2D(5, 3, activation="relu"), (2, 6, 5, 32)),
+    (lambda: pn.layers.Conv2D(4, (2, 3), padding="same", dilation_rate=(2, 1)), (3, 7, 6, 33)),
+    (lambda: pn.layers.Conv2D(3, 3, padding="same", data_format="channels_first"), (2, 32, 5, 4)),
+    (lambda: pn.layers.Conv1D(4, 3, padding="causal", dilation_rate=2), (2, 9, 32)),
+])
+def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shape):
+    """NumPy's im2col-free stride-1 convolution (one accumulating gemm per kernel offset
+    over row ranges of the flattened input) against the portable im2col/col2im path:
+    outputs, input gradient and weight gradients, in float64 and float32. (Offered only
+    where NumPy's own BLAS gemm is found; forced on here so the fallback is tested too.)"""
+    from portanet.backend import numpy_backend
+    monkeypatch.setattr(numpy_backend, "GEMM_INTO_IN_PLACE", True)
+    rng = np.random.default_rng(11)
+    with pn.use_backend("numpy") as nb:
+        # Teardown puts back the fast-path table chosen without the forced flag.
+        monkeypatch.setattr(nb, "_fused_cache", None)
+        assert nb.fused("conv_stride1") is not None
+        calls = []
+        original = nb.conv_stride1
+
+        def counting(*args):
+            calls.append(args[0].shape)
+            return original(*args)
+        layer = make()
+        x = rng.standard_normal(shape)
+        for dtype, tol in (("float64", 1e-11), ("float32", 2e-4)):
+            results = []
+            for fast in (True, False):
+                scope = _windows.fast_windows(fast)
+                with scope:
+                    nb.conv_stride1 = counting
+                    nb.set_fused(None)
+                    for v in layer.weights:
+                        v.grad = None
+                    xs = x.astype(dtype)
+                    layer._maybe_build(xs.shape)
+                    for v in layer.weights:
+                        v.value = v.value.astype(dtype)
+                    y, back = layer.run(xs, training=True)[:2]
+                    dy = np.cos(np.arange(y.size).reshape(y.shape)).astype(dtype)
+                    dx = back(dy)
+                    results.append([y, dx] + [v.grad for v in layer.weights])
+                    del nb.conv_stride1
+                    nb.set_fused(None)
+            assert calls, "the fast path was not taken"
+            calls.clear()
+            for a, b in zip(*results):
+                assert a.dtype == np.dtype(dtype) and b.dtype == np.dtype(dtype)
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_conv_stride1_backend_matches_loops(float64):
+    """The NumPy primitive on its own (few channels, 3-D input, dilation) against direct loops."""
+    rng = np.random.default_rng(12)
+    nb = pn.backend.get("numpy")
+    x = rng.standard_normal((2, 5, 6, 3))
+    kernel = rng.standard_normal((2, 3, 3, 4))
+    z, back = nb.conv_stride1(x, kernel, (2, 1))
+    np.testing.assert_allclose(z, ref_conv(x, kernel, (1, 1), (2, 1), [(0, 0), (0, 0)]), atol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    dx, dk = back(dz, True)
+    # Adjoint identities: <conv(x), dz> is linear in x and in the kernel.
+    np.testing.assert_allclose(np.sum(dx * x), np.sum(z * dz), rtol=1e-10)
+    np.testing.assert_allclose(np.sum(dk * kernel), np.sum(z * dz), rtol=1e-10)
+    none, dk2 = back(dz, False)
+    assert none is None
+    np.testing.assert_array_equal(dk, dk2)
+    assert nb.conv_stride1(x.astype("float32"), kernel, (1, 1)) is None  # mixed dtypes decline
+    # The NumPy fallback of the in-place gemm (when NumPy's BLAS is not found) gives the same.
+    from portanet.backend import numpy_backend
+    blas = numpy_backend._CBLAS
+    try:
+        numpy_backend._CBLAS = {}
+        z2, back2 = nb.conv_stride1(x, kernel, (2, 1))
+        dx2, dk2 = back2(dz, True)
+    finally:
+        numpy_backend._CBLAS = blas
+    np.testing.assert_allclose(z2, z, atol=1e-12)
+    np.testing.assert_allclose(dx2, dx, atol=1e-12)
+    np.testing.assert_allclose(dk2, dk, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pn.layers.Conv2D(3, 3, activation="relu"),
+    lambda: pn.layers.Conv2D(4, 2, groups=2, padding="same"),
+    lambda: pn.layers.Conv2D(2, 3, data_format="channels_first"),
+    lambda: pn.layers.Conv2D(3, 3, padding="same"),
+])
+def test_conv_fed_by_the_model_input_skips_the_input_gradient(backend, make):
+    """A conv layer marked by the training step as reading the model's input (as Dense)
+    returns no input gradient, and its weight gradients are unchanged."""
+    layer = make()
+    x = np.random.default_rng(5).standard_normal((2, 6, 5, 4)).astype("float32")
+    grads = []
+    for skip in (False, True):
+        for v in layer.weights:
+            v.grad = None
+        layer._skip_input_grad = skip
+        try:
+            y, back = layer_forward(layer, backend, x, training=True)
+        finally:
+            layer._skip_input_grad = False
+        dx = back(backend.asarray(np.ones(tuple(y.shape), "float32")))
+        assert (dx is None) == skip
+        grads.append([to_np(backend, v.grad) for v in layer.weights])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_cnn_training_step_skips_the_first_conv_input_gradient():
+    """In a Sequential CNN the first Conv2D's backward returns None during fit."""
+    with pn.use_backend("numpy"):
+        model = pn.Sequential([pn.Input((6, 6, 1)), pn.layers.Conv2D(2, 3, activation="relu"),
+                               pn.layers.Flatten(), pn.layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        first = model.layers[0]
+        seen = []
+        original = first.forward
+
+        def spy(x, training=False):
+            y, back = original(x, training=training)
+
+            def wrapped(dy):
+                dx = back(dy)
+                seen.append(dx)
+                return dx
+            return y, wrapped
+        first.forward = spy
+        x = np.random.default_rng(0).standard_normal((4, 6, 6, 1)).astype("float32")
+        model.fit(x, np.array([0, 1, 0, 1]), epochs=1, batch_size=4, verbose=0)
+        assert seen == [None]
+        assert np.all(np.isfinite(to_np(pn.backend.current(), first.kernel.value)))
+
+
 # --------------------------------------------------------------------------- errors
 def test_bad_conv_arguments():
     with pytest.raises(ValueError, match="filters=0"):

@@ -162,6 +162,46 @@ def test_pooling_fast_path_equals_portable(float64):
             np.testing.assert_allclose(outs[0][1], outs[1][1], atol=1e-12)
 
 
+@pytest.mark.parametrize("make,shape", [
+    (lambda: pn.layers.MaxPooling2D(2), (2, 6, 8, 3)),
+    (lambda: pn.layers.MaxPooling2D(2), (2, 7, 5, 3)),  # the last row/column is in no window
+    (lambda: pn.layers.MaxPooling2D((3, 2), padding="same"), (2, 7, 5, 2)),
+    (lambda: pn.layers.MaxPooling2D(2, data_format="channels_first"), (2, 3, 6, 5)),
+    (lambda: pn.layers.MaxPooling1D(3), (2, 10, 4)),
+])
+def test_max_pooling_tiled_fast_path_equals_portable(make, shape):
+    """NumPy's one-pass first-max gradient for non-overlapping windows against the portable
+    per-offset path, on inputs full of ties (small integers, zeros as after a relu)."""
+    x = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype("float32")
+    with pn.use_backend("numpy") as nb:
+        assert nb.fused("pool_first_max") is not None
+        calls = []
+        original = nb.pool_first_max
+
+        def counting(*args):
+            calls.append(1)
+            return original(*args)
+        layer = make()
+        outs = []
+        for fast in (True, False):
+            with _windows.fast_windows(fast):
+                nb.pool_first_max = counting
+                nb.set_fused(None)
+                y, back = layer_forward(layer, nb, x)
+                dy = (np.arange(y.size).reshape(y.shape) % 7 + 1).astype("float32")
+                dx = back(dy)
+                del nb.pool_first_max
+                nb.set_fused(None)
+            outs.append((y, dx))
+            assert len(calls) == (1 if fast else 0)
+            calls.clear()
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        np.testing.assert_array_equal(outs[0][1], outs[1][1])
+        assert outs[0][1].dtype == np.float32
+        # Each window passes its gradient to exactly one input.
+        np.testing.assert_allclose(np.sum(outs[0][1]), np.sum(dy))
+
+
 # --------------------------------------------------------------------------- global
 @pytest.mark.parametrize("cls", ["GlobalMaxPooling1D", "GlobalAveragePooling1D",
                                  "GlobalMaxPooling2D", "GlobalAveragePooling2D"])

@@ -33,7 +33,11 @@ def _normalize(name):
 
 def get(name, device=None):
     """The (cached) Backend instance for a name and device; starts it on first use."""
-    key = (_normalize(name), device)
+    name = _normalize(name)
+    if name == "cupy":
+        # One instance per GPU: device=None, 0 and cupy.cuda.Device(0) are the same backend.
+        device = 0 if device is None else getattr(device, "id", device)
+    key = (name, device)
     if key not in _instances:
         if key[0] == "numpy":
             from .numpy_backend import NumpyBackend as cls
@@ -55,6 +59,7 @@ def set_backend(name, device=None):
     """
     global _current
     backend = get(name, device)
+    backend.activate()
     _current = backend
     return backend
 
@@ -77,6 +82,8 @@ def use_backend(name, device=None):
         yield backend
     finally:
         _current = previous
+        if previous is not None:
+            previous.activate()
 
 
 def set_random_seed(seed):

@@ -96,6 +96,9 @@ class Backend:
     def synchronize(self):
         """Wait until queued device work is done (no-op on synchronous CPU backends)."""
 
+    def activate(self):
+        """Make this backend's device the current one (CuPy: its GPU); no-op on the CPU."""
+
     # ------------------------------------------------------------------ random
     def random_normal(self, shape, mean=0.0, stddev=1.0, dtype=None):
         a = self._rng.normal(mean, stddev, size=tuple(shape))
@@ -134,9 +137,89 @@ class Backend:
         """x[indices] along axis 0 (mini-batch gathering)."""
         return self.xp.take(x, indices, axis=0)
 
+    # ------------------------------------------------------------------ fast paths
     def fused(self, name):
-        """An optional fast kernel by name, or None (callers then use the portable path)."""
-        return None
+        """An optional fast kernel by name, or None (callers then use the portable path).
+
+        Names: "adam" (``fn(optimizer, pairs, grads, lr) -> bool``, False when it cannot
+        handle that optimizer's options), "bias_activation" (``fn(z, bias, activation)``
+        -> ``(y, backward)`` or None), "softmax_cross_entropy" (``fn(p, y, sparse, scale,
+        sample_weight) -> dL/dz``), "sparse_ce_value" (``fn(p, labels)`` -> Keras's sparse
+        cross-entropy of probabilities, batch mean, or None), "conv_windows" (``fn(x, kernel,
+        strides, dilation, out)`` -> im2col ``(N, *out, K, C)`` of a channels_last array) and
+        "slice_add" (``fn(dst, index, value)``: ``dst[index] += value`` in place, returns
+        dst), the two of ``layers/_windows.py``. Each is kept only where bench/
+        shows a gain, and
+        tests compare it with the portable path. ``PORTANET_FUSED=none`` (or a comma list
+        of the names to keep) and the ``fused_disabled()`` context turn them off.
+        """
+        table = self._fused_cache
+        if table is None:
+            table = self._fused_cache = self._select_fused()
+        return table.get(name)
+
+    def fused_paths(self):
+        """The fast paths this backend provides: ``{name: callable}`` (before selection)."""
+        return {"softmax_cross_entropy": softmax_cross_entropy_grad}
+
+    _fused_cache = None
+    _fused_override = None
+
+    def _select_fused(self):
+        import os
+        table = dict(self.fused_paths())
+        choice = self._fused_override
+        if choice is None:
+            choice = os.environ.get("PORTANET_FUSED", "all").strip().lower() or "all"
+        if choice in ("none", "off", "0", "false"):
+            return {}
+        if choice not in ("all", "on", "1", "true"):
+            keep = {c.strip() for c in choice.split(",")}
+            table = {k: v for k, v in table.items() if k in keep}
+        return table
+
+    def set_fused(self, choice):
+        """Select fast paths: "all", "none" or an iterable of names (None: $PORTANET_FUSED)."""
+        if choice is not None and not isinstance(choice, str):
+            choice = ",".join(choice)
+        self._fused_override = choice
+        self._fused_cache = None
+
+    def fused_disabled(self):
+        """Context manager running the portable path of everything (tests compare the two)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope():
+            previous = self._fused_override
+            self.set_fused("none")
+            try:
+                yield self
+            finally:
+                self.set_fused(previous)
+        return scope()
+
+
+def softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight=None):
+    """dL/dz of cross-entropy on p = softmax(z), fused: ``(p·Σy - y)·scale`` (sparse labels:
+    ``(p - onehot)·scale``), optionally times per-sample weights.
+
+    This is the gradient of -Σ y·log softmax(z); it differs from differentiating Keras's
+    clipped-probability form only where a probability is within 1e-7 of 0 or 1 (there the
+    clip's gradient is 0), which is also what Keras on TensorFlow computes.
+    """
+    import array_api_compat
+    xp = array_api_compat.array_namespace(p)
+    if sparse:
+        labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
+        classes = xp.arange(p.shape[-1], dtype=labels.dtype, device=getattr(p, "device", None))
+        dz = p - xp.astype(xp.expand_dims(labels, axis=-1) == classes, p.dtype)
+    else:
+        dz = p * xp.sum(y, axis=-1, keepdims=True) - y
+    if sample_weight is not None:
+        w = xp.astype(sample_weight, p.dtype)
+        dz = dz * xp.reshape(w, (w.shape[0], 1))
+    return dz * scale
 
 
 def _np_dtype_name(dtype):

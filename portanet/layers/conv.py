@@ -9,6 +9,14 @@ written out: the kernel gradient is ``cols^T @ dz`` and the input gradient adds 
 columns ``dz @ kernel^T`` back onto the (padded) input with ``add_windows`` (col2im).
 The math runs channels_last; channels_first inputs are transposed around it.
 Cross-correlation, as Keras: the kernel is not flipped.
+
+Fast paths (``backend.fused``; ``_windows.fast_windows(False)`` or ``PORTANET_FUSED=none``
+run the portable path, which the tests compare against): "conv_stride1" replaces im2col and
+col2im of a stride-1, groups=1 convolution with C >= ``_windows.FLAT_MIN_CHANNELS`` input
+channels (NumPy: one in-place gemm per kernel offset over row ranges of the flattened
+input), and "bias_activation" adds the bias and relu in place into the fresh result. A layer
+that reads the model's input (``Layer._skip_input_grad``, set by the training step) skips
+its input gradient.
 """
 
 __all__ = ["Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D",
@@ -32,13 +40,14 @@ def _prod(values):
 
 
 # --------------------------------------------------------------------------- math
-def _conv(backend, x, kernel, strides, dilation, pads, groups):
+def _conv(backend, x, kernel, strides, dilation, pads, groups, want_dx=True):
     """Grouped N-d cross-correlation of a channels_last ``x`` with a Keras kernel.
 
-    Returns ``(z, backward)``; ``backward(dz) -> (dx, dkernel)``.
+    Returns ``(z, backward)``; ``backward(dz) -> (dx, dkernel)`` (dx is None when
+    ``want_dx`` is false: the layer reads the model's input, whose gradient nobody uses).
     """
     if groups == 1:
-        return _conv_dense(backend, x, kernel, strides, dilation, pads)
+        return _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx)
     xp = backend.xp
     ksize = tuple(kernel.shape[:-2])
     cin_g, filters = kernel.shape[-2], kernel.shape[-1]
@@ -63,6 +72,8 @@ def _conv(backend, x, kernel, strides, dilation, pads, groups):
         dzg = xp.permute_dims(xp.reshape(dz, (P, groups, f_g)), (1, 0, 2))
         dw = xp.reshape(xp.matrix_transpose(cols2) @ dzg, (groups, K, cin_g, f_g))
         dkernel = xp.reshape(xp.permute_dims(dw, (1, 2, 0, 3)), tuple(kernel.shape))
+        if not want_dx:
+            return None, dkernel
         dc = xp.reshape(dzg @ xp.matrix_transpose(w2), (groups, P, K, cin_g))
         dcols = xp.reshape(xp.permute_dims(dc, (1, 2, 0, 3)), (batch,) + out + (K, channels))
         dxpad = W.add_windows(backend, dcols, padded_shape, ksize, strides, dilation, out)
@@ -75,7 +86,7 @@ def _valid_out(padded_shape, ksize, strides, dilation):
                  for n, k, s, d in zip(padded_shape[1:-1], ksize, strides, dilation))
 
 
-def _conv_dense(backend, x, kernel, strides, dilation, pads):
+def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
     """groups=1: im2col and one matmul forward; the kernel gradient is ``cols^T @ dz``."""
     xp = backend.xp
     ksize = tuple(kernel.shape[:-2])
@@ -83,6 +94,18 @@ def _conv_dense(backend, x, kernel, strides, dilation, pads):
     K = _prod(ksize)
     channels = x.shape[-1]
     xpad = W.pad(backend, x, pads)
+    stride1 = (backend.fused("conv_stride1")
+               if W._use_fast and all(s == 1 for s in strides) and channels >= W.FLAT_MIN_CHANNELS
+               else None)
+    flat = stride1(xpad, kernel, dilation) if stride1 is not None else None
+    if flat is not None:
+        # The backend's im2col-free stride-1 convolution (NumPy: gemms over row ranges).
+        z, flat_backward = flat
+
+        def backward_flat(dz):
+            dxpad, dkernel = flat_backward(dz, want_dx)
+            return (None if dxpad is None else W.crop(dxpad, pads)), dkernel
+        return z, backward_flat
     padded_shape = tuple(xpad.shape)
     out = _valid_out(padded_shape, ksize, strides, dilation)
     batch = x.shape[0]
@@ -94,6 +117,8 @@ def _conv_dense(backend, x, kernel, strides, dilation, pads):
     def backward(dz):
         dz2 = xp.reshape(dz, (P, filters))
         dkernel = xp.reshape(xp.matrix_transpose(cols2) @ dz2, tuple(kernel.shape))
+        if not want_dx:
+            return None, dkernel
         # Input gradient offset by offset: K small matmuls added into place beat one big
         # (P, K*C) column matrix followed by col2im (which does not fit in cache).
         w_t = xp.permute_dims(xp.reshape(kernel, (K, channels, filters)), (0, 2, 1))
@@ -198,14 +223,25 @@ class _BaseConv(Layer):
                              f"output would have spatial shape {tuple(spatial)}")
 
     def _finish(self, z, backward_core, weights):
-        """Add the bias, move to data_format, apply the activation; wrap the backward."""
+        """Add the bias, move to data_format, apply the activation; wrap the backward.
+
+        ``z`` is the fresh channels_last result of the convolution (nothing else holds it),
+        so for channels_last a backend's "bias_activation" fast path may write the bias and
+        activation into it (NumPy: relu in place, two passes instead of two new arrays).
+        """
         xp = self.xp
-        if self.use_bias:
-            z = z + self.bias.value
         channels_first = self.data_format == "channels_first"
-        if channels_first:
-            z = W.to_channels_first(xp, z)
-        y, act_backward = _activations.apply(self.activation, z)
+        fused = (self.backend.fused("bias_activation")
+                 if self.use_bias and not channels_first else None)
+        out = fused(z, self.bias.value, self.activation) if fused is not None else None
+        if out is not None:
+            y, act_backward = out
+        else:
+            if self.use_bias:
+                z = z + self.bias.value
+            if channels_first:
+                z = W.to_channels_first(xp, z)
+            y, act_backward = _activations.apply(self.activation, z)
 
         def backward(dy):
             dz = act_backward(dy)
@@ -216,7 +252,7 @@ class _BaseConv(Layer):
             dx, dws = backward_core(dz)
             for var, g in zip(weights, dws):
                 var.add_grad(g)
-            if channels_first:
+            if channels_first and dx is not None:
                 dx = W.to_channels_first(xp, dx)
             return dx
         return y, backward
@@ -266,8 +302,11 @@ class _Conv(_BaseConv):
         x = self._channels_last_input(x)
         pads = [W.padding_amounts(n, k, self.padding, s, d) for n, k, s, d in
                 zip(x.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)]
+        # The model's training step marks the layer fed by the model's own input (as Dense):
+        # its input gradient is never read, and for the first layer of a CNN it is a
+        # col2im over the largest activation.
         z, core = _conv(self.backend, x, self.kernel.value, self.strides, self.dilation_rate,
-                        pads, self.groups)
+                        pads, self.groups, want_dx=not self._skip_input_grad)
 
         def backward_core(dz):
             dx, dk = core(dz)

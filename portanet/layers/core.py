@@ -59,6 +59,17 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
                       batch_shape=batch_shape).output
 
 
+class PreActivationGrad:
+    """A gradient with respect to a layer's pre-activation output ``z`` rather than its
+    output: the training step hands it to the last Dense when the softmax + cross-entropy
+    gradient is fused, ``(p - y) / N``, so the softmax Jacobian is never formed."""
+
+    __slots__ = ("dz",)
+
+    def __init__(self, dz):
+        self.dz = dz
+
+
 class Dense(Layer):
     """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
 
@@ -110,13 +121,25 @@ class Dense(Layer):
         xp = self.xp
         kernel = self.kernel.value
         z = x @ kernel
-        if self.bias is not None:
-            z = z + self.bias.value
-        y, act_backward = _activations.apply(self.activation, z)
+        fused = self.backend.fused("bias_activation") if self.bias is not None else None
+        act_backward = None
+        if fused is not None:
+            # Bias + activation fused (one CuPy kernel; in place on NumPy); None: not covered.
+            out = fused(z, self.bias.value, self.activation)
+            if out is not None:
+                y, act_backward = out
+        if act_backward is None:
+            if self.bias is not None:
+                z = z + self.bias.value
+            y, act_backward = _activations.apply(self.activation, z)
         rank = x.ndim
+        # The model's training step marks the layer fed by the model's own input: nothing
+        # reads that input's gradient, and it is the largest matmul of the backward pass.
+        want_dx = not self._skip_input_grad
 
         def backward(dy):
-            dz = act_backward(dy)
+            # The fused softmax + cross-entropy gradient arrives already w.r.t. z.
+            dz = dy.dz if type(dy) is PreActivationGrad else act_backward(dy)
             if rank == 2:
                 x2, dz2 = x, dz
             else:
@@ -125,6 +148,8 @@ class Dense(Layer):
             self.kernel.add_grad(xp.matrix_transpose(x2) @ dz2)
             if self.bias is not None:
                 self.bias.add_grad(xp.sum(dz2, axis=0))
+            if not want_dx:
+                return None
             return dz @ xp.matrix_transpose(kernel)
         return y, backward
 

@@ -5,7 +5,9 @@ Windows are the strided slices of ``_windows`` (one per pool offset), reduced wi
 pad at the end; max pooling ignores the padding (it pads with -inf) and average pooling
 divides by the number of real elements in each window (as Keras on NumPy/JAX/TF).
 Max pooling routes the gradient to the first maximum of each window (row-major order),
-so ties (e.g. windows of zeros after a relu) send it to exactly one input.
+so ties (e.g. windows of zeros after a relu) send it to exactly one input. For
+non-overlapping windows (strides == pool_size) a backend may route it in one pass
+("pool_first_max" of ``backend.fused``; NumPy does); the portable path is per offset.
 """
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -80,6 +82,21 @@ class _Pooling(Layer):
         def backward(dy):
             if channels_first:
                 dy = W.to_channels_last(xp, dy)
+            fast = (backend.fused("pool_first_max")
+                    if is_max and W._use_fast and self.strides == self.pool_size else None)
+            if fast is not None:
+                # Non-overlapping windows: the backend routes dy to each window's first max
+                # over the tiled part of the input in one pass.
+                tile = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, self.pool_size)) \
+                    + (slice(None),)
+                dtile = fast(xpad[tile], y, dy, self.pool_size)
+                if tuple(dtile.shape) == padded_shape:
+                    dx = dtile
+                else:
+                    dx = xp.zeros(padded_shape, dtype=dy.dtype, device=backend.device)
+                    dx[tile] = dtile
+                dx = W.crop(dx, pads)
+                return W.to_channels_first(xp, dx) if channels_first else dx
             if is_max:
                 # Offsets in row-major order each take what is left of the window's gradient
                 # where they hold the max; after the first hit nothing is left (ties: first wins).

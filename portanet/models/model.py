@@ -18,6 +18,7 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
 from ..layers.base import Layer
+from ..layers.core import PreActivationGrad as _PreActivationGrad
 
 
 def _positive_int(value, name, allow_none=False):
@@ -232,8 +233,11 @@ class Model(Layer):
     def input_names(self):
         return [f"input_{i}" for i in range(len(self.input_shapes))]
 
-    def _prepare_inputs(self, x, name="x"):
-        """Validate and move inputs to the device; builds the model on first data."""
+    def _prepare_inputs(self, x, name="x", stream=False):
+        """Validate and move inputs to the device; builds the model on first data.
+
+        ``stream="auto"`` (fit, evaluate, predict) leaves host inputs on the host when they
+        exceed ``portanet.data.device_data_limit()``; batches are then copied one by one."""
         xs = self._standardize_inputs(x, name)
         if not xs:
             raise ValueError(f"{name}: no input data given")
@@ -245,12 +249,15 @@ class Model(Layer):
         if not self.built:
             self.backend = backend
             self._build_from_shapes([(None,) + tuple(s[1:]) for s in shapes])
+        self.backend.activate()  # CuPy: kernels run on the current GPU, so make it ours
         self._check_input_shapes(shapes, name)
+        if stream == "auto":
+            stream = _data.should_stream(self.backend, xs)
         dev = []
         for i, a in enumerate(xs):
             label = name if len(xs) == 1 else f"{name}[{i}]"
             _data.check_finite(self.backend, a, label)
-            dev.append(_data.to_device(self.backend, a, label, self.dtype))
+            dev.append(_data.to_device(self.backend, a, label, self.dtype, keep_host=stream))
         return dev
 
     def _build_from_shapes(self, shapes):
@@ -334,8 +341,9 @@ class Model(Layer):
         for v in variables:
             v.grad = None
 
-    def _loss_and_grads(self, ys, outs, sws):
-        """Total objective (device scalar) and the gradients of it w.r.t. each output."""
+    def _loss_and_grads(self, ys, outs, sws, grads=True):
+        """Total objective (device scalar) and the gradients of it w.r.t. each output
+        (``grads=False``: evaluation, no gradients)."""
         co = self._compiled_outputs
         total = None
         dys = []
@@ -343,12 +351,29 @@ class Model(Layer):
         for i, (y, p) in enumerate(zip(ys, outs)):
             loss = co["losses"][i]
             if loss is None or y is None:
-                dys.append(self.xp.zeros_like(p))
+                dys.append(self.xp.zeros_like(p) if grads else None)
                 per_output.append(None)
                 continue
-            value, back = loss.forward(y, p, sws[i])
             w = co["weights"][i]
-            dys.append(back(w))
+            fused = self._fused_softmax_ce(loss, p) if grads else None
+            if fused is not None:
+                # Straight to the logits of the last Dense: (p - y)·w/N; the value stays Keras's.
+                sparse = isinstance(loss, _losses.SparseCategoricalCrossentropy)
+                target = y
+                if sparse and y.ndim == 2:
+                    target = self.xp.reshape(y, (y.shape[0],))
+                elif not sparse:
+                    target = loss._smooth(self.xp.astype(y, p.dtype) if y.dtype != p.dtype else y,
+                                          p.shape[-1])
+                value_fn = (self.backend.fused("sparse_ce_value")
+                            if sparse and sws[i] is None else None)
+                value = value_fn(p, target) if value_fn is not None else None
+                if value is None:
+                    value, _ = loss.forward(y, p, sws[i])
+                dys.append(_PreActivationGrad(fused(p, target, sparse, w / p.shape[0], sws[i])))
+            else:
+                value, back = loss.forward(y, p, sws[i])
+                dys.append(back(w) if grads else None)
             per_output.append(value)
             contrib = value * w if w != 1.0 else value
             total = contrib if total is None else total + contrib
@@ -369,10 +394,65 @@ class Model(Layer):
             return regs
         return cache[1]
 
+    def _fused_softmax_ce(self, loss, p):
+        """The fused softmax + cross-entropy gradient when it applies, else None.
+
+        It applies to a Sequential whose last layer is a plain Dense with softmax (no
+        activity regularizer) trained with (sparse_)categorical_crossentropy on
+        probabilities, reduction "sum_over_batch_size", 2-D outputs.
+        """
+        if p.ndim != 2:
+            return None
+        key = (id(loss), len(self._layers), id(self._layers[-1]) if self._layers else None)
+        cached = getattr(self, "_fused_ce_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, self._fused_ce_applies(loss))
+            self._fused_ce_cache = cached
+        return self.backend.fused("softmax_cross_entropy") if cached[1] else None
+
+    def _fused_ce_applies(self, loss):
+        from .. import activations as _activations
+        from ..layers.core import Dense
+        from .sequential import Sequential
+        if not isinstance(self, Sequential) or not self._layers:
+            return False
+        last = self._layers[-1]
+        if type(last) is not Dense or last.activation is not _activations.softmax \
+                or last.activity_regularizer is not None:
+            return False
+        if type(loss) is _losses.SparseCategoricalCrossentropy:
+            ok = loss.ignore_class is None
+        elif type(loss) is _losses.CategoricalCrossentropy:
+            ok = loss.axis in (-1, 1)
+        else:
+            return False
+        return ok and not loss.from_logits and loss.reduction == "sum_over_batch_size"
+
+    def _input_fed_layer(self):
+        """The layer that reads the model's input directly (its input gradient is unused;
+        layers that honour ``Layer._skip_input_grad`` skip computing it)."""
+        from .sequential import Sequential
+        if isinstance(self, Sequential) and self._layers and not isinstance(self._layers[0], Model):
+            return self._layers[0]
+        return None
+
     def _train_step(self, xs, ys, sws, n):
         trainable = self.trainable_weights
         self._zero_grads(self.weights)
-        outs, backward, extras = self._forward_graph(xs, training=True)
+        if n == 0 and self._grad_reducer is not None:
+            # Distributed: this rank's shard of a short last batch is empty; it skips the
+            # forward pass but must still join the all-reduce and apply the shared update.
+            self._grad_reducer(trainable, 0)
+            self.optimizer.apply(trainable)
+            return None
+        first = self._input_fed_layer()
+        if first is not None:
+            first._skip_input_grad = True
+        try:
+            outs, backward, extras = self._forward_graph(xs, training=True)
+        finally:
+            if first is not None:
+                first._skip_input_grad = False
         self._build_metrics(ys, outs)
         total, dys, per_output = self._loss_and_grads(ys, outs, sws)
         for e in extras:
@@ -380,7 +460,7 @@ class Model(Layer):
         total = self._regularization(total)
         backward(dys)
         if self._grad_reducer is not None:
-            self._grad_reducer(trainable)
+            self._grad_reducer(trainable, n)
         self.optimizer.apply(trainable)
         self._update_trackers(total, per_output, ys, outs, sws, n)
         return total
@@ -429,7 +509,8 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, record_batch_loss=True):
+            validation_batch_size=None, validation_freq=1, record_batch_loss=True,
+            distributed=False, diagnostics=False):
         """Train for ``epochs`` epochs; returns a ``History``.
 
         Args follow Keras: batch_size (default 32), epochs, verbose (0 silent, 1 progress
@@ -438,7 +519,36 @@ class Model(Layer):
         (x, y, sample_weight)), shuffle (True, False or "batch"), class_weight,
         sample_weight, initial_epoch. ``record_batch_loss`` keeps the loss of every
         iteration in ``history.batch_history["loss"]`` (read back once per epoch).
+        ``diagnostics=True`` adds ``pn.callbacks.TrainingDiagnostics()`` (per-epoch gradient
+        norms, update/weight ratios, saturation, with warnings in plain words).
+        Before training, fit warns once (``UserWarning``) when float inputs are far from
+        standardized and the model has no ``Normalization`` layer.
+        ``distributed=True`` trains data-parallel over the processes of an MPI launch
+        (``pn.distributed.DataParallel``): batch_size is then the per-process batch.
+
+        The hot loop (DESIGN.md §5): inputs move to the device once when they fit, i.e.
+        when the host input arrays total at most ``$PORTANET_DEVICE_DATA_LIMIT`` bytes
+        (default 2 GiB; targets and sample weights always move). Larger host inputs stay
+        on the host: each epoch's order is one device permutation read back once, and each
+        batch is gathered on the host and copied, the next batch's copy issued before the
+        current step runs (on CuPy from pinned memory on a side stream, so it overlaps).
+        Each epoch shuffles with a device permutation, the loss and metric sums stay on
+        the device, and the loop reads them back only when it logs or a callback asks
+        (with verbose=0 and no callbacks: a few reads per epoch, whatever the number of
+        batches; tests/test_hot_loop.py holds it to that).
         """
+        if distributed not in (True, False):
+            raise ValueError(f"distributed={distributed!r}; expected True or False")
+        if distributed:
+            from .. import distributed as _distributed
+            return _distributed.DataParallel(self).fit(
+                x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                validation_split=validation_split, validation_data=validation_data,
+                shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq, record_batch_loss=record_batch_loss,
+                diagnostics=diagnostics)
         if not self.compiled:
             raise RuntimeError("You must compile the model before training: call "
                                "model.compile(optimizer=..., loss=...) first")
@@ -467,7 +577,15 @@ class Model(Layer):
         if validation_split and validation_data is not None:
             validation_data = validation_data  # Keras: validation_data takes precedence
             validation_split = 0.0
-        xs = self._prepare_inputs(xs_raw)
+        xs = self._prepare_inputs(xs_raw, stream="auto")
+        if not getattr(self, "_standardization_checked", False):
+            # Once per model, on a sample: the lecture's "standardize the inputs".
+            from ..diagnostics import warn_if_not_standardized
+            self._standardization_checked = True
+            # Streamed (host) inputs are checked on a device copy of evenly spaced rows.
+            sample = [a if self.backend.is_array(a) else
+                      self.backend.from_numpy(a[::max(1, a.shape[0] // 1024), ...]) for a in xs]
+            warn_if_not_standardized(self, sample, self.input_names if len(xs) > 1 else None)
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, class_weight, ys, n)
@@ -493,6 +611,8 @@ class Model(Layer):
         if verbose:
             cbs.append(_callbacks.ProgbarLogger(verbose=verbose))
         cbs += list(callbacks or [])
+        if diagnostics and not any(isinstance(cb, _callbacks.TrainingDiagnostics) for cb in cbs):
+            cbs.append(_callbacks.TrainingDiagnostics())
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
                   "samples": train.size}
         cblist = _callbacks.CallbackList(cbs, self, params)
@@ -500,6 +620,9 @@ class Model(Layer):
         self.stop_training = False
         self._train_data = train
         cblist.call("on_train_begin", None)
+        if getattr(self, "_initial_epoch_override", None) is not None:
+            # Set by a callback (BackupAndRestore) that resumed an interrupted run.
+            initial_epoch, self._initial_epoch_override = self._initial_epoch_override, None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_trackers(record_batches=record_batch_loss)
@@ -527,6 +650,7 @@ class Model(Layer):
             cblist.call("on_epoch_end", epoch, epoch_logs)
             if self.stop_training:
                 break
+        self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: averages in
         cblist.call("on_train_end", epoch_logs)
         self._train_data = None
         return history
@@ -537,7 +661,7 @@ class Model(Layer):
                              f"sample_weight); got {type(validation_data).__name__}")
         vx, vy = validation_data[0], validation_data[1]
         vw = validation_data[2] if len(validation_data) == 3 else None
-        xs = self._prepare_inputs(vx, "validation_data x")
+        xs = self._prepare_inputs(vx, "validation_data x", stream="auto")
         ys = self._prepare_targets(vy, self._output_shapes(), "validation_data y")
         n = int(xs[0].shape[0])
         sws = self._sample_weights(vw, None, ys, n)
@@ -547,7 +671,7 @@ class Model(Layer):
     def _eval_step(self, xs, ys, sws, n):
         outs, _, extras = self._forward_graph(xs, training=False)
         self._build_metrics(ys, outs)
-        total, _, per_output = self._loss_and_grads(ys, outs, sws)
+        total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False)
         for e in extras:
             total = total + e
         for v in self._regularized_weights():
@@ -578,7 +702,7 @@ class Model(Layer):
             raise ValueError("evaluate: x and y are required")
         xs_raw, ys_raw = self._standardize_inputs(x), self._standardize_targets(y)
         n = _data.check_lengths([("x", a) for a in xs_raw] + [("y", a) for a in ys_raw if a is not None])
-        xs = self._prepare_inputs(xs_raw)
+        xs = self._prepare_inputs(xs_raw, stream="auto")
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, None, ys, n)
@@ -596,7 +720,7 @@ class Model(Layer):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for x in inference mode, as host NumPy arrays (a list for several outputs)."""
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
-        xs = self._prepare_inputs(x)
+        xs = self._prepare_inputs(x, stream="auto")
         data = _data.ArrayData(self.backend, xs, batch_size=batch_size, shuffle=False)
         cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": data.num_batches})
         cbl.call("on_predict_begin", None)
@@ -612,6 +736,8 @@ class Model(Layer):
         cbl.call("on_predict_end", None)
         xp = self.xp
         results = [self.backend.to_numpy(xp.concat(c, axis=0) if len(c) > 1 else c[0]) for c in chunks]
+        if getattr(self, "_output_keys", None):  # functional model with dict outputs: a dict, as Keras
+            return dict(zip(self._output_keys, results))
         return results[0] if len(results) == 1 else results
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
@@ -651,6 +777,8 @@ class Model(Layer):
         xs = self._prepare_inputs(x)
         outs, _, _ = self._forward_graph(xs, training=False)
         res = [self.backend.to_numpy(o) for o in outs]
+        if getattr(self, "_output_keys", None):
+            return dict(zip(self._output_keys, res))
         return res[0] if len(res) == 1 else res
 
     def _format_batch_logs(self, return_dict):
@@ -683,10 +811,86 @@ class Model(Layer):
     def get_compile_config(self):
         return getattr(self, "_compile_config", None)
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """``pn.Model.from_config(functional_config)`` rebuilds a functional model, as Keras."""
+        if cls is Model and isinstance(config, dict) and "input_layers" in config:
+            from .functional import Functional
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return super().from_config(config)
+
+    def to(self, backend_name, device=None):
+        """Move the model to another backend: ``model.to("cupy")``, ``model.to("numpy")``.
+
+        Every weight and the optimizer's state (moments, accumulators, iterations) are
+        copied through the host to the new backend, and every layer is rebound to it;
+        metric states and running sums restart. Training continues exactly where it
+        stopped. Returns the model. Fails before changing anything when the backend cannot
+        start (e.g. ``"cupy"`` without a GPU).
+
+        Args:
+            backend_name: "numpy", "array_api_strict" or "cupy".
+            device: the device of the new backend (a GPU index for "cupy").
+        """
+        target = _backend.get(backend_name, device)
+        source = self.backend
+        if source is None:
+            raise ValueError(f"Model.to: model {self.name!r} is not built yet; build it (or fit it) "
+                             "first, or call pn.set_backend(...) before creating it")
+        if target is source:
+            return self
+        moved = {}
+
+        def move(a):
+            if not source.is_array(a):
+                return a
+            key = id(a)
+            if key not in moved:
+                moved[key] = target.from_numpy(source.to_numpy(a))
+            return moved[key]
+
+        # Copy everything first so a failure leaves the model untouched.
+        weights = self.weights
+        new_values = [move(v.value) for v in weights]
+        opt = self.optimizer
+        new_slots = None
+        if opt is not None and getattr(opt, "_slots", None):
+            new_slots = [{k: move(a) for k, a in slots.items()} for slots in opt._slots]
+        for v, value in zip(weights, new_values):
+            v.value = value
+            v.grad = None
+            v.backend = target
+        stack = [self]
+        while stack:
+            layer = stack.pop()
+            layer.backend = target
+            stack.extend(getattr(layer, "_layers", ()))
+            inp = getattr(layer, "_input_layer", None)
+            if inp is not None:
+                inp.backend = target
+        if new_slots is not None:
+            opt._slots = new_slots
+        if opt is not None:
+            # Fast paths cache per-backend buffers; they rebuild on the next step.
+            for key in [k for k in vars(opt) if k.startswith("_fused_")]:
+                delattr(opt, key)
+        co = getattr(self, "_compiled_outputs", None)
+        if co is not None:
+            co["metrics"] = None  # rebuilt on the next data, on the new backend
+        self._trackers = None
+        target.activate()
+        return self
+
 
 def _result_float(backend, metric):
     r = metric.result()
-    return r if isinstance(r, float) else backend.to_float(r)
+    if isinstance(r, float):
+        return r
+    if len(getattr(r, "shape", ())) > 0:
+        # Per-class / per-threshold results (F1Score(average=None), Precision(thresholds=[..]))
+        # are logged as host arrays, as Keras logs them.
+        return backend.to_numpy(r).copy()
+    return backend.to_float(r)
 
 
 def _as_host(a):

@@ -2,7 +2,10 @@
 
 Step order is Keras's (base_optimizer.apply): clip (clipnorm per tensor, global_clipnorm,
 or clipvalue; one at most), decoupled weight decay w -= w·wd·lr, ``update_step`` per
-variable, then constraints, then ``iterations += 1``. The learning rate of a step is
+variable, the EMA of the weights (``use_ema``; fit copies it into the weights at the end
+through ``finalize_variable_values``), then constraints, then ``iterations += 1``. With
+``gradient_accumulation_steps`` k, only every k-th call updates (with the mean of the k
+gradients); the others accumulate. The learning rate of a step is
 ``schedule(iterations)`` read before the increment. ``iterations`` is a host int, so
 bias corrections are host floats and a step never synchronizes the device.
 """
@@ -41,6 +44,16 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: weight_decay={weight_decay!r}; expected a non-negative float")
         if loss_scale_factor is not None and not loss_scale_factor > 0:
             raise ValueError(f"{type(self).__name__}: loss_scale_factor={loss_scale_factor!r}; expected > 0")
+        if use_ema and not 0.0 <= ema_momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: ema_momentum={ema_momentum!r}; expected a float in [0, 1]")
+        if ema_overwrite_frequency is not None and (isinstance(ema_overwrite_frequency, bool) or not isinstance(
+                ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
+            raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency={ema_overwrite_frequency!r}; "
+                             "expected None or a positive integer")
+        if gradient_accumulation_steps is not None and (isinstance(gradient_accumulation_steps, bool) or not
+                isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 2):
+            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps={gradient_accumulation_steps!r}; "
+                             "expected None or an integer >= 2")
         self.name = name or snake_case(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
@@ -72,6 +85,12 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
+        from .schedules import LearningRateSchedule
+        if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
+            # Keras: a schedule-driven rate is not settable by a float.
+            raise TypeError(f"{type(self).__name__}: learning_rate is a {type(self._learning_rate).__name__} "
+                            "schedule, so it cannot be set to a float; create the optimizer with a float "
+                            "learning_rate to make it settable")
         self._learning_rate = self._check_lr(value)
 
     def _current_lr(self):
@@ -82,7 +101,16 @@ class Optimizer:
     def build(self, variables):
         """Create the slots for ``variables`` (called on the first apply)."""
         self._variables = list(variables)
-        self._slots = [self._make_slots(v) for v in self._variables]
+        self._slots = [self._new_slots(v) for v in self._variables]
+
+    def _new_slots(self, variable):
+        # Base-owned slots ride along with the subclass's so get_state/set_state carry them.
+        slots = self._make_slots(variable)
+        if self.use_ema:
+            slots["average"] = self._zeros_like(variable)
+        if self.gradient_accumulation_steps:
+            slots["accumulated_gradient"] = self._zeros_like(variable)
+        return slots
 
     def _make_slots(self, variable):
         """A dict of slot arrays for one variable; subclasses add theirs."""
@@ -139,13 +167,28 @@ class Optimizer:
         grads = [v.grad for _, v in pairs]
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
-        grads = self._clip(grads)
-        lr = self._current_lr()
-        if self.weight_decay:
-            for _, v in pairs:
-                if self._decays(v):
-                    v._set(v.value - v.value * (self.weight_decay * lr))
-        self._update_all(pairs, grads, lr)
+        k = self.gradient_accumulation_steps
+        update = not k or (self.iterations + 1) % k == 0
+        if k:
+            # Keras: between updates gradients only accumulate; every k-th step uses the mean.
+            summed = []
+            for (i, v), g in zip(pairs, grads):
+                acc = self._slots[i]["accumulated_gradient"]
+                summed.append(acc + g)
+                self._slots[i]["accumulated_gradient"] = self._zeros_like(v) if update else acc + g
+            if update:
+                grads = [s / k for s in summed]
+        if update:
+            grads = self._clip(grads)
+            lr = self._current_lr()
+            if self.weight_decay:
+                for _, v in pairs:
+                    if self._decays(v):
+                        v._set(v.value - v.value * (self.weight_decay * lr))
+            if not self._fused_update(pairs, grads, lr):
+                self._update_all(pairs, grads, lr)
+        if self.use_ema:
+            self._update_ema()
         for _, v in pairs:
             if v.constraint is not None:
                 v._set(v.constraint(v.value))
@@ -154,7 +197,40 @@ class Optimizer:
     def _rebuild_for(self, variables):
         old = {id(v): s for v, s in zip(self._variables, self._slots)}
         self._variables = list(variables)
-        self._slots = [old.get(id(v)) or self._make_slots(v) for v in self._variables]
+        self._slots = [old.get(id(v)) or self._new_slots(v) for v in self._variables]
+
+    def _update_ema(self):
+        # Keras: μ = 0 on the first step (the average starts as the weights), else ema_momentum.
+        mu = self.ema_momentum if self.iterations != 0 else 0.0
+        for v, slots in zip(self._variables, self._slots):
+            slots["average"] = mu * slots["average"] + (1.0 - mu) * v.value
+        freq = self.ema_overwrite_frequency
+        if freq and (self.iterations + 1) % freq == 0:
+            self.finalize_variable_values()
+
+    def finalize_variable_values(self, var_list=None):
+        """With ``use_ema``, copy the moving averages into the weights (fit calls this at the end)."""
+        if not self.use_ema or self._variables is None:
+            return
+        wanted = None if var_list is None else {id(v) for v in var_list}
+        for v, slots in zip(self._variables, self._slots):
+            if wanted is None or id(v) in wanted:
+                v._set(slots["average"])
+
+    # Class name -> the backend fast path that implements that optimizer's whole update.
+    _FUSED_BY_CLASS = {"Adam": "adam", "AdamW": "adam"}
+
+    def _fused_update(self, pairs, grads, lr):
+        """Run the backend's fused update for this optimizer if it has one (True when done).
+
+        The fast path must produce what ``_update_all`` would, up to rounding; tests run
+        both. It declines (False) options it does not cover, e.g. amsgrad.
+        """
+        name = self._FUSED_BY_CLASS.get(type(self).__name__)
+        if name is None:
+            return False
+        fn = pairs[0][1].backend.fused(name)
+        return fn is not None and bool(fn(self, pairs, grads, lr))
 
     def _update_all(self, pairs, grads, lr):
         for (i, v), g in zip(pairs, grads):
@@ -197,7 +273,10 @@ class Optimizer:
             lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm}
+                "global_clipnorm": self.global_clipnorm, "use_ema": self.use_ema,
+                "ema_momentum": self.ema_momentum, "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config):

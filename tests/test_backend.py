@@ -1,0 +1,350 @@
+"""Backend services: fast paths against the portable path, device selection, Model.to."""
+
+import numpy as np
+import pytest
+
+import portanet as pn
+from portanet.backend.base import softmax_cross_entropy_grad
+from portanet.layers.core import Dense
+
+
+def _cupy_gpu():
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def _mlp(optimizer="adam", activation="relu", loss="sparse_categorical_crossentropy", units=4):
+    model = pn.Sequential([pn.Input((5,)), Dense(7, activation=activation),
+                           Dense(6, activation="tanh"), Dense(units, activation="softmax")])
+    model.compile(optimizer=optimizer, loss=loss)
+    return model
+
+
+def _train(backend, make, x, y, steps=4, fused=True, sample_weight=None):
+    pn.utils.set_random_seed(3)
+    model = make()
+    backend.set_fused("all" if fused else "none")
+    try:
+        model.batch_losses = [model.train_on_batch(x, y, sample_weight=sample_weight)
+                              for _ in range(steps)]
+    finally:
+        backend.set_fused(None)
+    return model
+
+
+# ----------------------------------------------------------------------------- selection
+def test_fast_path_selection(backend, monkeypatch):
+    monkeypatch.setenv("PORTANET_FUSED", "none")
+    backend.set_fused(None)
+    assert backend.fused("softmax_cross_entropy") is None
+    monkeypatch.setenv("PORTANET_FUSED", "softmax_cross_entropy")
+    backend.set_fused(None)
+    assert backend.fused("softmax_cross_entropy") is not None
+    assert backend.fused("adam") is None
+    monkeypatch.delenv("PORTANET_FUSED")
+    backend.set_fused(None)
+    assert backend.fused("softmax_cross_entropy") is not None
+    assert (backend.fused("adam") is not None) == (backend.name in ("numpy", "cupy"))
+    with backend.fused_disabled():
+        assert backend.fused("softmax_cross_entropy") is None
+    assert backend.fused("softmax_cross_entropy") is not None
+    assert backend.fused("no_such_path") is None
+
+
+# ----------------------------------------------------------------------------- softmax + CE
+@pytest.mark.parametrize("sparse", [True, False])
+def test_fused_softmax_cross_entropy_gradient_is_the_logit_gradient(backend, float64, sparse):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 5))
+    if sparse:
+        labels = np.array([0, 3, 4, 1])
+        loss = pn.losses.SparseCategoricalCrossentropy()
+        y_host = labels
+    else:
+        # Soft labels whose rows sum to 2: the gradient is p·Σy - y, not p - y.
+        y_host = rng.uniform(0.0, 1.0, (4, 5))
+        y_host = 2.0 * y_host / y_host.sum(axis=1, keepdims=True)
+        loss = pn.losses.CategoricalCrossentropy()
+    y = backend.asarray(y_host)
+
+    def value(zz):
+        p = pn.activations.softmax(backend.asarray(zz))
+        return float(backend.to_numpy(loss(y, p)))
+
+    numeric = np.zeros_like(z)
+    h = 1e-6
+    for idx in np.ndindex(*z.shape):
+        up, down = z.copy(), z.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (value(up) - value(down)) / (2 * h)
+    p = pn.activations.softmax(backend.asarray(z))
+    for fn in (softmax_cross_entropy_grad, backend.fused("softmax_cross_entropy")):
+        dz = backend.to_numpy(fn(p, y, sparse, 1.0 / 4))
+        np.testing.assert_allclose(dz, numeric, rtol=1e-5, atol=1e-8)
+    # Per-sample weights scale each row.
+    w = np.array([1.0, 0.0, 2.0, 0.5])
+    dzw = backend.to_numpy(softmax_cross_entropy_grad(p, y, sparse, 1.0 / 4, backend.asarray(w)))
+    np.testing.assert_allclose(dzw, numeric * w[:, None], rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", ["sparse", "sparse_column", "one_hot", "weighted", "smoothed"])
+def test_model_with_fused_softmax_cross_entropy_trains_like_the_portable_path(backend, float64, case):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((12, 5))
+    labels = rng.integers(0, 4, 12)
+    sw = None
+    loss = "sparse_categorical_crossentropy"
+    y = labels
+    if case == "sparse_column":
+        y = labels[:, None]
+    elif case == "one_hot":
+        y = np.eye(4)[labels]
+        loss = "categorical_crossentropy"
+    elif case == "smoothed":
+        y = np.eye(4)[labels]
+        loss = pn.losses.CategoricalCrossentropy(label_smoothing=0.2)
+    elif case == "weighted":
+        sw = rng.uniform(0.0, 2.0, 12)
+
+    def make():
+        return _mlp(optimizer=pn.optimizers.SGD(0.1), loss=loss)
+    fused = _train(backend, make, x, y, fused=True, sample_weight=sw)
+    assert fused._fused_ce_cache[1] is True  # the fast path did run
+    portable = _train(backend, make, x, y, fused=False, sample_weight=sw)
+    for a, b in zip(fused.get_weights(), portable.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    # The reported loss is Keras's value on both paths (the fast value path included).
+    np.testing.assert_allclose(fused.batch_losses, portable.batch_losses, rtol=1e-9)
+    assert fused.evaluate(x, y, verbose=0) == pytest.approx(portable.evaluate(x, y, verbose=0), rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_sparse_cross_entropy_value_is_keras_value(backend, dtype):
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((7, 5)).astype(dtype) * 3
+    z[0, 2] = 40.0  # a probability clipped at 1 - 1e-7 and others at 1e-7
+    p = pn.activations.softmax(backend.asarray(z))
+    labels = backend.asarray(np.array([2, 0, 4, 1, 3, 2, 2]))
+    expected = float(backend.to_numpy(pn.losses.SparseCategoricalCrossentropy()(labels, p)))
+    fn = backend.fused("sparse_ce_value")
+    if backend.name == "array_api_strict":
+        assert fn is None
+        return
+    got = float(backend.to_numpy(fn(p, labels)))
+    assert got == pytest.approx(expected, rel=1e-6 if dtype == "float32" else 1e-12)
+    assert fn(p, backend.asarray(np.zeros((7, 1), np.int64))) is None  # only 1-D labels
+
+
+def test_fused_softmax_cross_entropy_applies_only_where_exact(backend):
+    def applies(model, loss):
+        model.compile(optimizer="sgd", loss=loss)
+        model._ensure_compiled_outputs()
+        return model._fused_ce_applies(model._compiled_outputs["losses"][0])
+    assert applies(_mlp(), "sparse_categorical_crossentropy")
+    assert not applies(_mlp(), pn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert not applies(_mlp(), pn.losses.SparseCategoricalCrossentropy(ignore_class=0))
+    assert not applies(_mlp(), pn.losses.CategoricalCrossentropy(reduction="sum"))
+    assert not applies(_mlp(), "mse")
+    assert not applies(pn.Sequential([pn.Input((5,)), Dense(4, activation="sigmoid")]),
+                       "categorical_crossentropy")
+    reg = pn.Sequential([pn.Input((5,)), Dense(4, activation="softmax", activity_regularizer="l2")])
+    assert not applies(reg, "categorical_crossentropy")
+
+
+# ----------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("flat", [False, True], ids=["compiled-or-per-weight", "blocks-or-flat"])
+@pytest.mark.parametrize("make_opt", [
+    lambda: pn.optimizers.Adam(learning_rate=0.01),
+    lambda: pn.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+    lambda: pn.optimizers.AdamW(learning_rate=0.01, weight_decay=0.1),
+    lambda: pn.optimizers.Adam(learning_rate=0.01, clipnorm=0.5),
+], ids=["adam", "amsgrad", "adamw", "clipnorm"])
+def test_fused_adam_matches_the_portable_update(backend, monkeypatch, make_opt, flat):
+    if flat:
+        monkeypatch.setenv("PORTANET_ADAM_FLAT", "1")
+        # NumPy: blocks of 7 elements, so every weight spans several blocks and a remainder.
+        # NumPy: the blocked path even where numba is installed.
+        import portanet.backend.fused_numpy as fused_numpy
+        monkeypatch.setattr(fused_numpy, "ADAM_BLOCK", 7)
+        monkeypatch.setenv("PORTANET_NUMBA", "0")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((10, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 10)
+    fused = _train(backend, lambda: _mlp(optimizer=make_opt()), x, y, steps=5, fused=True)
+    portable = _train(backend, lambda: _mlp(optimizer=make_opt()), x, y, steps=5, fused=False)
+    for a, b in zip(fused.get_weights(), portable.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    sf, sp = fused.optimizer.get_state(), portable.optimizer.get_state()
+    assert sf["iterations"] == sp["iterations"] == 5
+    for a, b in zip(sf["slots"], sp["slots"]):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-7)
+    # The weights moved (the test would not notice an update that never ran otherwise).
+    pn.utils.set_random_seed(3)
+    initial = _mlp(optimizer=make_opt()).get_weights()
+    assert max(np.abs(a - b).max() for a, b in zip(fused.get_weights(), initial)) > 1e-3
+
+
+def test_fused_adam_never_writes_into_arrays_it_was_handed(backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 8)
+    model = _mlp()
+    model.train_on_batch(x, y)
+    state = model.optimizer.get_state()
+    handed = [{k: v.copy() for k, v in slots.items()} for slots in state["slots"]]
+    model.optimizer.set_state({"iterations": 1, "slots": handed}, model.trainable_weights)
+    kept = [{k: v.copy() for k, v in slots.items()} for slots in handed]
+    weights_before = [v.value for v in model.trainable_weights]
+    copies = [backend.to_numpy(w).copy() for w in weights_before]
+    model.train_on_batch(x, y)
+    for given, original in zip(handed, kept):
+        for k in given:
+            np.testing.assert_array_equal(given[k], original[k])
+    for w, c in zip(weights_before, copies):  # old weight arrays keep their values
+        np.testing.assert_array_equal(backend.to_numpy(w), c)
+
+
+# ----------------------------------------------------------------------------- Dense
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "linear", "softmax"])
+def test_dense_fast_path_matches_the_portable_path(backend, activation):
+    rng = np.random.default_rng(5)
+    x = backend.asarray(rng.standard_normal((6, 4)).astype(np.float32))
+    dy = backend.asarray(rng.standard_normal((6, 3)).astype(np.float32))
+    results = []
+    for fused in (True, False):
+        pn.utils.set_random_seed(0)
+        layer = Dense(3, activation=activation, bias_initializer="random_normal")
+        layer(x)
+        backend.set_fused("all" if fused else "none")
+        try:
+            y, back = layer.forward(x, training=True)
+            dx = back(dy)
+        finally:
+            backend.set_fused(None)
+        results.append([backend.to_numpy(a) for a in (y, dx, layer.kernel.grad, layer.bias.grad)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_the_layer_fed_by_the_input_skips_its_input_gradient_only_in_training(backend):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    model = _mlp()
+    model.fit(x, rng.integers(0, 4, 8), epochs=1, verbose=0)
+    first = model.layers[0]
+    assert model._input_fed_layer() is first
+    assert first._skip_input_grad is False  # reset after each step
+    xd = backend.asarray(x)
+    first._skip_input_grad = True
+    try:
+        _, back = first.forward(xd, training=True)
+    finally:
+        first._skip_input_grad = False
+    assert back(backend.asarray(np.ones((8, 7), np.float32))) is None
+    _, back = first.forward(xd, training=True)
+    dx = back(backend.asarray(np.ones((8, 7), np.float32)))
+    kernel, bias = backend.to_numpy(first.kernel.value), backend.to_numpy(first.bias.value)
+    expected = ((x @ kernel + bias) > 0).astype(np.float32) @ kernel.T  # relu's gradient
+    np.testing.assert_allclose(backend.to_numpy(dx), expected, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- devices
+def test_cupy_selection_fails_clearly_or_selects_the_device():
+    if not _cupy_gpu():
+        with pytest.raises(RuntimeError, match="backend 'cupy'"):
+            pn.backend.get("cupy")
+        return
+    import cupy
+    count = cupy.cuda.runtime.getDeviceCount()
+    with pytest.raises(RuntimeError, match="not available"):
+        pn.backend.get("cupy", device=count)
+    with pytest.raises(ValueError, match="device='gpu0'"):
+        pn.backend.get("cupy", device="gpu0")
+    b = pn.backend.get("cupy", device=count - 1)
+    assert b.device.id == count - 1
+    assert pn.backend.get("cupy", device=cupy.cuda.Device(count - 1)) is b
+    assert pn.backend.get("cupy", device=None) is pn.backend.get("cupy", device=0)
+    with pn.use_backend("cupy", device=count - 1):
+        assert cupy.cuda.Device().id == count - 1
+        a = b.from_numpy(np.ones(3, np.float32))
+        assert a.device.id == count - 1
+
+
+# ----------------------------------------------------------------------------- Model.to
+def _other(backend):
+    return "numpy" if backend.name != "numpy" else "array_api_strict"
+
+
+def test_model_to_moves_weights_and_optimizer_state_and_training_continues(backend):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((32, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 32)
+
+    def make():
+        pn.utils.set_random_seed(11)
+        return _mlp(optimizer=pn.optimizers.Adam(0.01))
+    moved = make()
+    moved.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    other = pn.backend.get(_other(backend))
+    assert moved.to(_other(backend)) is moved
+    assert moved.backend is other
+    assert all(layer.backend is other for layer in moved.layers)
+    assert all(other.is_array(v.value) and v.backend is other for v in moved.weights)
+    assert all(other.is_array(s) for slots in moved.optimizer._slots for s in slots.values())
+    moved.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    moved.to(backend.name)
+    assert moved.backend is backend
+    moved.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    stay = make()
+    stay.fit(x, y, batch_size=8, epochs=5, verbose=0, shuffle=False)
+    assert moved.optimizer.iterations == stay.optimizer.iterations == 20
+    for a, b in zip(moved.get_weights(), stay.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(moved.predict(x, verbose=0), stay.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_model_to_errors_leave_the_model_unchanged(backend):
+    with pytest.raises(ValueError, match="not built"):
+        pn.Sequential([Dense(2)]).to("numpy")
+    model = _mlp()
+    model.build((None, 5))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="unknown backend name='tpu'"):
+        model.to("tpu")
+    if not _cupy_gpu():
+        with pytest.raises(RuntimeError, match="backend 'cupy'"):
+            model.to("cupy")
+    assert model.backend is backend
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_adam_loop_when_numba_is_installed(monkeypatch):
+    import portanet.backend.fused_numpy as fused_numpy
+    monkeypatch.setenv("PORTANET_NUMBA", "0")
+    assert fused_numpy.compiled_adam() is None
+    monkeypatch.delenv("PORTANET_NUMBA")
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        assert fused_numpy.compiled_adam() is None  # optional: the NumPy blocks run instead
+        return
+    loop = fused_numpy.compiled_adam()
+    rng = np.random.default_rng(9)
+    g, m, w = (rng.standard_normal(1000).astype(np.float32) for _ in range(3))
+    v = rng.uniform(0.0, 1.0, 1000).astype(np.float32)
+    c1, c2, eps, alpha = np.float32(0.1), np.float32(0.001), np.float32(1e-7), np.float32(0.01)
+    m_exp = m + (g - m) * c1
+    v_exp = v + (g * g - v) * c2
+    w_exp = w - alpha * m_exp / (np.sqrt(v_exp) + eps)
+    new = np.empty_like(w)
+    loop(g, m, v, w, new, c1, c2, eps, alpha)
+    np.testing.assert_allclose(m, m_exp, rtol=1e-6)
+    np.testing.assert_allclose(v, v_exp, rtol=1e-6)
+    np.testing.assert_allclose(new, w_exp, rtol=1e-6, atol=1e-7)
