@@ -267,3 +267,21 @@ def test_activation_layers_in_a_trained_model(backend):
     again = pn.Sequential.from_config(model.get_config())
     again.set_weights(model.get_weights())
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_sigmoid_keeps_relative_accuracy_in_the_tails(backend):
+    """Tiny outputs stay accurate in relative terms (not just absolutely), in both dtypes,
+    and far-out inputs neither overflow nor warn."""
+    x = np.array([-700.0, -100.0, -40.0, -20.0, -5.0, 0.0, 5.0, 20.0, 40.0])
+    ref = np.array([1.0 / (1.0 + math.exp(-v)) for v in x])
+    got = to_np(backend, A.sigmoid(backend.asarray(x)))
+    np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+    x32 = np.array([-80.0, -40.0, -20.0, -5.0, 0.0, 5.0, 20.0], "float32")
+    ref32 = np.array([1.0 / (1.0 + math.exp(-float(v))) for v in x32])
+    got32 = to_np(backend, A.sigmoid(backend.asarray(x32)))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, ref32, rtol=1e-6, atol=0)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        far = to_np(backend, A.sigmoid(backend.asarray(np.array([-1e4, 1e4], "float32"))))
+    np.testing.assert_array_equal(far > 0, [True, True])
+    assert far[1] == 1.0 and far[0] < 2e-38

@@ -323,6 +323,71 @@ def test_reference_agrees_without_mask(backend, float64, rng):
         np.testing.assert_allclose(to_np(backend, y), ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("options", [
+    {}, {"return_sequences": True}, {"return_state": True, "go_backwards": True},
+    {"use_bias": False, "return_sequences": True, "return_state": True}, {"initial_state": True}])
+def test_lstm_fast_path_matches_the_general_loop(backend, float64, rng, options):
+    """The default LSTM runs a dedicated loop (one tanh over all gates, time-major buffers);
+    it gives the same outputs and the same gradients as the generic per-step cell."""
+    options = dict(options)
+    with_init = options.pop("initial_state", False)
+    layer = L.LSTM(U, **options)
+    x = rng.standard_normal((B, 5, D))
+    arrays = [x] + ([rng.standard_normal((B, U)) for _ in range(2)] if with_init else [])
+    inputs = arrays if with_init else x
+    layer_forward(layer, backend, inputs)
+    layer.set_weights([w + 0.3 * rng.standard_normal(w.shape) for w in layer.get_weights()])
+    xs = [backend.asarray(a) for a in arrays] if with_init else backend.asarray(x)
+    results = []
+    for forward in (layer.forward, lambda v: pn.layers.recurrent._Recurrent.forward(layer, v)):
+        for v in layer.weights:
+            v.grad = None
+        y, back = forward(xs)
+        ys = list(y) if isinstance(y, list) else [y]
+        r = [np.linspace(-1.0, 1.0, int(np.prod(a.shape))).reshape(a.shape) for a in ys]
+        rb = [backend.asarray(a) for a in r]
+        d = back(rb if isinstance(y, list) else rb[0])
+        d = d if isinstance(d, list) else [d]
+        results.append(([to_np(backend, a) for a in ys], [to_np(backend, a) for a in d],
+                        [to_np(backend, v.grad) for v in layer.weights]))
+    (y1, d1, g1), (y2, d2, g2) = results
+    for a, b in zip(y1 + d1 + g1, y2 + d2 + g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert len(d1) == (3 if with_init else 1)
+
+
+def test_lstm_skips_the_input_gradient_for_the_model_input(backend, float64, rng):
+    """Marked as reading the model's input (Layer._skip_input_grad), the LSTM returns no
+    input gradient and the same weight gradients."""
+    layer = L.LSTM(U)
+    x = rng.standard_normal((B, T, D))
+    grads = []
+    for skip in (False, True):
+        layer._skip_input_grad = skip
+        try:
+            y, back = layer_forward(layer, backend, x)
+        finally:
+            layer._skip_input_grad = False
+        for v in layer.weights:
+            v.grad = None
+        dx = back(backend.asarray(np.ones((B, U))))
+        assert (dx is None) == skip
+        grads.append([to_np(backend, v.grad) for v in layer.weights])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_lstm_float32_gates_stay_accurate(backend, rng):
+    """float32 through the tanh form of the gates agrees with a float64 reference."""
+    layer = L.LSTM(8, return_sequences=True)
+    x = rng.standard_normal((3, 6, D)).astype("float32") * 3
+    y, _ = layer_forward(layer, backend, x)
+    assert y.dtype == backend.xp.float32
+    w = [a.astype("float64") for a in layer.get_weights()]
+    ref, _ = reference_rnn("lstm", w, x.astype("float64"), return_sequences=True)
+    np.testing.assert_allclose(to_np(backend, y), ref, rtol=0, atol=2e-6)
+
+
 # ---------------------------------------------------------------------------- dropout semantics
 def test_dropout_masks_are_reused_at_every_timestep(backend):
     """Linear SimpleRNN with identity kernel, zero recurrence: every step outputs the input mask."""
