@@ -348,3 +348,14 @@ def test_compiled_adam_loop_when_numba_is_installed(monkeypatch):
     np.testing.assert_allclose(m, m_exp, rtol=1e-6)
     np.testing.assert_allclose(v, v_exp, rtol=1e-6)
     np.testing.assert_allclose(new, w_exp, rtol=1e-6, atol=1e-7)
+
+
+def test_sum_rows_matches_the_portable_sum(backend):
+    """Backend.sum_rows (the bias-gradient reduction; CuPy uses a ones-vector GEMM for tall
+    arrays) equals xp.sum(axis=0), below and above the tall-array threshold."""
+    import numpy as np
+    rng = np.random.default_rng(5)
+    for rows in (7, 70000):
+        a = rng.standard_normal((rows, 3))
+        got = backend.to_numpy(backend.sum_rows(backend.asarray(a)))
+        np.testing.assert_allclose(got, a.sum(axis=0), rtol=1e-10, atol=1e-9)

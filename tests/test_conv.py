@@ -602,3 +602,14 @@ def test_conv_defaults_and_aliases_follow_keras():
     layer = pn.layers.Conv2D(4, 2, 2, "same", "channels_first", 1, 2)
     assert (layer.strides, layer.padding, layer.data_format, layer.groups) == ((2, 2), "same",
                                                                               "channels_first", 2)
+
+
+def test_tall_gram_chunks_the_reduction_exactly(backend):
+    """The conv kernel gradient a.T @ b, cut into row chunks for tall inputs, equals the plain product."""
+    from portanet.layers._windows import tall_gram
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((53, 4)), rng.standard_normal((53, 3))
+    xp = backend.xp
+    for chunk in (8, 13, 100):   # 6 chunks + a remainder, 4 chunks + a remainder, no chunking
+        got = backend.to_numpy(tall_gram(xp, backend.asarray(a), backend.asarray(b), chunk=chunk))
+        np.testing.assert_allclose(got, a.T @ b, rtol=1e-12, atol=1e-12)

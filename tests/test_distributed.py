@@ -249,7 +249,8 @@ def _mpirun(args, cwd, timeout=60):
                     "pip install -e \".[distributed]\"")
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
     cmd = [exe, "-n", "2"]
-    env = dict(os.environ, PORTANET_BACKEND="numpy", PYTHONPATH=str(HERE.parent),
+    env = dict(os.environ, PORTANET_BACKEND="numpy", PYTHONPATH=os.pathsep.join(
+                   [str(HERE.parent)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])),
                OMPI_MCA_btl_vader_single_copy_mechanism="none")
     if "Open MPI" in version or "OpenRTE" in version:
         # CI runs as root in a container with 2 cores, maybe without ssh: one node needs no
@@ -286,7 +287,10 @@ def test_two_ranks_equal_one_process_with_double_batch(two_rank_run, backend, fl
     out, proc = two_rank_run
     assert "rank 0 finished" in proc.stdout and "rank 1 finished" in proc.stdout
     per_rank = common.SCENARIOS[scenario][1]
-    reference, history = common.train(scenario, 2 * per_rank, False)
+    # The ranks ran on numpy (their shuffle comes from the host stream); the one-process
+    # reference must draw the same order, so it runs there too whatever the fixture's backend.
+    with pn.use_backend("numpy"):
+        reference, history = common.train(scenario, 2 * per_rank, False)
     got = _load_weights(out / f"{scenario}_weights.npz")
     assert len(got) == len(reference.get_weights())
     for a, b in zip(reference.get_weights(), got):

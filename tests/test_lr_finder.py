@@ -38,8 +38,12 @@ def test_suggestion_within_10x_of_best_fixed_rate(backend, make_opt, hidden):
             history = _model(make_opt(lr), hidden).fit(x, y, epochs=2, batch_size=32, verbose=0)
         loss = history.history["loss"][-1]
         finals[lr] = loss if math.isfinite(loss) else math.inf
-    best = min(finals, key=finals.get)
-    assert best / 10 <= result.suggested <= best * 10, (result.suggested, best, finals)
+    # Rates whose final loss is within 5% of the minimum are tied at the noise floor: which of
+    # them wins depends on the shuffle order (the cupy backend shuffles on the device), so the
+    # suggestion must land within a factor of 10 of one of these best rates.
+    lowest = min(finals.values())
+    best = [lr for lr, loss in finals.items() if loss <= 1.05 * lowest]
+    assert any(b / 10 <= result.suggested <= b * 10 for b in best), (result.suggested, best, finals)
     assert result["suggested"] == result.suggested
     assert len(result.rates) == len(result.losses) == len(result.raw_losses)
     # Rates grow exponentially from min_lr: a constant ratio between steps.

@@ -111,7 +111,9 @@ def test_batchnorm_in_a_model_learns_and_updates_statistics(backend, rng):
     history = model.fit(x, y, epochs=15, batch_size=64, verbose=0)
     mm, mv = model.layers[0].get_weights()[2:]
     np.testing.assert_allclose(mm, x.mean(0), rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(mv, x.var(0), rtol=1e-3)
+    # Keras's E[x²]-μ² in float32 loses digits when |μ| >> σ (column 2: μ=10, σ²=0.011):
+    # allow that cancellation error (~|μ|²·2⁻²³ per update) on top of the relative tolerance.
+    np.testing.assert_allclose(mv, x.var(0), rtol=1e-3, atol=1e-4)
     assert history.history["accuracy"][-1] >= 0.95
 
 

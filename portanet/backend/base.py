@@ -41,6 +41,11 @@ class Backend:
         """Reset the training-time random stream (dropout masks, shuffles, noise)."""
         self._rng = np.random.default_rng(None if seed is None else [int(seed), 1])
 
+    def begin_epoch(self):
+        """Called by fit before each epoch's shuffle. Backends whose training stream lives on
+        the device re-derive it here from the host stream, so the host stream's state (which
+        BackupAndRestore saves) determines every later random number on every backend."""
+
     # ------------------------------------------------------------------ dtypes
     def dtype(self, name):
         """The namespace's dtype object for a dtype name ("float32", "int64", "bool"...)."""
@@ -132,6 +137,11 @@ class Backend:
         onehot = xp.astype(flat_idx[:, None] == xp.arange(rows, device=self.device)[None, :], vals.dtype)
         update = xp.matrix_transpose(onehot) @ vals
         return target + xp.reshape(update, target.shape)
+
+    def sum_rows(self, a):
+        """Sum of a 2-D array over its rows (axis 0): bias gradients. Backends override it
+        where a tall reduction to few outputs is slow (CuPy: one block per output column)."""
+        return self.xp.sum(a, axis=0)
 
     def take_rows(self, x, indices):
         """x[indices] along axis 0 (mini-batch gathering)."""

@@ -226,6 +226,28 @@ def add_window_products(backend, a, weights, shape, kernel, strides, dilation, o
     return dx
 
 
+def tall_gram(xp, a, b, chunk=16384):
+    """``a.T @ b`` for tall ``a`` (P, F) and ``b`` (P, C): the kernel gradient of a conv.
+
+    With P in the hundreds of thousands (large batches) and F·C small, one GEMM has almost
+    no output to parallelize over and cuBLAS runs it on a handful of SMs (measured: 16.7 ms
+    for the bench CNN's conv backward at batch 1024 on an H200, against 1.8 ms forward). Cut
+    the reduction into chunks of ``chunk`` rows, one batched matmul over them, then a sum:
+    the same numbers up to summation order. Below 4 chunks it is one plain matmul.
+    """
+    rows = a.shape[0]
+    n = rows // chunk
+    if n < 4:
+        return xp.matrix_transpose(a) @ b
+    head = n * chunk
+    a3 = xp.reshape(a[:head, ...], (n, chunk, a.shape[1]))
+    b3 = xp.reshape(b[:head, ...], (n, chunk, b.shape[1]))
+    out = xp.sum(xp.matrix_transpose(a3) @ b3, axis=0)
+    if head < rows:
+        out = out + xp.matrix_transpose(a[head:, ...]) @ b[head:, ...]
+    return out
+
+
 # --------------------------------------------------------------------------- layouts
 def to_channels_last(xp, x):
     nd = x.ndim

@@ -116,7 +116,7 @@ def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
 
     def backward(dz):
         dz2 = xp.reshape(dz, (P, filters))
-        dkernel = xp.reshape(xp.matrix_transpose(cols2) @ dz2, tuple(kernel.shape))
+        dkernel = xp.reshape(W.tall_gram(xp, cols2, dz2), tuple(kernel.shape))
         if not want_dx:
             return None, dkernel
         # Input gradient offset by offset: K small matmuls added into place beat one big
@@ -159,7 +159,7 @@ def _conv_transpose(backend, x, kernel, strides, dilation, geometry):
         dcols = xp.reshape(W.extract_windows(backend, dpad, ksize, strides, dilation, spatial),
                            (P, K * filters))
         dx = xp.reshape(dcols @ xp.matrix_transpose(wm), tuple(x.shape))
-        dwm = xp.reshape(xp.matrix_transpose(x2) @ dcols, (cin,) + ksize + (filters,))
+        dwm = xp.reshape(W.tall_gram(xp, x2, dcols), (cin,) + ksize + (filters,))
         inv = tuple(range(1, nd + 2)) + (0,)
         return dx, xp.permute_dims(dwm, inv)
     return z, backward
@@ -248,7 +248,7 @@ class _BaseConv(Layer):
             if channels_first:
                 dz = W.to_channels_last(xp, dz)
             if self.use_bias:
-                self.bias.add_grad(xp.sum(xp.reshape(dz, (-1, dz.shape[-1])), axis=0))
+                self.bias.add_grad(self.backend.sum_rows(xp.reshape(dz, (-1, dz.shape[-1]))))
             dx, dws = backward_core(dz)
             for var, g in zip(weights, dws):
                 var.add_grad(g)
@@ -664,7 +664,7 @@ class _SeparableConv(_DepthwiseConv):
 
         def backward_core(dz):
             dz2 = xp.reshape(dz, (-1, self.filters))
-            dpw = xp.reshape(xp.matrix_transpose(h2) @ dz2, tuple(pointwise.shape))
+            dpw = xp.reshape(W.tall_gram(xp, h2, dz2), tuple(pointwise.shape))
             dh = xp.reshape(dz2 @ xp.matrix_transpose(pw2), tuple(h.shape))
             dx, ddk = depth_core(dh)
             return dx, (ddk, dpw)

@@ -147,7 +147,7 @@ class Dense(Layer):
                 dz2 = xp.reshape(dz, (-1, dz.shape[-1]))
             self.kernel.add_grad(xp.matrix_transpose(x2) @ dz2)
             if self.bias is not None:
-                self.bias.add_grad(xp.sum(dz2, axis=0))
+                self.bias.add_grad(self.backend.sum_rows(dz2))
             if not want_dx:
                 return None
             return dz @ xp.matrix_transpose(kernel)

@@ -627,6 +627,7 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             self._reset_trackers(record_batches=record_batch_loss)
             cblist.call("on_epoch_begin", epoch, None)
+            self.backend.begin_epoch()
             for step, (bx, by, bw, bn) in enumerate(train):
                 if steps_per_epoch is not None and step >= steps_per_epoch:
                     break

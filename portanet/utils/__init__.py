@@ -32,13 +32,7 @@ def plot_history(history, path=None, title=None, dpi=100):
     return _plot_history(history, path, title=title, dpi=dpi)
 
 
-def find_learning_rate(model, x, y, min_lr=1e-6, max_lr=1.0, steps=100, batch_size=32, plot=None,
-                       smoothing=0.9, divergence_factor=4.0):
-    """Learning-rate range test; see ``portanet.utils.lr_finder.find_learning_rate``."""
-    from .lr_finder import find_learning_rate as _find
-    return _find(model, x, y, min_lr=min_lr, max_lr=max_lr, steps=steps, batch_size=batch_size,
-                 plot=plot, smoothing=smoothing, divergence_factor=divergence_factor)
-
+from .lr_finder import find_learning_rate  # noqa: E402
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
            "find_learning_rate"]
