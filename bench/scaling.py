@@ -122,7 +122,9 @@ def _run(ranks, args):
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"bench.scaling: {' '.join(cmd)} failed (exit {proc.returncode}):\n"
                          f"{proc.stdout}\n{proc.stderr}")
-    return json.loads(lines[-1][len("SCALING "):])
+    # raw_decode: mpirun (Open MPI/PRRTE) at times appends a terminal reset "\x1b[0m" to
+    # the last forwarded line; the JSON ends before it.
+    return json.JSONDecoder().raw_decode(lines[-1][len("SCALING "):])[0]
 
 
 def _table(rows):
