@@ -1,6 +1,9 @@
-"""Callbacks (keras/src/callbacks): the base class with every Keras hook, History and the
-progress logger. ``logs`` passed to hooks is a lazy mapping: values are read from the
-device only when a callback looks at them, so a silent fit never synchronizes per step.
+"""Callbacks (keras/src/callbacks): the base class with every Keras hook, History, the
+progress logger, LambdaCallback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau,
+LearningRateScheduler, CSVLogger and BackupAndRestore (TrainingDiagnostics and
+TerminateOnNaN come from ``portanet.diagnostics``). ``logs`` passed to hooks is a lazy
+mapping: values are read from the device only when a callback looks at them, so a silent
+fit never synchronizes per step.
 """
 
 import csv

@@ -17,6 +17,7 @@ Strings resolve as Keras's: class names, their snake_case names and "mse", "mae"
 
 import array_api_compat
 
+from .losses import _same_namespace as _as_ns
 from .utils.naming import NameRegistry, snake_case
 
 
@@ -205,16 +206,6 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
 
 # ----------------------------------------------------------------- more per-sample functions
-def _as_ns(xp, a, like):
-    """``a`` as an array of ``like``'s namespace (host arrays given by a user are moved)."""
-    try:
-        if array_api_compat.array_namespace(a) is xp:
-            return a
-    except TypeError:
-        pass
-    return xp.asarray(a, device=array_api_compat.device(like))
-
-
 def _labels_int(xp, y):
     return y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
 
@@ -377,6 +368,29 @@ def _check_thresholds(owner, thresholds, default):
     return [float(t) for t in values], single
 
 
+def _threshold_counts(xp, preds, labels, weights, thresholds):
+    """Weighted (TP, FP, TN, FN), one per threshold, of flat predictions; a prediction
+    strictly above a threshold counts as positive."""
+    above = xp.astype(xp.expand_dims(preds, axis=-1) > thresholds, preds.dtype)   # (M, T)
+    pos_w = weights * labels
+    neg_w = weights * (1.0 - labels)
+    tp = xp.sum(xp.expand_dims(pos_w, axis=-1) * above, axis=0)
+    fp = xp.sum(xp.expand_dims(neg_w, axis=-1) * above, axis=0)
+    return tp, fp, xp.sum(neg_w) - fp, xp.sum(pos_w) - tp
+
+
+def _add_counts(metric, tp, fp, tn, fn):
+    """Add one batch's counts to ``metric``'s device state (set on the first batch)."""
+    if metric.true_positives is None:
+        metric.true_positives, metric.false_positives = tp, fp
+        metric.true_negatives, metric.false_negatives = tn, fn
+    else:
+        metric.true_positives = metric.true_positives + tp
+        metric.false_positives = metric.false_positives + fp
+        metric.true_negatives = metric.true_negatives + tn
+        metric.false_negatives = metric.false_negatives + fn
+
+
 class _ConfusionMetric(Metric):
     """Weighted confusion counts (TP, FP, TN, FN) at each threshold, kept on the device.
 
@@ -431,21 +445,7 @@ class _ConfusionMetric(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         xp, labels, preds, weights = self._prepare(y_true, y_pred, sample_weight)
         th = xp.asarray(self.thresholds, dtype=preds.dtype, device=array_api_compat.device(preds))
-        above = xp.astype(xp.expand_dims(preds, axis=-1) > th, preds.dtype)   # (M, T)
-        pos_w = weights * labels
-        neg_w = weights * (1.0 - labels)
-        tp = xp.sum(xp.expand_dims(pos_w, axis=-1) * above, axis=0)
-        fp = xp.sum(xp.expand_dims(neg_w, axis=-1) * above, axis=0)
-        fn = xp.sum(pos_w) - tp
-        tn = xp.sum(neg_w) - fp
-        if self.true_positives is None:
-            self.true_positives, self.false_positives = tp, fp
-            self.true_negatives, self.false_negatives = tn, fn
-        else:
-            self.true_positives = self.true_positives + tp
-            self.false_positives = self.false_positives + fp
-            self.true_negatives = self.true_negatives + tn
-            self.false_negatives = self.false_negatives + fn
+        _add_counts(self, *_threshold_counts(xp, preds, labels, weights, th))
 
     def _finish(self, value):
         return value[0] if self._single or self.init_thresholds is None else value
@@ -624,23 +624,10 @@ class AUC(Metric):
             fn = xp.sum(weights * labels, axis=0) - tp
             tn = xp.sum(weights * (1.0 - labels), axis=0) - fp
         else:
-            preds = xp.reshape(y_pred, (-1,))
-            lab = xp.reshape(labels, (-1,))
-            wts = xp.reshape(weights, (-1,))
-            above = xp.astype(xp.expand_dims(preds, axis=-1) > th, preds.dtype)
-            pos_w, neg_w = wts * lab, wts * (1.0 - lab)
-            tp = xp.sum(xp.expand_dims(pos_w, axis=-1) * above, axis=0)
-            fp = xp.sum(xp.expand_dims(neg_w, axis=-1) * above, axis=0)
-            fn = xp.sum(pos_w) - tp
-            tn = xp.sum(neg_w) - fp
-        if self.true_positives is None:
-            self.true_positives, self.false_positives = tp, fp
-            self.true_negatives, self.false_negatives = tn, fn
-        else:
-            self.true_positives = self.true_positives + tp
-            self.false_positives = self.false_positives + fp
-            self.true_negatives = self.true_negatives + tn
-            self.false_negatives = self.false_negatives + fn
+            tp, fp, tn, fn = _threshold_counts(xp, xp.reshape(y_pred, (-1,)),
+                                               xp.reshape(labels, (-1,)),
+                                               xp.reshape(weights, (-1,)), th)
+        _add_counts(self, tp, fp, tn, fn)
 
     def _average(self, xp, by_label):
         if not self.multi_label:

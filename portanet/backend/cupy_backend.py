@@ -174,14 +174,19 @@ class CupyBackend(Backend):
             kernels = _KERNELS[id(self._cupy)] = _make_kernels(self._cupy)
         return kernels[name]
 
+    def _adam_fusable(self, opt, pairs, grads):
+        """Whether the fused Adam kernels apply: no AMSGrad, and every gradient a dense
+        device array of its weight's dtype and shape."""
+        if getattr(opt, "amsgrad", True):
+            return False
+        return all(self.is_array(g) and g.dtype == var.value.dtype and g.shape == var.value.shape
+                   for (_, var), g in zip(pairs, grads))
+
     def _adam(self, opt, pairs, grads, lr):
         """Adam as one elementwise kernel per weight: the moments are updated in place and
         the new weight is a fresh array (value semantics, as the portable path)."""
-        if getattr(opt, "amsgrad", True):
+        if not self._adam_fusable(opt, pairs, grads):
             return False
-        for (_, var), g in zip(pairs, grads):
-            if not self.is_array(g) or g.dtype != var.value.dtype or g.shape != var.value.shape:
-                return False
         cp = self._cupy
         kernel = self._kernel("adam")
         alpha = opt._alpha(lr)
@@ -205,11 +210,8 @@ class CupyBackend(Backend):
         updated in place. Anything that replaces a weight's array (assign, set_weights,
         constraints) is noticed on the next step and the buffers are rebuilt.
         """
-        if getattr(opt, "amsgrad", True):
+        if not self._adam_fusable(opt, pairs, grads):
             return False
-        for (_, var), g in zip(pairs, grads):
-            if not self.is_array(g) or g.dtype != var.value.dtype or g.shape != var.value.shape:
-                return False
         cp = self._cupy
         kernel = self._kernel("adam_flat")
         alpha = opt._alpha(lr)

@@ -33,6 +33,13 @@ def reset_names():
     _name_counters.clear()
 
 
+def check_positive_int(value, name, owner):
+    """``value`` if it is a positive int (not a bool), else ValueError naming ``owner``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}: {name}={value!r}; expected a positive integer")
+    return value
+
+
 class Variable:
     """A weight: its value (a backend array), its gradient and how it is trained.
 

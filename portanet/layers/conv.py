@@ -29,7 +29,7 @@ from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from . import _windows as W
-from .base import Layer
+from .base import Layer, check_positive_int
 
 
 def _prod(values):
@@ -180,8 +180,7 @@ class _BaseConv(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = type(self).__name__
         if filters is not None:
-            if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-                raise ValueError(f"{owner}: filters={filters!r}; expected a positive integer")
+            check_positive_int(filters, "filters", owner)
         self.filters = filters
         self.kernel_size = W.normalize_tuple(kernel_size, self.rank, "kernel_size", owner)
         self.strides = W.normalize_tuple(strides, self.rank, "strides", owner)
@@ -189,8 +188,7 @@ class _BaseConv(Layer):
         self.padding = W.normalize_padding(padding, owner, allowed)
         self.data_format = W.normalize_data_format(data_format, owner)
         self.dilation_rate = W.normalize_tuple(dilation_rate, self.rank, "dilation_rate", owner)
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-            raise ValueError(f"{owner}: groups={groups!r}; expected a positive integer")
+        check_positive_int(groups, "groups", owner)
         if filters is not None and filters % groups:
             raise ValueError(f"{owner}: filters={filters} must be divisible by groups={groups}")
         self.groups = groups
@@ -549,11 +547,8 @@ class _DepthwiseConv(_BaseConv):
                          activity_regularizer=activity_regularizer,
                          kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint,
                          **kwargs)
-        if (isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int)
-                or depth_multiplier <= 0):
-            raise ValueError(f"{type(self).__name__}: depth_multiplier={depth_multiplier!r}; "
-                             "expected a positive integer")
-        self.depth_multiplier = depth_multiplier
+        self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier",
+                                                   type(self).__name__)
 
     def _spatial_out(self, input_shape):
         return tuple(W.output_length(n, k, self.padding, s, d) for n, k, s, d in
@@ -622,8 +617,7 @@ class _SeparableConv(_DepthwiseConv):
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"{type(self).__name__}: filters={filters!r}; expected a positive integer")
+        check_positive_int(filters, "filters", type(self).__name__)
         super().__init__(kernel_size, strides=strides, padding=padding,
                          depth_multiplier=depth_multiplier, data_format=data_format,
                          dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,

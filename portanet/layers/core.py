@@ -4,7 +4,7 @@ from .. import activations as _activations
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .base import Layer
+from .base import Layer, check_positive_int
 from .symbolic import KerasTensor, Node
 
 
@@ -91,8 +91,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense: units={units!r}; expected a positive integer")
+        check_positive_int(units, "units", "Dense")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = units
         self.activation = _activations.get(activation)

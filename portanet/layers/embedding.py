@@ -7,15 +7,9 @@ masks id 0; ``Masking(mask_value)`` masks timesteps whose features all equal the
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .base import Layer
+from .base import Layer, check_positive_int
 
 __all__ = ["Embedding", "Masking"]
-
-
-def _positive_int(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name}={value!r}; expected a positive integer")
-    return value
 
 
 class Embedding(Layer):
@@ -45,8 +39,8 @@ class Embedding(Layer):
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  input_length=None, **kwargs):
         super().__init__(**kwargs)
-        self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
-        self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
+        self.input_dim = check_positive_int(input_dim, "input_dim", "Embedding")
+        self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
         self.embeddings_initializer = _initializers.get(embeddings_initializer)
         self.embeddings_regularizer = _regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = _constraints.get(embeddings_constraint)

@@ -35,21 +35,22 @@ from .. import activations as _activations
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .base import Layer
+from .base import Layer, check_positive_int
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
-
-
-def _positive_int(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name}={value!r}; expected a positive integer")
-    return value
 
 
 def _rate(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"{owner}: {name}={value!r}; expected a float in [0, 1)")
     return float(value)
+
+
+def _check_use_cudnn(value, owner):
+    # Accepted only for Keras compatibility: the value has no effect here.
+    if value not in ("auto", True, False):
+        raise ValueError(f"{owner}: use_cudnn={value!r}; expected 'auto', True or False")
+    return value
 
 
 def _first_mask(mask):
@@ -81,7 +82,7 @@ class _Recurrent(Layer):
                         return_sequences, return_state, go_backwards, stateful, unroll,
                         zero_output_for_mask, implementation=2):
         owner = type(self).__name__
-        self.units = _positive_int(units, "units", owner)
+        self.units = check_positive_int(units, "units", owner)
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
@@ -532,9 +533,7 @@ class LSTM(_Recurrent):
                              zero_output_for_mask, implementation)
         self.recurrent_activation = _activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(f"LSTM: use_cudnn={use_cudnn!r}; expected 'auto', True or False")
-        self.use_cudnn = use_cudnn
+        self.use_cudnn = _check_use_cudnn(use_cudnn, type(self).__name__)
 
     def build(self, input_shape):
         init = self.bias_initializer
@@ -768,9 +767,7 @@ class GRU(_Recurrent):
                              zero_output_for_mask, implementation)
         self.recurrent_activation = _activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(f"GRU: use_cudnn={use_cudnn!r}; expected 'auto', True or False")
-        self.use_cudnn = use_cudnn
+        self.use_cudnn = _check_use_cudnn(use_cudnn, type(self).__name__)
 
     def build(self, input_shape):
         bias_shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)

@@ -11,7 +11,7 @@ __all__ = ["Flatten", "Reshape", "Permute", "RepeatVector", "UpSampling1D", "UpS
 import operator
 
 from . import _windows as W
-from .base import Layer
+from .base import Layer, check_positive_int
 
 
 def _prod(shape):
@@ -163,9 +163,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"RepeatVector: n={n!r}; expected a positive integer")
-        self.n = n
+        self.n = check_positive_int(n, "n", "RepeatVector")
 
     def build(self, input_shape):
         if len(input_shape) != 2:

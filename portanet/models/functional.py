@@ -136,11 +136,7 @@ class Functional(Model):
                              "name more than one layer (pass name=... to the layers)")
         self.backend = next((l.backend for l in self._layers if l.backend is not None), None) or _backend.current()
         for layer in self._layers:
-            if layer.backend is None:
-                layer.backend = self.backend
-            elif layer.backend is not self.backend:
-                raise ValueError(f"layer {layer.name!r} lives on backend {layer.backend.name!r}, but "
-                                 f"model {self.name!r} is on {self.backend.name!r}")
+            self._adopt_layer_backend(layer)
         # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
         self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs])
                       for n in order if not n.is_input]

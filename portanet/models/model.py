@@ -12,7 +12,6 @@ import math
 
 from .. import backend as _backend
 from .. import callbacks as _callbacks
-from .. import config as _config
 from .. import data as _data
 from .. import losses as _losses
 from .. import metrics as _metrics
@@ -67,6 +66,14 @@ class Model(Layer):
     @property
     def layers(self):
         return list(self._layers)
+
+    def _adopt_layer_backend(self, layer):
+        """Put a layer without a backend on the model's; one on another backend is an error."""
+        if layer.backend is None:
+            layer.backend = self.backend
+        elif layer.backend is not self.backend:
+            raise ValueError(f"layer {layer.name!r} lives on backend {layer.backend.name!r}, but "
+                             f"model {self.name!r} is on {self.backend.name!r}")
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index."""

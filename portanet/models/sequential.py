@@ -76,11 +76,7 @@ class Sequential(Model):
             self._input_layer = InputLayer(batch_shape=input_shape)
         shape = input_shape
         for layer in self._layers:
-            if layer.backend is None:
-                layer.backend = self.backend
-            elif layer.backend is not self.backend:
-                raise ValueError(f"layer {layer.name!r} lives on backend {layer.backend.name!r}, but "
-                                 f"model {self.name!r} is on {self.backend.name!r}")
+            self._adopt_layer_backend(layer)
             layer._maybe_build(shape)
             shape = layer.compute_output_shape(shape)
         self._output_shape = shape

@@ -46,7 +46,28 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepFractionDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments, the decay
+    exponent ``step / decay_steps`` (floored with ``staircase``) and their config."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        n = type(self).__name__
+        self.initial_learning_rate = _number(n, "initial_learning_rate", initial_learning_rate, 0)
+        self.decay_steps = _number(n, "decay_steps", decay_steps, 0, strict=True)
+        self.decay_rate = _number(n, "decay_rate", decay_rate, 0)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def _fraction(self, step):
+        p = float(step) / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepFractionDecay):
     """lr0 · rate^(step / decay_steps); with ``staircase`` the exponent is floored, so
     the rate drops in steps every ``decay_steps``.
 
@@ -58,22 +79,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        n = type(self).__name__
-        self.initial_learning_rate = _number(n, "initial_learning_rate", initial_learning_rate, 0)
-        self.decay_steps = _number(n, "decay_steps", decay_steps, 0, strict=True)
-        self.decay_rate = _number(n, "decay_rate", decay_rate, 0)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate * self.decay_rate ** self._fraction(step)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -146,7 +155,7 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepFractionDecay):
     """lr0 / (1 + rate · step/decay_steps) (the quotient floored with ``staircase``).
 
     Args:
@@ -156,22 +165,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        n = type(self).__name__
-        self.initial_learning_rate = _number(n, "initial_learning_rate", initial_learning_rate, 0)
-        self.decay_steps = _number(n, "decay_steps", decay_steps, 0, strict=True)
-        self.decay_rate = _number(n, "decay_rate", decay_rate, 0)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._fraction(step))
 
 
 def _cosine(fraction, alpha):
