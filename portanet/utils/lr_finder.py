@@ -215,21 +215,35 @@ def _steepest(rates, losses):
     """The rate where the smoothed loss falls fastest against log(rate), up to its minimum.
 
     The search stops at the lowest smoothed loss: past it the loss rises, so a steep
-    descent there would be noise of the divergence.
+    descent there would be noise of the divergence. The slope at each point is taken over
+    a window of ``w`` points on each side (about 5% of the run), and the first tenth of the
+    run is skipped: there the moving average is still settling, and the mini-batch noise
+    at rates too small to train gave spurious "steepest" points (measured: suggestions near
+    min_lr for 6 of 8 seeds on a linear problem with point-to-point slopes).
     """
     finite = [k for k, v in enumerate(losses) if math.isfinite(v)]
     if len(finite) < 3:
         return rates[0]
     stop = min(finite, key=lambda k: losses[k])
-    best_k, best_slope = None, math.inf
     logs = [math.log(r) for r in rates]
-    for k in range(1, stop + 1):
-        lo, hi = k - 1, min(k + 1, stop)
-        if not (math.isfinite(losses[lo]) and math.isfinite(losses[hi])) or hi == lo:
+    w = max(1, len(losses) // 20)
+    first = max(w, len(losses) // 10)
+    best_k, best_slope = None, math.inf
+    for k in range(first, stop - w + 1):
+        lo, hi = k - w, k + w
+        if not (math.isfinite(losses[lo]) and math.isfinite(losses[hi])):
             continue
         slope = (losses[hi] - losses[lo]) / (logs[hi] - logs[lo])
         if slope < best_slope:
             best_k, best_slope = k, slope
+    if best_k is None:  # a run too short for the window: the plain neighbour slopes
+        for k in range(1, stop + 1):
+            lo, hi = k - 1, min(k + 1, stop)
+            if hi == lo or not (math.isfinite(losses[lo]) and math.isfinite(losses[hi])):
+                continue
+            slope = (losses[hi] - losses[lo]) / (logs[hi] - logs[lo])
+            if slope < best_slope:
+                best_k, best_slope = k, slope
     return rates[best_k] if best_k is not None else rates[stop]
 
 
