@@ -5,9 +5,6 @@ keeps the input shape; PReLU is the only one with weights (its learned slope).
 """
 
 from .. import activations as _activations
-from .. import constraints as _constraints
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .base import Layer
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax"]
@@ -112,9 +109,9 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
-        self.alpha_initializer = _initializers.get(alpha_initializer)
-        self.alpha_regularizer = _regularizers.get(alpha_regularizer)
-        self.alpha_constraint = _constraints.get(alpha_constraint)
+        self._set_weight_options(alpha_initializer=alpha_initializer,
+                                 alpha_regularizer=alpha_regularizer,
+                                 alpha_constraint=alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -160,9 +157,8 @@ class PReLU(Layer):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "alpha_initializer": _initializers.serialize(self.alpha_initializer),
-            "alpha_regularizer": _regularizers.serialize(self.alpha_regularizer),
-            "alpha_constraint": _constraints.serialize(self.alpha_constraint),
+            **self._weight_options_config("alpha_initializer", "alpha_regularizer",
+                                          "alpha_constraint"),
             "shared_axes": self.shared_axes,
         })
         return config

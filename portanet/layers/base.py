@@ -40,6 +40,18 @@ def check_positive_int(value, name, owner):
     return value
 
 
+def _option_catalogue(key):
+    """The catalogue module a weight-option argument name belongs to, by its suffix."""
+    from .. import constraints as _constraints
+    from .. import regularizers as _regularizers
+    for suffix, module in (("_initializer", _initializers), ("_regularizer", _regularizers),
+                           ("_constraint", _constraints)):
+        if key.endswith(suffix):
+            return module
+    raise TypeError(f"{key!r} is not a weight option (expected a name ending in _initializer, "
+                    "_regularizer or _constraint)")
+
+
 class Variable:
     """A weight: its value (a backend array), its gradient and how it is trained.
 
@@ -167,6 +179,18 @@ class Layer:
         var._own_trainable = trainable
         self._weights.append(var)
         return var
+
+    # Keras layers take <weight>_initializer / _regularizer / _constraint arguments: resolve
+    # and serialize them by their suffix, in one place for every layer.
+    def _set_weight_options(self, **options):
+        """``self.<key> = <catalogue>.get(value)`` for each option named
+        ``<weight>_initializer``, ``<weight>_regularizer`` or ``<weight>_constraint``."""
+        for key, value in options.items():
+            setattr(self, key, _option_catalogue(key).get(value))
+
+    def _weight_options_config(self, *keys):
+        """The serialized form of those options, for ``get_config``."""
+        return {key: _option_catalogue(key).serialize(getattr(self, key)) for key in keys}
 
     @property
     def weights(self):

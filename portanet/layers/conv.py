@@ -197,12 +197,12 @@ class _BaseConv(Layer):
                              f"dilation_rate={self.dilation_rate} > 1 (as Keras)")
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        self.kernel_constraint = _constraints.get(kernel_constraint)
-        self.bias_constraint = _constraints.get(bias_constraint)
+        self._set_weight_options(kernel_initializer=kernel_initializer,
+                                 bias_initializer=bias_initializer,
+                                 kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint)
 
     # ------------------------------------------------------------------ helpers
     def _input_channels(self, input_shape):
@@ -273,9 +273,8 @@ class _BaseConv(Layer):
             "dilation_rate": list(self.dilation_rate),
             "activation": _activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
-            "bias_constraint": _constraints.serialize(self.bias_constraint),
+            **self._weight_options_config("bias_initializer", "bias_regularizer",
+                                          "bias_constraint"),
         })
         return config
 
@@ -322,9 +321,8 @@ class _Conv(_BaseConv):
         config.update({
             "filters": self.filters,
             "groups": self.groups,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+            **self._weight_options_config("kernel_initializer", "kernel_regularizer",
+                                          "kernel_constraint"),
         })
         return config
 
@@ -468,9 +466,8 @@ class _ConvTranspose(_BaseConv):
         config.update({
             "filters": self.filters,
             "output_padding": None if self.output_padding is None else list(self.output_padding),
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+            **self._weight_options_config("kernel_initializer", "kernel_regularizer",
+                                          "kernel_constraint"),
         })
         return config
 
@@ -629,9 +626,9 @@ class _SeparableConv(_DepthwiseConv):
                          depthwise_constraint=depthwise_constraint,
                          bias_constraint=bias_constraint, **kwargs)
         self.filters = filters
-        self.pointwise_initializer = _initializers.get(pointwise_initializer)
-        self.pointwise_regularizer = _regularizers.get(pointwise_regularizer)
-        self.pointwise_constraint = _constraints.get(pointwise_constraint)
+        self._set_weight_options(pointwise_initializer=pointwise_initializer,
+                                 pointwise_regularizer=pointwise_regularizer,
+                                 pointwise_constraint=pointwise_constraint)
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -672,9 +669,8 @@ class _SeparableConv(_DepthwiseConv):
         config = super().get_config()
         config.update({
             "filters": self.filters,
-            "pointwise_initializer": _initializers.serialize(self.pointwise_initializer),
-            "pointwise_regularizer": _regularizers.serialize(self.pointwise_regularizer),
-            "pointwise_constraint": _constraints.serialize(self.pointwise_constraint),
+            **self._weight_options_config("pointwise_initializer", "pointwise_regularizer",
+                                          "pointwise_constraint"),
         })
         return config
 

@@ -1,9 +1,6 @@
 """Core layers: Input/InputLayer, Dense, Activation, Identity."""
 
 from .. import activations as _activations
-from .. import constraints as _constraints
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .base import Layer, check_positive_int
 from .symbolic import KerasTensor, Node
 
@@ -96,12 +93,12 @@ class Dense(Layer):
         self.units = units
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        self.kernel_constraint = _constraints.get(kernel_constraint)
-        self.bias_constraint = _constraints.get(bias_constraint)
+        self._set_weight_options(kernel_initializer=kernel_initializer,
+                                 bias_initializer=bias_initializer,
+                                 kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint)
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -161,12 +158,9 @@ class Dense(Layer):
             "units": self.units,
             "activation": _activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
-            "bias_constraint": _constraints.serialize(self.bias_constraint),
+            **self._weight_options_config("kernel_initializer", "bias_initializer",
+                                          "kernel_regularizer", "bias_regularizer",
+                                          "kernel_constraint", "bias_constraint"),
         })
         return config
 

@@ -4,9 +4,6 @@ Both produce the Keras mask that recurrent layers consume: ``Embedding(mask_zero
 masks id 0; ``Masking(mask_value)`` masks timesteps whose features all equal the value.
 """
 
-from .. import constraints as _constraints
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .base import Layer, check_positive_int
 
 __all__ = ["Embedding", "Masking"]
@@ -41,9 +38,9 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = check_positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
-        self.embeddings_initializer = _initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = _regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = _constraints.get(embeddings_constraint)
+        self._set_weight_options(embeddings_initializer=embeddings_initializer,
+                                 embeddings_regularizer=embeddings_regularizer,
+                                 embeddings_constraint=embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
 
@@ -90,9 +87,8 @@ class Embedding(Layer):
         config.update({
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": _regularizers.serialize(self.embeddings_regularizer),
-            "embeddings_constraint": _constraints.serialize(self.embeddings_constraint),
+            **self._weight_options_config("embeddings_initializer", "embeddings_regularizer",
+                                          "embeddings_constraint"),
             "mask_zero": self.mask_zero,
         })
         return config

@@ -6,9 +6,6 @@ biased variance E[x²] − μ² in training and updates its moving statistics wi
 Bessel correction; layer normalization uses the biased variance over ``axis``.
 """
 
-from .. import constraints as _constraints
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -87,14 +84,14 @@ class BatchNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = bool(synchronized)
-        self.beta_initializer = _initializers.get(beta_initializer)
-        self.gamma_initializer = _initializers.get(gamma_initializer)
-        self.moving_mean_initializer = _initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = _initializers.get(moving_variance_initializer)
-        self.beta_regularizer = _regularizers.get(beta_regularizer)
-        self.gamma_regularizer = _regularizers.get(gamma_regularizer)
-        self.beta_constraint = _constraints.get(beta_constraint)
-        self.gamma_constraint = _constraints.get(gamma_constraint)
+        self._set_weight_options(beta_initializer=beta_initializer,
+                                 gamma_initializer=gamma_initializer,
+                                 moving_mean_initializer=moving_mean_initializer,
+                                 moving_variance_initializer=moving_variance_initializer,
+                                 beta_regularizer=beta_regularizer,
+                                 gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint,
+                                 gamma_constraint=gamma_constraint)
 
     def build(self, input_shape):
         rank = len(input_shape)
@@ -205,14 +202,11 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": _initializers.serialize(self.beta_initializer),
-            "gamma_initializer": _initializers.serialize(self.gamma_initializer),
-            "moving_mean_initializer": _initializers.serialize(self.moving_mean_initializer),
-            "moving_variance_initializer": _initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": _regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": _regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": _constraints.serialize(self.beta_constraint),
-            "gamma_constraint": _constraints.serialize(self.gamma_constraint),
+            **self._weight_options_config("beta_initializer", "gamma_initializer",
+                                          "moving_mean_initializer",
+                                          "moving_variance_initializer", "beta_regularizer",
+                                          "gamma_regularizer", "beta_constraint",
+                                          "gamma_constraint"),
             "synchronized": self.synchronized,
         })
         return config
@@ -263,12 +257,12 @@ class LayerNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = _initializers.get(beta_initializer)
-        self.gamma_initializer = _initializers.get(gamma_initializer)
-        self.beta_regularizer = _regularizers.get(beta_regularizer)
-        self.gamma_regularizer = _regularizers.get(gamma_regularizer)
-        self.beta_constraint = _constraints.get(beta_constraint)
-        self.gamma_constraint = _constraints.get(gamma_constraint)
+        self._set_weight_options(beta_initializer=beta_initializer,
+                                 gamma_initializer=gamma_initializer,
+                                 beta_regularizer=beta_regularizer,
+                                 gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint,
+                                 gamma_constraint=gamma_constraint)
 
     def build(self, input_shape):
         rank = len(input_shape)
@@ -362,11 +356,8 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": _initializers.serialize(self.beta_initializer),
-            "gamma_initializer": _initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": _regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": _regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": _constraints.serialize(self.beta_constraint),
-            "gamma_constraint": _constraints.serialize(self.gamma_constraint),
+            **self._weight_options_config("beta_initializer", "gamma_initializer",
+                                          "beta_regularizer", "gamma_regularizer",
+                                          "beta_constraint", "gamma_constraint"),
         })
         return config

@@ -32,9 +32,6 @@ output sequence in that (reversed) order. ``stateful=True`` is not supported.
 """
 
 from .. import activations as _activations
-from .. import constraints as _constraints
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .base import Layer, check_positive_int
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
@@ -85,15 +82,15 @@ class _Recurrent(Layer):
         self.units = check_positive_int(units, "units", owner)
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.recurrent_initializer = _initializers.get(recurrent_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = _regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        self.kernel_constraint = _constraints.get(kernel_constraint)
-        self.recurrent_constraint = _constraints.get(recurrent_constraint)
-        self.bias_constraint = _constraints.get(bias_constraint)
+        self._set_weight_options(kernel_initializer=kernel_initializer,
+                                 recurrent_initializer=recurrent_initializer,
+                                 bias_initializer=bias_initializer,
+                                 kernel_regularizer=kernel_regularizer,
+                                 recurrent_regularizer=recurrent_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 recurrent_constraint=recurrent_constraint,
+                                 bias_constraint=bias_constraint)
         self.dropout = _rate(dropout, "dropout", owner)
         self.recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", owner)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -380,15 +377,11 @@ class _Recurrent(Layer):
             "units": self.units,
             "activation": _activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": _initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": _regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": _constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": _constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": _constraints.serialize(self.bias_constraint),
+            **self._weight_options_config("kernel_initializer", "recurrent_initializer",
+                                          "bias_initializer", "kernel_regularizer",
+                                          "recurrent_regularizer", "bias_regularizer",
+                                          "kernel_constraint", "recurrent_constraint",
+                                          "bias_constraint"),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
