@@ -70,8 +70,15 @@ class CupyBackend(Backend):
         # left most SMs idle. A ones-vector GEMM reads the rows coalesced on every SM.
         if a.ndim != 2 or a.shape[0] < 65536:
             return a.sum(axis=0)
-        ones = self._cupy.ones((1, a.shape[0]), dtype=a.dtype)
-        return (ones @ a).reshape(a.shape[1])
+        # The ones vector is kept per (rows, dtype): no allocation per training step.
+        cache = self.__dict__.setdefault("_ones_rows", {})
+        key = (a.shape[0], a.dtype)
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.clear()
+            with self.device:
+                cache[key] = self._cupy.ones((1, a.shape[0]), dtype=a.dtype)
+        return (cache[key] @ a).reshape(a.shape[1])
 
     def is_array(self, x):
         return isinstance(x, self._cupy.ndarray)
