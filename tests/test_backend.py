@@ -350,12 +350,27 @@ def test_compiled_adam_loop_when_numba_is_installed(monkeypatch):
     np.testing.assert_allclose(new, w_exp, rtol=1e-6, atol=1e-7)
 
 
-def test_sum_rows_matches_the_portable_sum(backend):
-    """Backend.sum_rows (the bias-gradient reduction; CuPy uses a ones-vector GEMM for tall
-    arrays) equals xp.sum(axis=0), below and above the tall-array threshold."""
+def test_sum_rows_matches_the_portable_sum(backend, monkeypatch):
+    """Backend.sum_rows (the bias-gradient reduction: a ones-vector GEMM for tall arrays on
+    NumPy and CuPy) equals xp.sum(axis=0) below and above the tall-array threshold, in
+    float64 and float32; forced on with a low threshold, every backend's GEMM path agrees
+    too, and the ones vector is made once per (rows, dtype)."""
     import numpy as np
     rng = np.random.default_rng(5)
-    for rows in (7, 70000):
-        a = rng.standard_normal((rows, 3))
-        got = backend.to_numpy(backend.sum_rows(backend.asarray(a)))
-        np.testing.assert_allclose(got, a.sum(axis=0), rtol=1e-10, atol=1e-9)
+
+    def check(rows_list):
+        for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
+            for rows in rows_list:
+                a = rng.standard_normal((rows, 3)).astype(dtype)
+                got = backend.to_numpy(backend.sum_rows(backend.asarray(a)))
+                assert got.shape == (3,) and got.dtype == np.dtype(dtype)
+                np.testing.assert_allclose(got, a.astype("float64").sum(axis=0),
+                                           rtol=tol, atol=tol * np.sqrt(rows))
+    check((7, 5000, 70000))
+    monkeypatch.setattr(backend, "sum_rows_gemm_min", 8, raising=False)
+    made = []
+    original = backend._ones_row
+    monkeypatch.setattr(backend, "_ones_row", lambda n, dtype: made.append(n) or original(n, dtype))
+    backend.__dict__.pop("_ones_rows", None)
+    check((7, 9, 9, 300))
+    assert made == [9, 300, 9, 300]  # per dtype, once each; 7 rows stay a plain sum

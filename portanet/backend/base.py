@@ -138,10 +138,26 @@ class Backend:
         update = xp.matrix_transpose(onehot) @ vals
         return target + xp.reshape(update, target.shape)
 
+    # From this many rows on, sum_rows is a ones-vector GEMM (None: never). Backends set it
+    # where a tall reduction to few outputs is slower than BLAS reading the rows.
+    sum_rows_gemm_min = None
+
     def sum_rows(self, a):
-        """Sum of a 2-D array over its rows (axis 0): bias gradients. Backends override it
-        where a tall reduction to few outputs is slow (CuPy: one block per output column)."""
-        return self.xp.sum(a, axis=0)
+        """Sum of a 2-D array over its rows (axis 0): bias gradients."""
+        if self.sum_rows_gemm_min is None or a.ndim != 2 or a.shape[0] < self.sum_rows_gemm_min:
+            return self.xp.sum(a, axis=0)
+        # The ones vector is kept per (rows, dtype): no allocation per training step.
+        cache = self.__dict__.setdefault("_ones_rows", {})
+        key = (a.shape[0], a.dtype)
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.clear()
+            cache[key] = self._ones_row(a.shape[0], a.dtype)
+        return self.xp.reshape(cache[key] @ a, (a.shape[1],))
+
+    def _ones_row(self, n, dtype):
+        """A (1, n) array of ones on this backend's device."""
+        return self.xp.ones((1, n), dtype=dtype, device=self.device)
 
     def take_rows(self, x, indices):
         """x[indices] along axis 0 (mini-batch gathering)."""

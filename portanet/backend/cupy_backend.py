@@ -64,21 +64,14 @@ class CupyBackend(Backend):
         with self.device:
             self._gen = self._cupy.random.default_rng(seed)
 
-    def sum_rows(self, a):
-        # CuPy reduces axis 0 of a (rows, cols) array with one block per output column and
-        # strided reads: for the bench CNN's bias gradient at batch 1024 (692,224 x 32) that
-        # left most SMs idle. A ones-vector GEMM reads the rows coalesced on every SM.
-        if a.ndim != 2 or a.shape[0] < 65536:
-            return a.sum(axis=0)
-        # The ones vector is kept per (rows, dtype): no allocation per training step.
-        cache = self.__dict__.setdefault("_ones_rows", {})
-        key = (a.shape[0], a.dtype)
-        if key not in cache:
-            if len(cache) >= 8:
-                cache.clear()
-            with self.device:
-                cache[key] = self._cupy.ones((1, a.shape[0]), dtype=a.dtype)
-        return (cache[key] @ a).reshape(a.shape[1])
+    # CuPy reduces axis 0 of a (rows, cols) array with one block per output column and
+    # strided reads: for the bench CNN's bias gradient at batch 1024 (692,224 x 32) that
+    # left most SMs idle. A ones-vector GEMM (Backend.sum_rows) reads the rows coalesced.
+    sum_rows_gemm_min = 65536
+
+    def _ones_row(self, n, dtype):
+        with self.device:
+            return self._cupy.ones((1, n), dtype=dtype)
 
     def is_array(self, x):
         return isinstance(x, self._cupy.ndarray)

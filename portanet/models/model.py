@@ -386,18 +386,19 @@ class Model(Layer):
             total = contrib if total is None else total + contrib
         return total, dys, per_output
 
-    def _regularization(self, total):
-        for v in self._regularized_weights():
+    def _regularization(self, total, weights=None):
+        for v in self._regularized_weights(weights):
             total = total + v.regularizer(v.value)
             if v.trainable:
                 v.add_grad(v.regularizer.grad(v.value))
         return total
 
-    def _regularized_weights(self):
+    def _regularized_weights(self, weights=None):
+        weights = self.weights if weights is None else weights
         cache = getattr(self, "_reg_cache", None)
-        if cache is None or cache[0] != len(self.weights):
-            regs = [v for v in self.weights if v.regularizer is not None]
-            self._reg_cache = (len(self.weights), regs)
+        if cache is None or cache[0] != len(weights):
+            regs = [v for v in weights if v.regularizer is not None]
+            self._reg_cache = (len(weights), regs)
             return regs
         return cache[1]
 
@@ -444,8 +445,10 @@ class Model(Layer):
         return None
 
     def _train_step(self, xs, ys, sws, n):
-        trainable = self.trainable_weights
-        self._zero_grads(self.weights)
+        # One walk over the layers per step (Layer.trainable_weights would walk them again).
+        weights = self.weights
+        trainable = [v for v in weights if v.trainable] if self.trainable else []
+        self._zero_grads(weights)
         if n == 0 and self._grad_reducer is not None:
             # Distributed: this rank's shard of a short last batch is empty; it skips the
             # forward pass but must still join the all-reduce and apply the shared update.
@@ -464,7 +467,7 @@ class Model(Layer):
         total, dys, per_output = self._loss_and_grads(ys, outs, sws)
         for e in extras:
             total = total + e
-        total = self._regularization(total)
+        total = self._regularization(total, weights)
         backward(dys)
         if self._grad_reducer is not None:
             self._grad_reducer(trainable, n)
