@@ -489,6 +489,37 @@ def test_conv_stride1_backend_matches_loops(float64):
     np.testing.assert_allclose(dk2, dk, atol=1e-12)
 
 
+def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
+    """conv_stride1 builds im2col a few images at a time (forward and kernel gradient):
+    with chunks of 2 images over a batch of 5 (2, 2, 1) the output and both gradients
+    equal the direct loops, and the one-chunk results."""
+    from portanet.backend import numpy_backend
+    rng = np.random.default_rng(13)
+    nb = pn.backend.get("numpy")
+    x = rng.standard_normal((5, 6, 5, 3))
+    kernel = rng.standard_normal((3, 2, 3, 4))
+    dz = None
+    results = []
+    for rows in (10**6, 2 * 4 * 4):  # one chunk; two images (4x4 outputs each) a chunk
+        monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", rows)
+        z, back = nb.conv_stride1(x, kernel, (1, 1))
+        if dz is None:
+            np.testing.assert_allclose(z, ref_conv(x, kernel, (1, 1), (1, 1), [(0, 0), (0, 0)]),
+                                       atol=1e-12)
+            dz = rng.standard_normal(z.shape)
+        dx, dk = back(dz, True)
+        results.append((z, dx, dk))
+    # The kernel gradient is sum over positions of window (x) dz: check it by loops too.
+    ref_dk = np.zeros_like(kernel)
+    for i in range(3):
+        for j in range(2):
+            ref_dk[i, j] = np.einsum("nhwc,nhwf->cf", x[:, i:i + 4, j:j + 4, :], dz)
+    np.testing.assert_allclose(results[0][2], ref_dk, atol=1e-12)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    np.testing.assert_allclose(np.sum(results[1][1] * x), np.sum(results[1][0] * dz), rtol=1e-10)
+
+
 @pytest.mark.parametrize("make", [
     lambda: pn.layers.Conv2D(3, 3, activation="relu"),
     lambda: pn.layers.Conv2D(4, 2, groups=2, padding="same"),
