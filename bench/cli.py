@@ -179,7 +179,9 @@ def table_rows(cases):
             _fmt(p["samples_per_s"]), _fmt(p["peak_mem_mb"], "{:,.1f}"),
             _fmt(te and te.get("median_us")), _fmt(c.get("ratio_vs_torch_eager"), "{:.2f}"),
             _fmt(tg and tg.get("median_us")), _fmt(c.get("ratio_vs_torch_graph"), "{:.2f}"),
-            _fmt(fit.get("fit_over_steps"), "{:.3f}"),
+            (_fmt(fit.get("fit_over_steps"), "{:.3f}")
+             + (f" ({fit['fit_over_fixed_batch_steps']:.3f})"
+                if fit.get("fit_over_fixed_batch_steps") is not None else "")),
         ])
     return header, rows
 
@@ -208,8 +210,10 @@ def format_markdown(result):
              f"{env.get('load_at_end', {}).get('cpu_pressure', '?')}.", "",
              "Times are microseconds per training step (forward + loss + backward + Adam) on a "
              "fixed batch already on the device; ratio = portanet / PyTorch in the same process "
-             "(below 1 is faster); fit/steps = one fit() epoch over the same number of batches "
-             "divided by that many timed steps.", "",
+             "(below 1 is faster); fit/steps = one fit() epoch over N batches divided by the "
+             "training steps of the same N batches run directly (what fit adds: shuffling, "
+             "gathering, callbacks); in brackets, divided by N steps on the one fixed batch "
+             "(which adds reading fresh data).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     errors = [c for c in result["cases"] if c.get("errors")]
@@ -333,7 +337,8 @@ def run(args, out=None):
             if te:
                 msg += f", torch eager {te['median_us']:,.0f} us, ratio {case['ratio_vs_torch_eager']:.2f}"
             if case.get("fit"):
-                msg += f", fit/steps {case['fit']['fit_over_steps']:.3f}"
+                msg += (f", fit/steps {case['fit']['fit_over_steps']:.3f} "
+                        f"(fixed batch {case['fit']['fit_over_fixed_batch_steps']:.3f})")
             print(msg, file=out, flush=True)
     result = {"environment": env, "settings": {"steps": steps, "warmup": warmup, "chunk": chunk,
                                                "fit_batches": fit_batches, "torch": use_torch,
