@@ -89,34 +89,44 @@ def adam_in_place(opt, pairs, grads, lr):
     state = opt.__dict__.setdefault("_fused_numpy_state", {})
     loop = compiled_adam()
     block = ADAM_BLOCK
+    hyper = (opt.beta_1, opt.beta_2, opt.epsilon)
+    alphas = {}
     jobs, updates = [], []
     for (i, var), g in zip(pairs, grads):
         slots = opt._slots[i]
         w = var.value
         own = state.get(var._id)
+        # Per variable, kept across steps: the moments this path owns, their flat views
+        # and the constants in the weight's dtype (the step's Python cost is most of
+        # mlp-small's update: ~7 us a weight before, ~3 after).
         if (own is None or own[0] is not slots["momentum"] or own[1] is not slots["velocity"]
-                or own[0].shape != w.shape or own[0].dtype != w.dtype):
+                or own[0].shape != w.shape or own[0].dtype != w.dtype or own[2] != hyper):
             m = np.array(slots["momentum"], dtype=w.dtype, copy=True, order="C")
             v = np.array(slots["velocity"], dtype=w.dtype, copy=True, order="C")
             slots["momentum"], slots["velocity"] = m, v
-            own = state[var._id] = (m, v)
-        m, v = own
-        dt = w.dtype.type
-        consts = (dt(1.0 - opt.beta_1), dt(1.0 - opt.beta_2), dt(opt.epsilon), dt(alpha))
+            dt = w.dtype.type
+            own = state[var._id] = (m, v, hyper, m.reshape(-1), v.reshape(-1),
+                                    dt(1.0 - opt.beta_1), dt(1.0 - opt.beta_2), dt(opt.epsilon))
+        _, _, _, m, v, c1, c2, eps = own
+        a = alphas.get(w.dtype)
+        if a is None:
+            a = alphas[w.dtype] = w.dtype.type(alpha)
         new = np.empty(w.shape, w.dtype)
-        flat = (np.ascontiguousarray(g, dtype=w.dtype).reshape(-1), m.reshape(-1), v.reshape(-1),
-                np.ascontiguousarray(w).reshape(-1), new.reshape(-1))
+        gf = g.reshape(-1) if g.dtype == w.dtype and g.flags.c_contiguous else \
+            np.ascontiguousarray(g, dtype=w.dtype).reshape(-1)
+        flat = (gf, m, v, w.reshape(-1) if w.flags.c_contiguous else np.ascontiguousarray(w).reshape(-1),
+                new.reshape(-1))
         updates.append((var, new))
         if loop is not None and w.dtype in (np.float32, np.float64):
             try:
-                loop(*flat, *consts)
+                loop(*flat, c1, c2, eps, a)
                 continue
             except Exception:  # a numba that cannot compile here: the NumPy blocks
                 _compiled["adam"] = loop = None
-        n = flat[0].size
+        n = gf.size
         for start in range(0, n, block):
             stop = min(n, start + block)
-            jobs.append(tuple(arr[start:stop] for arr in flat) + consts)
+            jobs.append(tuple(arr[start:stop] for arr in flat) + (c1, c2, eps, a))
     _adam_blocks(jobs, state.setdefault("scratch", {}))
     for var, new in updates:
         var._set(new)
