@@ -190,6 +190,32 @@ def test_fused_adam_matches_the_portable_update(backend, monkeypatch, make_opt, 
     assert max(np.abs(a - b).max() for a, b in zip(fused.get_weights(), initial)) > 1e-3
 
 
+def test_fused_adam_follows_changed_hyperparameters(backend):
+    """The fused Adam keeps per-variable constants across steps; changing beta_1, beta_2
+    or epsilon between steps must reach them (as it reaches the portable update)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((10, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 10)
+    models = []
+    for fused in (True, False):
+        model = _train(backend, lambda: _mlp(optimizer=pn.optimizers.Adam(0.01)), x, y,
+                       steps=2, fused=fused)
+        model.optimizer.beta_1, model.optimizer.beta_2, model.optimizer.epsilon = 0.5, 0.9, 1e-3
+        backend.set_fused("all" if fused else "none")
+        try:
+            for _ in range(3):
+                model.train_on_batch(x, y)
+        finally:
+            backend.set_fused(None)
+        models.append(model)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    # Against an update that kept the old constants, the weights differ clearly.
+    stale = _train(backend, lambda: _mlp(optimizer=pn.optimizers.Adam(0.01)), x, y, steps=5)
+    assert max(np.abs(a - b).max() for a, b in zip(models[0].get_weights(),
+                                                      stale.get_weights())) > 1e-4
+
+
 def test_fused_adam_never_writes_into_arrays_it_was_handed(backend):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((8, 5)).astype(np.float32)
