@@ -190,6 +190,25 @@ def test_fused_adam_matches_the_portable_update(backend, monkeypatch, make_opt, 
     assert max(np.abs(a - b).max() for a, b in zip(fused.get_weights(), initial)) > 1e-3
 
 
+def test_fused_adam_declines_moments_of_another_shape(backend):
+    """A weight replaced by one of another shape while its slots keep the old one: the
+    fused update must not run over the new size (the compiled loop has no bounds checks);
+    the portable update then raises, and nothing was written."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 6)
+    model = _train(backend, lambda: _mlp(optimizer=pn.optimizers.Adam(0.01)), x, y, steps=1)
+    opt = model.optimizer
+    var = opt._variables[0]
+    before = [backend.to_numpy(s) for s in opt._slots[0].values()]
+    var._set(backend.asarray(np.zeros((300, 7), np.float32)))
+    var.grad = backend.asarray(np.ones((300, 7), np.float32))
+    with pytest.raises(ValueError):
+        opt.apply([var])
+    for old, new in zip(before, opt._slots[0].values()):
+        np.testing.assert_array_equal(old, backend.to_numpy(new))
+
+
 def test_fused_adam_follows_changed_hyperparameters(backend):
     """The fused Adam keeps per-variable constants across steps; changing beta_1, beta_2
     or epsilon between steps must reach them (as it reaches the portable update)."""

@@ -489,6 +489,30 @@ def test_conv_stride1_backend_matches_loops(float64):
     np.testing.assert_allclose(dk2, dk, atol=1e-12)
 
 
+def test_conv_stride1_kernel_with_odd_strides_on_a_length_one_axis(float64):
+    """A kernel whose length-1 channel axis has stride 0 (a broadcast view) or a negative
+    stride is a valid array; the raw BLAS calls must not take that stride as a row pitch
+    (OpenBLAS rejects it and leaves the result unwritten)."""
+    rng = np.random.default_rng(14)
+    nb = pn.backend.get("numpy")
+    x = rng.standard_normal((2, 9, 1))
+    base = rng.standard_normal((3, 4))
+    dz = rng.standard_normal((2, 7, 4))
+    expected = None
+    for kernel in (base[:, None, :], np.broadcast_to(base[:, None, :], (3, 1, 4)),
+                   base[:, None, :][:, ::-1, :], np.ascontiguousarray(base[:, None, :])):
+        z, back = nb.conv_stride1(x, kernel, (1,))
+        dx, dk = back(dz, True)
+        if expected is None:
+            ref = np.stack([sum(x[:, t + i, 0][:, None] * base[i] for i in range(3))
+                            for t in range(7)], axis=1)
+            np.testing.assert_allclose(z, ref, atol=1e-12)
+            expected = (z, dx, dk)
+            continue
+        for a, b in zip((z, dx, dk), expected):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+
+
 def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
     """conv_stride1 builds im2col a few images at a time (forward and kernel gradient):
     with chunks of 2 images over a batch of 5 (2, 2, 1) the output and both gradients

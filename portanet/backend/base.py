@@ -149,11 +149,12 @@ class Backend:
         # The ones vector is kept per (rows, dtype): no allocation per training step.
         cache = self.__dict__.setdefault("_ones_rows", {})
         key = (a.shape[0], a.dtype)
-        if key not in cache:
+        ones = cache.get(key)
+        if ones is None:
             if len(cache) >= 8:
                 cache.clear()
-            cache[key] = self._ones_row(a.shape[0], a.dtype)
-        return self.xp.reshape(cache[key] @ a, (a.shape[1],))
+            ones = cache[key] = self._ones_row(a.shape[0], a.dtype)
+        return self.xp.reshape(ones @ a, (a.shape[1],))
 
     def _ones_row(self, n, dtype):
         """A (1, n) array of ones on this backend's device."""

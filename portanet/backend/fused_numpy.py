@@ -82,9 +82,13 @@ def adam_in_place(opt, pairs, grads, lr):
     """
     if getattr(opt, "amsgrad", True):
         return False
-    for (_, var), g in zip(pairs, grads):
+    for (i, var), g in zip(pairs, grads):
         if not isinstance(var.value, np.ndarray) or not isinstance(g, np.ndarray):
             return False
+        slots = opt._slots[i]
+        if (g.shape != var.value.shape or slots["momentum"].shape != var.value.shape
+                or slots["velocity"].shape != var.value.shape):
+            return False  # the portable update raises the shape error
     alpha = opt._alpha(lr)
     state = opt.__dict__.setdefault("_fused_numpy_state", {})
     loop = compiled_adam()

@@ -45,8 +45,9 @@ def _find_numpy_cblas():
 
 
 _CBLAS = _find_numpy_cblas()
-# conv_stride1 is offered as a fast path only with the in-place gemm: with the NumPy
-# fallback of _gemm_into (a temporary and an add per kernel offset) im2col is faster.
+# conv_stride1 is offered as a fast path only with the in-place gemm: its input gradient is
+# one accumulating gemm per kernel offset, which the NumPy fallback of _gemm_into turns
+# into a temporary and an add per offset (the portable col2im is faster then).
 GEMM_INTO_IN_PLACE = bool(_CBLAS)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # conv_stride1's forward builds the columns of this many output rows at a time (whole
@@ -61,19 +62,33 @@ def _gemm_into(c, a, b, accumulate, trans_b=False, trans_a=False):
     contiguous (row slices of C arrays): NumPy's own BLAS gemm with beta, else a NumPy
     fallback."""
     gemm = _CBLAS.get(c.dtype)
-    if gemm is None:
+    item = c.itemsize
+    lds = [_leading_dimension(arr, item) for arr in (a, b, c)]
+    if gemm is None or None in lds or a.dtype != c.dtype or b.dtype != c.dtype:
         prod = (a.T if trans_a else a) @ (b.T if trans_b else b)
         if accumulate:
             c += prod
         else:
             c[...] = prod
         return
-    item = c.itemsize
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     gemm(_ROW_MAJOR, _TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, k,
-         1.0, a.ctypes.data, a.strides[0] // item, b.ctypes.data, b.strides[0] // item,
-         1.0 if accumulate else 0.0, c.ctypes.data, c.strides[0] // item)
+         1.0, a.ctypes.data, lds[0], b.ctypes.data, lds[1],
+         1.0 if accumulate else 0.0, c.ctypes.data, lds[2])
+
+
+def _leading_dimension(arr, item):
+    """The row pitch (in elements) BLAS needs for a row-major 2-D ``arr``, or None when its
+    rows are not contiguous or its pitch is not a valid one (then the NumPy fallback runs).
+    An axis of length 1 may carry any stride (even 0 or negative): it is never stepped."""
+    rows, cols = arr.shape
+    if cols > 1 and arr.strides[1] != item:
+        return None
+    if rows <= 1:
+        return max(1, cols)
+    pitch, rem = divmod(arr.strides[0], item)
+    return pitch if rem == 0 and pitch >= max(1, cols) else None
 
 
 _local = threading.local()
@@ -175,12 +190,13 @@ class NumpyBackend(Backend):
 
         Forward: im2col a few images at a time (about ``_IM2COL_ROWS`` output rows) into a
         scratch buffer that stays in cache, one gemm per chunk straight into the output.
-        Backward: the kernel gradient is one im2col gemm over the whole batch (a long inner
-        dimension is far faster than K short ones); the input gradient needs no col2im: the
-        input flattened to rows (N*prod(spatial), C) makes every kernel offset a contiguous
-        row range, so dz zero-padded to that "wide" layout times each offset's kernel slice
-        is one gemm accumulating (BLAS beta=1) into its row range of dx.
-        The columns, the padded dz and the forward chunk are per-thread scratch buffers.
+        Backward: the kernel gradient is im2col^T @ dz accumulated (BLAS beta=1) over the
+        same chunks of images (a long inner dimension is far faster than K gemms of one
+        offset each); the input gradient needs no col2im: the input flattened to rows
+        (N*prod(spatial), C) makes every kernel offset a contiguous row range, so dz
+        zero-padded to that "wide" layout times each offset's kernel slice is one gemm
+        accumulating into its row range of dx.
+        The chunk of columns and the padded dz are per-thread scratch buffers.
 
         Returns ``(z, backward)`` with ``backward(dz, want_dx) -> (dxpad or None, dkernel)``,
         or None (the portable path) for anything but float32/float64 arrays of one dtype.
