@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,8 @@ import time
 
 BATCH = {"mlp-small": 128, "mlp-large": 1024}
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Terminal escape sequences (mpirun adds a colour reset around forwarded lines at times).
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _worker(args):
@@ -118,12 +121,22 @@ def _run(ranks, args):
                 env.setdefault("OMPI_MCA_plm_rsh_agent", "false")  # one node: no remote agent
         cmd += worker
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("SCALING ")]
-    if proc.returncode != 0 or not lines:
+    result = _scaling_result(proc.stdout)
+    if proc.returncode != 0 or result is None:
         raise SystemExit(f"bench.scaling: {' '.join(cmd)} failed (exit {proc.returncode}):\n"
                          f"{proc.stdout}\n{proc.stderr}")
-    # raw_decode: mpirun (Open MPI/PRRTE) at times appends a terminal reset "\x1b[0m" to
-    # the last forwarded line; the JSON ends before it.
+    return result
+
+
+def _scaling_result(stdout):
+    """The JSON of rank 0's last ``SCALING`` line, or None. mpirun (Open MPI/PRRTE) at times
+    puts a terminal reset "\x1b[0m" before or after a forwarded line (the scaling test
+    failed 1 run in 4 on the one before): escape sequences are dropped first, and the JSON
+    is read up to its end."""
+    lines = [l for l in (_ANSI.sub("", l).strip() for l in stdout.splitlines())
+             if l.startswith("SCALING ")]
+    if not lines:
+        return None
     return json.JSONDecoder().raw_decode(lines[-1][len("SCALING "):])[0]
 
 

@@ -351,6 +351,18 @@ def test_an_error_outside_fit_also_ends_both(tmp_path):
     assert "finished training" not in text
 
 
+def test_scaling_bench_reads_rank_zero_line_through_terminal_codes():
+    """mpirun sometimes wraps a forwarded line in terminal colour resets; the driver still
+    reads the JSON (a line starting with "\x1b[0m" made the scaling test fail 1 run in 4)."""
+    from bench import scaling
+    rows = [{"workload": "mlp-small", "ranks": 2}]
+    text = json.dumps(rows)
+    for out in (f"SCALING {text}\n", f"\x1b[0mSCALING {text}\n\x1b[0m\n",
+                f"noise\nSCALING {text}\x1b[0m\n", f"\x1b[0m\x1b[1;31mSCALING {text}\r\n"):
+        assert scaling._scaling_result(out) == rows
+    assert scaling._scaling_result("no result here\n\x1b[0m") is None
+
+
 def test_scaling_bench_reports_one_and_two_ranks(tmp_path):
     out = tmp_path / "scaling.json"
     if _find_mpirun() is None:
