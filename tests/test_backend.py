@@ -87,8 +87,16 @@ def test_fused_softmax_cross_entropy_gradient_is_the_logit_gradient(backend, flo
         np.testing.assert_allclose(dz, numeric, rtol=1e-5, atol=1e-8)
     # Per-sample weights scale each row.
     w = np.array([1.0, 0.0, 2.0, 0.5])
-    dzw = backend.to_numpy(softmax_cross_entropy_grad(p, y, sparse, 1.0 / 4, backend.asarray(w)))
-    np.testing.assert_allclose(dzw, numeric * w[:, None], rtol=1e-5, atol=1e-8)
+    for fn in (softmax_cross_entropy_grad, backend.fused("softmax_cross_entropy")):
+        dzw = backend.to_numpy(fn(p, y, sparse, 1.0 / 4, backend.asarray(w)))
+        np.testing.assert_allclose(dzw, numeric * w[:, None], rtol=1e-5, atol=1e-8)
+    # float32 probabilities give a float32 gradient on every path.
+    p32 = pn.activations.softmax(backend.asarray(z.astype(np.float32)))
+    y32 = y if sparse else backend.asarray(y_host.astype(np.float32))
+    for fn in (softmax_cross_entropy_grad, backend.fused("softmax_cross_entropy")):
+        dz32 = backend.to_numpy(fn(p32, y32, sparse, 1.0 / 4))
+        assert dz32.dtype == np.float32
+        np.testing.assert_allclose(dz32, numeric, rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", ["sparse", "sparse_column", "one_hot", "weighted", "smoothed"])
