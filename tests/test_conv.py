@@ -411,6 +411,11 @@ def test_layer_fast_path_equals_portable_path(float64, make):
     (lambda: pn.layers.Conv2D(4, (2, 3), padding="same", dilation_rate=(2, 1)), (3, 7, 6, 33)),
     (lambda: pn.layers.Conv2D(3, 3, padding="same", data_format="channels_first"), (2, 32, 5, 4)),
     (lambda: pn.layers.Conv1D(4, 3, padding="causal", dilation_rate=2), (2, 9, 32)),
+    # Bias and relu inside the fast path, one image per chunk (see _IM2COL_ROWS below).
+    (lambda: pn.layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="relu"),
+     (3, 7, 6, 32)),
+    (lambda: pn.layers.Conv1D(4, 3, padding="causal", activation="relu"), (3, 9, 33)),
+    (lambda: pn.layers.Conv2D(4, 3, activation="relu", use_bias=False), (2, 6, 5, 32)),
 ])
 def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shape):
     """NumPy's im2col-free stride-1 convolution (one accumulating gemm per kernel offset
@@ -419,6 +424,7 @@ def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shap
     where NumPy's own BLAS gemm is found; forced on here so the fallback is tested too.)"""
     from portanet.backend import numpy_backend
     monkeypatch.setattr(numpy_backend, "GEMM_INTO_IN_PLACE", True)
+    monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 1)  # a chunk per image
     rng = np.random.default_rng(11)
     with pn.use_backend("numpy") as nb:
         # Teardown puts back the fast-path table chosen without the forced flag.
@@ -427,9 +433,9 @@ def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shap
         calls = []
         original = nb.conv_stride1
 
-        def counting(*args):
-            calls.append(args[0].shape)
-            return original(*args)
+        def counting(*args, **kwargs):
+            calls.append((args[0].shape, kwargs.get("relu", False)))
+            return original(*args, **kwargs)
         layer = make()
         x = rng.standard_normal(shape)
         for dtype, tol in (("float64", 1e-11), ("float32", 2e-4)):
@@ -452,6 +458,10 @@ def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shap
                     del nb.conv_stride1
                     nb.set_fused(None)
             assert calls, "the fast path was not taken"
+            # Bias and relu go inside the fast path exactly when the layer has both.
+            epilogue = (layer.use_bias and layer.activation is pn.activations.relu
+                        and layer.data_format == "channels_last")
+            assert [relu for _, relu in calls] == [epilogue]
             calls.clear()
             for a, b in zip(*results):
                 assert a.dtype == np.dtype(dtype) and b.dtype == np.dtype(dtype)
@@ -467,11 +477,12 @@ def test_conv_stride1_backend_matches_loops(float64):
     z, back = nb.conv_stride1(x, kernel, (2, 1))
     np.testing.assert_allclose(z, ref_conv(x, kernel, (1, 1), (2, 1), [(0, 0), (0, 0)]), atol=1e-12)
     dz = rng.standard_normal(z.shape)
-    dx, dk = back(dz, True)
+    dx, dk, none_bias = back(dz, True)
+    assert none_bias is None  # no bias was given
     # Adjoint identities: <conv(x), dz> is linear in x and in the kernel.
     np.testing.assert_allclose(np.sum(dx * x), np.sum(z * dz), rtol=1e-10)
     np.testing.assert_allclose(np.sum(dk * kernel), np.sum(z * dz), rtol=1e-10)
-    none, dk2 = back(dz, False)
+    none, dk2, _ = back(dz, False)
     assert none is None
     np.testing.assert_array_equal(dk, dk2)
     assert nb.conv_stride1(x.astype("float32"), kernel, (1, 1)) is None  # mixed dtypes decline
@@ -481,7 +492,7 @@ def test_conv_stride1_backend_matches_loops(float64):
     try:
         numpy_backend._CBLAS = {}
         z2, back2 = nb.conv_stride1(x, kernel, (2, 1))
-        dx2, dk2 = back2(dz, True)
+        dx2, dk2, _ = back2(dz, True)
     finally:
         numpy_backend._CBLAS = blas
     np.testing.assert_allclose(z2, z, atol=1e-12)
@@ -502,7 +513,7 @@ def test_conv_stride1_kernel_with_odd_strides_on_a_length_one_axis(float64):
     for kernel in (base[:, None, :], np.broadcast_to(base[:, None, :], (3, 1, 4)),
                    base[:, None, :][:, ::-1, :], np.ascontiguousarray(base[:, None, :])):
         z, back = nb.conv_stride1(x, kernel, (1,))
-        dx, dk = back(dz, True)
+        dx, dk, _ = back(dz, True)
         if expected is None:
             ref = np.stack([sum(x[:, t + i, 0][:, None] * base[i] for i in range(3))
                             for t in range(7)], axis=1)
@@ -531,7 +542,7 @@ def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
             np.testing.assert_allclose(z, ref_conv(x, kernel, (1, 1), (1, 1), [(0, 0), (0, 0)]),
                                        atol=1e-12)
             dz = rng.standard_normal(z.shape)
-        dx, dk = back(dz, True)
+        dx, dk, _ = back(dz, True)
         results.append((z, dx, dk))
     # The kernel gradient is sum over positions of window (x) dz: check it by loops too.
     ref_dk = np.zeros_like(kernel)
@@ -544,17 +555,20 @@ def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
     np.testing.assert_allclose(np.sum(results[1][1] * x), np.sum(results[1][0] * dz), rtol=1e-10)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: pn.layers.Conv2D(3, 3, activation="relu"),
-    lambda: pn.layers.Conv2D(4, 2, groups=2, padding="same"),
-    lambda: pn.layers.Conv2D(2, 3, data_format="channels_first"),
-    lambda: pn.layers.Conv2D(3, 3, padding="same"),
+@pytest.mark.parametrize("make,channels", [
+    (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 4),
+    (lambda: pn.layers.Conv2D(4, 2, groups=2, padding="same"), 4),
+    (lambda: pn.layers.Conv2D(2, 3, data_format="channels_first"), 4),
+    (lambda: pn.layers.Conv2D(3, 3, padding="same"), 4),
+    # NumPy: the stride-1 path with bias and relu inside (32 channels), and without.
+    (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 32),
+    (lambda: pn.layers.Conv2D(3, 3, padding="same"), 32),
 ])
-def test_conv_fed_by_the_model_input_skips_the_input_gradient(backend, make):
+def test_conv_fed_by_the_model_input_skips_the_input_gradient(backend, make, channels):
     """A conv layer marked by the training step as reading the model's input (as Dense)
     returns no input gradient, and its weight gradients are unchanged."""
     layer = make()
-    x = np.random.default_rng(5).standard_normal((2, 6, 5, 4)).astype("float32")
+    x = np.random.default_rng(5).standard_normal((2, 6, 5, channels)).astype("float32")
     grads = []
     for skip in (False, True):
         for v in layer.weights:

@@ -86,6 +86,13 @@ def _valid_out(padded_shape, ksize, strides, dilation):
                  for n, k, s, d in zip(padded_shape[1:-1], ksize, strides, dilation))
 
 
+def _stride1_path(backend, strides, channels):
+    """The backend's stride-1 convolution ("conv_stride1") when it applies, else None."""
+    if W._use_fast and all(s == 1 for s in strides) and channels >= W.FLAT_MIN_CHANNELS:
+        return backend.fused("conv_stride1")
+    return None
+
+
 def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
     """groups=1: im2col and one matmul forward; the kernel gradient is ``cols^T @ dz``."""
     xp = backend.xp
@@ -94,16 +101,14 @@ def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
     K = _prod(ksize)
     channels = x.shape[-1]
     xpad = W.pad(backend, x, pads)
-    stride1 = (backend.fused("conv_stride1")
-               if W._use_fast and all(s == 1 for s in strides) and channels >= W.FLAT_MIN_CHANNELS
-               else None)
+    stride1 = _stride1_path(backend, strides, channels)
     flat = stride1(xpad, kernel, dilation) if stride1 is not None else None
     if flat is not None:
         # The backend's im2col-free stride-1 convolution (NumPy: gemms over row ranges).
         z, flat_backward = flat
 
         def backward_flat(dz):
-            dxpad, dkernel = flat_backward(dz, want_dx)
+            dxpad, dkernel, _ = flat_backward(dz, want_dx)
             return (None if dxpad is None else W.crop(dxpad, pads)), dkernel
         return z, backward_flat
     padded_shape = tuple(xpad.shape)
@@ -302,13 +307,42 @@ class _Conv(_BaseConv):
         # The model's training step marks the layer fed by the model's own input (as Dense):
         # its input gradient is never read, and for the first layer of a CNN it is a
         # col2im over the largest activation.
+        want_dx = not self._skip_input_grad
+        fused = self._fused_epilogue(x, pads, want_dx)
+        if fused is not None:
+            return fused
         z, core = _conv(self.backend, x, self.kernel.value, self.strides, self.dilation_rate,
-                        pads, self.groups, want_dx=not self._skip_input_grad)
+                        pads, self.groups, want_dx=want_dx)
 
         def backward_core(dz):
             dx, dk = core(dz)
             return dx, (dk,)
         return self._finish(z, backward_core, (self.kernel,))
+
+    def _fused_epilogue(self, x, pads, want_dx):
+        """``(y, backward)`` from the backend's stride-1 convolution with the bias and relu
+        applied inside it, chunk by chunk while in cache (NumPy), or None when that does not
+        apply: channels_first, no bias, another activation, groups, strides, few channels,
+        or either fast path ("conv_stride1", "bias_activation") switched off."""
+        if (self.data_format != "channels_last" or not self.use_bias or self.groups != 1
+                or self.activation is not _activations.relu
+                or self.backend.fused("bias_activation") is None):
+            return None
+        stride1 = _stride1_path(self.backend, self.strides, x.shape[-1])
+        if stride1 is None:
+            return None
+        out = stride1(W.pad(self.backend, x, pads), self.kernel.value, self.dilation_rate,
+                      bias=self.bias.value, relu=True)
+        if out is None:
+            return None
+        y, core = out
+
+        def backward(dy):
+            dxpad, dkernel, dbias = core(dy, want_dx)
+            self.bias.add_grad(dbias)
+            self.kernel.add_grad(dkernel)
+            return None if dxpad is None else W.crop(dxpad, pads)
+        return y, backward
 
     def compute_output_shape(self, input_shape):
         spatial = tuple(W.output_length(n, k, self.padding, s, d) for n, k, s, d in
