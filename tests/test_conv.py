@@ -416,6 +416,7 @@ def test_layer_fast_path_equals_portable_path(float64, make):
      (3, 7, 6, 32)),
     (lambda: pn.layers.Conv1D(4, 3, padding="causal", activation="relu"), (3, 9, 33)),
     (lambda: pn.layers.Conv2D(4, 3, activation="relu", use_bias=False), (2, 6, 5, 32)),
+    (lambda: pn.layers.Conv2D(4, 3, activation="relu"), (2, 6, 5, 3)),  # few channels
 ])
 def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shape):
     """NumPy's im2col-free stride-1 convolution (one accumulating gemm per kernel offset
@@ -563,6 +564,8 @@ def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
     # NumPy: the stride-1 path with bias and relu inside (32 channels), and without.
     (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 32),
     (lambda: pn.layers.Conv2D(3, 3, padding="same"), 32),
+    # One channel: skipping the input gradient takes the fast path, keeping it does not.
+    (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 1),
 ])
 def test_conv_fed_by_the_model_input_skips_the_input_gradient(backend, make, channels):
     """A conv layer marked by the training step as reading the model's input (as Dense)

@@ -86,9 +86,10 @@ def _valid_out(padded_shape, ksize, strides, dilation):
                  for n, k, s, d in zip(padded_shape[1:-1], ksize, strides, dilation))
 
 
-def _stride1_path(backend, strides, channels):
+def _stride1_path(backend, strides, channels, min_channels=None):
     """The backend's stride-1 convolution ("conv_stride1") when it applies, else None."""
-    if W._use_fast and all(s == 1 for s in strides) and channels >= W.FLAT_MIN_CHANNELS:
+    min_channels = W.FLAT_MIN_CHANNELS if min_channels is None else min_channels
+    if W._use_fast and all(s == 1 for s in strides) and channels >= min_channels:
         return backend.fused("conv_stride1")
     return None
 
@@ -322,13 +323,15 @@ class _Conv(_BaseConv):
     def _fused_epilogue(self, x, pads, want_dx):
         """``(y, backward)`` from the backend's stride-1 convolution with the bias and relu
         applied inside it, chunk by chunk while in cache (NumPy), or None when that does not
-        apply: channels_first, no bias, another activation, groups, strides, few channels,
-        or either fast path ("conv_stride1", "bias_activation") switched off."""
+        apply: channels_first, no bias, another activation, groups, strides, fewer than
+        ``_windows.EPILOGUE_MIN_CHANNELS`` input channels (unless the input gradient is
+        skipped), or either fast path ("conv_stride1", "bias_activation") switched off."""
         if (self.data_format != "channels_last" or not self.use_bias or self.groups != 1
                 or self.activation is not _activations.relu
                 or self.backend.fused("bias_activation") is None):
             return None
-        stride1 = _stride1_path(self.backend, self.strides, x.shape[-1])
+        stride1 = _stride1_path(self.backend, self.strides, x.shape[-1],
+                                W.EPILOGUE_MIN_CHANNELS if want_dx else 1)
         if stride1 is None:
             return None
         out = stride1(W.pad(self.backend, x, pads), self.kernel.value, self.dilation_rate,
