@@ -3,6 +3,8 @@ Keras's rules, hand-computed values ('same' padding with even kernels and stride
 transposed convolution as the exact adjoint of the convolution, and the NumPy fast window
 path against the portable one."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -451,7 +453,10 @@ def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shap
                     xs = x.astype(dtype)
                     layer._maybe_build(xs.shape)
                     for v in layer.weights:
-                        v.value = v.value.astype(dtype)
+                        # Random values for every weight, the bias included (a zero bias
+                        # would hide a bias the fast path adds wrongly).
+                        v.value = (np.random.default_rng(zlib.crc32(v.path.encode()))
+                                   .standard_normal(v.shape) * 0.5).astype(dtype)
                     y, back = layer.run(xs, training=True)[:2]
                     dy = np.cos(np.arange(y.size).reshape(y.shape)).astype(dtype)
                     dx = back(dy)
@@ -562,10 +567,10 @@ def test_conv_stride1_chunks_of_images_match_one_chunk(float64, monkeypatch):
     (lambda: pn.layers.Conv2D(2, 3, data_format="channels_first"), 4),
     (lambda: pn.layers.Conv2D(3, 3, padding="same"), 4),
     # NumPy: the stride-1 path with bias and relu inside (32 channels), and without.
-    (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 32),
+    (lambda: pn.layers.Conv2D(3, 3, activation="relu", bias_initializer="random_normal"), 32),
     (lambda: pn.layers.Conv2D(3, 3, padding="same"), 32),
     # One channel: skipping the input gradient takes the fast path, keeping it does not.
-    (lambda: pn.layers.Conv2D(3, 3, activation="relu"), 1),
+    (lambda: pn.layers.Conv2D(3, 3, activation="relu", bias_initializer="random_normal"), 1),
 ])
 def test_conv_fed_by_the_model_input_skips_the_input_gradient(backend, make, channels):
     """A conv layer marked by the training step as reading the model's input (as Dense)

@@ -13,10 +13,12 @@ Cross-correlation, as Keras: the kernel is not flipped.
 Fast paths (``backend.fused``; ``_windows.fast_windows(False)`` or ``PORTANET_FUSED=none``
 run the portable path, which the tests compare against): "conv_stride1" replaces im2col and
 col2im of a stride-1, groups=1 convolution with C >= ``_windows.FLAT_MIN_CHANNELS`` input
-channels (NumPy: one in-place gemm per kernel offset over row ranges of the flattened
-input), and "bias_activation" adds the bias and relu in place into the fresh result. A layer
-that reads the model's input (``Layer._skip_input_grad``, set by the training step) skips
-its input gradient.
+channels (NumPy: im2col a few images at a time in cache, one in-place gemm per kernel offset
+over row ranges of the flattened input for the input gradient); a channels_last Conv with a
+bias and relu hands both to it from ``_windows.EPILOGUE_MIN_CHANNELS`` channels (from one
+when its input gradient is skipped), applied chunk by chunk; otherwise "bias_activation"
+adds the bias and relu in place into the fresh result. A layer that reads the model's input
+(``Layer._skip_input_grad``, set by the training step) skips its input gradient.
 """
 
 __all__ = ["Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D",
