@@ -457,7 +457,21 @@ class _ConfusionMetric(Metric):
         return config
 
 
-class Precision(_ConfusionMetric):
+class _TruePositiveRatio(_ConfusionMetric):
+    """TP / (TP + ``_misses``): the shared result of Precision (false positives) and Recall
+    (false negatives)."""
+
+    _misses = None
+
+    def result(self):
+        if self.true_positives is None:
+            return 0.0
+        xp = _xp(self.true_positives)
+        tp = self.true_positives
+        return self._finish(_div_no_nan(xp, tp, tp + getattr(self, self._misses)))
+
+
+class Precision(_TruePositiveRatio):
     """TP / (TP + FP) of predictions above ``thresholds`` (0.5 by default).
 
     Args:
@@ -466,29 +480,19 @@ class Precision(_ConfusionMetric):
         class_id: compute the metric for this class (column) only.
     """
 
+    _misses = "false_positives"
+
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
 
-    def result(self):
-        if self.true_positives is None:
-            return 0.0
-        xp = _xp(self.true_positives)
-        tp = self.true_positives
-        return self._finish(_div_no_nan(xp, tp, tp + self.false_positives))
 
-
-class Recall(_ConfusionMetric):
+class Recall(_TruePositiveRatio):
     """TP / (TP + FN) of predictions above ``thresholds`` (0.5 by default); arguments as Precision."""
+
+    _misses = "false_negatives"
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
-
-    def result(self):
-        if self.true_positives is None:
-            return 0.0
-        xp = _xp(self.true_positives)
-        tp = self.true_positives
-        return self._finish(_div_no_nan(xp, tp, tp + self.false_negatives))
 
 
 class _ConfusionCount(_ConfusionMetric):
