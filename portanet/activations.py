@@ -397,12 +397,8 @@ def soft_shrink(x, threshold=0.5):
                     xp.where(x < -threshold, x + threshold, xp.zeros_like(x)))
 
 
-def _hard_shrink_grad(x, y, dy, threshold=0.5):
-    xp = _xp(x)
-    return dy * xp.astype(xp.abs(x) > threshold, dy.dtype)
-
-
-@_with_grad(_hard_shrink_grad, "hard_shrink")
+# Both shrinks have slope 1 where |x| > threshold and 0 elsewhere: one gradient.
+@_with_grad(_soft_shrink_grad, "hard_shrink")
 def hard_shrink(x, threshold=0.5):
     """x where |x| > threshold, else 0."""
     xp = _xp(x)

@@ -92,20 +92,6 @@ def _leading_dimension(arr, item):
 
 
 _local = threading.local()
-_ONES = {}
-
-
-def _ones(n, dtype):
-    """A read-only vector of ``n`` ones (kept per size and dtype, a few at most)."""
-    key = (n, np.dtype(dtype))
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) >= 8:
-            _ONES.clear()
-        ones = np.ones(n, dtype)
-        ones.flags.writeable = False
-        _ONES[key] = ones
-    return ones
 
 
 def _scratch(role, shape, dtype):
@@ -206,8 +192,8 @@ class NumpyBackend(Backend):
         Forward: im2col a few images at a time (about ``_IM2COL_ROWS`` output rows) into a
         scratch buffer that stays in cache, one gemm per chunk straight into the output,
         then the bias (the gemm accumulates onto it) and relu on the chunk while it is in
-        cache. Backward, chunk by chunk: relu's mask, the bias gradient (a ones-vector
-        gemv), the kernel gradient im2col^T @ dz accumulated with BLAS beta=1 (a long inner
+        cache. Backward, chunk by chunk: relu's mask, the bias gradient (``sum_rows``: a
+        ones-vector gemv), the kernel gradient im2col^T @ dz accumulated with BLAS beta=1 (a long inner
         dimension is far faster than K gemms of one offset each), and dz copied into a
         "wide" layout for the input gradient, which needs no col2im: the input flattened to
         rows (N*prod(spatial), C) makes every kernel offset a contiguous row range, so the
@@ -281,7 +267,6 @@ class NumpyBackend(Backend):
             cols = _scratch("cols_chunk", cols_shape, dtype)
             masked = _scratch("dz_chunk", (group * per_image, filters), dtype) if relu else None
             hit = _scratch("relu_mask", (group * per_image, filters), np.bool_) if relu else None
-            ones = _ones(group * per_image, dtype) if bias is not None else None
             for s, e in chunks:
                 n = (e - s) * per_image
                 dz = dyr[s:e].reshape(-1, filters)
@@ -289,7 +274,7 @@ class NumpyBackend(Backend):
                     np.greater(zr[s:e].reshape(-1, filters), 0, out=hit[:n])
                     dz = np.multiply(dz, hit[:n], out=masked[:n])
                 if bias is not None:
-                    dbias += ones[:n] @ dz
+                    dbias += self.sum_rows(dz)
                 part = cols[:e - s]
                 np.copyto(part, window_view[s:e])
                 _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)

@@ -96,6 +96,23 @@ def _stride1_path(backend, strides, channels, min_channels=None):
     return None
 
 
+def _run_stride1(stride1, xpad, kernel, dilation, pads, want_dx, bias=None, relu=False):
+    """``(y, backward)`` of the backend's stride-1 convolution of the padded ``xpad``
+    (optionally with the bias and relu inside), ``backward(dy) -> (dx cropped to the
+    unpadded input or None, dkernel, dbias or None)``; None when there is no such path or
+    it declines the arrays."""
+    out = (stride1(xpad, kernel, dilation, bias=bias, relu=relu)
+           if stride1 is not None else None)
+    if out is None:
+        return None
+    y, core = out
+
+    def backward(dy):
+        dxpad, dkernel, dbias = core(dy, want_dx)
+        return (None if dxpad is None else W.crop(dxpad, pads)), dkernel, dbias
+    return y, backward
+
+
 def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
     """groups=1: im2col and one matmul forward; the kernel gradient is ``cols^T @ dz``."""
     xp = backend.xp
@@ -104,15 +121,15 @@ def _conv_dense(backend, x, kernel, strides, dilation, pads, want_dx=True):
     K = _prod(ksize)
     channels = x.shape[-1]
     xpad = W.pad(backend, x, pads)
-    stride1 = _stride1_path(backend, strides, channels)
-    flat = stride1(xpad, kernel, dilation) if stride1 is not None else None
+    flat = _run_stride1(_stride1_path(backend, strides, channels), xpad, kernel, dilation,
+                        pads, want_dx)
     if flat is not None:
         # The backend's im2col-free stride-1 convolution (NumPy: gemms over row ranges).
         z, flat_backward = flat
 
         def backward_flat(dz):
-            dxpad, dkernel, _ = flat_backward(dz, want_dx)
-            return (None if dxpad is None else W.crop(dxpad, pads)), dkernel
+            dx, dkernel, _ = flat_backward(dz)
+            return dx, dkernel
         return z, backward_flat
     padded_shape = tuple(xpad.shape)
     out = _valid_out(padded_shape, ksize, strides, dilation)
@@ -336,17 +353,17 @@ class _Conv(_BaseConv):
                                 W.EPILOGUE_MIN_CHANNELS if want_dx else 1)
         if stride1 is None:
             return None
-        out = stride1(W.pad(self.backend, x, pads), self.kernel.value, self.dilation_rate,
-                      bias=self.bias.value, relu=True)
+        out = _run_stride1(stride1, W.pad(self.backend, x, pads), self.kernel.value,
+                           self.dilation_rate, pads, want_dx, bias=self.bias.value, relu=True)
         if out is None:
             return None
         y, core = out
 
         def backward(dy):
-            dxpad, dkernel, dbias = core(dy, want_dx)
+            dx, dkernel, dbias = core(dy)
             self.bias.add_grad(dbias)
             self.kernel.add_grad(dkernel)
-            return None if dxpad is None else W.crop(dxpad, pads)
+            return dx
         return y, backward
 
     def compute_output_shape(self, input_shape):

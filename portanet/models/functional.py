@@ -279,12 +279,7 @@ class Functional(Model):
                 args = values[in_ids[0]]
                 mask = masks.get(in_ids[0])
             y, back, out_mask, extra = layer.run(args, training=training, mask=mask)
-            if extra is not None:
-                extras.append(extra)
-            nested = getattr(layer, "_pending_extra", None)
-            if nested:
-                extras.extend(nested)
-                layer._pending_extra = None
+            self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
                 if out_mask is not None:

@@ -89,6 +89,17 @@ class Model(Layer):
                          f"{[layer.name for layer in self.layers]}")
 
     # ------------------------------------------------------------------ as a layer
+    @staticmethod
+    def _collect_extra(layer, extra, extras):
+        """Add one layer run's activity-regularization penalty to ``extras``, and those a
+        nested model left on the layer (``_pending_extra``, taken once)."""
+        if extra is not None:
+            extras.append(extra)
+        nested = getattr(layer, "_pending_extra", None)
+        if nested:
+            extras.extend(nested)
+            layer._pending_extra = None
+
     def forward(self, inputs, training=False):
         multi = isinstance(inputs, (list, tuple))
         xs = list(inputs) if multi else [inputs]

@@ -113,12 +113,7 @@ class Sequential(Model):
         for layer in self._layers:
             x, back, mask, extra = layer.run(x, training=training, mask=mask)
             backwards.append(back)
-            if extra is not None:
-                extras.append(extra)
-            nested = getattr(layer, "_pending_extra", None)
-            if nested:
-                extras.extend(nested)
-                layer._pending_extra = None
+            self._collect_extra(layer, extra, extras)
 
         def backward(dys):
             d = dys[0]
