@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
                layers, losses, metrics, optimizers, regularizers, saving, utils)
 from . import distributed
-from . import random
+from . import preprocessing, random
 from .backend import set_backend, use_backend
 from .layers import Input
 from .models import Model, Sequential
@@ -18,4 +18,5 @@ from .saving import load_model
 
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
-           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "distributed", "random"]
+           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "distributed", "random",
+           "preprocessing"]
