@@ -343,13 +343,16 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"{owner}: rate={rate!r}; expected a number in [0, 1)")
     b = _backend.current()
-    if isinstance(inputs, (list, tuple, int, float)) or type(inputs).__module__ == "numpy":
+    if isinstance(inputs, (list, tuple, int, float)):
         inputs = b.asarray(inputs)
         if not b.is_float(inputs):
             inputs = b.asarray(inputs, config.floatx())
+    elif type(inputs).__module__ == "numpy":
+        inputs = b.asarray(inputs)   # host data moves to the device
     shape = tuple(inputs.shape)
     if b.is_array(inputs) and not b.is_float(inputs):
-        raise ValueError(f"{owner}: inputs have dtype {inputs.dtype}; expected a floating dtype")
+        raise ValueError(f"{owner}: inputs have dtype {_dtype_name(inputs.dtype)}; expected a "
+                         f"floating dtype")
     if noise_shape is None:
         noise = shape
     else:

@@ -183,6 +183,10 @@ def test_dropout_rate_and_scaling(backend):
     np.testing.assert_allclose(y[kept], 2.0 / 0.7, rtol=1e-6)
     assert abs(y.mean() - 2.0) < 0.02
     np.testing.assert_array_equal(host(backend, prandom.dropout(x, 0.0, seed=1)), host(backend, x))
+    # Lists of numbers become floatx arrays of the active backend.
+    z = prandom.dropout([[1, 2], [3, 4]], 0.5, seed=3)
+    assert backend.is_array(z) and z.dtype == backend.floatx()
+    assert set(host(backend, z).ravel()) <= {0.0, 2.0, 4.0, 6.0, 8.0}
 
 
 def test_dropout_noise_shape_broadcasts_one_draw(backend):
@@ -239,6 +243,7 @@ def test_shuffle_permutes_whole_slices(backend):
     (lambda: prandom.randint((2,), 0, 5, dtype="float32"), r"randint: dtype='float32'.*integer"),
     (lambda: prandom.randint((2,), 0, 300, dtype="int8"), r"randint: the range \[0, 300\)"),
     (lambda: prandom.dropout([1.0, 2.0], 1.0), r"dropout: rate=1\.0"),
+    (lambda: prandom.dropout(np.array([1, 2]), 0.5), r"dropout: inputs have dtype int64"),
     (lambda: prandom.dropout([1.0, 2.0], -0.1), r"dropout: rate=-0\.1"),
     (lambda: prandom.dropout([[1.0, 2.0]], 0.5, noise_shape=(1, 3)), r"dropout: noise_shape=\(1, 3\)"),
     (lambda: prandom.shuffle([1.0, 2.0], axis=1), r"shuffle: axis=1"),
