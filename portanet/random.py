@@ -33,6 +33,7 @@ otherwise. ``dropout`` applies its mask with the arithmetic operators (``inputs 
 (1 - rate)``), so a traced tensor passed in is differentiated through it.
 """
 
+import math
 import operator
 
 from . import backend as _backend
@@ -186,9 +187,12 @@ def _check_number(value, name, owner):
     if isinstance(value, bool):
         raise ValueError(f"{owner}: {name}={value!r}; expected a number")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: {name}={value!r}; expected a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{owner}: {name}={value!r}; expected a finite number")
+    return number
 
 
 def _host_param(value, name, owner):

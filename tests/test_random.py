@@ -232,6 +232,7 @@ def test_shuffle_permutes_whole_slices(backend):
 @pytest.mark.parametrize("call, match", [
     (lambda: prandom.normal((2,), stddev=-1.0), r"normal: stddev=-1\.0"),
     (lambda: prandom.truncated_normal((2,), stddev=-0.5), r"truncated_normal: stddev=-0\.5"),
+    (lambda: prandom.normal((2,), mean=float("nan")), r"normal: mean=nan; expected a finite"),
     (lambda: prandom.normal((2, -1)), r"normal: shape=\(2, -1\)"),
     (lambda: prandom.normal("ab"), r"normal: shape='ab'"),
     (lambda: prandom.normal((2.5,)), r"normal: shape=\(2\.5,\)"),
