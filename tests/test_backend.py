@@ -427,3 +427,73 @@ def test_sum_rows_matches_the_portable_sum(backend, monkeypatch):
     backend.__dict__.pop("_ones_rows", None)
     check((7, 9, 9, 300))
     assert made == [9, 300, 9, 300]  # per dtype, once each; 7 rows stay a plain sum
+
+
+# ----------------------------------------------------------------------------- selection context
+def test_use_backend_in_one_thread_does_not_change_another():
+    """The backend of ``use_backend`` lives in a ContextVar: a second thread inside its own
+    block sees its backend, the first thread keeps the process default throughout."""
+    import threading
+
+    from portanet import backend as B
+    default = B.current()
+    entered, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with pn.use_backend("array_api_strict") as strict:
+            seen["inside"] = B.current()
+            seen["strict"] = strict
+            entered.set()
+            release.wait(10)
+        seen["after"] = B.current()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        # While the other thread is inside its block, this one is unaffected.
+        assert B.current() is default
+        assert pn.Sequential([pn.Input((3,)), Dense(2)]).backend is default
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen["inside"] is seen["strict"] and seen["strict"].name == "array_api_strict"
+    assert seen["after"] is default
+    assert B.current() is default
+
+
+def test_set_backend_sets_the_process_default_seen_by_new_threads():
+    import threading
+
+    from portanet import backend as B
+    previous = B.current()
+    seen = {}
+    try:
+        pn.set_backend("array_api_strict")
+        thread = threading.Thread(target=lambda: seen.setdefault("b", B.current()))
+        thread.start()
+        thread.join(10)
+        assert seen["b"].name == "array_api_strict" and B.current() is seen["b"]
+        # use_backend overrides the default in this thread only, then gives it back.
+        with pn.use_backend("numpy") as nb:
+            assert B.current() is nb
+            other = {}
+            t2 = threading.Thread(target=lambda: other.setdefault("b", B.current()))
+            t2.start()
+            t2.join(10)
+            assert other["b"].name == "array_api_strict"
+        assert B.current().name == "array_api_strict"
+    finally:
+        pn.set_backend(previous.name, previous.device)
+    assert B.current() is previous
+
+
+def test_nested_use_backend_restores_each_level():
+    from portanet import backend as B
+    outer = B.current()
+    with pn.use_backend("array_api_strict") as strict:
+        with pn.use_backend("numpy") as nb:
+            assert B.current() is nb
+        assert B.current() is strict
+    assert B.current() is outer
