@@ -497,3 +497,66 @@ def test_nested_use_backend_restores_each_level():
             assert B.current() is nb
         assert B.current() is strict
     assert B.current() is outer
+
+
+def test_fused_adam_kernel_on_arrays_matches_the_formula(backend, monkeypatch):
+    """The backend's "adam" kernel on plain arrays: Keras's update with the given alpha,
+    moments returned (owned copies the first time, the same arrays after), inputs untouched."""
+    kernel = backend.fused("adam")
+    if kernel is None:
+        pytest.skip(f"{backend.name} has no fused Adam")
+    monkeypatch.setenv("PORTANET_NUMBA", "0")
+    import portanet.backend.fused_numpy as fused_numpy
+    monkeypatch.setattr(fused_numpy, "ADAM_BLOCK", 5)
+    rng = np.random.default_rng(11)
+    shapes = [(4, 3), (7,)]
+    w = [rng.standard_normal(s) for s in shapes]
+    g = [rng.standard_normal(s) for s in shapes]
+    m = [rng.standard_normal(s) * 0.1 for s in shapes]
+    v = [np.abs(rng.standard_normal(s)) * 0.1 for s in shapes]
+    dev = lambda arrays: [backend.asarray(a, dtype="float64") for a in arrays]  # noqa: E731
+    W, G, M, V = dev(w), dev(g), dev(m), dev(v)
+    cache = {}
+    b1, b2, eps, alpha = 0.8, 0.95, 1e-3, 0.05
+    new_w, new_m, new_v = kernel(W, G, M, V, b1, b2, eps, alpha, cache)
+    for k in range(len(shapes)):
+        em = m[k] + (g[k] - m[k]) * (1 - b1)
+        ev = v[k] + (g[k] * g[k] - v[k]) * (1 - b2)
+        np.testing.assert_allclose(backend.to_numpy(new_m[k]), em, rtol=1e-12)
+        np.testing.assert_allclose(backend.to_numpy(new_v[k]), ev, rtol=1e-12)
+        np.testing.assert_allclose(backend.to_numpy(new_w[k]), w[k] - alpha * em / (np.sqrt(ev) + eps),
+                                   rtol=1e-12)
+        # Nothing handed in was written into.
+        np.testing.assert_array_equal(backend.to_numpy(W[k]), w[k])
+        np.testing.assert_array_equal(backend.to_numpy(M[k]), m[k])
+        np.testing.assert_array_equal(backend.to_numpy(V[k]), v[k])
+    # The second step updates the owned moments in place and returns the same arrays.
+    again = kernel(new_w, G, new_m, new_v, b1, b2, eps, alpha, cache)
+    assert all(a is b for a, b in zip(again[1], new_m)) and all(a is b for a, b in zip(again[2], new_v))
+    # Arrays it cannot take: declined (None), nothing changed.
+    bad = dev([np.zeros((2, 2))])
+    assert kernel(bad, dev([np.zeros(3)]), bad, bad, b1, b2, eps, alpha, cache) is None
+
+
+def test_adam_picks_the_fused_kernel_itself(backend, monkeypatch):
+    """Adam (and AdamW) call the backend's kernel; SGD never does, AMSGrad never does."""
+    calls = []
+    real = backend.fused
+
+    def spy(name):
+        fn = real(name)
+        if name == "adam" and fn is not None:
+            def wrapped(*args):
+                calls.append(len(args[0]))
+                return fn(*args)
+            return wrapped
+        return fn
+    monkeypatch.setattr(backend, "fused", spy)
+    from portanet.layers.base import Variable
+    for opt, expect in ((pn.optimizers.Adam(0.1), 1), (pn.optimizers.AdamW(0.1), 1),
+                        (pn.optimizers.Adam(0.1, amsgrad=True), 0), (pn.optimizers.SGD(0.1), 0)):
+        calls.clear()
+        var = Variable(backend.asarray(np.ones(3, np.float32)), "w", backend=backend)
+        opt.apply([backend.asarray(np.ones(3, np.float32))], [var])
+        has_kernel = real("adam") is not None
+        assert calls == ([1] if expect and has_kernel else []), (opt, calls)

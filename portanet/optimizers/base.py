@@ -177,10 +177,12 @@ class Optimizer:
         any of the variables it was built for, others are a ValueError);
         ``apply(grads)`` pairs the gradients one-to-one with the variables the optimizer
         was built for. A None gradient skips its variable (with a warning); all None is a
-        ValueError; an empty list does nothing.
+        ValueError; ``apply([], [])`` does nothing.
 
         portanet's form ``apply(variables)``: a list of Variables, each updated with its
-        ``.grad`` (None grads are skipped silently; a list with none still counts a step).
+        ``.grad`` (None grads are skipped silently; a list with none, or an empty list,
+        still counts a step, as the training loop of a model without trainable weights
+        expects).
         A new list of variables rebuilds the optimizer, keeping the slots of the
         variables it already knew.
 
@@ -190,6 +192,7 @@ class Optimizer:
         """
         grads = list(grads)
         if trainable_variables is None and all(_is_variable(g) for g in grads):
+            # portanet's form (an empty list included: the ambiguity resolves to it).
             self._apply_own_gradients(grads)
             return
         if not grads:
