@@ -1,4 +1,5 @@
-"""portanet's mini-batch hot-loop benchmark (``python -m bench`` or ``portanet bench``).
+"""portanet's mini-batch hot-loop benchmark (``python -m bench``, from a source checkout;
+the installed ``portanet`` package never imports it).
 
 See bench/cli.py for the options and shared/ANCHORS.md for the workloads.
 """

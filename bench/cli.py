@@ -1,4 +1,4 @@
-"""``python -m bench`` / ``portanet bench``: the mini-batch hot-loop benchmark.
+"""``python -m bench``: the mini-batch hot-loop benchmark (run from a source checkout).
 
     python -m bench --backend numpy --workloads mlp-small,mlp-large --steps 50
     python -m bench --backend cupy --json out.json --md out.md

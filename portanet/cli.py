@@ -1,58 +1,33 @@
-"""The ``portanet`` command: ``portanet demo`` trains on the bundled digits."""
+"""The ``portanet`` command: ``portanet demo`` trains on the bundled digits.
+
+``portanet bench`` was dropped: the benchmark harness is the repository's top-level
+``bench/`` package (it times PyTorch beside portanet and writes under ``bench/results/``),
+which an installed wheel does not contain; run it from a source checkout with
+``python -m bench``. No command here imports ``bench``, ``torch``, ``cupy`` (unless
+``--backend cupy``), ``mpi4py`` or ``matplotlib`` (unless ``--plot``).
+"""
 
 import argparse
 import sys
-import time
+
+from . import demo as _demo_module
+
+_BENCH_MOVED = ("`portanet bench` was removed: run the benchmark from a source checkout of "
+                "portanet with `python -m bench` (see bench/README.md)")
 
 
 def _demo(args):
-    import portanet as pn
-    from portanet.datasets import digits
-    if args.backend:
-        pn.set_backend(args.backend)
-    backend = pn.backend.current()
-    pn.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = digits.load_data()
-    print(f"portanet {pn.__version__} demo: {args.model} on the bundled 8x8 digits "
-          f"({len(x_train)} train / {len(x_test)} test images), backend {backend.name}")
-    if args.model == "mlp":
-        model = pn.Sequential([
-            pn.Input((8, 8)),
-            pn.layers.Flatten(),
-            pn.layers.Dense(128, activation="relu"),
-            pn.layers.Dropout(0.1),
-            pn.layers.Dense(10, activation="softmax"),
-        ])
-        x_train_in, x_test_in = x_train, x_test
-    else:
-        model = pn.Sequential([
-            pn.Input((8, 8, 1)),
-            pn.layers.Conv2D(32, 3, activation="relu", padding="same"),
-            pn.layers.MaxPooling2D(2),
-            pn.layers.Conv2D(64, 3, activation="relu", padding="same"),
-            pn.layers.MaxPooling2D(2),
-            pn.layers.Flatten(),
-            pn.layers.Dense(64, activation="relu"),
-            pn.layers.Dense(10, activation="softmax"),
-        ])
-        x_train_in, x_test_in = x_train[..., None], x_test[..., None]
-    model.compile(optimizer=pn.optimizers.Adam(learning_rate=args.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    start = time.perf_counter()
-    history = model.fit(x_train_in, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_split=0.1, verbose=args.verbose, diagnostics=args.diagnostics)
-    elapsed = time.perf_counter() - start
-    if args.plot:
-        pn.utils.plot_history(history, args.plot)
-        print(f"curves written to {args.plot}")
-    loss, acc = model.evaluate(x_test_in, y_test, verbose=0)
-    print(f"trained {args.epochs} epochs in {elapsed:.1f}s; test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.3f}")
+    _demo_module.run(model=args.model, backend=args.backend, epochs=args.epochs, batch_size=args.batch_size,
+             learning_rate=args.learning_rate, seed=args.seed, verbose=args.verbose, plot=args.plot,
+             diagnostics=args.diagnostics)
     return 0
 
 
 def _positive(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
@@ -74,8 +49,11 @@ def main(argv=None):
     demo.add_argument("--diagnostics", action="store_true",
                       help="check gradients, update sizes, saturation and the loss each epoch")
     demo.set_defaults(func=_demo)
-    from . import bench_cli
-    bench_cli.register(sub)
+    sub.add_parser("bench", help="removed: use `python -m bench` in a source checkout", add_help=False)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        print(f"portanet: error: {_BENCH_MOVED}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return args.func(args)

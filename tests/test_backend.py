@@ -427,3 +427,136 @@ def test_sum_rows_matches_the_portable_sum(backend, monkeypatch):
     backend.__dict__.pop("_ones_rows", None)
     check((7, 9, 9, 300))
     assert made == [9, 300, 9, 300]  # per dtype, once each; 7 rows stay a plain sum
+
+
+# ----------------------------------------------------------------------------- selection context
+def test_use_backend_in_one_thread_does_not_change_another():
+    """The backend of ``use_backend`` lives in a ContextVar: a second thread inside its own
+    block sees its backend, the first thread keeps the process default throughout."""
+    import threading
+
+    from portanet import backend as B
+    default = B.current()
+    entered, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with pn.use_backend("array_api_strict") as strict:
+            seen["inside"] = B.current()
+            seen["strict"] = strict
+            entered.set()
+            release.wait(10)
+        seen["after"] = B.current()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        # While the other thread is inside its block, this one is unaffected.
+        assert B.current() is default
+        assert pn.Sequential([pn.Input((3,)), Dense(2)]).backend is default
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen["inside"] is seen["strict"] and seen["strict"].name == "array_api_strict"
+    assert seen["after"] is default
+    assert B.current() is default
+
+
+def test_set_backend_sets_the_process_default_seen_by_new_threads():
+    import threading
+
+    from portanet import backend as B
+    previous = B.current()
+    seen = {}
+    try:
+        pn.set_backend("array_api_strict")
+        thread = threading.Thread(target=lambda: seen.setdefault("b", B.current()))
+        thread.start()
+        thread.join(10)
+        assert seen["b"].name == "array_api_strict" and B.current() is seen["b"]
+        # use_backend overrides the default in this thread only, then gives it back.
+        with pn.use_backend("numpy") as nb:
+            assert B.current() is nb
+            other = {}
+            t2 = threading.Thread(target=lambda: other.setdefault("b", B.current()))
+            t2.start()
+            t2.join(10)
+            assert other["b"].name == "array_api_strict"
+        assert B.current().name == "array_api_strict"
+    finally:
+        pn.set_backend(previous.name, previous.device)
+    assert B.current() is previous
+
+
+def test_nested_use_backend_restores_each_level():
+    from portanet import backend as B
+    outer = B.current()
+    with pn.use_backend("array_api_strict") as strict:
+        with pn.use_backend("numpy") as nb:
+            assert B.current() is nb
+        assert B.current() is strict
+    assert B.current() is outer
+
+
+def test_fused_adam_kernel_on_arrays_matches_the_formula(backend, monkeypatch):
+    """The backend's "adam" kernel on plain arrays: Keras's update with the given alpha,
+    moments returned (owned copies the first time, the same arrays after), inputs untouched."""
+    kernel = backend.fused("adam")
+    if kernel is None:
+        pytest.skip(f"{backend.name} has no fused Adam")
+    monkeypatch.setenv("PORTANET_NUMBA", "0")
+    import portanet.backend.fused_numpy as fused_numpy
+    monkeypatch.setattr(fused_numpy, "ADAM_BLOCK", 5)
+    rng = np.random.default_rng(11)
+    shapes = [(4, 3), (7,)]
+    w = [rng.standard_normal(s) for s in shapes]
+    g = [rng.standard_normal(s) for s in shapes]
+    m = [rng.standard_normal(s) * 0.1 for s in shapes]
+    v = [np.abs(rng.standard_normal(s)) * 0.1 for s in shapes]
+    dev = lambda arrays: [backend.asarray(a, dtype="float64") for a in arrays]  # noqa: E731
+    W, G, M, V = dev(w), dev(g), dev(m), dev(v)
+    cache = {}
+    b1, b2, eps, alpha = 0.8, 0.95, 1e-3, 0.05
+    new_w, new_m, new_v = kernel(W, G, M, V, b1, b2, eps, alpha, cache)
+    for k in range(len(shapes)):
+        em = m[k] + (g[k] - m[k]) * (1 - b1)
+        ev = v[k] + (g[k] * g[k] - v[k]) * (1 - b2)
+        np.testing.assert_allclose(backend.to_numpy(new_m[k]), em, rtol=1e-12)
+        np.testing.assert_allclose(backend.to_numpy(new_v[k]), ev, rtol=1e-12)
+        np.testing.assert_allclose(backend.to_numpy(new_w[k]), w[k] - alpha * em / (np.sqrt(ev) + eps),
+                                   rtol=1e-12)
+        # Nothing handed in was written into.
+        np.testing.assert_array_equal(backend.to_numpy(W[k]), w[k])
+        np.testing.assert_array_equal(backend.to_numpy(M[k]), m[k])
+        np.testing.assert_array_equal(backend.to_numpy(V[k]), v[k])
+    # The second step updates the owned moments in place and returns the same arrays.
+    again = kernel(new_w, G, new_m, new_v, b1, b2, eps, alpha, cache)
+    assert all(a is b for a, b in zip(again[1], new_m)) and all(a is b for a, b in zip(again[2], new_v))
+    # Arrays it cannot take: declined (None), nothing changed.
+    bad = dev([np.zeros((2, 2))])
+    assert kernel(bad, dev([np.zeros(3)]), bad, bad, b1, b2, eps, alpha, cache) is None
+
+
+def test_adam_picks_the_fused_kernel_itself(backend, monkeypatch):
+    """Adam (and AdamW) call the backend's kernel; SGD never does, AMSGrad never does."""
+    calls = []
+    real = backend.fused
+
+    def spy(name):
+        fn = real(name)
+        if name == "adam" and fn is not None:
+            def wrapped(*args):
+                calls.append(len(args[0]))
+                return fn(*args)
+            return wrapped
+        return fn
+    monkeypatch.setattr(backend, "fused", spy)
+    from portanet.layers.base import Variable
+    for opt, expect in ((pn.optimizers.Adam(0.1), 1), (pn.optimizers.AdamW(0.1), 1),
+                        (pn.optimizers.Adam(0.1, amsgrad=True), 0), (pn.optimizers.SGD(0.1), 0)):
+        calls.clear()
+        var = Variable(backend.asarray(np.ones(3, np.float32)), "w", backend=backend)
+        opt.apply([backend.asarray(np.ones(3, np.float32))], [var])
+        has_kernel = real("adam") is not None
+        assert calls == ([1] if expect and has_kernel else []), (opt, calls)

@@ -520,3 +520,82 @@ def test_bad_arguments_raise_naming_the_argument(make, arg):
 def test_unexpected_keyword_raises():
     with pytest.raises(TypeError, match="lr"):
         O.Adam(lr=0.1)
+
+
+# ---------------------------------------------------------------------------- Keras 3 apply API
+def _var(backend, w, name="dense/kernel"):
+    return Variable(backend.asarray(np.asarray(w, dtype=np.float64), dtype="float64"), name,
+                    backend=backend)
+
+
+@pytest.mark.parametrize("make", [lambda: pn.optimizers.SGD(0.1, momentum=0.9),
+                                  lambda: pn.optimizers.Adam(0.1), lambda: pn.optimizers.RMSprop(0.1)],
+                         ids=["sgd", "adam", "rmsprop"])
+def test_apply_grads_and_variables_matches_the_reference(backend, make):
+    """apply(grads, trainable_variables) builds on the first call, then apply(grads) and
+    apply_gradients continue; three steps equal Keras's formula and apply(variables)."""
+    opt = make()
+    a, b = _var(backend, W0), _var(backend, -W0, "dense/bias")
+    assert not opt.built and opt.variables == []
+    opt.apply([backend.asarray(GRADS[0]), backend.asarray(-GRADS[0])], [a, b])
+    assert opt.built and opt.variables == [a, b] and opt.iterations == 1
+    opt.apply([backend.asarray(GRADS[1]), backend.asarray(-GRADS[1])])
+    assert opt.apply_gradients([(backend.asarray(GRADS[2]), a), (backend.asarray(-GRADS[2]), b)]) == 3
+    ref = {"SGD": ref_sgd(0.1, 0.9), "Adam": ref_adam(0.1), "RMSprop": ref_rmsprop(0.1)}[type(opt).__name__]
+    np.testing.assert_allclose(backend.to_numpy(a.value), ref(W0, GRADS)[2], rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(b.value), ref(-W0, [-g for g in GRADS])[2], rtol=1e-12)
+    old, _ = run_steps(backend, make())
+    np.testing.assert_allclose(backend.to_numpy(a.value), old[2], rtol=1e-12)
+
+
+def test_apply_skips_none_gradients_with_a_warning(backend):
+    opt = pn.optimizers.SGD(0.5)
+    a, b = _var(backend, [1.0, 2.0]), _var(backend, [3.0], "dense/bias")
+    with pytest.warns(UserWarning, match="dense/bias"):
+        opt.apply([backend.asarray(np.array([1.0, -1.0])), None], [a, b])
+    np.testing.assert_array_equal(backend.to_numpy(a.value), [0.5, 2.5])
+    np.testing.assert_array_equal(backend.to_numpy(b.value), [3.0])
+    assert opt.iterations == 1
+
+
+def test_apply_refuses_before_changing_anything(backend):
+    opt = pn.optimizers.Adam(0.1)
+    a, b = _var(backend, [1.0, 2.0]), _var(backend, [3.0], "dense/bias")
+    g = backend.asarray(np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match="built"):
+        opt.apply([g])  # unbuilt, no variables
+    with pytest.raises(ValueError, match="no gradients"):
+        opt.apply([None], [a])
+    assert opt.iterations == 0
+    opt.apply([g], [a])
+    state = opt.get_state()
+    with pytest.raises(ValueError, match="unknown variable"):
+        opt.apply([backend.asarray(np.array([1.0]))], [b])
+    with pytest.raises(ValueError, match="2 gradients"):
+        opt.apply([g, g])
+    with pytest.raises(ValueError, match="expected one gradient each"):
+        opt.apply([g, g], [a])
+    assert opt.iterations == 1 and opt.variables == [a]
+    np.testing.assert_array_equal(opt.get_state()["slots"][0]["momentum"], state["slots"][0]["momentum"])
+    opt.apply([], [])  # Keras form with nothing to apply: nothing happens
+    assert opt.iterations == 1
+
+
+def test_apply_to_a_subset_uses_each_variables_own_slots(backend):
+    """Passing some of the built variables updates those, with their own slots."""
+    opt = pn.optimizers.Adam(0.1)
+    a, b = _var(backend, W0), _var(backend, -W0, "dense/bias")
+    opt.build([a, b])
+    for g in GRADS:
+        opt.apply([backend.asarray(g)], [b])
+    np.testing.assert_allclose(backend.to_numpy(b.value), ref_adam(0.1)(-W0, GRADS)[2], rtol=1e-12)
+    np.testing.assert_array_equal(backend.to_numpy(a.value), W0)
+    assert np.all(opt.get_state()["slots"][0]["momentum"] == 0)
+
+
+def test_apply_old_form_with_no_gradient_still_counts_a_step(backend):
+    opt = pn.optimizers.SGD(0.1)
+    a = _var(backend, [1.0])
+    opt.apply([a])
+    assert opt.iterations == 1 and opt.variables == [a]
+    np.testing.assert_array_equal(backend.to_numpy(a.value), [1.0])

@@ -2,13 +2,20 @@
 
 This package is the only one that imports an array library by name. Everything else asks
 ``current()`` (or the backend bound to a built layer) for ``xp`` and the services.
+
+As in thinc/backends/__init__.py, the backend chosen by ``use_backend`` lives in a
+``contextvars.ContextVar``: a ``with use_backend(...)`` block changes the backend of its
+own thread (or asyncio task) only. ``set_backend`` sets the process-wide default that
+every context without a ``use_backend`` block sees (threads start without one).
 """
 
 import contextlib
+import contextvars
 import os
 
 import numpy as np
 
+from ..validation import check_non_negative_int
 from .base import Backend
 
 BACKENDS = ("numpy", "array_api_strict", "cupy")
@@ -16,7 +23,10 @@ _ALIASES = {"np": "numpy", "strict": "array_api_strict", "array-api-strict": "ar
             "cp": "cupy"}
 
 _instances = {}
-_current = None
+# The process default (set_backend; else $PORTANET_BACKEND, else numpy on first use).
+_default = None
+# This context's override (use_backend); None means "the process default".
+_context_backend = contextvars.ContextVar("portanet_backend", default=None)
 _seed = None
 _init_rng = np.random.default_rng()
 
@@ -52,46 +62,54 @@ def get(name, device=None):
 
 
 def set_backend(name, device=None):
-    """Make ``name`` ("numpy", "array_api_strict", "cupy") the active backend.
+    """Make ``name`` ("numpy", "array_api_strict", "cupy") the process-wide default backend.
 
-    Models built afterwards live on it. Fails with one clear error when the backend
-    cannot start (library not installed, no GPU), leaving the active backend unchanged.
+    Models built afterwards live on it. Inside a ``use_backend`` block it also replaces
+    that block's backend until the block ends. Fails with one clear error when the
+    backend cannot start (library not installed, no GPU), leaving the active backend
+    unchanged.
     """
-    global _current
+    global _default
     backend = get(name, device)
     backend.activate()
-    _current = backend
+    _default = backend
+    if _context_backend.get() is not None:
+        _context_backend.set(backend)
     return backend
 
 
 def current():
-    """The active Backend (from set_backend, use_backend or $PORTANET_BACKEND; else numpy)."""
-    global _current
-    if _current is None:
-        _current = get(os.environ.get("PORTANET_BACKEND", "numpy") or "numpy")
-    return _current
+    """The active Backend: this context's ``use_backend`` one, else the process default
+    (set_backend, else $PORTANET_BACKEND, else numpy)."""
+    global _default
+    backend = _context_backend.get()
+    if backend is not None:
+        return backend
+    if _default is None:
+        _default = get(os.environ.get("PORTANET_BACKEND", "numpy") or "numpy")
+    return _default
 
 
 @contextlib.contextmanager
 def use_backend(name, device=None):
-    """Context manager: ``with pn.use_backend("array_api_strict"): ...``."""
-    global _current
-    previous = _current
-    backend = set_backend(name, device)
+    """Context manager: ``with pn.use_backend("array_api_strict"): ...``.
+
+    Only the current thread (context) sees the change; other threads keep theirs.
+    """
+    backend = get(name, device)
+    backend.activate()
+    token = _context_backend.set(backend)
     try:
         yield backend
     finally:
-        _current = previous
-        if previous is not None:
-            previous.activate()
+        _context_backend.reset(token)
+        current().activate()
 
 
 def set_random_seed(seed):
     """Seed every random stream: initial weights (host) and each backend's training stream."""
     global _seed, _init_rng
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"set_random_seed: seed={seed!r}; expected a non-negative integer")
-    _seed = None if seed is None else int(seed)
+    _seed = check_non_negative_int(seed, "seed", "set_random_seed", allow_none=True)
     _init_rng = np.random.default_rng(_seed)
     for backend in _instances.values():
         backend.reseed(_seed)

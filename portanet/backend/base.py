@@ -168,8 +168,11 @@ class Backend:
     def fused(self, name):
         """An optional fast kernel by name, or None (callers then use the portable path).
 
-        Names: "adam" (``fn(optimizer, pairs, grads, lr) -> bool``, False when it cannot
-        handle that optimizer's options), "bias_activation" (``fn(z, bias, activation)``
+        Names: "adam" (``fn(weights, gradients, momentums, velocities, beta_1, beta_2,
+        epsilon, alpha, cache)`` on lists of arrays, one entry per weight, and floats,
+        ``alpha`` the step's bias-corrected rate; returns ``(new_weights, momentums,
+        velocities)`` or None when it cannot take those arrays; ``cache`` is a dict the
+        caller owns and passes back every step, for the kernel's buffers), "bias_activation" (``fn(z, bias, activation)``
         -> ``(y, backward)`` or None), "softmax_cross_entropy" (``fn(p, y, sparse, scale,
         sample_weight) -> dL/dz``), "sparse_ce_value" (``fn(p, labels)`` -> Keras's sparse
         cross-entropy of probabilities, batch mean, or None), "conv_windows" (``fn(x, kernel,

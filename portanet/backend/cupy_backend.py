@@ -6,7 +6,7 @@ other entry points of a model) makes it CuPy's current device, so every kernel r
 
 The fast paths (``Backend.fused``) are elementwise kernels that replace several launches
 of the portable path with one; a small step is bound by the host's ~15 us per launch
-(shared/ANCHORS.md), so launches are what they save. Each is tested against the portable
+(measured with bench/), so launches are what they save. Each is tested against the portable
 path (tests/test_backend.py) and kept only where bench/ shows a gain.
 """
 
@@ -174,61 +174,77 @@ class CupyBackend(Backend):
             kernels = _KERNELS[id(self._cupy)] = _make_kernels(self._cupy)
         return kernels[name]
 
-    def _adam_fusable(self, opt, pairs, grads):
-        """Whether the fused Adam kernels apply: no AMSGrad, and every gradient a dense
-        device array of its weight's dtype and shape."""
-        if getattr(opt, "amsgrad", True):
-            return False
-        return all(self.is_array(g) and g.dtype == var.value.dtype and g.shape == var.value.shape
-                   for (_, var), g in zip(pairs, grads))
+    def _adam_fusable(self, weights, gradients, momentums, velocities):
+        """Whether the fused Adam kernels apply: every gradient and moment a dense device
+        array of its weight's dtype and shape (AMSGrad never comes here: Adam keeps it on
+        the portable path)."""
+        return all(self.is_array(g) and g.dtype == w.dtype and g.shape == w.shape
+                   and self.is_array(m) and m.shape == w.shape
+                   and self.is_array(v) and v.shape == w.shape
+                   for w, g, m, v in zip(weights, gradients, momentums, velocities))
 
-    def _adam(self, opt, pairs, grads, lr):
-        """Adam as one elementwise kernel per weight: the moments are updated in place and
-        the new weight is a fresh array (value semantics, as the portable path)."""
-        if not self._adam_fusable(opt, pairs, grads):
-            return False
+    def _adam(self, weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alpha,
+              cache):
+        """Adam as one elementwise kernel per weight (``Backend.fused("adam")``): the moments
+        are updated in place and the new weight is a fresh array (value semantics, as the
+        portable path). Returns ``(new_weights, momentums, velocities)`` or None."""
+        if not self._adam_fusable(weights, gradients, momentums, velocities):
+            return None
         cp = self._cupy
         kernel = self._kernel("adam")
-        alpha = opt._alpha(lr)
-        state = opt.__dict__.setdefault("_fused_cupy_state", {})
-        for (i, var), g in zip(pairs, grads):
-            slots = opt._slots[i]
-            w = var.value
-            m, v = _owned_moments(cp, state, var, slots, w)
+        owned = cache.get("cupy_adam_moments", {})
+        kept = {}
+        new_weights, new_moms, new_vels = [], [], []
+        for w, g, m, v in zip(weights, gradients, momentums, velocities):
+            m, v = _owned_moments(cp, owned, kept, w, m, v)
             dt = w.dtype.type
             w_new = cp.empty_like(w)
-            kernel(g, w, dt(alpha), dt(1.0 - opt.beta_1), dt(1.0 - opt.beta_2), dt(opt.epsilon),
-                   m, v, w_new)
-            var._set(w_new)
-        return True
+            kernel(g, w, dt(alpha), dt(1.0 - beta_1), dt(1.0 - beta_2), dt(epsilon), m, v, w_new)
+            new_weights.append(w_new)
+            new_moms.append(m)
+            new_vels.append(v)
+        cache["cupy_adam_moments"] = kept
+        return new_weights, new_moms, new_vels
 
-    def _adam_flat(self, opt, pairs, grads, lr):
+    def _adam_flat(self, weights, gradients, momentums, velocities, beta_1, beta_2, epsilon,
+                   alpha, cache):
         """Adam as one kernel over all weights of a dtype (opt-in: PORTANET_ADAM_FLAT=1).
 
         Weights and moments live in one flat buffer per dtype, each weight a view, and
         the gradients are concatenated into one flat array per step; the weights are then
-        updated in place. Anything that replaces a weight's array (assign, set_weights,
-        constraints) is noticed on the next step and the buffers are rebuilt.
+        updated in place, and the views are returned as the new weights and moments (the
+        optimizer stores them). Anything that replaces a weight's array (assign,
+        set_weights, constraints) or a moment (set_state) is noticed on the next step by
+        identity, and the buffers are rebuilt.
         """
-        if not self._adam_fusable(opt, pairs, grads):
-            return False
+        if not self._adam_fusable(weights, gradients, momentums, velocities):
+            return None
         cp = self._cupy
         kernel = self._kernel("adam_flat")
-        alpha = opt._alpha(lr)
         groups = collections.OrderedDict()
-        for (i, var), g in zip(pairs, grads):
-            groups.setdefault(var.value.dtype, []).append((i, var, g))
-        cache = opt.__dict__.setdefault("_fused_cupy_flat", {})
-        for dtype, items in groups.items():
-            key = (dtype, tuple(var._id for _, var, _ in items))
-            buf = cache.get(key)
-            if buf is None or not _flat_intact(buf, items, opt):
-                buf = cache[key] = _pack_flat(cp, items, opt)
-            flat_g = cp.concatenate([cp.ravel(g) for _, _, g in items])
+        for k, w in enumerate(weights):
+            groups.setdefault(w.dtype, []).append(k)
+        buffers = cache.get("cupy_adam_flat", {})
+        kept = {}
+        new_weights, new_moms, new_vels = list(weights), list(momentums), list(velocities)
+        for dtype, ks in groups.items():
+            key = (dtype, tuple(id(weights[k]) for k in ks))
+            buf = buffers.get(key)
+            if buf is None or not _flat_intact(buf, ks, weights, momentums, velocities):
+                buf = _pack_flat(cp, ks, weights, momentums, velocities)
+                # Keyed by the views, which are the weights the optimizer hands in next time.
+                key = (dtype, tuple(id(w) for w in buf["views"]["w"]))
+            kept[key] = buf
+            flat_g = cp.concatenate([cp.ravel(gradients[k]) for k in ks])
             dt = dtype.type
-            kernel(flat_g, dt(alpha), dt(1.0 - opt.beta_1), dt(1.0 - opt.beta_2), dt(opt.epsilon),
+            kernel(flat_g, dt(alpha), dt(1.0 - beta_1), dt(1.0 - beta_2), dt(epsilon),
                    buf["m"], buf["v"], buf["w"])
-        return True
+            for j, k in enumerate(ks):
+                new_weights[k] = buf["views"]["w"][j]
+                new_moms[k] = buf["views"]["m"][j]
+                new_vels[k] = buf["views"]["v"][j]
+        cache["cupy_adam_flat"] = kept
+        return new_weights, new_moms, new_vels
 
     def _bias_activation(self, z, bias, activation):
         """y = activation(z + bias) in one kernel, and a one-kernel backward (or None).
@@ -351,46 +367,39 @@ def _make_kernels(cp):
     }
 
 
-def _owned_moments(cp, state, var, slots, w):
-    """The moment arrays of one weight, copied once into arrays this path may modify."""
-    own = state.get(var._id)
-    if own is None or own[0] is not slots["momentum"] or own[1] is not slots["velocity"] \
-            or own[0].shape != w.shape or own[0].dtype != w.dtype:
-        m = cp.array(slots["momentum"], dtype=w.dtype, copy=True)
-        v = cp.array(slots["velocity"], dtype=w.dtype, copy=True)
-        slots["momentum"], slots["velocity"] = m, v
-        own = state[var._id] = (m, v)
+def _owned_moments(cp, owned, kept, w, m, v):
+    """The moment arrays of one weight, copied once into arrays this path may modify
+    (recognized on later steps by identity; ``kept`` collects those in use)."""
+    own = owned.get(id(m))
+    if own is None or own[0] is not m or own[1] is not v or own[0].dtype != w.dtype:
+        own = (cp.array(m, dtype=w.dtype, copy=True), cp.array(v, dtype=w.dtype, copy=True))
+    kept[id(own[0])] = own
     return own
 
 
-def _pack_flat(cp, items, opt):
-    sizes = [var.value.size for _, var, _ in items]
+def _pack_flat(cp, ks, weights, momentums, velocities):
+    """One flat buffer per array kind ("w", "m", "v") for the weights at positions ``ks``,
+    filled with their values; ``views[kind][j]`` is the j-th weight's view."""
+    sizes = [weights[k].size for k in ks]
     total = sum(sizes)
-    dtype = items[0][1].value.dtype
+    dtype = weights[ks[0]].dtype
     buf = {"w": cp.empty(total, dtype), "m": cp.empty(total, dtype), "v": cp.empty(total, dtype),
-           "views": []}
+           "views": {"w": [], "m": [], "v": []}}
     offset = 0
-    for (i, var, _), n in zip(items, sizes):
-        shape = var.value.shape
-        views = {}
-        for key, src in (("w", var.value), ("m", opt._slots[i]["momentum"]),
-                         ("v", opt._slots[i]["velocity"])):
-            view = buf[key][offset:offset + n].reshape(shape)
+    for k, n in zip(ks, sizes):
+        shape = weights[k].shape
+        for kind, src in (("w", weights[k]), ("m", momentums[k]), ("v", velocities[k])):
+            view = buf[kind][offset:offset + n].reshape(shape)
             view[...] = src
-            views[key] = view
-        var.value = views["w"]
-        opt._slots[i]["momentum"], opt._slots[i]["velocity"] = views["m"], views["v"]
-        buf["views"].append(views)
+            buf["views"][kind].append(view)
         offset += n
     return buf
 
 
-def _flat_intact(buf, items, opt):
-    for (i, var, _), views in zip(items, buf["views"]):
-        if (var.value is not views["w"] or opt._slots[i]["momentum"] is not views["m"]
-                or opt._slots[i]["velocity"] is not views["v"]):
-            return False
-    return True
+def _flat_intact(buf, ks, weights, momentums, velocities):
+    views = buf["views"]
+    return all(weights[k] is views["w"][j] and momentums[k] is views["m"][j]
+               and velocities[k] is views["v"][j] for j, k in enumerate(ks))
 
 
 def _activation_name(activation):

@@ -66,61 +66,68 @@ def _adam_blocks(jobs, scratch):
         np.subtract(w, t, out=new)
 
 
-def adam_in_place(opt, pairs, grads, lr):
-    """Adam with the moments updated in place, block by block, with one scratch block.
+def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alpha, cache):
+    """Adam on NumPy arrays, the moments updated in place, block by block, with one scratch
+    block (``Backend.fused("adam")``; the signature is the backend contract, see
+    ``Backend.fused``).
+
+    Per weight: ``m += (g - m)(1 - beta_1)``, ``v += (g² - v)(1 - beta_2)``,
+    ``w_new = w - alpha·m / (√v + epsilon)``, where ``alpha`` is the step's bias-corrected
+    rate (``Adam._alpha``); the arithmetic and its order are ``Adam.update_step``'s.
+    Returns ``(new_weights, momentums, velocities)`` (lists), or None, having changed
+    nothing, when it cannot take these arrays (not NumPy, or shapes that differ).
 
     A step allocates one array per weight (the new value) instead of about ten
     temporaries of its size, and works through each weight in blocks that stay in cache
-    (or in one compiled pass, ``compiled_adam``, when numba is installed); the arithmetic
-    is ``Adam.update_step``'s. mlp-small (bench/, one thread): the update takes ~0.55 ms
-    in blocks, ~0.2 ms compiled, instead of ~0.8 ms; mlp-large ~5.4 ms in blocks, ~1.4 ms
-    compiled, instead of ~8.8 ms. (Sharing the
-    blocks among threads was tried and showed no gain on 2 cores.) Weights keep value
-    semantics (``variable.value`` is replaced, never written into). The moment arrays
-    are copied once into arrays this path owns, so an array handed to ``set_state`` is
-    never modified. Declines (returns False) amsgrad and non-NumPy arrays.
+    (or in one compiled pass, ``compiled_adam``, when numba is installed). mlp-small
+    (bench/, one thread): the update takes ~0.55 ms in blocks, ~0.2 ms compiled, instead
+    of ~0.8 ms; mlp-large ~5.4 ms in blocks, ~1.4 ms compiled, instead of ~8.8 ms.
+    (Sharing the blocks among threads was tried and showed no gain on 2 cores.) Weights
+    keep value semantics (a new array is returned, never written into). A moment array
+    handed in is copied once into an array this function owns (kept in ``cache``, a
+    dict the optimizer owns and passes back each step), so an array given to
+    ``set_state`` is never modified; the owned arrays are returned for the optimizer to
+    keep, and the next step recognizes them by identity.
     """
-    if getattr(opt, "amsgrad", True):
-        return False
-    for (i, var), g in zip(pairs, grads):
-        if not isinstance(var.value, np.ndarray) or not isinstance(g, np.ndarray):
-            return False
-        slots = opt._slots[i]
-        if (g.shape != var.value.shape or slots["momentum"].shape != var.value.shape
-                or slots["velocity"].shape != var.value.shape):
-            return False  # the portable update raises the shape error
-    alpha = opt._alpha(lr)
-    state = opt.__dict__.setdefault("_fused_numpy_state", {})
+    for w, g, m, v in zip(weights, gradients, momentums, velocities):
+        if not (isinstance(w, np.ndarray) and isinstance(g, np.ndarray)
+                and isinstance(m, np.ndarray) and isinstance(v, np.ndarray)):
+            return None
+        if g.shape != w.shape or m.shape != w.shape or v.shape != w.shape:
+            return None  # the portable update raises the shape error
     loop = compiled_adam()
     block = ADAM_BLOCK
-    hyper = (opt.beta_1, opt.beta_2, opt.epsilon)
+    hyper = (beta_1, beta_2, epsilon)
+    owned = cache.get("adam_moments", {})
+    kept = {}
     alphas = {}
-    jobs, updates = [], []
-    for (i, var), g in zip(pairs, grads):
-        slots = opt._slots[i]
-        w = var.value
-        own = state.get(var._id)
-        # Per variable, kept across steps: the moments this path owns, their flat views
-        # and the constants in the weight's dtype (the step's Python cost is most of
+    jobs, new_weights, new_moms, new_vels = [], [], [], []
+    for w, g, m, v in zip(weights, gradients, momentums, velocities):
+        own = owned.get(id(m))
+        # Per weight, kept across steps: the moments this path owns, their flat views and
+        # the constants in the weight's dtype (the step's Python cost is most of
         # mlp-small's update: ~7 us a weight before, ~3 after).
-        if (own is None or own[0] is not slots["momentum"] or own[1] is not slots["velocity"]
-                or own[0].shape != w.shape or own[0].dtype != w.dtype or own[2] != hyper):
-            m = np.array(slots["momentum"], dtype=w.dtype, copy=True, order="C")
-            v = np.array(slots["velocity"], dtype=w.dtype, copy=True, order="C")
-            slots["momentum"], slots["velocity"] = m, v
+        if (own is None or own[0] is not m or own[1] is not v or own[0].dtype != w.dtype
+                or own[2] != hyper):
+            m = np.array(m, dtype=w.dtype, copy=True, order="C")
+            v = np.array(v, dtype=w.dtype, copy=True, order="C")
             dt = w.dtype.type
-            own = state[var._id] = (m, v, hyper, m.reshape(-1), v.reshape(-1),
-                                    dt(1.0 - opt.beta_1), dt(1.0 - opt.beta_2), dt(opt.epsilon))
-        _, _, _, m, v, c1, c2, eps = own
+            own = (m, v, hyper, m.reshape(-1), v.reshape(-1),
+                   dt(1.0 - beta_1), dt(1.0 - beta_2), dt(epsilon))
+        kept[id(own[0])] = own
+        m, v, _, m_flat, v_flat, c1, c2, eps = own
+        new_moms.append(m)
+        new_vels.append(v)
         a = alphas.get(w.dtype)
         if a is None:
             a = alphas[w.dtype] = w.dtype.type(alpha)
         new = np.empty(w.shape, w.dtype)
         gf = g.reshape(-1) if g.dtype == w.dtype and g.flags.c_contiguous else \
             np.ascontiguousarray(g, dtype=w.dtype).reshape(-1)
-        flat = (gf, m, v, w.reshape(-1) if w.flags.c_contiguous else np.ascontiguousarray(w).reshape(-1),
+        flat = (gf, m_flat, v_flat,
+                w.reshape(-1) if w.flags.c_contiguous else np.ascontiguousarray(w).reshape(-1),
                 new.reshape(-1))
-        updates.append((var, new))
+        new_weights.append(new)
         if loop is not None and w.dtype in (np.float32, np.float64):
             try:
                 loop(*flat, c1, c2, eps, a)
@@ -131,10 +138,10 @@ def adam_in_place(opt, pairs, grads, lr):
         for start in range(0, n, block):
             stop = min(n, start + block)
             jobs.append(tuple(arr[start:stop] for arr in flat) + (c1, c2, eps, a))
-    _adam_blocks(jobs, state.setdefault("scratch", {}))
-    for var, new in updates:
-        var._set(new)
-    return True
+    _adam_blocks(jobs, cache.setdefault("scratch", {}))
+    # Only the moments in use stay cached (moments replaced by set_state are let go).
+    cache["adam_moments"] = kept
+    return new_weights, new_moms, new_vels
 
 
 def bias_relu_in_place(z, bias, activation):
@@ -185,6 +192,6 @@ def softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight=None):
     return portable(p, y, sparse, scale, sample_weight)
 
 
-FAST_PATHS = {"adam": adam_in_place, "bias_activation": bias_relu_in_place,
+FAST_PATHS = {"adam": adam, "bias_activation": bias_relu_in_place,
               "sparse_ce_value": sparse_ce_value,
               "softmax_cross_entropy": softmax_cross_entropy_grad}

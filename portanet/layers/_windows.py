@@ -22,6 +22,8 @@ import contextlib
 import itertools
 import operator
 
+from ..validation import check_one_of
+
 _DATA_FORMATS = ("channels_last", "channels_first")
 _use_fast = True
 # A backend's im2col-free "conv_stride1" runs one gemm per kernel offset with an inner
@@ -73,7 +75,7 @@ def normalize_tuple(value, n, name, owner, minimum=1):
 
 def normalize_padding(value, owner, allowed=("valid", "same")):
     if not isinstance(value, str) or value.lower() not in allowed:
-        raise ValueError(f"{owner}: padding={value!r}; expected one of {allowed}")
+        check_one_of(value, "padding", owner, allowed)  # raises: case-insensitive miss
     return value.lower()
 
 

@@ -5,18 +5,14 @@ keeps the input shape; PReLU is the only one with weights (its learned slope).
 """
 
 from .. import activations as _activations
+from ..validation import check_number
 from .base import Layer
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax"]
 
 
 def _non_negative(layer, name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{layer}: {name}={value!r}; expected a non-negative float"
-                         + (" or None" if allow_none else ""))
-    return float(value)
+    return check_number(value, name, layer, low=0, allow_none=allow_none, allow_inf=True)
 
 
 class ReLU(Layer):

@@ -31,7 +31,8 @@ from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from . import _windows as W
-from .base import Layer, check_positive_int
+from ..validation import check_positive_int
+from .base import Layer
 
 
 def _prod(values):

@@ -4,7 +4,8 @@ Both produce the Keras mask that recurrent layers consume: ``Embedding(mask_zero
 masks id 0; ``Masking(mask_value)`` masks timesteps whose features all equal the value.
 """
 
-from .base import Layer, check_positive_int
+from ..validation import check_positive_int
+from .base import Layer
 
 __all__ = ["Embedding", "Masking"]
 

@@ -6,24 +6,13 @@ biased variance E[x²] − μ² in training and updates its moving statistics wi
 Bessel correction; layer normalization uses the biased variance over ``axis``.
 """
 
+from ..validation import check_number
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
 # keras.backend.epsilon(): guards the masked mean's denominator, as Keras does.
 _KERAS_EPSILON = 1e-7
-
-
-def _check_float(value, name, owner, low=None, high=None, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner}: {name}={value!r}; expected a float")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{owner}: {name}={value!r}; expected a value "
-                         f"{'>' if low_open else '>='} {low}")
-    if high is not None and value > high:
-        raise ValueError(f"{owner}: {name}={value!r}; expected a value <= {high}")
-    return value
 
 
 def _normalize_axes(axes, rank, owner):
@@ -79,8 +68,8 @@ class BatchNormalization(Layer):
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"BatchNormalization: axis={axis!r}; expected an int")
         self.axis = axis
-        self.momentum = _check_float(momentum, "momentum", "BatchNormalization", 0.0, 1.0)
-        self.epsilon = _check_float(epsilon, "epsilon", "BatchNormalization", 0.0, low_open=True)
+        self.momentum = check_number(momentum, "momentum", "BatchNormalization", 0, 1)
+        self.epsilon = check_number(epsilon, "epsilon", "BatchNormalization", 0, low_open=True)
         self.center = bool(center)
         self.scale = bool(scale)
         self.synchronized = bool(synchronized)
@@ -253,7 +242,7 @@ class LayerNormalization(Layer):
             self.axis = axis
         else:
             raise TypeError(f"LayerNormalization: axis={axis!r}; expected an int or a list of ints")
-        self.epsilon = _check_float(epsilon, "epsilon", "LayerNormalization", 0.0, low_open=True)
+        self.epsilon = check_number(epsilon, "epsilon", "LayerNormalization", 0, low_open=True)
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)

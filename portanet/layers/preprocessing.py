@@ -6,6 +6,7 @@ each feature's mean and variance once, the statistics are non-trainable weights 
 with the model), and every later ``fit``, ``evaluate`` and ``predict`` applies them.
 """
 
+from ..validation import check_positive_int
 from .base import Layer
 
 __all__ = ["Normalization"]
@@ -122,11 +123,8 @@ class Normalization(Layer):
             batch_size: rows per batch when ``data`` is an array; None reads it in one batch.
             steps: the most batches to read (None: all of them).
         """
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size <= 0):
-            raise ValueError(f"Normalization.adapt: batch_size={batch_size!r}; expected a positive integer")
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
-            raise ValueError(f"Normalization.adapt: steps={steps!r}; expected a positive integer")
+        check_positive_int(batch_size, "batch_size", "Normalization.adapt", allow_none=True)
+        check_positive_int(steps, "steps", "Normalization.adapt", allow_none=True)
         if self.backend is None:
             from .. import backend as _backend
             self.backend = _backend.current()

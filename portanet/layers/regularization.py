@@ -10,6 +10,7 @@ identity.
 import math
 
 from .. import regularizers as _regularizers
+from ..validation import check_number
 from .base import Layer
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
@@ -17,9 +18,7 @@ __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"
 
 
 def _check_rate(layer, rate, name="rate"):
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(f"{layer}: {name}={rate!r}; expected a float in [0, 1)")
-    return float(rate)
+    return check_number(rate, name, layer, 0, 1, high_open=True)
 
 
 def _identity(dy):
@@ -169,9 +168,7 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or not 0 <= stddev <= 1:
-            raise ValueError(f"GaussianNoise: stddev={stddev!r}; expected a float in [0, 1]")
-        self.stddev = float(stddev)
+        self.stddev = check_number(stddev, "stddev", "GaussianNoise", 0, 1)
         self.seed = seed
 
     def forward(self, x, training=False):
@@ -272,8 +269,7 @@ class ActivityRegularization(Layer):
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         kwargs.pop("activity_regularizer", None)
         for name, value in (("l1", l1), ("l2", l2)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"ActivityRegularization: {name}={value!r}; expected a non-negative float")
+            check_number(value, name, "ActivityRegularization", low=0)
         super().__init__(activity_regularizer=_regularizers.L1L2(l1=l1, l2=l2), **kwargs)
         self.l1, self.l2 = float(l1), float(l2)
 

@@ -11,7 +11,8 @@ __all__ = ["Flatten", "Reshape", "Permute", "RepeatVector", "UpSampling1D", "UpS
 import operator
 
 from . import _windows as W
-from .base import Layer, check_positive_int
+from ..validation import check_positive_int
+from .base import Layer
 
 
 def _prod(shape):

@@ -1,5 +1,6 @@
 """Adadelta, as keras/src/optimizers/adadelta.py."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -14,10 +15,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name="adadelta", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0 <= rho < 1:
-            raise ValueError(f"Adadelta: rho={rho!r}; expected a float in [0, 1)")
-        if not epsilon > 0:
-            raise ValueError(f"Adadelta: epsilon={epsilon!r}; expected a positive float")
+        check_number(rho, "rho", "Adadelta", 0, 1, high_open=True)
+        check_number(epsilon, "epsilon", "Adadelta", low=0, low_open=True)
         self.rho, self.epsilon = float(rho), float(epsilon)
 
     def _make_slots(self, variable):

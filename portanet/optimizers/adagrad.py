@@ -1,5 +1,6 @@
 """Adagrad, as keras/src/optimizers/adagrad.py."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -13,10 +14,8 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  name="adagrad", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if initial_accumulator_value < 0:
-            raise ValueError(f"Adagrad: initial_accumulator_value={initial_accumulator_value!r}; expected >= 0")
-        if not epsilon > 0:
-            raise ValueError(f"Adagrad: epsilon={epsilon!r}; expected a positive float")
+        check_number(initial_accumulator_value, "initial_accumulator_value", "Adagrad", low=0)
+        check_number(epsilon, "epsilon", "Adagrad", low=0, low_open=True)
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = float(epsilon)
 

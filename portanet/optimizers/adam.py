@@ -1,7 +1,14 @@
-"""Adam (and AMSGrad), as keras/src/optimizers/adam.py: eps is not bias-corrected."""
+"""Adam (and AMSGrad), as keras/src/optimizers/adam.py: eps is not bias-corrected.
+
+Where the backend has a fused Adam kernel (``backend.fused("adam")``: one compiled pass
+per weight on NumPy, one elementwise kernel on CuPy), Adam and its subclasses hand it the
+weights, gradients and moments of a step as arrays; AMSGrad, and arrays the kernel
+declines, take ``update_step``, the portable path the tests compare it with.
+"""
 
 import math
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -17,10 +24,10 @@ class Adam(Optimizer):
                  name="adam", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0 <= b < 1:
-                raise ValueError(f"{type(self).__name__}: {n}={b!r}; expected a float in [0, 1)")
-        if not epsilon > 0:
-            raise ValueError(f"{type(self).__name__}: epsilon={epsilon!r}; expected a positive float")
+            check_number(b, n, type(self).__name__, 0, 1, high_open=True)
+        check_number(epsilon, "epsilon", type(self).__name__, low=0, low_open=True)
+        # The fused kernel's buffers (owned moments, scratch), kept between steps.
+        self._kernel_cache = {}
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
 
     def _make_slots(self, variable):
@@ -35,8 +42,27 @@ class Adam(Optimizer):
 
     def _update_all(self, pairs, grads, lr):
         alpha = self._alpha(lr)
+        if not self.amsgrad and self._fused_update(pairs, grads, alpha):
+            return
         for (i, v), g in zip(pairs, grads):
             self.update_step(g, v, alpha, self._slots[i])
+
+    def _fused_update(self, pairs, grads, alpha):
+        """The backend's fused Adam over all pairs (True), or False when it has none or it
+        declines these arrays (nothing was changed then)."""
+        kernel = pairs[0][1].backend.fused("adam")
+        if kernel is None:
+            return False
+        slots = [self._slots[i] for i, _ in pairs]
+        out = kernel([v.value for _, v in pairs], grads, [s["momentum"] for s in slots],
+                     [s["velocity"] for s in slots], self.beta_1, self.beta_2, self.epsilon, alpha,
+                     self._kernel_cache)
+        if out is None:
+            return False
+        for (_, variable), s, w, m, v in zip(pairs, slots, *out):
+            variable._set(w)
+            s["momentum"], s["velocity"] = m, v
+        return True
 
     def update_step(self, g, variable, alpha, slots):
         xp = variable.backend.xp

@@ -1,5 +1,6 @@
 """Adamax, as keras/src/optimizers/adamax.py (Adam with the infinity norm)."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -14,10 +15,8 @@ class Adamax(Optimizer):
                  **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b < 1:
-                raise ValueError(f"Adamax: {n}={b!r}; expected a float in [0, 1)")
-        if not epsilon > 0:
-            raise ValueError(f"Adamax: epsilon={epsilon!r}; expected a positive float")
+            check_number(b, n, "Adamax", 0, 1, high_open=True)
+        check_number(epsilon, "epsilon", "Adamax", low=0, low_open=True)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _make_slots(self, variable):

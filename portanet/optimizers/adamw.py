@@ -1,5 +1,6 @@
 """AdamW, as keras/src/optimizers/adamw.py: Adam plus decoupled weight decay."""
 
+from ..validation import check_number
 from .adam import Adam
 
 
@@ -14,7 +15,6 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-7, amsgrad=False, name="adamw", **kwargs):
-        if weight_decay is None or isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
-            raise ValueError(f"AdamW: weight_decay={weight_decay!r}; expected a non-negative float")
+        check_number(weight_decay, "weight_decay", "AdamW", low=0)
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, name=name, weight_decay=weight_decay, **kwargs)

@@ -8,11 +8,19 @@ through ``finalize_variable_values``), then constraints, then ``iterations += 1`
 gradients); the others accumulate. The learning rate of a step is
 ``schedule(iterations)`` read before the increment. ``iterations`` is a host int, so
 bias corrections are host floats and a step never synchronizes the device.
+
+Applying, as keras/src/optimizers/base_optimizer.py: ``apply(grads, trainable_variables)``
+(the first call builds the optimizer for those variables; a None gradient is skipped with
+a warning; all None is an error), ``apply(grads)`` on a built optimizer, and
+``apply_gradients(grads_and_vars)``. portanet's own form ``apply(variables)`` (a list of
+Variables, each gradient taken from ``.grad``) stays: the training loop uses it.
 """
 
 import math
+import warnings
 
 from ..utils.naming import snake_case
+from ..validation import check_number, check_positive_int
 
 
 class Optimizer:
@@ -37,23 +45,19 @@ class Optimizer:
         if len(set_clips) > 1:
             raise ValueError(f"{type(self).__name__}: only one of clipnorm, clipvalue and "
                              f"global_clipnorm may be set; got {', '.join(set_clips)}")
+        owner = type(self).__name__
         for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
-            if v is not None and not v > 0:
-                raise ValueError(f"{type(self).__name__}: {n}={v!r}; expected a positive float")
-        if weight_decay is not None and (not isinstance(weight_decay, (int, float)) or weight_decay < 0):
-            raise ValueError(f"{type(self).__name__}: weight_decay={weight_decay!r}; expected a non-negative float")
-        if loss_scale_factor is not None and not loss_scale_factor > 0:
-            raise ValueError(f"{type(self).__name__}: loss_scale_factor={loss_scale_factor!r}; expected > 0")
-        if use_ema and not 0.0 <= ema_momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: ema_momentum={ema_momentum!r}; expected a float in [0, 1]")
-        if ema_overwrite_frequency is not None and (isinstance(ema_overwrite_frequency, bool) or not isinstance(
-                ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
-            raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency={ema_overwrite_frequency!r}; "
-                             "expected None or a positive integer")
-        if gradient_accumulation_steps is not None and (isinstance(gradient_accumulation_steps, bool) or not
-                isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 2):
-            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps={gradient_accumulation_steps!r}; "
-                             "expected None or an integer >= 2")
+            check_number(v, n, owner, low=0, low_open=True, allow_none=True, allow_inf=True)
+        check_number(weight_decay, "weight_decay", owner, low=0, allow_none=True)
+        check_number(loss_scale_factor, "loss_scale_factor", owner, low=0, low_open=True, allow_none=True)
+        if use_ema:
+            check_number(ema_momentum, "ema_momentum", owner, 0, 1)
+        check_positive_int(ema_overwrite_frequency, "ema_overwrite_frequency", owner, allow_none=True)
+        if gradient_accumulation_steps is not None:
+            check_positive_int(gradient_accumulation_steps, "gradient_accumulation_steps", owner)
+            if gradient_accumulation_steps < 2:
+                raise ValueError(f"{owner}: gradient_accumulation_steps={gradient_accumulation_steps!r}; "
+                                 "expected None or an integer >= 2")
         self.name = name or snake_case(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
@@ -99,9 +103,14 @@ class Optimizer:
 
     # ------------------------------------------------------------------ state
     def build(self, variables):
-        """Create the slots for ``variables`` (called on the first apply)."""
+        """Create the slots for ``variables`` (the first apply does this)."""
         self._variables = list(variables)
         self._slots = [self._new_slots(v) for v in self._variables]
+
+    @property
+    def built(self):
+        """Whether the optimizer has been built for a list of variables (Keras's ``built``)."""
+        return self._variables is not None
 
     def _new_slots(self, variable):
         # Base-owned slots ride along with the subclass's so get_state/set_state carry them.
@@ -124,7 +133,14 @@ class Optimizer:
 
     @property
     def variables(self):
-        return self._variables or []
+        """The variables the optimizer was built for, in order ([] before it is built).
+
+        Keras 3's ``optimizer.variables`` lists the optimizer's own state variables
+        (iterations, learning rate, slots) instead; portanet keeps its slots as arrays in
+        ``get_state()["slots"]`` (one dict per variable listed here, in this order), which
+        is what saving and resuming use.
+        """
+        return list(self._variables or [])
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Exclude variables (or those whose name contains one of ``var_names``) from decay."""
@@ -153,8 +169,84 @@ class Optimizer:
                 mine[k] = v.backend.asarray(theirs[k], dtype=v.value.dtype)
 
     # ------------------------------------------------------------------ applying
-    def apply(self, variables):
-        """One step on ``variables`` using their ``.grad`` (None grads are skipped)."""
+    def apply(self, grads, trainable_variables=None):
+        """One optimization step.
+
+        Keras 3's forms: ``apply(grads, trainable_variables)`` updates those variables with
+        those gradients (the first call builds the optimizer for them; later calls may pass
+        any of the variables it was built for, others are a ValueError);
+        ``apply(grads)`` pairs the gradients one-to-one with the variables the optimizer
+        was built for. A None gradient skips its variable (with a warning); all None is a
+        ValueError; ``apply([], [])`` does nothing.
+
+        portanet's form ``apply(variables)``: a list of Variables, each updated with its
+        ``.grad`` (None grads are skipped silently; a list with none, or an empty list,
+        still counts a step, as the training loop of a model without trainable weights
+        expects).
+        A new list of variables rebuilds the optimizer, keeping the slots of the
+        variables it already knew.
+
+        Args:
+            grads: a list of gradient arrays (or None), or portanet's list of Variables.
+            trainable_variables: the variables ``grads`` belong to (Keras form), or None.
+        """
+        grads = list(grads)
+        if trainable_variables is None and all(_is_variable(g) for g in grads):
+            # portanet's form (an empty list included: the ambiguity resolves to it).
+            self._apply_own_gradients(grads)
+            return
+        if not grads:
+            return
+        if trainable_variables is None:
+            if self._variables is None:
+                raise ValueError(f"{self.name}: apply(grads) without trainable_variables needs a built "
+                                 "optimizer; call optimizer.build(trainable_variables) first, or pass "
+                                 "trainable_variables")
+            if len(grads) != len(self._variables):
+                raise ValueError(f"{self.name}: apply got {len(grads)} gradients; the optimizer was "
+                                 f"built for {len(self._variables)} variables (one gradient each)")
+            variables, indices = self._variables, range(len(grads))
+        else:
+            variables = list(trainable_variables)
+            if len(variables) != len(grads):
+                raise ValueError(f"{self.name}: apply got {len(grads)} gradients and "
+                                 f"{len(variables)} trainable_variables; expected one gradient each")
+            if self._variables is None:
+                self.build(variables)
+            position = self._positions()
+            unknown = [v for v in variables if id(v) not in position]
+            if unknown:
+                raise ValueError(f"{self.name}: unknown variable {_label(unknown[0])}: this optimizer can "
+                                 "only be applied to the variables it was built with; create a new "
+                                 "optimizer for new variables")
+            indices = [position[id(v)] for v in variables]
+        pairs, kept, missing = [], [], []
+        for i, v, g in zip(indices, variables, grads):
+            if g is None:
+                missing.append(_label(v))
+            else:
+                pairs.append((i, v))
+                kept.append(g)
+        if not pairs:
+            raise ValueError(f"{self.name}: no gradients provided for any variable")
+        if missing:
+            warnings.warn(f"{self.name}: gradients do not exist for variables {missing} when "
+                          "minimizing the loss", stacklevel=2)
+        self._step(pairs, kept)
+
+    def apply_gradients(self, grads_and_vars):
+        """``apply(grads, trainable_variables)`` from ``(gradient, variable)`` pairs (Keras).
+
+        Returns ``iterations`` after the step.
+        """
+        pairs = list(grads_and_vars)
+        if pairs:
+            grads, variables = zip(*pairs)
+            self.apply(list(grads), list(variables))
+        return self.iterations
+
+    def _apply_own_gradients(self, variables):
+        # portanet's apply(variables): each Variable's .grad.
         if self._variables is None:
             self.build(variables)
         elif len(variables) != len(self._variables) or any(
@@ -164,7 +256,18 @@ class Optimizer:
         if not pairs:
             self.iterations += 1
             return
-        grads = [v.grad for _, v in pairs]
+        self._step(pairs, [v.grad for _, v in pairs])
+
+    def _positions(self):
+        # {id(variable): its index among the built variables}, cached per list of variables.
+        cached = self.__dict__.get("_position_cache")
+        if cached is None or cached[0] is not self._variables:
+            cached = self._position_cache = (self._variables,
+                                             {id(v): i for i, v in enumerate(self._variables)})
+        return cached[1]
+
+    def _step(self, pairs, grads):
+        """The update of ``pairs`` ((slot index, variable)) with ``grads``, in Keras's order."""
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
         k = self.gradient_accumulation_steps
@@ -185,8 +288,7 @@ class Optimizer:
                 for _, v in pairs:
                     if self._decays(v):
                         v._set(v.value - v.value * (self.weight_decay * lr))
-            if not self._fused_update(pairs, grads, lr):
-                self._update_all(pairs, grads, lr)
+            self._update_all(pairs, grads, lr)
         if self.use_ema:
             self._update_ema()
         for _, v in pairs:
@@ -217,22 +319,9 @@ class Optimizer:
             if wanted is None or id(v) in wanted:
                 v._set(slots["average"])
 
-    # Class name -> the backend fast path that implements that optimizer's whole update.
-    _FUSED_BY_CLASS = {"Adam": "adam", "AdamW": "adam"}
-
-    def _fused_update(self, pairs, grads, lr):
-        """Run the backend's fused update for this optimizer if it has one (True when done).
-
-        The fast path must produce what ``_update_all`` would, up to rounding; tests run
-        both. It declines (False) options it does not cover, e.g. amsgrad.
-        """
-        name = self._FUSED_BY_CLASS.get(type(self).__name__)
-        if name is None:
-            return False
-        fn = pairs[0][1].backend.fused(name)
-        return fn is not None and bool(fn(self, pairs, grads, lr))
-
     def _update_all(self, pairs, grads, lr):
+        """``update_step`` for each (slot index, variable) pair; a subclass may override
+        this to run a backend's fused kernel over all of them (Adam does)."""
         for (i, v), g in zip(pairs, grads):
             self.update_step(g, v, lr, self._slots[i])
 
@@ -288,3 +377,12 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self._learning_rate!r}>"
+
+
+def _is_variable(obj):
+    # portanet's Variable (value, grad, _set); arrays have none of these.
+    return hasattr(obj, "grad") and hasattr(obj, "_set")
+
+
+def _label(variable):
+    return getattr(variable, "path", None) or getattr(variable, "name", None) or repr(variable)

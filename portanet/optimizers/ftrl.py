@@ -1,5 +1,6 @@
 """FTRL-Proximal, as keras/src/optimizers/ftrl.py (McMahan et al. 2013)."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -20,15 +21,12 @@ class Ftrl(Optimizer):
                  l1_regularization_strength=0.0, l2_regularization_strength=0.0,
                  l2_shrinkage_regularization_strength=0.0, beta=0.0, name="ftrl", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if initial_accumulator_value < 0.0:
-            raise ValueError(f"Ftrl: initial_accumulator_value={initial_accumulator_value!r}; expected >= 0")
-        if learning_rate_power > 0.0:
-            raise ValueError(f"Ftrl: learning_rate_power={learning_rate_power!r}; expected <= 0")
+        check_number(initial_accumulator_value, "initial_accumulator_value", "Ftrl", low=0)
+        check_number(learning_rate_power, "learning_rate_power", "Ftrl", high=0)
         for n, v in (("l1_regularization_strength", l1_regularization_strength),
                      ("l2_regularization_strength", l2_regularization_strength),
                      ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)):
-            if v < 0.0:
-                raise ValueError(f"Ftrl: {n}={v!r}; expected >= 0")
+            check_number(v, n, "Ftrl", low=0)
         self.learning_rate_power = float(learning_rate_power)
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.l1_regularization_strength = float(l1_regularization_strength)

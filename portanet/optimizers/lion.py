@@ -1,6 +1,7 @@
 """Lion, as keras/src/optimizers/lion.py (Chen et al. 2023, "Symbolic Discovery of
 Optimization Algorithms")."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -16,11 +17,9 @@ class Lion(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, name="lion", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if isinstance(beta_1, bool) or not isinstance(beta_1, (int, float)) or not 0 < beta_1 <= 1:
-            # Keras: beta_1 = 0 would make Lion sign-SGD.
-            raise ValueError(f"Lion: beta_1={beta_1!r}; expected a float in (0, 1]")
-        if isinstance(beta_2, bool) or not isinstance(beta_2, (int, float)) or not 0 <= beta_2 < 1:
-            raise ValueError(f"Lion: beta_2={beta_2!r}; expected a float in [0, 1)")
+        # Keras: beta_1 = 0 would make Lion sign-SGD.
+        check_number(beta_1, "beta_1", "Lion", 0, 1, low_open=True)
+        check_number(beta_2, "beta_2", "Lion", 0, 1, high_open=True)
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
 
     def _make_slots(self, variable):

@@ -2,6 +2,7 @@
 
 import math
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -18,10 +19,8 @@ class Nadam(Optimizer):
                  **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b < 1:
-                raise ValueError(f"Nadam: {n}={b!r}; expected a float in [0, 1)")
-        if not epsilon > 0:
-            raise ValueError(f"Nadam: epsilon={epsilon!r}; expected a positive float")
+            check_number(b, n, "Nadam", 0, 1, high_open=True)
+        check_number(epsilon, "epsilon", "Nadam", low=0, low_open=True)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         # Π_t, the running product of the momentum schedule: optimizer state, saved with it.
         self._u_product = 1.0

@@ -1,5 +1,6 @@
 """RMSprop, as keras/src/optimizers/rmsprop.py (eps inside the square root)."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -14,12 +15,9 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  name="rmsprop", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if not 0 <= rho < 1:
-            raise ValueError(f"RMSprop: rho={rho!r}; expected a float in [0, 1)")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"RMSprop: momentum={momentum!r}; expected a float in [0, 1]")
-        if not epsilon > 0:
-            raise ValueError(f"RMSprop: epsilon={epsilon!r}; expected a positive float")
+        check_number(rho, "rho", "RMSprop", 0, 1, high_open=True)
+        check_number(momentum, "momentum", "RMSprop", 0, 1)
+        check_number(epsilon, "epsilon", "RMSprop", low=0, low_open=True)
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
 
     def _make_slots(self, variable):

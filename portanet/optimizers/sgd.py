@@ -1,5 +1,6 @@
 """SGD with optional (Nesterov) momentum, as keras/src/optimizers/sgd.py."""
 
+from ..validation import check_number
 from .base import Optimizer
 
 
@@ -13,8 +14,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: momentum={momentum!r}; expected a float in [0, 1]")
+        check_number(momentum, "momentum", "SGD", 0, 1)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
