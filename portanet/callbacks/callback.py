@@ -2,7 +2,15 @@
 
 
 class Callback:
-    """Base class: override any hook. ``self.model`` and ``self.params`` are set by fit."""
+    """Base class: override any hook. ``self.model`` and ``self.params`` are set by fit.
+
+    A callback works on the model through its public API only: ``stop_training``,
+    ``get_weights``/``set_weights``, ``save``/``save_weights``/``load_weights``,
+    ``optimizer`` (``learning_rate``, ``get_state``/``set_state``), ``trainable_weights``,
+    ``backend``, and ``add_train_step_hook``/``remove_train_step_hook`` to run code around
+    each training step. ``self.params`` holds ``epochs``, ``steps``, ``verbose``,
+    ``batch_size`` and ``samples``.
+    """
 
     def __init__(self):
         self.model = None
