@@ -590,7 +590,7 @@ class DataParallel:
             backend.reseed((base + 7919 * info.rank) % (2**31 - 1))
         # A run resumed by BackupAndRestore (rank 0 only: it writes files) restarts at rank
         # 0's epoch everywhere; its restored weights were broadcast above.
-        model._initial_epoch_override = comm.bcast_object(getattr(model, "_initial_epoch_override", None))
+        model._initial_epoch = comm.bcast_object(getattr(model, "_initial_epoch", None))
 
     def _install(self):
         model = self.model

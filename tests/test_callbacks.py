@@ -2,6 +2,7 @@
 and ReduceLROnPlateau lowers the rate; BackupAndRestore resumes an interrupted fit to the
 same final weights as an uninterrupted one."""
 
+import ast
 import csv
 import os
 import warnings
@@ -497,3 +498,162 @@ def test_no_warnings_from_a_plain_monitored_fit(backend):
         warnings.simplefilter("error")
         model.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
                   callbacks=[C.EarlyStopping(), C.ReduceLROnPlateau()])
+
+
+# ---------------------------------------------------------------------------- package layout
+CALLBACKS_DIR = os.path.join(os.path.dirname(pn.__file__), "callbacks")
+# The callbacks sit left of the training loop, the models and the plug-ins (docs/ARCHITECTURE.md).
+FORBIDDEN = ("models", "training", "distributed", "diagnostics")
+
+
+def _imported_modules(source, package=("portanet", "callbacks")):
+    """Every module an ``import`` anywhere in ``source`` names (relative imports resolved
+    against ``package``; ``from X import y`` counts as X and X.y)."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[:len(package) - node.level + 1])
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _forbidden(names):
+    return sorted({n for n in names if n.split(".")[0] == "portanet" and len(n.split(".")) > 1
+                   and n.split(".")[1] in FORBIDDEN})
+
+
+def test_callbacks_import_nothing_right_of_them():
+    files = sorted(f for f in os.listdir(CALLBACKS_DIR) if f.endswith(".py"))
+    assert len(files) >= 16 and "__init__.py" in files
+    offenders = {}
+    for name in files:
+        with open(os.path.join(CALLBACKS_DIR, name)) as f:
+            bad = _forbidden(_imported_modules(f.read()))
+        if bad:
+            offenders[name] = bad
+    assert offenders == {}
+
+
+def test_the_import_checker_catches_each_kind_of_import():
+    assert _forbidden(_imported_modules("from ..models import Model\n")) == ["portanet.models",
+                                                                           "portanet.models.Model"]
+    assert _forbidden(_imported_modules("def f():\n    from .. import training\n")) == ["portanet.training"]
+    assert _forbidden(_imported_modules("import portanet.distributed as d\n")) == ["portanet.distributed"]
+    assert _forbidden(_imported_modules("from portanet.diagnostics import x\n")) != []
+    assert _forbidden(_imported_modules("from .. import saving, layers\nfrom . import callback\n")) == []
+
+
+@pytest.mark.parametrize("name,module", [
+    ("Callback", "callback"), ("CallbackList", "callback_list"), ("History", "history"),
+    ("ProgbarLogger", "progbar_logger"), ("LambdaCallback", "lambda_callback"),
+    ("EarlyStopping", "early_stopping"), ("ModelCheckpoint", "model_checkpoint"),
+    ("ReduceLROnPlateau", "reduce_lr_on_plateau"), ("LearningRateScheduler", "learning_rate_scheduler"),
+    ("CSVLogger", "csv_logger"), ("BackupAndRestore", "backup_and_restore"),
+    ("TerminateOnNaN", "terminate_on_nan"), ("TrainingDiagnostics", "training_diagnostics"),
+])
+def test_each_callback_lives_in_its_own_module(name, module):
+    assert getattr(pn.callbacks, name).__module__ == f"portanet.callbacks.{module}"
+    assert name in pn.callbacks.__all__
+
+
+def test_public_names_and_compatibility_exports():
+    for name in ("LazyLogs", "format_logs"):
+        assert name in pn.callbacks.__all__ and hasattr(pn.callbacks, name)
+    # The diagnostics module keeps exporting the two callbacks that moved out of it.
+    assert pn.diagnostics.TrainingDiagnostics is pn.callbacks.TrainingDiagnostics
+    assert pn.diagnostics.TerminateOnNaN is pn.callbacks.TerminateOnNaN
+
+
+def test_format_logs():
+    assert C.format_logs({"loss": 0.123456, "name": "x", "steps": 3}) == "loss: 0.1235 - name: x - steps: 3"
+    assert C.format_logs({}) == ""
+    reads = []
+    lazy = C.LazyLogs({"b": lambda: reads.append("b") or 2.0, "a": lambda: reads.append("a") or 1.5})
+    assert C.format_logs(lazy) == "b: 2.0000 - a: 1.5000" and reads == ["b", "a"]
+
+
+# ---------------------------------------------------------------------------- public routes
+def test_backup_and_restore_without_restore_training_state(backend, tmp_path, monkeypatch):
+    # The route through saving.load_model + set_weights + optimizer.set_state gives the
+    # same resumed run as the one through saving.restore_training_state.
+    reference, ref_hist = _train(str(tmp_path / "a"), epochs=4)
+    monkeypatch.delattr(pn.saving, "restore_training_state")
+    crash_dir = str(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        _train(crash_dir, epochs=4, extra=[Crash(epoch=2)])
+    resumed, hist = _train(crash_dir, epochs=4)
+    assert hist.epoch == [2, 3]
+    assert resumed.optimizer.iterations == reference.optimizer.iterations == 4 * 5
+    for a, b in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(hist.history["val_loss"], ref_hist.history["val_loss"][2:])
+
+
+def test_backend_rng_state_round_trip(backend):
+    import json
+    state = backend.get_rng_state()
+    assert json.loads(json.dumps(state)) == state        # what BackupAndRestore writes
+    backend.begin_epoch()
+    first = backend.to_numpy(backend.permutation(50))
+    backend.begin_epoch()
+    second = backend.to_numpy(backend.permutation(50))
+    assert not np.array_equal(first, second)
+    backend.set_rng_state(state)
+    backend.begin_epoch()
+    np.testing.assert_array_equal(backend.to_numpy(backend.permutation(50)), first)
+
+
+def test_backup_metadata_holds_a_float_rate_but_not_a_schedule(backend, tmp_path):
+    x, y = data(16)
+    schedule = pn.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    for optimizer, expected in ((pn.optimizers.SGD(0.05), 0.05), (pn.optimizers.SGD(schedule), None)):
+        backup = tmp_path / type(expected).__name__
+        model = small_model(optimizer)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+                  callbacks=[C.BackupAndRestore(str(backup), delete_checkpoint=False)])
+        meta = C.BackupAndRestore(str(backup))._read_metadata()
+        assert meta["learning_rate"] == expected and meta["epoch"] == 2
+        assert meta["rng_state"] == model.backend.get_rng_state()
+        # Resuming keeps the schedule (a float would replace it) and continues from epoch 2.
+        hist = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[C.BackupAndRestore(str(backup))])
+        assert hist.epoch == [2] and model.optimizer.iterations == 6
+        if expected is None:
+            assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5 ** 6)
+
+
+def test_terminate_on_nan_uses_the_public_step_hooks(backend, monkeypatch):
+    model = small_model()
+    calls = []
+    add, remove = model.add_train_step_hook, model.remove_train_step_hook
+    monkeypatch.setattr(model, "add_train_step_hook", lambda hook: (calls.append(("add", hook)), add(hook)))
+    monkeypatch.setattr(model, "remove_train_step_hook",
+                        lambda hook: (calls.append(("remove", hook)), remove(hook)))
+    x, y = data(32)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[C.TerminateOnNaN()])
+    assert [c[0] for c in calls] == ["add", "remove"] and calls[0][1] == calls[1][1]
+
+
+def test_train_step_hooks_see_every_step_and_its_loss(backend):
+    model = small_model()
+    seen = []
+
+    def hook(xs, ys, sample_weights, n):
+        loss = yield
+        seen.append((n, float(model.backend.to_float(loss))))
+    model.add_train_step_hook(hook)
+    x, y = data(20)
+    hist = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    model.remove_train_step_hook(hook)
+    assert [n for n, _ in seen] == [8, 8, 4]
+    # The epoch loss is the sample-weighted mean of the step losses.
+    mean = sum(n * v for n, v in seen) / 20
+    assert hist.history["loss"][0] == pytest.approx(mean, rel=1e-5)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert len(seen) == 3                                   # removed: not called any more

@@ -227,3 +227,36 @@ def test_diagnostics_with_streamed_host_inputs(backend, monkeypatch):
         model, diag = _train([pn.layers.Dense(16, activation="sigmoid"), pn.layers.Dense(1)], x, y,
                              pn.optimizers.Adam(0.01), epochs=1)
     assert diag.records[0]["layers"][model.layers[0].name]["saturation"] > 0.8
+
+
+def test_diagnostics_open_a_nested_model(backend):
+    # The layers of a nested model are measured one by one (the nested model is opened).
+    x, y = _data()
+    pn.utils.set_random_seed(0)
+    hidden = pn.layers.Dense(16, activation="tanh")
+    inner = pn.Sequential([pn.Input((4,)), hidden])
+    last = pn.layers.Dense(1)
+    model = pn.Sequential([pn.Input((4,)), inner, last])
+    model.compile(optimizer=pn.optimizers.Adam(0.01), loss="mse")
+    diag = pn.callbacks.TrainingDiagnostics(verbose=0)
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[diag])
+    layers = diag.records[0]["layers"]
+    assert list(layers) == [hidden.name, last.name]
+    assert 0 <= layers[hidden.name]["saturation"] < 0.05 and layers[last.name]["saturation"] is None
+
+
+def test_terminate_on_nan_in_a_two_input_model(backend, capsys):
+    a, b = pn.Input((2,)), pn.Input((2,))
+    pn.utils.set_random_seed(0)
+    h = pn.layers.Concatenate()([a, b])
+    h = pn.layers.Dense(4, kernel_initializer="ones", name="first")(h)
+    out = pn.layers.Dense(1, kernel_initializer=pn.initializers.Constant(2e38), name="boom")(h)
+    model = pn.Model([a, b], out)
+    model.compile(optimizer="sgd", loss="mse")
+    stop = pn.callbacks.TerminateOnNaN()
+    x = np.full((32, 2), 10.0, "float32")
+    with np.errstate(all="ignore"), pytest.warns(UserWarning, match="far from standardized"):
+        history = model.fit([x, x], np.zeros((32, 1), "float32"), epochs=2, batch_size=16, verbose=0,
+                            callbacks=[stop])
+    assert history.epoch == [0] and stop.layer_name == "boom"
+    assert "its input and weights were finite, so the values overflowed in this layer" in stop.report

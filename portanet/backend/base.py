@@ -229,6 +229,17 @@ class Backend:
                 self.set_fused(previous)
         return scope()
 
+    # ------------------------------------------------------------------ random state
+    def get_rng_state(self):
+        """The training-time random stream's state (a JSON-serializable dict), e.g. for
+        BackupAndRestore. Backends that draw on the device re-derive their stream from this
+        host stream each epoch (``begin_epoch``), so it determines every later draw."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        """Restore a state returned by ``get_rng_state``."""
+        self._rng.bit_generator.state = state
+
 
 def softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight=None):
     """dL/dz of cross-entropy on p = softmax(z), fused: ``(p·Σy - y)·scale`` (sparse labels:

@@ -641,9 +641,9 @@ class Model(Layer):
         self.stop_training = False
         self._train_data = train
         cblist.call("on_train_begin", None)
-        if getattr(self, "_initial_epoch_override", None) is not None:
+        if getattr(self, "_initial_epoch", None) is not None:
             # Set by a callback (BackupAndRestore) that resumed an interrupted run.
-            initial_epoch, self._initial_epoch_override = self._initial_epoch_override, None
+            initial_epoch, self._initial_epoch = self._initial_epoch, None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_trackers(record_batches=record_batch_loss)
@@ -733,7 +733,7 @@ class Model(Layer):
         logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
         cbl.call("on_test_end", logs)
         if verbose:
-            print(_callbacks._format_logs(logs))
+            print(_callbacks.format_logs(logs))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -902,6 +902,44 @@ class Model(Layer):
         self._trackers = None
         target.activate()
         return self
+
+    # ------------------------------------------------------------------ training-step hooks
+    # cb branch: a minimal version of the train branch's hooks (CONTRACTS.md C2) so the
+    # callbacks' tests run before the merge; the merge keeps the train branch's version.
+    def add_train_step_hook(self, hook):
+        """Run ``hook(xs, ys, sample_weights, n)`` (a generator function) around every
+        training step: up to its ``yield`` before the step, then it is sent the step's loss."""
+        hooks = self.__dict__.get("_train_step_hooks")
+        if hooks is None:
+            hooks = self.__dict__["_train_step_hooks"] = []
+            inner = self._train_step
+
+            def hooked_step(xs, ys, sws, n):
+                running = []
+                for h in list(hooks):
+                    gen = h(xs, ys, sws, n)
+                    next(gen)
+                    running.append(gen)
+                total = inner(xs, ys, sws, n)
+                for gen in running:
+                    try:
+                        gen.send(total)
+                    except StopIteration:
+                        pass
+                return total
+            self._train_step = hooked_step
+        hooks.append(hook)
+
+    def remove_train_step_hook(self, hook):
+        """Unregister a hook added by ``add_train_step_hook`` (no error when absent)."""
+        hooks = self.__dict__.get("_train_step_hooks")
+        if hooks is None:
+            return
+        if hook in hooks:
+            hooks.remove(hook)
+        if not hooks:
+            del self.__dict__["_train_step_hooks"]
+            self.__dict__.pop("_train_step", None)
 
 
 def _result_float(backend, metric):
