@@ -140,7 +140,7 @@ class History(Callback):
         return plot_history(self, path, title=title)
 
 
-def _format_logs(logs):
+def format_logs(logs):
     parts = []
     for k in logs:
         v = logs[k]
@@ -190,7 +190,7 @@ class ProgbarLogger(Callback):
         now = time.perf_counter()
         if logs is not None and now - self._last_draw >= self.refresh_seconds:
             self._last_draw = now
-            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.set_postfix_str(format_logs(logs), refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -198,14 +198,14 @@ class ProgbarLogger(Callback):
         steps = self.params.get("steps") or max(self._seen, 1)
         per_step = elapsed / max(steps, 1)
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs), refresh=True)
+            self._bar.set_postfix_str(format_logs(logs), refresh=True)
             self._bar.close()
             self._bar = None
         else:
             unit = f"{per_step * 1e3:.0f}ms/step" if per_step >= 1e-3 else f"{per_step * 1e6:.0f}us/step"
             line = f"{steps}/{steps} - {elapsed:.0f}s - {unit}"
             if logs:
-                line += " - " + _format_logs(logs)
+                line += " - " + format_logs(logs)
             print(line, file=self._out(), flush=True)
 
 
@@ -821,7 +821,7 @@ class BackupAndRestore(Callback):
             rng.bit_generator.state = meta["rng_state"]
         self._current_epoch = int(meta["epoch"])
         self._saves = int(meta.get("saves", 0))
-        self.model._initial_epoch_override = self._current_epoch
+        self.model._initial_epoch = self._current_epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1

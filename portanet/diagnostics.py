@@ -176,42 +176,12 @@ def warn_if_not_standardized(model, xs, names=None):
 
 # --------------------------------------------------------------------------- step hooks
 def _add_step_hook(model, hook):
-    """Call ``hook(step, xs, ys, sws, n)`` around ``model._train_step`` while training.
-
-    ``hook`` is a generator function: it runs up to its ``yield`` before the step, receives
-    the step's result, and finishes after it. Several callbacks can hook the same model.
-    """
-    hooks = model.__dict__.get("_diagnostic_step_hooks")
-    if hooks is None:
-        hooks = model.__dict__["_diagnostic_step_hooks"] = []
-        inner = model._train_step
-
-        def hooked_step(xs, ys, sws, n):
-            running = []
-            for h in list(hooks):
-                gen = h(xs, ys, sws, n)
-                next(gen)
-                running.append(gen)
-            total = inner(xs, ys, sws, n)
-            for gen in running:
-                try:
-                    gen.send(total)
-                except StopIteration:
-                    pass
-            return total
-        model._train_step = hooked_step
-    hooks.append(hook)
+    """``model.add_train_step_hook(hook)`` (kept until callbacks call it directly)."""
+    model.add_train_step_hook(hook)
 
 
 def _remove_step_hook(model, hook):
-    hooks = model.__dict__.get("_diagnostic_step_hooks")
-    if hooks is None:
-        return
-    if hook in hooks:
-        hooks.remove(hook)
-    if not hooks:
-        del model.__dict__["_diagnostic_step_hooks"]
-        model.__dict__.pop("_train_step", None)
+    model.remove_train_step_hook(hook)
 
 
 # --------------------------------------------------------------------------- TrainingDiagnostics

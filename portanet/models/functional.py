@@ -245,18 +245,17 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ running
     def _input_fed_layer(self):
-        """The Dense reading the model's only input, when nothing else reads it and the layer
-        is called once here (its input gradient is then never used; see Model._train_step)."""
+        """The layer reading the model's only input, when nothing else reads it and the layer
+        is called once here (its input gradient is then never used; see
+        portanet/training/fast_paths.py, which also checks that the layer opts in)."""
         cached = getattr(self, "_input_fed_cache", None)
         if cached is None:
-            from ..layers.core import Dense
             layer = None
             if len(self._inputs) == 1 and not any(t is self._inputs[0] for t in self._outputs):
                 source = self._inputs[0]
                 readers = [n for n in self._nodes if not n.is_input
                            and any(t is source for t in n.input_tensors)]
-                if (len(readers) == 1 and type(readers[0].layer) is Dense
-                        and len(readers[0].layer._inbound_nodes) == 1):
+                if len(readers) == 1 and len(readers[0].layer._inbound_nodes) == 1:
                     layer = readers[0].layer
             cached = self._input_fed_cache = (layer,)
         return cached[0]

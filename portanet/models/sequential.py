@@ -97,6 +97,14 @@ class Sequential(Model):
     def output_names(self):
         return [self._layers[-1].name] if self._layers else ["output"]
 
+    def _input_fed_layer(self):
+        # The first layer reads the model's input and nothing reads its input gradient.
+        return self._layers[0] if self._layers else None
+
+    def _output_layer(self):
+        # The last layer's output is the model's output and nothing else reads it.
+        return self._layers[-1] if self._layers else None
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
         for layer in self._layers:

@@ -1,5 +1,7 @@
 """Utilities: seeding, session reset, and (with the plot extra) curves."""
 
+import numpy as np
+
 from ..backend import set_random_seed
 
 
@@ -11,7 +13,6 @@ def clear_session():
 
 def to_categorical(y, num_classes=None):
     """One-hot encode integer labels (host arrays), as keras.utils.to_categorical."""
-    from ..data import np
     y = np.asarray(y, dtype=np.int64).reshape(-1)
     if y.size and y.min() < 0:
         raise ValueError(f"to_categorical: labels must be non-negative; got {y.min()}")
