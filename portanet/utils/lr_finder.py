@@ -243,12 +243,15 @@ def _steepest(rates, losses):
 
 class _Snapshot:
     """The weights, the optimizer's state and learning rate, to put back afterwards (public
-    API only: get_weights/set_weights, the optimizer's get_state/set_state, variables,
-    iterations and learning_rate)."""
+    API only: the weights' ``value``/``assign``, the optimizer's get_state/set_state,
+    variables, iterations and learning_rate)."""
 
     def __init__(self, model):
         self.model = model
-        self.weights = model.get_weights()
+        xp = model.backend.xp
+        # Device copies (no host round trip), not references: fused optimizers update
+        # flat buffers in place.
+        self.weights = [(v, xp.asarray(v.value, copy=True)) for v in model.weights]
         opt = model.optimizer
         self.optimizer = opt
         rate = opt.get_config()["learning_rate"]
@@ -264,8 +267,8 @@ class _Snapshot:
         self.optimizer.learning_rate = lr if self.constant else (lambda step, lr=lr: lr)
 
     def restore(self):
-        self.model.set_weights(self.weights)
-        for v in self.model.weights:
+        for v, value in self.weights:
+            v.assign(value)
             v.grad = None
         opt = self.optimizer
         opt.learning_rate = self.learning_rate
