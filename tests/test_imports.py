@@ -5,7 +5,7 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "portanet"
-ALLOWED = re.compile(r"portanet/(backend|datasets)/|portanet/(saving|data|cli|__main__)\.py$")
+ALLOWED = re.compile(r"portanet/(backend|datasets)/|portanet/(saving|training/data_adapter|cli|__main__)\.py$")
 IMPORT = re.compile(r"^\s*(import|from)\s+(numpy|cupy|cupyx)\b", re.M)
 
 

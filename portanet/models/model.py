@@ -8,9 +8,11 @@ methods on top of that, as Keras's ``Model(Trainer, Layer)``.
 """
 
 from .. import backend as _backend
+from .. import layers as _layers
 from .. import saving as _saving
 from ..layers.base import Layer
 from ..training import Trainer
+from .summary import print_summary
 
 
 class Model(Trainer, Layer):
@@ -18,8 +20,8 @@ class Model(Trainer, Layer):
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from .functional import Functional
-            return Functional(*args, **kwargs)
+            # Functional subclasses Model; portanet.models registers it as "Model".
+            return _layers._registry.lookup("Model")(*args, **kwargs)
         return super().__new__(cls)
 
     def __init__(self, name=None, trainable=True, **kwargs):
@@ -116,7 +118,6 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False):
         """Print Keras's layer table with output shapes and parameter counts."""
-        from .summary import print_summary
         print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
 
     def save(self, filepath, overwrite=True):
@@ -135,8 +136,7 @@ class Model(Trainer, Layer):
     def from_config(cls, config, custom_objects=None):
         """``pn.Model.from_config(functional_config)`` rebuilds a functional model, as Keras."""
         if cls is Model and isinstance(config, dict) and "input_layers" in config:
-            from .functional import Functional
-            return Functional.from_config(config, custom_objects=custom_objects)
+            return _layers._registry.lookup("Model").from_config(config, custom_objects=custom_objects)
         return super().from_config(config)
 
     def to(self, backend_name, device=None):

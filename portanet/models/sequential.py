@@ -1,6 +1,7 @@
 """``Sequential``: a plain stack of layers, each with one input and one output."""
 
 from .. import backend as _backend
+from .. import layers as _layers
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
@@ -131,7 +132,6 @@ class Sequential(Model):
         return [x], backward, extras
 
     def get_config(self):
-        from .. import layers as _layers
         config = {"name": self.name, "trainable": self.trainable, "layers": []}
         if self._input_layer is not None:
             config["layers"].append(_layers.serialize(self._input_layer))
@@ -140,7 +140,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config):
-        from .. import layers as _layers
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for lc in config["layers"]:
             model.add(_layers.deserialize(lc), rebuild=False)

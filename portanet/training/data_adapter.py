@@ -27,6 +27,11 @@ def as_list(x):
     return [x]
 
 
+def as_host_array(values):
+    """Python data (nested lists, scalars) as a host NumPy array."""
+    return np.asarray(values)
+
+
 def _is_host(a):
     return isinstance(a, np.ndarray) or not hasattr(a, "__array_namespace__") and not hasattr(a, "__cuda_array_interface__")
 

@@ -6,8 +6,6 @@ and the compiled losses, and uses the data adapter's checks. Everything here run
 call, before any state changes, never per step.
 """
 
-import numpy as np
-
 from .. import backend as _backend
 from . import data_adapter as _data
 
@@ -58,7 +56,7 @@ class InputPreparation:
         backend = self.backend or _backend.current()
         shapes = [_data.host_or_device_shape(a) if hasattr(a, "shape") else None for a in xs]
         if any(s is None for s in shapes):
-            xs = [a if hasattr(a, "shape") else np.asarray(a) for a in xs]
+            xs = [a if hasattr(a, "shape") else _data.as_host_array(a) for a in xs]
             shapes = [_data.host_or_device_shape(a) for a in xs]
         if not self.built:
             self.backend = backend
@@ -96,7 +94,7 @@ class InputPreparation:
                 dev.append(None)
                 continue
             if not hasattr(a, "shape"):
-                a = np.asarray(a)
+                a = _data.as_host_array(a)
             _data.check_finite(self.backend, a, label)
             if losses[i] is not None:
                 _data.check_targets(self.backend, a, losses[i], outs_shapes[i], label)
@@ -119,7 +117,7 @@ class InputPreparation:
                 if w is None:
                     out.append(None)
                     continue
-                shape = _data.host_or_device_shape(w if hasattr(w, "shape") else np.asarray(w))
+                shape = _data.host_or_device_shape(w if hasattr(w, "shape") else _data.as_host_array(w))
                 if shape[0] != n:
                     raise ValueError(f"sample_weight: has {shape[0]} entries; expected one per sample ({n})")
                 out.append(_data.to_device(self.backend, w, "sample_weight", self.dtype))
@@ -147,7 +145,7 @@ class InputPreparation:
             if int(k) < 0:
                 raise ValueError(f"class_weight: class {k!r} is negative")
             table[int(k)] = float(v)
-        table_arr = self.backend.from_numpy(np.asarray(table), self.dtype)
+        table_arr = self.backend.from_numpy(_data.as_host_array(table), self.dtype)
         safe = xp.clip(cls, 0, size - 1)
         in_table = xp.astype(cls < size, table_arr.dtype)
         return xp.take(table_arr, xp.astype(safe, xp.int64), axis=0) * in_table + (1.0 - in_table)

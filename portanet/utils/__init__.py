@@ -1,8 +1,6 @@
 """Utilities: seeding, session reset, and (with the plot extra) curves."""
 
-import numpy as np
-
-from ..backend import set_random_seed
+from ..backend import host_xp, set_random_seed
 
 
 def clear_session():
@@ -13,6 +11,7 @@ def clear_session():
 
 def to_categorical(y, num_classes=None):
     """One-hot encode integer labels (host arrays), as keras.utils.to_categorical."""
+    np = host_xp()  # NumPy's Array API namespace: host arrays in, a host array out
     y = np.asarray(y, dtype=np.int64).reshape(-1)
     if y.size and y.min() < 0:
         raise ValueError(f"to_categorical: labels must be non-negative; got {y.min()}")
