@@ -5,7 +5,7 @@
     model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
                layers, losses, metrics, optimizers, regularizers, saving, utils)

@@ -36,7 +36,7 @@ import zlib
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from . import layers as _layers
 from . import losses as _losses
 from . import metrics as _metrics
