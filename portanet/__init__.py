@@ -5,11 +5,11 @@
     model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
                layers, losses, metrics, optimizers, regularizers, saving, utils)
-from . import distributed
+from . import diagnostics, distributed
 from . import preprocessing, random
 from .backend import set_backend, use_backend
 from .layers import Input
@@ -18,5 +18,5 @@ from .saving import load_model
 
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
-           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "distributed", "random",
+           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
            "preprocessing"]

@@ -47,6 +47,7 @@ from collections import namedtuple
 
 from . import backend as _backend
 from . import callbacks as _callbacks
+from .training import distribution as _distribution
 
 __all__ = ["ProcessInfo", "init", "is_main", "rank", "size", "local_rank", "launcher",
            "DataParallel", "barrier", "shutdown"]
@@ -386,9 +387,9 @@ def _comm_for(backend, transport="auto"):
     return state.comms[key]
 
 
-# ---------------------------------------------------------------------------- the hooks
+# ---------------------------------------------------------------------------- the reductions
 class _GradientAverager:
-    """Model hook after backward: one all-reduce of every gradient packed into one buffer.
+    """After backward: one all-reduce of every gradient packed into one buffer.
 
     Each rank packs ``[n_r * g_1, ..., n_r * g_k, n_r]`` (``n_r`` its shard's rows); after
     the sum the buffer is divided by its last entry (the global batch's rows) on the device,
@@ -446,52 +447,25 @@ def _count(shape):
     return total
 
 
-class _LogAverager:
-    """Model hook at log time: loss and metrics as averages over every rank's samples.
+def _average_logs(comm, logs, sums):
+    """Global logs: one host all-reduce of every ``(key, sum, weight)`` pair of the replicas.
 
-    One host all-reduce of [sum, weight] pairs: the loss sum and row count, each output's
-    loss sum, and each metric's state (``total``/``count`` for mean metrics, which makes the
-    global value exact also with sample weights; other metrics are averaged by row count).
+    ``sums`` comes from the training loop (``MetricTrackers.sums``): loss sums and row
+    counts, each output's loss sum, and each mean metric's ``total``/``count`` state, which
+    makes the global value exact also with sample weights (other metrics are averaged by
+    row count).
     """
-
-    def __init__(self, comm, model):
-        self.comm, self.model = comm, model
-
-    def __call__(self, logs, count):
-        model = self.model
-        t = model._trackers
-        co = model._compiled_outputs or {}
-        backend = model.backend
-        keys, pairs = [], []
-
-        def read(value):
-            if value is None:
-                return 0.0
-            return value if isinstance(value, float) else backend.to_float(value)
-
-        keys.append("loss")
-        pairs += [read(t["loss_sum"]), float(count)]
-        if model._num_outputs() > 1:
-            for name, loss in zip(model.output_names, co.get("losses") or []):
-                if loss is not None:
-                    key = f"{name}_loss"
-                    keys.append(key)
-                    pairs += [read(t["out_sums"].get(key)), float(count)]
-        for _, key, metric, _ in co.get("metrics") or []:
-            keys.append(key)
-            if hasattr(metric, "total") and hasattr(metric, "count"):
-                pairs += [read(metric.total), read(metric.count)]
-            else:
-                value = logs.get(key, 0.0)
-                pairs += [float(value) * count, float(count)]
-        hxp = _backend.host_xp()
-        summed = self.comm.allreduce_host(hxp.asarray(pairs, dtype=hxp.float64))
-        out = dict(logs)
-        for i, key in enumerate(keys):
-            total, weight = float(summed[2 * i]), float(summed[2 * i + 1])
-            if weight > 0:
-                out[key] = total / weight
-        return out
+    hxp = _backend.host_xp()
+    pairs = []
+    for _, total, weight in sums:
+        pairs += [float(total), float(weight)]
+    summed = comm.allreduce_host(hxp.asarray(pairs, dtype=hxp.float64))
+    out = dict(logs)
+    for i, (key, _, _) in enumerate(sums):
+        total, weight = float(summed[2 * i]), float(summed[2 * i + 1])
+        if weight > 0:
+            out[key] = total / weight
+    return out
 
 
 def _writes_files(callback):
@@ -516,13 +490,18 @@ class _SyncCallback(_callbacks.Callback):
         self.model.stop_training = bool(float(flag[0]) > 0)
 
 
-class DataParallel:
+class DataParallel(_distribution.Distribution):
     """Data-parallel training of ``model`` over the processes of the launch.
 
     ``DataParallel(model).fit(x, y, batch_size=B, ...)`` is what
     ``model.fit(x, y, batch_size=B, ..., distributed=True)`` runs. Every process passes the
     same full ``x``/``y``; ``batch_size`` is the per-process batch, so a step consumes
     ``B * size`` rows. See the module docstring for what is synchronized.
+
+    It implements the training loop's distribution protocol
+    (``portanet.training.distribution``): ``fit`` calls ``shard``, ``reduce_gradients`` and
+    ``reduce_logs``; ``DataParallel.fit`` sets it on the model for the duration of the run
+    (``model.set_distribution``).
 
     Args:
         model: a compiled portanet Model (the same architecture on every process).
@@ -532,7 +511,7 @@ class DataParallel:
     """
 
     def __init__(self, model, transport="auto"):
-        if not hasattr(model, "_grad_reducer"):
+        if not callable(getattr(model, "set_distribution", None)):
             raise TypeError(f"DataParallel: model must be a portanet Model; got {type(model).__name__}")
         if transport not in ("auto", "nccl", "mpi"):
             raise ValueError(f"DataParallel: transport={transport!r}; expected 'auto', 'nccl' or 'mpi'")
@@ -541,6 +520,21 @@ class DataParallel:
         self.info = init()
         self.comm = None
         self.gradient_averager = None
+        self._train = None
+
+    # -- the distribution protocol (portanet.training.distribution)
+    def shard(self, data):
+        """This process's share of each global batch of ``data``, in rank 0's order."""
+        data.shard = (self.info.rank, self.info.size)
+        self._train = data
+
+    def reduce_gradients(self, variables, num_samples):
+        """Every gradient averaged over the processes (one all-reduce per dtype)."""
+        self.gradient_averager(variables, num_samples)
+
+    def reduce_logs(self, logs, sums):
+        """Loss and metrics as averages over every process's samples."""
+        return _average_logs(self.comm, logs, sums)
 
     @property
     def allreduce_seconds(self):
@@ -555,7 +549,7 @@ class DataParallel:
         """Before the first step: check every rank agrees, then rank 0's weights and
         optimizer state everywhere, and rank 0's order for every epoch's shuffle."""
         comm, info = self.comm, self.info
-        train = model._train_data
+        train = self._train
         signature = (train.size if train is not None else None,
                      [(tuple(v.shape), str(v.value.dtype)) for v in model.weights])
         seen = comm.allgather_object(signature)
@@ -571,11 +565,12 @@ class DataParallel:
         _broadcast_weights(comm, model.weights)
         optimizer = model.optimizer
         trainable = model.trainable_weights
-        if optimizer._variables is None:
+        if not optimizer.variables:
             optimizer.build(trainable)
         state = comm.bcast_object(optimizer.get_state() if info.rank == 0 else None)
         # A constant rate may have been changed on rank 0 alone (restored from a backup).
-        rate = comm.bcast_object(None if callable(optimizer._learning_rate) else optimizer._learning_rate)
+        constant = isinstance(optimizer.get_config().get("learning_rate"), (int, float))
+        rate = comm.bcast_object(float(optimizer.learning_rate) if constant else None)
         if info.rank != 0:
             optimizer.set_state(state, trainable)
             if rate is not None:
@@ -590,7 +585,7 @@ class DataParallel:
             backend.reseed((base + 7919 * info.rank) % (2**31 - 1))
         # A run resumed by BackupAndRestore (rank 0 only: it writes files) restarts at rank
         # 0's epoch everywhere; its restored weights were broadcast above.
-        model._initial_epoch = comm.bcast_object(getattr(model, "_initial_epoch", None))
+        model._initial_epoch = comm.bcast_object(model._initial_epoch)
 
     def _install(self):
         model = self.model
@@ -603,15 +598,11 @@ class DataParallel:
         if self.comm is None:
             self.comm = _comm_for(model.backend or _backend.current(), self.transport)
         self.gradient_averager = _GradientAverager(self.comm, model.backend or _backend.current())
-        model._grad_reducer = self.gradient_averager
-        model._log_reducer = _LogAverager(self.comm, model)
-        model._data_shard = (self.info.rank, self.info.size)
+        model.set_distribution(self)
 
     def _uninstall(self):
-        model = self.model
-        model._grad_reducer = None
-        model._log_reducer = None
-        model._data_shard = None
+        self.model.set_distribution(None)
+        self._train = None
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``model.fit`` across the processes; returns rank-local ``History`` with global epoch logs.
@@ -679,3 +670,7 @@ def _broadcast_order(comm, backend, order):
     host = hxp.asarray(backend.to_numpy(order), dtype=hxp.int64, copy=True)
     comm.bcast_host(host)
     return backend.from_numpy(host)
+
+
+# fit(distributed=True) runs DataParallel(model).fit(...).
+_distribution.register_data_parallel(DataParallel)

@@ -36,6 +36,13 @@ import zlib
 
 import numpy as np
 
+from .version import __version__
+from . import layers as _layers
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optimizers as _optimizers
+from .backend.base import _np_dtype_name
+from .layers.base import Layer
 from .utils.naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
 
 FORMAT_NAME = "portanet.model"
@@ -90,7 +97,6 @@ def _weight_dtype_name(variable):
 
 
 def _array_dtype_name(array):
-    from .backend.base import _np_dtype_name
     return _np_dtype_name(array.dtype)
 
 
@@ -105,7 +111,6 @@ def _collect_weights(model):
 
 
 def _metadata(model, kind, manifest):
-    from . import __version__
     backend = getattr(model, "backend", None)
     return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "kind": kind,
             "portanet_version": __version__,
@@ -117,7 +122,6 @@ def _metadata(model, kind, manifest):
 
 def _optimizer_payload(model):
     """(compile.json dict or None, optimizer arrays) for a compiled model."""
-    from . import optimizers as _optimizers
     if not getattr(model, "compiled", False) or model.optimizer is None:
         return None, {}
     opt = model.optimizer
@@ -218,6 +222,14 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
+def _is_model(obj):
+    """A portanet model, by duck typing: a Layer with the training API (saving sits left of
+    models and never imports them; Sequential and Functional reach it through the layer
+    registry, where portanet.models registers them)."""
+    return isinstance(obj, Layer) and callable(getattr(obj, "fit", None)) \
+        and callable(getattr(obj, "get_compile_config", None))
+
+
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Save architecture, weights, compile configuration and optimizer state to one file.
 
@@ -228,14 +240,12 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
         include_optimizer: also save the optimizer's slots and iteration count, so that a
             loaded model continues training exactly where this one stops.
     """
-    from .models.model import Model
-    if not isinstance(model, Model):
+    if not _is_model(model):
         raise TypeError(f"save_model: expected a portanet Model; got {type(model).__name__}")
     path = _check_target(filepath, overwrite, "save_model")
     if not model.built:
         raise ValueError(f"save_model: model {model.name!r} is not built yet; call it on data, "
                          "build(input_shape) it or give it a pn.Input first")
-    from . import layers as _layers
     config = _layers.serialize(model)
     try:
         config["build_input_shapes"] = [list(s) for s in model.input_shapes]
@@ -247,8 +257,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     opt_info, opt_arrays = (_optimizer_payload(model) if include_optimizer
                             else (None, {}))
     if opt_info is None and getattr(model, "compiled", False):
-        from . import optimizers as _optimizers
-        opt_info = {"compile_config": model.get_compile_config(),
+            opt_info = {"compile_config": model.get_compile_config(),
                     "optimizer": _optimizers.serialize(model.optimizer), "optimizer_state": None}
     members["compile.json"] = _dumps(opt_info, "compile configuration", path)
     members["weights.npz"] = _npz_bytes(weights)
@@ -426,22 +435,21 @@ def _assign_all(model, arrays):
 
 
 def _build_model(archive, config):
-    from . import layers as _layers
-    from .models.model import Model
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise archive.error("config.json must hold a dict with 'class_name' and 'config'")
     try:
         model = _layers.deserialize({"class_name": config["class_name"], "config": config.get("config")})
     except Exception as exc:  # any failure to rebuild means the file does not describe a valid model
         raise archive.error(f"config.json describes an architecture portanet cannot rebuild: {exc}") from exc
-    if not isinstance(model, Model):
+    if not _is_model(model):
         raise archive.error(f"config.json describes a {type(model).__name__}, not a model")
     shapes = config.get("build_input_shapes")
     if not model.built:
         if not shapes:
             raise archive.error("config.json holds an unbuilt model without build_input_shapes")
         try:
-            model._build_from_shapes([tuple(s) for s in shapes])
+            shapes = [tuple(s) for s in shapes]
+            model.build(shapes[0] if len(shapes) == 1 else shapes)
         except Exception as exc:
             raise archive.error(f"the architecture cannot be built for input shapes {shapes}: {exc}") from exc
     return model
@@ -462,9 +470,6 @@ def _deserialize_spec(spec, module):
 
 
 def _compile_from(archive, model, info):
-    from . import losses as _losses
-    from . import metrics as _metrics
-    from . import optimizers as _optimizers
     cc = info.get("compile_config") or {}
     if not isinstance(cc, dict):
         raise archive.error("compile.json: compile_config must be a dict")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import portanet as pn
+from portanet.training.fast_paths import fused_cross_entropy_applies, input_grad_skipper
 from portanet.backend.base import softmax_cross_entropy_grad
 from portanet.layers.core import Dense
 
@@ -121,7 +122,7 @@ def test_model_with_fused_softmax_cross_entropy_trains_like_the_portable_path(ba
     def make():
         return _mlp(optimizer=pn.optimizers.SGD(0.1), loss=loss)
     fused = _train(backend, make, x, y, fused=True, sample_weight=sw)
-    assert fused._fused_ce_cache[1] is True  # the fast path did run
+    assert fused._fused_ce.applies is True  # the fast path did run
     portable = _train(backend, make, x, y, fused=False, sample_weight=sw)
     for a, b in zip(fused.get_weights(), portable.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
@@ -151,7 +152,7 @@ def test_fused_softmax_cross_entropy_applies_only_where_exact(backend):
     def applies(model, loss):
         model.compile(optimizer="sgd", loss=loss)
         model._ensure_compiled_outputs()
-        return model._fused_ce_applies(model._compiled_outputs["losses"][0])
+        return fused_cross_entropy_applies(model, model._compiled_outputs.losses[0])
     assert applies(_mlp(), "sparse_categorical_crossentropy")
     assert not applies(_mlp(), pn.losses.SparseCategoricalCrossentropy(from_logits=True))
     assert not applies(_mlp(), pn.losses.SparseCategoricalCrossentropy(ignore_class=0))
@@ -292,6 +293,7 @@ def test_the_layer_fed_by_the_input_skips_its_input_gradient_only_in_training(ba
     model.fit(x, rng.integers(0, 4, 8), epochs=1, verbose=0)
     first = model.layers[0]
     assert model._input_fed_layer() is first
+    assert input_grad_skipper(model) is first  # Dense opts in (training/fast_paths.py)
     assert first._skip_input_grad is False  # reset after each step
     xd = backend.asarray(x)
     first._skip_input_grad = True

@@ -83,7 +83,7 @@ def test_bad_arguments_name_the_argument(backend):
 
 # ---------------------------------------------------------------------------- sharding
 def _batches(data):
-    return [(to_np(data.backend, bx[0]), n) for bx, _, _, n in data]
+    return [(to_np(data.backend, bx), int(bx.shape[0])) for bx, _, _ in data]
 
 
 @pytest.mark.parametrize("rows,per_rank,shuffle", [(41, 4, True), (45, 4, False), (45, 4, "batch"),
@@ -94,11 +94,11 @@ def test_shards_tile_the_global_batches(backend, rows, per_rank, shuffle):
     x = backend.from_numpy(np.arange(rows, dtype=np.float64)[:, None])
     ranks = 2
     pn.utils.set_random_seed(3)
-    single = _batches(pn.data.ArrayData(backend, [x], batch_size=per_rank * ranks, shuffle=shuffle))
+    single = _batches(pn.training.ArrayDataAdapter(backend, [x], batch_size=per_rank * ranks, shuffle=shuffle))
     shards = []
     for r in range(ranks):
         pn.utils.set_random_seed(3)  # the same stream: same permutation as the one process
-        data = pn.data.ArrayData(backend, [x], batch_size=per_rank, shuffle=shuffle)
+        data = pn.training.ArrayDataAdapter(backend, [x], batch_size=per_rank, shuffle=shuffle)
         data.shard = (r, ranks)
         assert data.num_batches == len(single) == -(-rows // (per_rank * ranks))
         assert data.global_batch_size == per_rank * ranks
@@ -114,11 +114,11 @@ def test_shards_tile_the_global_batches(backend, rows, per_rank, shuffle):
 
 def test_order_sync_replaces_the_local_permutation(backend):
     x = backend.from_numpy(np.arange(10, dtype=np.float64)[:, None])
-    data = pn.data.ArrayData(backend, [x], batch_size=5, shuffle=True)
+    data = pn.training.ArrayDataAdapter(backend, [x], batch_size=5, shuffle=True)
     data.shard = (1, 2)
     fixed = backend.from_numpy(np.arange(9, -1, -1, dtype=np.int64))
     data.order_sync = lambda order: fixed
-    got = [to_np(backend, bx[0])[:, 0].tolist() for bx, _, _, _ in data]
+    got = [to_np(backend, bx)[:, 0].tolist() for bx, _, _ in data]
     assert got == [[4.0, 3.0, 2.0, 1.0, 0.0]]  # rank 1's half of the only global batch
     with pytest.raises(ValueError, match=r"shard=\(2, 2\)"):
         data.shard = (2, 2)
@@ -199,7 +199,7 @@ def test_distributed_fit_in_one_process_equals_plain_fit(backend, float64):
     for k in h.history:
         np.testing.assert_allclose(h.history[k], h_plain.history[k], rtol=1e-12)
     assert parallel.steps == 2 * 6  # ceil(45 / 8) steps per epoch
-    assert model._grad_reducer is None and model._data_shard is None  # hooks removed
+    assert model.distribution is None  # the distribution is removed after fit
 
 
 def test_one_allreduce_per_step(backend):

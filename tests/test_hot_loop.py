@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import portanet as pn
-from portanet import data as pdata
+from portanet.training import data_adapter as pdata
 
 
 def _model(units=3, metrics=None, features=6):
@@ -87,7 +87,7 @@ def test_a_training_step_reads_nothing_back(backend):
     before = backend.to_host_calls
     with _count_conversions(backend) as conversions:
         for _ in range(5):
-            model._train_step(xs, ys, [None], 16)
+            model.train_step((xs[0], ys[0], None))
     assert backend.to_host_calls == before
     assert conversions["n"] == 0
 
@@ -144,8 +144,8 @@ def test_streaming_keeps_inputs_on_the_host(backend, monkeypatch):
     model.fit(x, rng.integers(0, 3, 12), batch_size=4, epochs=1, verbose=0)
     xs = model._prepare_inputs(x, stream="auto")
     assert backend.is_array(xs[0]) == (backend.name == "numpy")
-    data = pdata.ArrayData(backend, xs, batch_size=5, shuffle=False)
-    batches = [bx[0] for bx, _, _, _ in data]
+    data = pdata.ArrayDataAdapter(backend, xs, batch_size=5, shuffle=False)
+    batches = [bx for bx, _, _ in data]
     assert [int(b.shape[0]) for b in batches] == [5, 5, 2]
     assert all(backend.is_array(b) for b in batches)
     np.testing.assert_array_equal(np.concatenate([backend.to_numpy(b) for b in batches]), x)

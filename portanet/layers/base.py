@@ -124,10 +124,6 @@ class Layer:
     # Names of __init__ arguments that hold sub-objects needing (de)serialization are
     # handled by each layer's get_config/from_config.
     supports_masking = False
-    # True while a training step runs when this layer reads the model's own input: nothing
-    # uses that input's gradient, so ``backward`` may skip computing it and return None
-    # (read it in ``forward``; Dense does). Set by ``Model._train_step``.
-    _skip_input_grad = False
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, input_dim=None, activity_regularizer=None, **kwargs):

@@ -18,7 +18,7 @@ over row ranges of the flattened input for the input gradient); a channels_last 
 bias and relu hands both to it from ``_windows.EPILOGUE_MIN_CHANNELS`` channels (from one
 when its input gradient is skipped), applied chunk by chunk; otherwise "bias_activation"
 adds the bias and relu in place into the fresh result. A layer that reads the model's input
-(``Layer._skip_input_grad``, set by the training step) skips its input gradient.
+(``_skip_input_grad``, see portanet/training/fast_paths.py) skips its input gradient.
 """
 
 __all__ = ["Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D",
@@ -307,6 +307,8 @@ class _BaseConv(Layer):
 
 class _Conv(_BaseConv):
     """N-d convolution (the shared body of Conv1D and Conv2D)."""
+
+    _skip_input_grad = False  # opt-in, see portanet/training/fast_paths.py
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)

@@ -56,17 +56,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
                       batch_shape=batch_shape).output
 
 
-class PreActivationGrad:
-    """A gradient with respect to a layer's pre-activation output ``z`` rather than its
-    output: the training step hands it to the last Dense when the softmax + cross-entropy
-    gradient is fused, ``(p - y) / N``, so the softmax Jacobian is never formed."""
-
-    __slots__ = ("dz",)
-
-    def __init__(self, dz):
-        self.dz = dz
-
-
 class Dense(Layer):
     """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
 
@@ -84,6 +73,11 @@ class Dense(Layer):
     Example:
         >>> layer = pn.layers.Dense(4, activation="relu")
     """
+
+    # Opt-ins to the training step's two shortcuts (portanet/training/fast_paths.py):
+    # the input gradient may be skipped, and a pre-activation gradient may arrive.
+    _skip_input_grad = False
+    _accepts_pre_activation_grad = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -129,13 +123,15 @@ class Dense(Layer):
                 z = z + self.bias.value
             y, act_backward = _activations.apply(self.activation, z)
         rank = x.ndim
-        # The model's training step marks the layer fed by the model's own input: nothing
-        # reads that input's gradient, and it is the largest matmul of the backward pass.
+        # The training step marks the layer fed by the model's own input: nothing reads
+        # that input's gradient, and it is the largest matmul of the backward pass.
         want_dx = not self._skip_input_grad
 
         def backward(dy):
             # The fused softmax + cross-entropy gradient arrives already w.r.t. z.
-            dz = dy.dz if type(dy) is PreActivationGrad else act_backward(dy)
+            dz = getattr(dy, "pre_activation_grad", None)
+            if dz is None:
+                dz = act_backward(dy)
             if rank == 2:
                 x2, dz2 = x, dz
             else:

@@ -505,6 +505,8 @@ class LSTM(_Recurrent):
         >>> layer = pn.layers.LSTM(32)
     """
 
+    _skip_input_grad = False  # opt-in, see portanet/training/fast_paths.py
+
     _gates = 4
     _state_count = 2
 

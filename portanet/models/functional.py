@@ -14,9 +14,12 @@ through ``Variable.add_grad``, so sharing needs nothing special.
 """
 
 from .. import backend as _backend
+from .. import layers as _layers
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
+from ..utils.naming import custom_object_scope
 from .model import Model
+from .summary import _fmt_shape
 
 
 def _structure(value, what):
@@ -245,18 +248,17 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ running
     def _input_fed_layer(self):
-        """The Dense reading the model's only input, when nothing else reads it and the layer
-        is called once here (its input gradient is then never used; see Model._train_step)."""
+        """The layer reading the model's only input, when nothing else reads it and the layer
+        is called once here (its input gradient is then never used; see
+        portanet/training/fast_paths.py, which also checks that the layer opts in)."""
         cached = getattr(self, "_input_fed_cache", None)
         if cached is None:
-            from ..layers.core import Dense
             layer = None
             if len(self._inputs) == 1 and not any(t is self._inputs[0] for t in self._outputs):
                 source = self._inputs[0]
                 readers = [n for n in self._nodes if not n.is_input
                            and any(t is source for t in n.input_tensors)]
-                if (len(readers) == 1 and type(readers[0].layer) is Dense
-                        and len(readers[0].layer._inbound_nodes) == 1):
+                if len(readers) == 1 and len(readers[0].layer._inbound_nodes) == 1:
                     layer = readers[0].layer
             cached = self._input_fed_cache = (layer,)
         return cached[0]
@@ -329,7 +331,6 @@ class Functional(Model):
         return all(len(self._model_nodes(layer)) <= 1 for layer in self._layers)
 
     def _summary_rows(self):
-        from .summary import _fmt_shape
         sequential_like = self._is_sequential_like()
         rows = []
         for layer in self._layers:
@@ -375,7 +376,6 @@ class Functional(Model):
     def get_config(self):
         """Keras's functional config: each layer with its inbound nodes, plus the input and
         output tensors as [layer name, node index, tensor index]."""
-        from .. import layers as _layers
         layer_configs = []
         for layer in self._layers:
             entry = _layers.serialize(layer)
@@ -399,8 +399,6 @@ class Functional(Model):
     def from_config(cls, config, custom_objects=None):
         """Rebuild the graph: create every layer, then replay its calls in an order where each
         call's input tensors exist (Keras's process_node loop)."""
-        from .. import layers as _layers
-        from ..utils.naming import custom_object_scope
         with custom_object_scope(custom_objects or {}):
             return _rebuild(cls, config, _layers.deserialize)
 
@@ -514,7 +512,6 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
 
 def clone_functional(model, clone_function=None, input_tensors=None):
     """A functional model with the same graph, each layer replaced by ``clone_function(layer)``."""
-    from .. import layers as _layers
     mapping = {}
 
     config = model.get_config()

@@ -1,6 +1,7 @@
 """``Sequential``: a plain stack of layers, each with one input and one output."""
 
 from .. import backend as _backend
+from .. import layers as _layers
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
@@ -97,6 +98,14 @@ class Sequential(Model):
     def output_names(self):
         return [self._layers[-1].name] if self._layers else ["output"]
 
+    def _input_fed_layer(self):
+        # The first layer reads the model's input and nothing reads its input gradient.
+        return self._layers[0] if self._layers else None
+
+    def _output_layer(self):
+        # The last layer's output is the model's output and nothing else reads it.
+        return self._layers[-1] if self._layers else None
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
         for layer in self._layers:
@@ -123,7 +132,6 @@ class Sequential(Model):
         return [x], backward, extras
 
     def get_config(self):
-        from .. import layers as _layers
         config = {"name": self.name, "trainable": self.trainable, "layers": []}
         if self._input_layer is not None:
             config["layers"].append(_layers.serialize(self._input_layer))
@@ -132,7 +140,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config):
-        from .. import layers as _layers
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for lc in config["layers"]:
             model.add(_layers.deserialize(lc), rebuild=False)

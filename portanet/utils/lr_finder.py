@@ -10,7 +10,8 @@ weights and its optimizer's state are restored afterwards.
 
 import math
 
-from .. import data as _data
+from .. import optimizers as _optimizers
+from .. import training as _training
 
 CHECK_EVERY = 10  # loss values read back from the device in groups of this many steps
 
@@ -146,34 +147,27 @@ def find_learning_rate(model, x, y, min_lr=1e-6, max_lr=1.0, steps=100, batch_si
     if divergence_factor <= 1:
         raise ValueError(f"find_learning_rate: divergence_factor={divergence_factor!r}; expected > 1")
 
-    xs_raw, ys_raw = model._standardize_inputs(x), model._standardize_targets(y)
-    n = _data.check_lengths([("x", a) for a in xs_raw] + [("y", a) for a in ys_raw if a is not None])
-    if n == 0:
+    train = _training.get_data_adapter(model, x, y, batch_size=batch_size, shuffle=True)
+    if not train.size:
         raise ValueError("find_learning_rate: x has no samples")
-    xs = model._prepare_inputs(xs_raw)
-    model._ensure_compiled_outputs()
-    ys = model._prepare_targets(ys_raw, model._output_shapes())
-    sws = [None] * len(ys)
-    train = _data.ArrayData(model.backend, xs, ys, sws, batch_size=batch_size, shuffle=True)
 
     rates = [min_lr * (max_lr / min_lr) ** (i / (steps - 1)) for i in range(steps)]
     snapshot = _Snapshot(model)
     raw, smoothed, used = [], [], []
     diverged_at = None
     try:
-        model._reset_trackers()
         pending, pending_rates = [], []
         avg, best = 0.0, math.inf
         batches = iter(train)
         done = False
         for i, lr in enumerate(rates):
             try:
-                bx, by, bw, bn = next(batches)
+                batch = next(batches)
             except StopIteration:
                 batches = iter(train)
-                bx, by, bw, bn = next(batches)
-            model.optimizer._learning_rate = lr
-            pending.append(model._train_step(bx, by, bw, bn))
+                batch = next(batches)
+            snapshot.set_learning_rate(lr)
+            pending.append(model.train_step(batch))
             pending_rates.append(lr)
             if len(pending) < CHECK_EVERY and i < steps - 1:
                 continue
@@ -248,33 +242,38 @@ def _steepest(rates, losses):
 
 
 class _Snapshot:
-    """Device copies of every weight plus the optimizer's state, to put back afterwards."""
+    """The weights, the optimizer's state and learning rate, to put back afterwards (public
+    API only: the weights' ``value``/``assign``, the optimizer's get_state/set_state,
+    variables, iterations and learning_rate)."""
 
     def __init__(self, model):
         self.model = model
         xp = model.backend.xp
-        # Copies, not references: fused optimizers update flat buffers in place.
+        # Device copies (no host round trip), not references: fused optimizers update
+        # flat buffers in place.
         self.weights = [(v, xp.asarray(v.value, copy=True)) for v in model.weights]
         opt = model.optimizer
         self.optimizer = opt
-        self.learning_rate = opt._learning_rate
-        self.built = opt._variables is not None
-        self.state = opt.get_state() if self.built else None
-        self.variables = list(opt._variables) if self.built else None
+        rate = opt.get_config()["learning_rate"]
+        # A schedule is serialized in the config: restore an equal one.
+        self.learning_rate = _optimizers.schedules.deserialize(rate) if isinstance(rate, dict) else rate
+        self.constant = isinstance(rate, (int, float))
+        self.variables = list(opt.variables)
+        self.state = opt.get_state() if self.variables else None
         self.iterations = opt.iterations
-        self.trackers = getattr(model, "_trackers", None)
+
+    def set_learning_rate(self, lr):
+        # A schedule-driven rate is not settable by a float (Keras); a constant callable is.
+        self.optimizer.learning_rate = lr if self.constant else (lambda step, lr=lr: lr)
 
     def restore(self):
         for v, value in self.weights:
             v.assign(value)
             v.grad = None
         opt = self.optimizer
-        opt._learning_rate = self.learning_rate
-        if self.built:
+        opt.learning_rate = self.learning_rate
+        if self.variables:
             opt.set_state(self.state, self.variables)
         else:
-            opt._variables = None
-            opt._slots = []
+            opt.build([])  # unbuilt before: no slots (the next apply builds them)
         opt.iterations = self.iterations
-        if self.trackers is not None:
-            self.model._trackers = self.trackers

@@ -40,7 +40,7 @@ for name in SCENARIOS:
 
     class CountSteps(pn.callbacks.Callback):
         def on_train_end(self, logs=None):
-            parallel_steps.append(self.model._grad_reducer.steps)
+            parallel_steps.append(self.model.distribution.steps)
 
     callbacks = [CountSteps()]
     if name == "empty":

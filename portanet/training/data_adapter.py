@@ -1,12 +1,18 @@
 """Data ingestion: host or device arrays -> validated device arrays -> shuffled mini-batches.
 
+Separation of concerns (as keras/src/trainers/data_adapters): a ``DataAdapter`` turns one
+kind of user data into batches ``(x, y, sample_weight)`` for the trainer's step methods;
+the trainer (``portanet.training.trainer``) owns the loop. ``ArrayDataAdapter`` serves
+arrays; generators and datasets get their own adapters here later.
+
 The whole data set moves to the device once (``fit`` checks it before any state changes),
 is shuffled each epoch with a device permutation, and batches are gathered on the device
 with ``take``. Checks run once, before training: equal lengths, finite values, label
-ranges. NumPy appears here because this is where host arrays come in (DESIGN.md §2).
+ranges. NumPy appears here because this is where host arrays come in (docs/ARCHITECTURE.md).
 """
 
 import math
+import os
 
 import array_api_compat
 import numpy as np
@@ -19,6 +25,11 @@ def as_list(x):
     if isinstance(x, (list, tuple)):
         return list(x)
     return [x]
+
+
+def as_host_array(values):
+    """Python data (nested lists, scalars) as a host NumPy array."""
+    return np.asarray(values)
 
 
 def _is_host(a):
@@ -37,7 +48,6 @@ def device_data_limit():
     (an integer number of bytes; default 2 GiB). Host inputs above it stay on the host
     and are copied one batch at a time, the next batch's copy issued before the current
     step runs."""
-    import os
     text = os.environ.get("PORTANET_DEVICE_DATA_LIMIT", "").strip()
     if not text:
         return DEFAULT_DEVICE_DATA_LIMIT
@@ -174,7 +184,64 @@ def _broadcastable(a, b):
     return len(a) == len(b)
 
 
-class ArrayData:
+def pack_batch(xs, ys, sws):
+    """Lists of arrays -> Keras's batch tuple ``(x, y, sample_weight)``.
+
+    A single input (target, weight) is the array itself, several are a list, as the
+    ``data`` argument of Keras's ``train_step``; no targets give ``y=None``, no weights
+    ``sample_weight=None``."""
+    x = xs[0] if len(xs) == 1 else list(xs)
+    if not ys:
+        return x, None, None
+    y = ys[0] if len(ys) == 1 else list(ys)
+    if all(w is None for w in sws):
+        return x, y, None
+    return x, y, (sws[0] if len(sws) == 1 else list(sws))
+
+
+def unpack_batch(data, num_outputs=1):
+    """Keras's batch tuple -> ``(xs, ys, sws)`` lists (the inverse of ``pack_batch``).
+
+    ``data`` may also be ``(x,)`` or ``(x, y)``, as Keras's ``unpack_x_y_sample_weight``."""
+    if type(data) is not tuple:
+        data = (data,)
+    x = data[0]
+    y = data[1] if len(data) > 1 else None
+    sw = data[2] if len(data) > 2 else None
+    xs = x if type(x) is list else [x]
+    ys = [] if y is None else (y if type(y) is list else [y])
+    sws = sw if type(sw) is list else [sw] * len(ys)
+    return xs, ys, sws
+
+
+class DataAdapter:
+    """What the trainer needs from a source of batches (keras/src/trainers/data_adapters).
+
+    Iterating over an adapter gives one epoch of batches, each Keras's tuple
+    ``(x, y, sample_weight)`` of device arrays (lists for several inputs/outputs), ready
+    for ``train_step``/``test_step``/``predict_step``.
+
+    Attributes:
+        size: the number of samples (None when unknown).
+        batch_size: the rows of one batch.
+        num_batches: batches per epoch (None when unknown).
+        shard: ``(rank, size)`` for data-parallel training, or None; a distribution sets
+            it (``Distribution.shard``) before the first epoch.
+        order_sync: None, or ``f(order) -> order`` replacing this process's shuffle order
+            (data-parallel training uses rank 0's everywhere).
+    """
+
+    size = None
+    batch_size = None
+    num_batches = None
+    shard = None
+    order_sync = None
+
+    def __iter__(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ArrayDataAdapter(DataAdapter):
     """Device-resident arrays cut into mini-batches.
 
     Args:
@@ -195,7 +262,8 @@ class ArrayData:
     def __init__(self, backend, xs, ys=(), sws=(), batch_size=32, shuffle=False):
         self.backend = backend
         self.xs, self.ys = list(xs), list(ys)
-        self.sws = list(sws)
+        # No weights at all: batches carry sample_weight=None without looking at each one.
+        self.sws = list(sws) if any(w is not None for w in sws) else []
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.size = int(self.xs[0].shape[0]) if self.xs else 0
@@ -260,9 +328,9 @@ class ArrayData:
                 pick = (lambda a, idx=idx: take(a, idx))
                 hidx = None if host_order is None else host_order[start:stop]
                 pick_host = (lambda a, hidx=hidx: to_device(np.take(a, hidx, axis=0)))
-            return ([pick_host(a) if s else pick(a) for a, s in zip(self.xs, streamed)],
-                    [pick(a) for a in self.ys],
-                    [None if w is None else pick(w) for w in self.sws], stop - start)
+            return pack_batch([pick_host(a) if s else pick(a) for a, s in zip(self.xs, streamed)],
+                              [pick(a) for a in self.ys],
+                              [None if w is None else pick(w) for w in self.sws])
 
         if not any(streamed):
             for b in range(self.num_batches):

@@ -1,0 +1,454 @@
+"""``Trainer``: compile, fit, evaluate, predict, the ``*_on_batch`` methods and the step
+methods (as keras/src/trainers/trainer.py and keras/src/backend/numpy/trainer.py).
+
+Separation of concerns: a ``DataAdapter`` (data_adapter.py) turns the user's data into
+batches ``(x, y, sample_weight)``; the loops here call the step methods on them;
+``CompiledOutputs`` (compile_utils.py) holds the losses and metrics per output;
+``MetricTrackers`` (trackers.py) keeps the running sums and reads the logs.
+
+``Model`` gets all of it as a mixin (``class Model(Trainer, Layer)``). What the trainer
+needs from the model (its graph) is:
+
+- ``_forward_graph(xs, training)`` -> ``(outputs, backward, extra_losses)``: lists of
+  device arrays; ``backward(d_outputs)`` runs every layer's closure in reverse;
+- ``input_shapes``, ``input_names``, ``output_names``, ``_num_outputs()``,
+  ``compute_output_shape``, ``weights``;
+- ``_input_fed_layer()`` and ``_output_layer()`` for the shortcuts of fast_paths.py.
+
+Extension points (all public): override ``train_step(data)``, ``test_step(data)`` or
+``predict_step(data)``; ``add_train_step_hook(hook)``; ``set_distribution(obj)``
+(distribution.py). The built-in training step is: clear grads, forward, loss +
+regularization, backward, (reduce gradients), optimizer apply, metric update from the
+pre-update outputs. Losses and metrics accumulate on the device; the loop reads them
+back only when it logs (docs/ARCHITECTURE.md, "the hot loop").
+"""
+
+from .. import callbacks as _callbacks
+from .. import losses as _losses
+from .. import metrics as _metrics
+from .. import optimizers as _optimizers
+from . import compile_utils as _compile
+from . import data_adapter as _data
+from . import distribution as _distribution
+from . import fast_paths as _fast
+from .fit_loop import FitLoop, check_positive_int
+from .inputs import InputPreparation
+from .trackers import MetricTrackers
+
+
+def get_data_adapter(model, x, y=None, sample_weight=None, batch_size=32, shuffle=False):
+    """A ``DataAdapter`` over ``(x, y, sample_weight)`` checked and moved as ``fit`` does.
+
+    For tools that drive the step methods themselves (``model.train_step(batch)`` for each
+    ``batch`` of the adapter), e.g. ``portanet.utils.find_learning_rate``. Builds the model
+    on first data; ``y`` requires a compiled model.
+
+    Args:
+        model: a portanet Model.
+        x, y, sample_weight: as for ``fit`` (y and sample_weight may be None).
+        batch_size: rows per batch.
+        shuffle: True (a new device permutation per pass), False or "batch".
+    """
+    check_positive_int(batch_size, "batch_size")
+    if y is None:
+        xs = model._prepare_inputs(x)
+        return _data.ArrayDataAdapter(model.backend, xs, batch_size=batch_size, shuffle=shuffle)
+    model._require_compiled("making training batches")
+    xs_raw, ys_raw, n = model._standardize_xy(x, y)
+    xs = model._prepare_inputs(xs_raw)
+    model._ensure_compiled_outputs()
+    ys = model._prepare_targets(ys_raw, model._output_shapes())
+    sws = model._sample_weights(sample_weight, None, ys, n)
+    return _data.ArrayDataAdapter(model.backend, xs, ys, sws, batch_size=batch_size, shuffle=shuffle)
+
+
+class Trainer(FitLoop, InputPreparation):
+    """The training loop of a Model (a mixin; see the module docstring)."""
+
+    # Class-level defaults, so a model works whatever its subclass's __init__ does.
+    optimizer = None
+    compiled = False
+    stop_training = False
+    history = None
+    _compiled_outputs = None
+    _trackers = None
+    _distribution = None
+    _train_step_hooks = ()
+    _fused_ce = None
+    # Set by a callback (BackupAndRestore) in on_train_begin to resume at that epoch.
+    _initial_epoch = None
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configure training.
+
+        Args:
+            optimizer: a name ("rmsprop", "adam", ...) or an optimizer instance.
+            loss: one loss for every output, a list (one per output) or a dict by output name.
+            loss_weights: floats weighting each output's loss (list or dict).
+            metrics: metrics per output (one list for all, a list of lists, or a dict).
+            weighted_metrics: like metrics, but they see the sample weights.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
+                Keras compatibility (portanet always runs eagerly).
+        """
+        opt = _optimizers.get(optimizer)
+        _compile.validate_specs(loss, metrics, weighted_metrics)
+        self._loss_spec = loss
+        self._loss_weights_spec = loss_weights
+        self._metrics_spec = metrics
+        self._weighted_metrics_spec = weighted_metrics
+        self.optimizer = opt
+        self.compiled = True
+        self._compiled_outputs = None
+        self._compile_config = {"optimizer": _optimizers.serialize(opt),
+                                "loss": _compile.serialize_spec(loss, _losses),
+                                "loss_weights": loss_weights,
+                                "metrics": _compile.serialize_spec(metrics, _metrics),
+                                "weighted_metrics": _compile.serialize_spec(weighted_metrics, _metrics)}
+
+    def get_compile_config(self):
+        return getattr(self, "_compile_config", None)
+
+    def _ensure_compiled_outputs(self):
+        if self._compiled_outputs is None:
+            self._compiled_outputs = _compile.CompiledOutputs(
+                self.output_names, self._loss_spec, self._loss_weights_spec,
+                self._metrics_spec, self._weighted_metrics_spec)
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"You must compile the model before {what}: call "
+                               "model.compile(optimizer=..., loss=...) first")
+
+    # ------------------------------------------------------------------ extension points
+    @property
+    def distribution(self):
+        """The data-parallel distribution ``fit`` uses, or None (see ``set_distribution``)."""
+        return self._distribution
+
+    def set_distribution(self, distribution):
+        """Train data-parallel through ``distribution`` (None: on this process alone).
+
+        ``distribution`` implements ``shard(data)``, ``reduce_gradients(variables,
+        num_samples)`` and ``reduce_logs(logs, sums)``; see
+        ``portanet.training.distribution`` for when ``fit`` calls each.
+        ``pn.distributed.DataParallel`` sets itself for the duration of its ``fit``.
+        """
+        if distribution is not None:
+            missing = [m for m in ("shard", "reduce_gradients", "reduce_logs")
+                       if not callable(getattr(distribution, m, None))]
+            if missing:
+                raise TypeError(f"set_distribution: {type(distribution).__name__} lacks "
+                                f"{missing}; expected an object with shard(data), "
+                                "reduce_gradients(variables, num_samples) and reduce_logs(logs, sums)")
+        self._distribution = distribution
+
+    def add_train_step_hook(self, hook):
+        """Run ``hook`` around every training step of fit and train_on_batch.
+
+        ``hook`` is a generator function called as ``hook(xs, ys, sample_weights, n)``
+        (lists of the step's device arrays, one per input/output, and the batch rows): it
+        runs up to its ``yield`` before the step, is sent the step's total loss (a device
+        scalar) after it, and should then finish. Several hooks run in the order added.
+
+        Example:
+            >>> def count(xs, ys, sws, n):
+            ...     loss = yield
+            ...     seen.append(n)
+            >>> model.add_train_step_hook(count)
+        """
+        if not callable(hook):
+            raise TypeError(f"add_train_step_hook: hook={hook!r}; expected a generator function")
+        self._train_step_hooks = list(self._train_step_hooks) + [hook]
+
+    def remove_train_step_hook(self, hook):
+        """Stop running ``hook`` (added by ``add_train_step_hook``); absent hooks are ignored."""
+        self._train_step_hooks = [h for h in self._train_step_hooks if h is not hook]
+
+    def _hooked_train_step(self, data):
+        xs, ys, sws = _data.unpack_batch(data)
+        n = int(xs[0].shape[0])
+        running = []
+        for hook in list(self._train_step_hooks):
+            gen = hook(xs, ys, sws, n)
+            next(gen)
+            running.append(gen)
+        total = self.train_step(data)
+        for gen in running:
+            try:
+                gen.send(total)
+            except StopIteration:
+                pass
+        return total
+
+    # ------------------------------------------------------------------ the steps
+    def train_step(self, data):
+        """One training step on one batch; returns the batch's total loss (a device scalar).
+
+        Args:
+            data: Keras's batch tuple ``(x, y, sample_weight)`` of device arrays; ``x`` and
+                ``y`` are lists for several inputs/outputs, ``sample_weight`` is None, an
+                array, or a list (one per output). Running sums of the loss and metrics
+                are updated; fit reads its logs from them.
+        """
+        if type(data) is tuple and len(data) == 3:
+            x, y, sw = data
+            xs = x if type(x) is list else [x]
+            ys = y if type(y) is list else [y]
+            sws = sw if type(sw) is list else [sw] * len(ys)
+        else:
+            xs, ys, sws = _data.unpack_batch(data)
+        n = xs[0].shape[0]
+        # One walk over the layers per step (Layer.trainable_weights would walk them again).
+        weights = self.weights
+        trainable = [v for v in weights if v.trainable] if self.trainable else []
+        self._zero_grads(weights)
+        distribution = self._distribution
+        if self._trackers is None:  # a step outside fit/evaluate/*_on_batch
+            self._reset_trackers()
+        if n == 0 and distribution is not None:
+            # This replica's shard of a short last batch is empty: no forward pass, but it
+            # must join the gradient reduction and apply the shared update.
+            distribution.reduce_gradients(trainable, 0)
+            self.optimizer.apply(trainable)
+            return None
+        skip = _fast.input_grad_skipper(self)
+        if skip is not None:
+            skip._skip_input_grad = True
+        try:
+            outs, backward, extras = self._forward_graph(xs, training=True)
+        finally:
+            if skip is not None:
+                skip._skip_input_grad = False
+        self._compiled_outputs.build_metrics(ys, outs)
+        total, dys, per_output = self._loss_and_grads(ys, outs, sws)
+        for e in extras:
+            total = total + e
+        total = self._regularization(total, weights)
+        backward(dys)
+        if distribution is not None:
+            distribution.reduce_gradients(trainable, n)
+        self.optimizer.apply(trainable)
+        self._trackers.update(total, per_output, ys, outs, sws, n)
+        return total
+
+    def test_step(self, data):
+        """Loss and metric update for one batch in inference mode; returns the total loss.
+
+        Args:
+            data: the batch tuple ``(x, y, sample_weight)``, as for ``train_step``.
+        """
+        xs, ys, sws = _data.unpack_batch(data)
+        if self._trackers is None:
+            self._reset_trackers()
+        outs, _, extras = self._forward_graph(xs, training=False)
+        self._compiled_outputs.build_metrics(ys, outs)
+        total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False)
+        for e in extras:
+            total = total + e
+        for v in self._regularized_weights():
+            total = total + v.regularizer(v.value)
+        self._trackers.update(total, per_output, ys, outs, sws, int(xs[0].shape[0]))
+        return total
+
+    def predict_step(self, data):
+        """The model's outputs for one batch in inference mode (device arrays; a list for
+        several outputs).
+
+        Args:
+            data: the batch tuple ``(x, None, None)`` (or ``(x,)``, or ``x``).
+        """
+        xs, _, _ = _data.unpack_batch(data)
+        outs, _, _ = self._forward_graph(xs, training=False)
+        return outs[0] if len(outs) == 1 else outs
+
+    def _train_step(self, xs, ys, sws, n):
+        """``train_step`` on lists (kept for bench/ and tools written against it)."""
+        return self.train_step(_data.pack_batch(xs, ys, sws))
+
+    def _zero_grads(self, variables):
+        for v in variables:
+            v.grad = None
+
+    def _loss_and_grads(self, ys, outs, sws, grads=True):
+        """Total objective (device scalar), the gradient of it w.r.t. each output
+        (``grads=False``: evaluation, no gradients) and each output's loss."""
+        co = self._compiled_outputs
+        total = None
+        dys = []
+        per_output = []
+        fused_ce = self._fused_ce
+        if fused_ce is None and grads:
+            fused_ce = self._fused_ce = _fast.FusedCrossEntropy()
+        for i, (y, p) in enumerate(zip(ys, outs)):
+            loss = co.losses[i]
+            if loss is None or y is None:
+                dys.append(self.xp.zeros_like(p) if grads else None)
+                per_output.append(None)
+                continue
+            w = co.weights[i]
+            kernel = fused_ce.kernel(self, loss, p) if grads else None
+            if kernel is not None:
+                # Straight to the logits of the last layer: (p - y)·w/N; the value stays Keras's.
+                value, dy = _fast.fused_loss_and_grad(self, kernel, loss, y, p, sws[i], w)
+                dys.append(dy)
+            else:
+                value, back = loss.forward(y, p, sws[i])
+                dys.append(back(w) if grads else None)
+            per_output.append(value)
+            contrib = value * w if w != 1.0 else value
+            total = contrib if total is None else total + contrib
+        return total, dys, per_output
+
+    def _regularization(self, total, weights=None):
+        for v in self._regularized_weights(weights):
+            total = total + v.regularizer(v.value)
+            if v.trainable:
+                v.add_grad(v.regularizer.grad(v.value))
+        return total
+
+    def _regularized_weights(self, weights=None):
+        weights = self.weights if weights is None else weights
+        cache = getattr(self, "_reg_cache", None)
+        if cache is None or cache[0] != len(weights):
+            regs = [v for v in weights if v.regularizer is not None]
+            self._reg_cache = (len(weights), regs)
+            return regs
+        return cache[1]
+
+    # ------------------------------------------------------------------ running sums and logs
+    def _reset_trackers(self, record_batches=False):
+        self._trackers = MetricTrackers(self.backend, self._compiled_outputs, record_batches)
+
+    def _read_logs(self):
+        trackers = self._trackers
+        logs = trackers.logs()
+        if self._distribution is not None:
+            logs = self._distribution.reduce_logs(logs, trackers.sums(logs))
+        return logs
+
+    def _format_batch_logs(self, return_dict):
+        logs = self._read_logs()
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_adapter(self, data, callbacks=None):
+        saved = self._trackers
+        self._reset_trackers()
+        test_step = self.test_step
+        for step, batch in enumerate(data):
+            if callbacks is not None:
+                callbacks.call("on_test_batch_begin", step, None)
+            test_step(batch)
+            if callbacks is not None:
+                callbacks.call("on_test_batch_end", step, None)
+        logs = self._read_logs()
+        self._trackers = saved
+        return logs
+
+    def _evaluate_arrays(self, xs, ys, sws, batch_size=32, callbacks=None):
+        data = _data.ArrayDataAdapter(self.backend, xs, ys, sws, batch_size=batch_size, shuffle=False)
+        return self._evaluate_adapter(data, callbacks)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on (x, y) in inference mode: a float, a list or (return_dict) a dict.
+
+        Args follow Keras: batch_size (default 32), verbose (0 silent; otherwise one line
+        of logs), sample_weight, callbacks (their on_test_* methods run), return_dict.
+        """
+        self._require_compiled("evaluating")
+        batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+        if x is None or y is None:
+            raise ValueError("evaluate: x and y are required")
+        xs_raw, ys_raw, n = self._standardize_xy(x, y)
+        xs = self._prepare_inputs(xs_raw, stream="auto")
+        self._ensure_compiled_outputs()
+        ys = self._prepare_targets(ys_raw, self._output_shapes())
+        sws = self._sample_weights(sample_weight, None, ys, n)
+        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": None})
+        cbl.call("on_test_begin", None)
+        logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
+        cbl.call("on_test_end", logs)
+        if verbose:
+            print(_callbacks.format_logs(logs))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for x in inference mode, as host NumPy arrays (a list for several
+        outputs, a dict for a functional model with dict outputs).
+
+        Args follow Keras: batch_size (default 32), callbacks (on_predict_* run).
+        """
+        batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+        xs = self._prepare_inputs(x, stream="auto")
+        data = _data.ArrayDataAdapter(self.backend, xs, batch_size=batch_size, shuffle=False)
+        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": data.num_batches})
+        cbl.call("on_predict_begin", None)
+        chunks = None
+        predict_step = self.predict_step
+        for step, batch in enumerate(data):
+            cbl.call("on_predict_batch_begin", step, None)
+            outs = predict_step(batch)
+            outs = outs if isinstance(outs, list) else [outs]
+            if chunks is None:
+                chunks = [[] for _ in outs]
+            for c, o in zip(chunks, outs):
+                c.append(o)
+            cbl.call("on_predict_batch_end", step, None)
+        cbl.call("on_predict_end", None)
+        xp = self.xp
+        results = [self.backend.to_numpy(xp.concat(c, axis=0) if len(c) > 1 else c[0]) for c in chunks]
+        return self._structure_outputs(results)
+
+    def _structure_outputs(self, results):
+        if getattr(self, "_output_keys", None):  # functional model with dict outputs: a dict, as Keras
+            return dict(zip(self._output_keys, results))
+        return results[0] if len(results) == 1 else results
+
+    # ------------------------------------------------------------------ on-batch API
+    def _batch_arrays(self, x, y, sample_weight, class_weight):
+        xs_raw, ys_raw, n = self._standardize_xy(x, y)
+        xs = self._prepare_inputs(xs_raw)
+        self._ensure_compiled_outputs()
+        ys = self._prepare_targets(ys_raw, self._output_shapes())
+        sws = self._sample_weights(sample_weight, class_weight, ys, n)
+        return _data.pack_batch(xs, ys, sws)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss (and metrics) of that batch."""
+        self._require_compiled("training")
+        data = self._batch_arrays(x, y, sample_weight, class_weight)
+        self._reset_trackers()
+        if self._train_step_hooks:
+            self._hooked_train_step(data)
+        else:
+            self.train_step(data)
+        return self._format_batch_logs(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch in inference mode."""
+        self._require_compiled("testing")
+        data = self._batch_arrays(x, y, sample_weight, None)
+        self._reset_trackers()
+        self.test_step(data)
+        return self._format_batch_logs(return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs of one batch (host NumPy)."""
+        xs = self._prepare_inputs(x)
+        outs = self.predict_step((xs[0] if len(xs) == 1 else xs, None, None))
+        outs = outs if isinstance(outs, list) else [outs]
+        return self._structure_outputs([self.backend.to_numpy(o) for o in outs])
+
+    # ------------------------------------------------------------------ fit(distributed=True)
+    def _fit_data_parallel(self, x, y, **kwargs):
+        return _distribution.data_parallel(self).fit(x, y, **kwargs)
