@@ -10,7 +10,7 @@ import functools
 
 import array_api_compat
 
-from .utils.naming import NameRegistry
+from .naming import NameRegistry
 
 _registry = NameRegistry("activation")
 

@@ -3,7 +3,7 @@
 import array_api_compat
 
 from . import config as _config
-from .utils.naming import NameRegistry
+from .naming import NameRegistry
 
 
 class Constraint:

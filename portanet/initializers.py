@@ -10,7 +10,7 @@ this module never imports an array library itself.
 import math
 
 from . import backend as _backend
-from .utils.naming import NameRegistry
+from .naming import NameRegistry
 
 _TRUNC = 0.87962566103423978  # stddev of a unit normal truncated at ±2, as Keras
 

@@ -21,7 +21,7 @@ A custom ``f(y_true, y_pred)`` trains when it carries ``f.grad(y_true, y_pred, d
 import array_api_compat
 
 from . import config as _config
-from .utils.naming import NameRegistry
+from .naming import NameRegistry
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -48,7 +48,7 @@ class Loss:
         if reduction not in REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction={reduction!r}; expected one of "
                              f"{[r for r in REDUCTIONS if r]}")
-        from .utils.naming import snake_case
+        from .naming import snake_case
         self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction or "none"
         self.dtype = dtype

@@ -18,7 +18,7 @@ Strings resolve as Keras's: class names, their snake_case names and "mse", "mae"
 import array_api_compat
 
 from .losses import _same_namespace as _as_ns
-from .utils.naming import NameRegistry, snake_case
+from .naming import NameRegistry, snake_case
 
 
 def _xp(x):

@@ -6,7 +6,7 @@ A regularizer is called on a weight (or an output) and returns a scalar penalty;
 
 import array_api_compat
 
-from .utils.naming import NameRegistry
+from .naming import NameRegistry
 
 
 def _check(name, value):

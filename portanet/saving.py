@@ -43,7 +43,7 @@ from . import metrics as _metrics
 from . import optimizers as _optimizers
 from .backend.base import _np_dtype_name
 from .layers.base import Layer
-from .utils.naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
+from .naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
 
 FORMAT_NAME = "portanet.model"
 FORMAT_VERSION = 1

@@ -4,10 +4,10 @@ Every module of portanet/ sits on a level (``LEVELS``); a module may import only
 its own level or of a level to its LEFT (a lower number), and the import graph has no
 cycle. The levels, left to right (docs/ARCHITECTURE.md draws them):
 
-    helpers (validation, config, utils.naming, ...) <- backend <- ops
+    helpers (validation, config, naming, plotting, version) <- backend <- ops
     <- activations, initializers, regularizers, constraints, losses, metrics, optimizers, layers
     <- saving <- callbacks <- training <- models
-    <- plug-ins (distributed, diagnostics, utils.lr_finder, utils.plotting) <- cli
+    <- plug-ins (distributed, diagnostics, utils, preprocessing) <- cli
 
 What counts as an import: ``import portanet.x``, ``from portanet.x import y`` and the
 relative forms, at module level or inside a function or class (a function-local import of a
@@ -32,8 +32,9 @@ LEVELS = {
     # Helpers at the bottom: they import nothing from portanet above them.
     "portanet.validation": 0,
     "portanet.config": 0,
-    "portanet.utils.naming": 0,
-    "portanet.utils.sequence": 0,
+    "portanet.naming": 0,
+    "portanet.plotting": 0,  # matplotlib is imported inside its functions (optional extra)
+    "portanet.version": 0,
     "portanet.datasets": 0,
     # The only package that knows the array library.
     "portanet.backend": 1,
@@ -49,19 +50,16 @@ LEVELS = {
     "portanet.metrics": 3,
     "portanet.optimizers": 3,
     "portanet.layers": 3,
-    "portanet.preprocessing": 3,
     # File formats, then what the training loop calls back, then the loop itself.
     "portanet.saving": 4,
     "portanet.callbacks": 5,
     "portanet.training": 6,
-    "portanet.data": 6,  # today's data adapter, moving into portanet/training/
     "portanet.models": 7,
     # Plug-ins through public hooks (utils/__init__ re-exports two of them).
     "portanet.distributed": 8,
     "portanet.diagnostics": 8,
-    "portanet.utils.lr_finder": 8,
-    "portanet.utils.plotting": 8,
-    "portanet.utils": 8,
+    "portanet.utils": 8,  # keras.utils: the learning-rate finder, sequences, labels
+    "portanet.preprocessing": 8,
     # The command line.
     "portanet.cli": 9,
     "portanet.demo": 9,
@@ -311,7 +309,7 @@ def test_checker_refuses_unplaced_modules_and_the_facade(tmp_path):
                         "defines the name)"]
 
 
-@pytest.mark.parametrize("module,level", [("portanet.utils.naming", 0), ("portanet.utils", 8),
+@pytest.mark.parametrize("module,level", [("portanet.callbacks.history", 5), ("portanet.utils", 8),
                                           ("portanet.utils.lr_finder", 8), ("portanet.layers.core", 3),
                                           ("portanet.backend.numpy_backend", 1), ("portanet.nowhere", None)])
 def test_level_lookup_takes_the_longest_prefix(module, level):

@@ -607,7 +607,7 @@ class HalfLayer(ScaleLayer):
 
 
 def test_registered_custom_layer_round_trips(backend, tmp_path, rng):
-    from portanet.utils.naming import CUSTOM_OBJECTS
+    from portanet.naming import CUSTOM_OBJECTS
     assert CUSTOM_OBJECTS["TestPkg>ScaleLayer"] is ScaleLayer and CUSTOM_OBJECTS["ScaleLayer"] is ScaleLayer
     inp = pn.Input((3,))
     model = pn.Model(inp, ScaleLayer(3.0)(pn.layers.Dense(2)(inp)))

@@ -1,6 +1,7 @@
 """``History``: the per-epoch (and per-iteration) record ``fit`` returns
 (keras/src/callbacks/history.py)."""
 
+from ..plotting import plot_history
 from .callback import Callback
 
 
@@ -34,6 +35,4 @@ class History(Callback):
         """Draw loss and metrics against the epoch (training and validation) and the loss
         against the iteration; writes a PNG to ``path`` and returns the matplotlib Figure.
         See ``pn.utils.plot_history``."""
-        # Function-local: the plotting module needs matplotlib (the optional plot extra).
-        from ..utils.plotting import plot_history
         return plot_history(self, path, title=title)

@@ -1,7 +1,7 @@
 """Layers by their Keras names. Every Layer subclass defined in these modules is
 registered, so ``serialize``/``deserialize`` resolve class names through this registry only."""
 
-from ..utils.naming import NameRegistry
+from ..naming import NameRegistry
 from .base import Layer, Variable
 from .core import Activation, Dense, Identity, Input, InputLayer
 from .reshaping import *  # noqa: F401,F403

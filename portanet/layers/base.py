@@ -16,7 +16,7 @@ import itertools
 from .. import backend as _backend
 from .. import config as _config
 from .. import initializers as _initializers
-from ..utils.naming import snake_case
+from ..naming import snake_case
 
 _name_counters = {}
 

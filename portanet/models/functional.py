@@ -17,7 +17,7 @@ from .. import backend as _backend
 from .. import layers as _layers
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
-from ..utils.naming import custom_object_scope
+from ..naming import custom_object_scope
 from .model import Model
 from .summary import _fmt_shape
 

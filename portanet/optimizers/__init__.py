@@ -1,6 +1,6 @@
 """Optimizers by their Keras names: ``get("adam")``, ``serialize``, ``deserialize``."""
 
-from ..utils.naming import NameRegistry
+from ..naming import NameRegistry
 from . import schedules
 from .adadelta import Adadelta
 from .adagrad import Adagrad

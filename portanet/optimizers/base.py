@@ -19,7 +19,7 @@ Variables, each gradient taken from ``.grad``) stays: the training loop uses it.
 import math
 import warnings
 
-from ..utils.naming import snake_case
+from ..naming import snake_case
 from ..validation import check_number, check_positive_int
 
 

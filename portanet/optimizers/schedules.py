@@ -8,7 +8,7 @@ multiplies by, so computing it never touches (or synchronizes) the device.
 
 import math
 
-from ..utils.naming import NameRegistry
+from ..naming import NameRegistry
 
 
 def _number(cls, name, value, minimum=None, strict=False, integer=False):

@@ -1,22 +1,22 @@
 """Utilities: seeding, session reset, labels and sequences, and (with the plot extra) curves."""
 
 from ..backend import set_random_seed
+from ..layers.base import reset_names
+from ..plotting import plot_history as _plot_history
 from .numerical import normalize, to_categorical
 from .sequence import pad_sequences
 
 
 def clear_session():
     """Reset layer name counters (as keras.utils.clear_session)."""
-    from ..layers.base import reset_names
     reset_names()
 
 
 def plot_history(history, path=None, title=None, dpi=100):
     """Draw loss and metrics per epoch and the loss per iteration to a PNG (the plot extra).
 
-    See ``portanet.utils.plotting.plot_history``; returns the matplotlib Figure.
+    See ``portanet.plotting.plot_history``; returns the matplotlib Figure.
     """
-    from .plotting import plot_history as _plot_history
     return _plot_history(history, path, title=title, dpi=dpi)
 
 

@@ -11,6 +11,7 @@ weights and its optimizer's state are restored afterwards.
 import math
 
 from .. import optimizers as _optimizers
+from ..plotting import _finite, _matplotlib, save_figure
 from .. import training as _training
 
 CHECK_EVERY = 10  # loss values read back from the device in groups of this many steps
@@ -59,7 +60,6 @@ class LearningRateFinderResult:
 
     def plot(self, path=None, title=None, dpi=100):
         """Draw the smoothed loss against the rate (log scale) and mark the suggestion."""
-        from .plotting import _finite, _matplotlib, save_figure
         Figure, _ = _matplotlib("the learning-rate range test plot")
         fig = Figure(figsize=(6.4, 4.2), dpi=dpi, layout="constrained")
         ax = fig.subplots()
