@@ -52,6 +52,8 @@ def _metric_direction(model, monitor):
     name = monitor[4:] if monitor.startswith("val_") else monitor
     if name == "loss" or name.endswith("_loss"):
         return "down"
+    # The compiled metric objects know their direction; read from the training loop's
+    # private table when there is one (Keras reads model.metrics), else the name decides.
     compiled = getattr(model, "_compiled_outputs", None) or {}
     for entry in compiled.get("metrics") or []:
         key, metric = entry[1], entry[2]
