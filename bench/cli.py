@@ -4,7 +4,7 @@
     python -m bench --backend cupy --json out.json --md out.md
     python -m bench --save            # writes bench/results/<date>-<machine>.json and .md
 
-For each workload (shared/ANCHORS.md) and batch size it prints portanet's step time
+For each workload (bench/workloads.py) and batch size it prints portanet's step time
 (median, p10, p90 in microseconds), samples per second, peak memory, the same step in
 PyTorch eager (and, on a GPU, with the whole step in a CUDA graph) measured in the same
 process, the ratio portanet / PyTorch, and the ratio of one fit() epoch to the sum of its
@@ -61,7 +61,7 @@ def add_arguments(parser):
     parser.add_argument("--workloads", type=_workload_list, default=list(W.NAMES),
                         help=f"comma list of {','.join(W.NAMES)} (default: all)")
     parser.add_argument("--batch", type=_batch_list, default=None,
-                        help="batch size(s) for every workload (default: ANCHORS.md's per device)")
+                        help="batch size(s) for every workload (default: bench/workloads.py's per device)")
     parser.add_argument("--steps", type=_positive, default=None,
                         help="timed steps per case (default 40 on CPU, 200 on GPU)")
     parser.add_argument("--warmup", type=_positive, default=None,

@@ -1,7 +1,7 @@
 """Timing: portanet's training step, one fit() epoch, and the PyTorch peers, in one process.
 
 A step is forward + loss + backward + Adam update on one fixed batch already on the
-device (shared/ANCHORS.md). Steps run in chunks of ``chunk`` with a device
+device (bench/workloads.py). Steps run in chunks of ``chunk`` with a device
 synchronization before and after each chunk; a chunk's time divided by its length is one
 sample. On the CPU chunk is 1 (every step timed alone); on a GPU a few steps per chunk
 keep the launch queue as full as it is inside fit while still synchronizing around

@@ -1,4 +1,4 @@
-"""The four hot-loop workloads of shared/ANCHORS.md, as portanet models and as PyTorch peers.
+"""The four hot-loop workloads (the design card's anchors), as portanet models and as PyTorch peers.
 
 Each workload is the same network on both sides: float32, Adam (Keras defaults:
 lr 1e-3, betas 0.9/0.999, eps 1e-7), softmax cross-entropy on integer labels.
@@ -10,7 +10,7 @@ import numpy as np
 
 NAMES = ("mlp-small", "mlp-large", "cnn", "lstm")
 
-# Batch sizes per device kind; the GPU cnn runs at both 128 and 1024 (ANCHORS.md).
+# Batch sizes per device kind; the GPU cnn runs at both 128 and 1024.
 BATCHES = {
     "cpu": {"mlp-small": [128], "mlp-large": [1024], "cnn": [64], "lstm": [64]},
     "gpu": {"mlp-small": [128], "mlp-large": [4096], "cnn": [128, 1024], "lstm": [64]},

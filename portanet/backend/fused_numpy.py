@@ -90,8 +90,8 @@ def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alp
     keep, and the next step recognizes them by identity.
     """
     for w, g, m, v in zip(weights, gradients, momentums, velocities):
-        if not (isinstance(w, np.ndarray) and isinstance(g, np.ndarray)
-                and isinstance(m, np.ndarray) and isinstance(v, np.ndarray)):
+        # (A moment that is not a NumPy array is copied into one below, like any other.)
+        if not (isinstance(w, np.ndarray) and isinstance(g, np.ndarray)):
             return None
         if g.shape != w.shape or m.shape != w.shape or v.shape != w.shape:
             return None  # the portable update raises the shape error
@@ -99,7 +99,7 @@ def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alp
     block = ADAM_BLOCK
     hyper = (beta_1, beta_2, epsilon)
     owned = cache.get("adam_moments", {})
-    kept = {}
+    entries, renewed = [], False
     alphas = {}
     jobs, new_weights, new_moms, new_vels = [], [], [], []
     for w, g, m, v in zip(weights, gradients, momentums, velocities):
@@ -114,7 +114,8 @@ def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alp
             dt = w.dtype.type
             own = (m, v, hyper, m.reshape(-1), v.reshape(-1),
                    dt(1.0 - beta_1), dt(1.0 - beta_2), dt(epsilon))
-        kept[id(own[0])] = own
+            renewed = True
+        entries.append(own)
         m, v, _, m_flat, v_flat, c1, c2, eps = own
         new_moms.append(m)
         new_vels.append(v)
@@ -139,8 +140,9 @@ def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alp
             stop = min(n, start + block)
             jobs.append(tuple(arr[start:stop] for arr in flat) + (c1, c2, eps, a))
     _adam_blocks(jobs, cache.setdefault("scratch", {}))
-    # Only the moments in use stay cached (moments replaced by set_state are let go).
-    cache["adam_moments"] = kept
+    if renewed:
+        # Only the moments in use stay cached (moments replaced by set_state are let go).
+        cache["adam_moments"] = {id(own[0]): own for own in entries}
     return new_weights, new_moms, new_vels
 
 

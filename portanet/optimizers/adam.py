@@ -53,15 +53,19 @@ class Adam(Optimizer):
         kernel = pairs[0][1].backend.fused("adam")
         if kernel is None:
             return False
-        slots = [self._slots[i] for i, _ in pairs]
+        all_slots = self._slots
+        slots = [all_slots[i] for i, _ in pairs]
         out = kernel([v.value for _, v in pairs], grads, [s["momentum"] for s in slots],
                      [s["velocity"] for s in slots], self.beta_1, self.beta_2, self.epsilon, alpha,
                      self._kernel_cache)
         if out is None:
             return False
-        for (_, variable), s, w, m, v in zip(pairs, slots, *out):
-            variable._set(w)
-            s["momentum"], s["velocity"] = m, v
+        new_weights, momentums, velocities = out
+        for k, (_, variable) in enumerate(pairs):
+            variable._set(new_weights[k])
+            s = slots[k]
+            s["momentum"] = momentums[k]
+            s["velocity"] = velocities[k]
         return True
 
     def update_step(self, g, variable, alpha, slots):

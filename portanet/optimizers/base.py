@@ -191,7 +191,8 @@ class Optimizer:
             trainable_variables: the variables ``grads`` belong to (Keras form), or None.
         """
         grads = list(grads)
-        if trainable_variables is None and all(_is_variable(g) for g in grads):
+        # The first element decides (a mixed list fails either way); a step costs O(1) here.
+        if trainable_variables is None and (not grads or _is_variable(grads[0])):
             # portanet's form (an empty list included: the ambiguity resolves to it).
             self._apply_own_gradients(grads)
             return
