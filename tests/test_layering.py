@@ -91,14 +91,15 @@ def _resolve_relative(module, is_package, level, target):
 
 
 def imports_of(module, path, is_package, known, top):
-    """[(imported module, line)] of portanet modules named in ``path``'s source."""
+    """[(imported module, line, is_name)] of portanet modules named in ``path``'s source;
+    ``is_name``: a name taken from that module (``from pkg import name``), not a submodule."""
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == top or alias.name.startswith(top + "."):
-                    found.append((alias.name, node.lineno))
+                    found.append((alias.name, node.lineno, False))
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = _resolve_relative(module, is_package, node.level, node.module)
@@ -109,7 +110,7 @@ def imports_of(module, path, is_package, known, top):
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 # ``from pkg import submodule`` imports the submodule; else a name of ``base``.
-                found.append((sub if sub in known else base, node.lineno))
+                found.append((sub, node.lineno, False) if sub in known else (base, node.lineno, True))
     return found
 
 
@@ -123,11 +124,13 @@ def build_graph(root):
         if is_package:
             ancestors.add(module)
         edges = {}
-        for target, line in imports_of(module, path, is_package, modules, top):
-            if target == top:
-                # A name taken from the facade itself (``from . import __version__``).
+        for target, line, is_name in imports_of(module, path, is_package, modules, top):
+            if target == top or (is_name and target in ancestors and target != module):
+                # A name taken from a package that contains the importer (the facade's
+                # ``__version__``, ``from . import serialize`` in a submodule): that package's
+                # __init__ imports the importer, so this is a cycle.
                 if module != top:
-                    edges.setdefault(top, line)
+                    edges.setdefault(target, line)
                 continue
             parts = target.split(".")
             for name in (".".join(parts[:i]) for i in range(2, len(parts) + 1)):
@@ -293,6 +296,24 @@ def test_checker_sees_a_package_init_run_by_a_submodule_import(tmp_path):
     _, problems = check(root, levels, "pkg")
     assert problems == ["pkg.base:1 imports pkg.sub (level 1 is right of level 0)",
                         "pkg.sub:1 imports pkg.top (level 2 is right of level 1)"]
+
+
+def test_checker_sees_a_name_taken_from_the_importers_own_package(tmp_path):
+    """sub/__init__ imports sub.inner, which takes a name back from sub/__init__ (even from
+    inside a function): a cycle. Taking a sibling submodule through the package is not."""
+    root = _package(tmp_path, {
+        "__init__.py": "",
+        "base.py": "",
+        "middle.py": "",
+        "top.py": "",
+        "sub/__init__.py": "from .inner import y\n\ndef helper():\n    pass\n",
+        "sub/inner.py": "from . import other\n\ndef y():\n    from . import helper\n",
+        "sub/other.py": "",
+    })
+    graph = build_graph(root)
+    assert graph["pkg.sub.inner"] == {"pkg.sub.other": 1, "pkg.sub": 4}
+    found, _ = check(root, TOY_LEVELS, "pkg")
+    assert found == [["pkg.sub", "pkg.sub.inner"]]
 
 
 def test_checker_refuses_unplaced_modules_and_the_facade(tmp_path):
