@@ -67,6 +67,11 @@ class _GatedCell(Layer):
     def output_size(self):
         return self.units
 
+    def get_initial_state(self, batch_size=None):
+        """Zero states, one (batch_size, units) array per state (Keras's cell method)."""
+        zeros = self.xp.zeros((batch_size, self.units), dtype=self.backend.dtype(self.dtype))
+        return [zeros] * self._state_count
+
     # ------------------------------------------------------------------ weights
     def _build_kernels(self, input_shape, bias_shape, bias_initializer):
         features = input_shape[-1]

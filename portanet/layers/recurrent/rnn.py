@@ -212,8 +212,12 @@ class RNN(Layer):
             if reset is not None:
                 reset()
         sizes = state_sizes(cell)
-        states = list(given_states) if given_states else \
-            [xp.zeros((batch, s), dtype=x.dtype) for s in sizes]
+        if given_states:
+            states = list(given_states)
+        elif hasattr(cell, "get_initial_state"):
+            states = list(cell.get_initial_state(batch_size=batch))
+        else:
+            states = [xp.zeros((batch, s), dtype=x.dtype) for s in sizes]
         out = xp.zeros((batch, output_size(cell)), dtype=x.dtype)
         outputs, backs = [], []
         for t in range(steps):

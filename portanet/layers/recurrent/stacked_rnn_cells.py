@@ -59,6 +59,19 @@ class StackedRNNCells(Layer):
             features = output_size(cell)
         self.built = True
 
+    def get_initial_state(self, batch_size=None):
+        """The cells' initial states, flattened (zeros for a cell without the method)."""
+        states = []
+        for cell in self.cells:
+            initial = getattr(cell, "get_initial_state", None)
+            if initial is not None:
+                states.extend(initial(batch_size=batch_size))
+            else:
+                dtype = self.backend.dtype(self.dtype)
+                states.extend(self.xp.zeros((batch_size, s), dtype=dtype)
+                              for s in state_sizes(cell))
+        return states
+
     def reset_dropout_mask(self):
         for cell in self.cells:
             reset = getattr(cell, "reset_dropout_mask", None)
