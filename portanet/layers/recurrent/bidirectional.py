@@ -2,8 +2,8 @@
 layer forwards and a copy backwards, and merges their outputs."""
 
 from ..base import Layer
-from ._wrapping import run_inner
-from .rnn import RNN, first_mask, serialize_layer
+from ._helpers import first_mask, run_inner, serialize_layer
+from .rnn import RNN
 
 __all__ = ["Bidirectional"]
 

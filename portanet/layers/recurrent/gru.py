@@ -10,9 +10,9 @@ reset_after=True (input bias; recurrent bias), else (3u,).
 """
 
 from ... import activations as _activations
+from ._helpers import cell_property, check_use_cudnn
 from .cell_base import _GatedCell
-from .lstm import _check_use_cudnn
-from .rnn import RNN, cell_property
+from .rnn import RNN
 
 __all__ = ["GRUCell", "GRU"]
 
@@ -188,7 +188,7 @@ class GRU(RNN):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", zero_output_for_mask=False, **kwargs):
-        use_cudnn = _check_use_cudnn(use_cudnn, type(self).__name__)
+        use_cudnn = check_use_cudnn(use_cudnn, type(self).__name__)
         cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
                        use_bias=use_bias, kernel_initializer=kernel_initializer,
                        recurrent_initializer=recurrent_initializer,

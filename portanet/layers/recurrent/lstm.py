@@ -9,17 +9,11 @@ Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,).
 
 from ... import activations as _activations
 from ... import backend as _backend
+from ._helpers import cell_property, check_use_cudnn
 from .cell_base import _GatedCell
-from .rnn import RNN, cell_property
+from .rnn import RNN
 
 __all__ = ["LSTMCell", "LSTM"]
-
-
-def _check_use_cudnn(value, owner):
-    # Accepted only for Keras compatibility: the value has no effect here.
-    if value not in ("auto", True, False):
-        raise ValueError(f"{owner}: use_cudnn={value!r}; expected 'auto', True or False")
-    return value
 
 
 class LSTMCell(_GatedCell):
@@ -276,7 +270,7 @@ class LSTM(RNN):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", zero_output_for_mask=False, **kwargs):
-        use_cudnn = _check_use_cudnn(use_cudnn, type(self).__name__)
+        use_cudnn = check_use_cudnn(use_cudnn, type(self).__name__)
         cell = LSTMCell(units, activation=activation, recurrent_activation=recurrent_activation,
                         use_bias=use_bias, kernel_initializer=kernel_initializer,
                         recurrent_initializer=recurrent_initializer,

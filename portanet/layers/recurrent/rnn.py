@@ -28,38 +28,10 @@ Python loop.
 """
 
 from ..base import Layer
+from ._helpers import first_mask, output_size, serialize_layer, state_sizes
+from .stacked_rnn_cells import StackedRNNCells
 
 __all__ = ["RNN"]
-
-
-def first_mask(mask):
-    """The sequence mask of a layer's (possibly listed) input masks."""
-    if isinstance(mask, (list, tuple)):
-        return mask[0] if mask else None
-    return mask
-
-
-def serialize_layer(layer):
-    """``{"class_name", "config"}`` of a layer, as ``portanet.layers.serialize``."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def state_sizes(cell):
-    """A cell's ``state_size`` as a list of ints."""
-    size = cell.state_size
-    return [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
-
-
-def output_size(cell):
-    """A cell's ``output_size``, else the size of its first state (Keras's rule)."""
-    size = getattr(cell, "output_size", None)
-    return int(size) if size is not None else state_sizes(cell)[0]
-
-
-def cell_property(name):
-    """A read-only property reading ``self.cell.<name>`` (LSTM.units -> LSTM.cell.units)."""
-    return property(lambda self: getattr(self.cell, name),
-                    doc=f"The cell's ``{name}``.")
 
 
 class RNN(Layer):
@@ -92,7 +64,6 @@ class RNN(Layer):
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         owner = type(self).__name__
         if isinstance(cell, (list, tuple)):
-            from .stacked_rnn_cells import StackedRNNCells
             cell = StackedRNNCells(cell)
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
             raise TypeError(f"{owner}: cell={cell!r}; expected a Layer with a `state_size` "

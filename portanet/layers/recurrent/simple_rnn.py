@@ -5,8 +5,9 @@ Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,
 """
 
 from ... import activations as _activations
+from ._helpers import cell_property
 from .cell_base import _GatedCell
-from .rnn import RNN, cell_property
+from .rnn import RNN
 
 __all__ = ["SimpleRNNCell", "SimpleRNN"]
 

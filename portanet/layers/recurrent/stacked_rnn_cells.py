@@ -3,7 +3,7 @@ cells acting as one, so that ``RNN(StackedRNNCells([c1, c2]))`` runs a stack of
 recurrences inside one time loop."""
 
 from ..base import Layer
-from .rnn import output_size, serialize_layer, state_sizes
+from ._helpers import output_size, serialize_layer, state_sizes
 
 __all__ = ["StackedRNNCells"]
 

@@ -2,8 +2,7 @@
 to every temporal slice of its input."""
 
 from ..base import Layer
-from ._wrapping import run_inner
-from .rnn import serialize_layer
+from ._helpers import run_inner, serialize_layer
 
 __all__ = ["TimeDistributed"]
 
