@@ -339,7 +339,13 @@ def test_lstm_fast_path_matches_the_general_loop(backend, float64, rng, options)
     layer.set_weights([w + 0.3 * rng.standard_normal(w.shape) for w in layer.get_weights()])
     xs = [backend.asarray(a) for a in arrays] if with_init else backend.asarray(x)
     results = []
-    for forward in (layer.forward, lambda v: pn.layers.recurrent._Recurrent.forward(layer, v)):
+    def general_loop(v):
+        multi = isinstance(v, list)
+        x_, states = (v[0], list(v[1:])) if multi else (v, [])
+        return pn.layers.recurrent.sequence.run_sequence(layer.cell, layer, x_, states, None,
+                                                         False, multi)
+
+    for forward in (layer.forward, general_loop):
         for v in layer.weights:
             v.grad = None
         y, back = forward(xs)
@@ -419,16 +425,16 @@ def test_lstm_per_gate_masks_with_recurrent_dropout(backend):
     """Keras draws one mask per gate when recurrent_dropout > 0 (4 for LSTM, else 1)."""
     layer = L.LSTM(2, dropout=0.5, recurrent_dropout=0.5)
     layer.build((None, 3, 2))
-    in_masks, rec_masks = layer._dropout_masks(True, 4, 2)
+    in_masks, rec_masks = layer.cell._dropout_masks(True, 4, 2)
     assert len(in_masks) == 4 and len(rec_masks) == 4
     layer2 = L.LSTM(2, dropout=0.5)
     layer2.build((None, 3, 2))
-    in_masks, rec_masks = layer2._dropout_masks(True, 4, 2)
+    in_masks, rec_masks = layer2.cell._dropout_masks(True, 4, 2)
     assert len(in_masks) == 1 and rec_masks is None
-    assert layer2._dropout_masks(False, 4, 2) == (None, None)
+    assert layer2.cell._dropout_masks(False, 4, 2) == (None, None)
     layer3 = L.GRU(2, dropout=0.5, implementation=1)
     layer3.build((None, 3, 2))
-    in_masks, rec_masks = layer3._dropout_masks(True, 4, 2)
+    in_masks, rec_masks = layer3.cell._dropout_masks(True, 4, 2)
     assert len(in_masks) == 3 and rec_masks is None
     with pytest.raises(ValueError, match="implementation=3"):
         L.LSTM(2, implementation=3)
