@@ -194,7 +194,7 @@ def pack_batch(xs, ys, sws):
     if not ys:
         return x, None, None
     y = ys[0] if len(ys) == 1 else list(ys)
-    if all(w is None for w in sws):
+    if not sws or all(w is None for w in sws):
         return x, y, None
     return x, y, (sws[0] if len(sws) == 1 else list(sws))
 
