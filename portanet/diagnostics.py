@@ -2,128 +2,23 @@
 
 The lecture warns about unstandardized inputs (units saturate), a learning rate that is
 too small (slow) or too large (the sequence becomes unstable), saturation, and exploding
-gradients (clip them). This module holds the check ``fit`` runs before training:
+gradients (clip them). The pieces live where the code's layers put them; this module
+gathers them under one name:
 
-- ``warn_if_not_standardized``: ``fit`` calls it once, before training, on a sample of
-  the inputs; it warns when feature columns are far from standardized and the model has
-  no ``Normalization`` layer.
-
-The two callbacks that watch training live in ``portanet.callbacks`` (one a module) and are
-re-exported here for compatibility:
-
-- ``TrainingDiagnostics``: once per epoch, per layer, the gradient norm, the
-  update-to-weight ratio, the fraction of saturated units (sigmoid/tanh layers) and of
-  dead units (ReLU layers), and the loss's course, with warnings and remedies.
+- ``warn_if_not_standardized`` (``portanet.training.standardization``): ``fit`` calls it
+  once, before training, on a sample of the inputs; it warns when feature columns are far
+  from standardized and the model has no ``Normalization`` layer.
+- ``TrainingDiagnostics`` (``portanet.callbacks``): once per epoch, per layer, the gradient
+  norm, the update-to-weight ratio, the fraction of saturated units (sigmoid/tanh layers)
+  and of dead units (ReLU layers), and the loss's course, with warnings and remedies.
   ``fit(..., diagnostics=True)`` adds it.
-- ``TerminateOnNaN``: stops on a NaN/Inf loss (as Keras) and names the layer that first
-  produced a non-finite value on the failing batch.
+- ``TerminateOnNaN`` (``portanet.callbacks``): stops on a NaN/Inf loss (as Keras) and names
+  the layer that first produced a non-finite value on the failing batch.
 
 Nothing here costs anything per training step unless the callback is in use.
 """
 
-import math
-import warnings
-
 from .callbacks import TerminateOnNaN, TrainingDiagnostics
+from .training.standardization import warn_if_not_standardized
 
-__all__ = ["TrainingDiagnostics", "TerminateOnNaN"]
-
-
-# --------------------------------------------------------------------------- helpers
-def _leaf_layers(model):
-    """The model's layers, nested models opened, in the order the model lists them."""
-    out = []
-    for layer in getattr(model, "layers", None) or []:
-        # Nested models are opened; wrappers (layers owning sub-layers) count as one layer.
-        if hasattr(layer, "_forward_graph") and getattr(layer, "layers", None):
-            out.extend(_leaf_layers(layer))
-        else:
-            out.append(layer)
-    return out
-
-
-
-def _fmt(value):
-    if value is None:
-        return "n/a"
-    if not math.isfinite(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
-
-
-def _has_normalization(model):
-    from .layers.preprocessing import Normalization
-    return any(isinstance(layer, Normalization) for layer in _leaf_layers(model))
-
-
-# --------------------------------------------------------------------------- standardization
-MEAN_LIMIT = 3.0
-STD_HIGH = 10.0
-STD_LOW = 0.01
-SPREAD_RATIO = 10.0
-SAMPLE_ROWS = 1024
-
-
-def warn_if_not_standardized(model, xs, names=None):
-    """Warn (``UserWarning``) when float inputs are far from standardized.
-
-    Called once by ``fit`` before training, on at most 1,024 evenly spaced rows (one device
-    read). A feature column is flagged when |mean| > 3, when its standard deviation is
-    above 10, or when it lives on a tiny scale (0 < std < 0.01 with every value within 10
-    standard deviations of the mean). Constant columns and sparse ones (mostly one value,
-    rarely another: a far larger maximum deviation than the standard deviation) are not
-    flagged: standardizing does not help them. Nothing is checked
-    when the model already has a ``Normalization`` layer.
-
-    Returns the warning's text, or None.
-    """
-    if _has_normalization(model):
-        return None
-    backend = model.backend
-    xp = backend.xp
-    parts = []
-    for i, x in enumerate(xs):
-        if not xp.isdtype(x.dtype, "real floating") or x.ndim < 2 or x.shape[0] == 0:
-            continue
-        n = int(x.shape[0])
-        step = max(1, n // SAMPLE_ROWS)
-        sample = x[0:n:step, ...]
-        flat = xp.reshape(sample, (int(sample.shape[0]), -1))
-        flat = xp.astype(flat, xp.float64) if flat.dtype != xp.float64 else flat
-        mean = xp.mean(flat, axis=0)
-        stats = xp.stack([mean, xp.std(flat, axis=0), xp.max(xp.abs(flat - mean), axis=0)])
-        means, stds, maxdevs = backend.to_numpy(stats).tolist()
-        rank = x.ndim
-        label = (names[i] if names else f"input {i}") if len(xs) > 1 else None
-        flagged = []
-        for j, (m, s, a) in enumerate(zip(means, stds, maxdevs)):
-            reasons = []
-            if abs(m) > MEAN_LIMIT:
-                reasons.append(f"mean {_fmt(m)}")
-            if s > STD_HIGH:
-                reasons.append(f"standard deviation {_fmt(s)}")
-            elif 0 < s < STD_LOW and a < SPREAD_RATIO * s:
-                reasons.append(f"standard deviation {_fmt(s)}")
-            if reasons:
-                flagged.append(f"{j} ({', '.join(reasons)})")
-        if flagged:
-            one, many = ("column", "columns") if rank == 2 else ("flattened feature", "flattened features")
-            shown = "; ".join(flagged[:8])
-            more = f"; and {len(flagged) - 8} more" if len(flagged) > 8 else ""
-            where = f"{label}: " if label else ""
-            parts.append(f"{where}{many if len(flagged) > 1 else one} {shown}{more}")
-    if not parts:
-        return None
-    message = ("fit: the inputs are far from standardized (mean 0, standard deviation 1): "
-               + " | ".join(parts) + ". Unstandardized inputs saturate sigmoid/tanh units and make "
-               "the learning rate hard to choose. Standardize them with the training set's "
-               "statistics, e.g. put norm = pn.layers.Normalization() first in the model and call "
-               "norm.adapt(x_train): the statistics are saved with the model, so new values are "
-               "standardized the same way.")
-    warnings.warn(message, UserWarning, stacklevel=3)
-    return message
-
+__all__ = ["TrainingDiagnostics", "TerminateOnNaN", "warn_if_not_standardized"]
