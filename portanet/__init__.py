@@ -10,11 +10,13 @@ __version__ = "0.1.0"
 from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
                layers, losses, metrics, optimizers, regularizers, saving, utils)
 from . import distributed
+from . import ops
+from .ops import GradientTape
 from .backend import set_backend, use_backend
 from .layers import Input
 from .models import Model, Sequential
 from .saving import load_model
 
-__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model",
+__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "distributed"]
