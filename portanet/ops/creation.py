@@ -5,7 +5,8 @@
 from .. import backend as _backend
 from .. import config as _config
 from ._dispatch import public_names, as_array, is_array, primitive, to_dtype
-from .tape import (Tensor, VariableLike, _conversion_error, _stack, namespace_of, value_of)
+from .tape import (Tensor, VariableLike, _conversion_error, _stack, _to_host, namespace_of,
+                   own_namespace, value_of)
 
 
 def _xp():
@@ -46,12 +47,7 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         return x if dtype is None else backend.asarray(x, dtype=dtype)
     if dtype is None and not is_array(x):
         dtype = _python_dtype(x)
-    import numpy as np  # host data to the device
-    host = np.asarray(x)
-    if dtype is None and host.dtype.kind == "f" and host.dtype.itemsize == 8 and \
-            not isinstance(x, np.ndarray) and not np.isscalar(x):
-        dtype = _config.floatx()
-    return backend.from_numpy(host, dtype)
+    return backend.from_numpy(_backend.host_xp().asarray(x), dtype)
 
 
 def _python_dtype(x):
@@ -70,16 +66,15 @@ def _python_dtype(x):
 def convert_to_numpy(x):
     """A host NumPy array of ``x``. Inside a traced call this is an error for traced
     tensors and Variables: gradients cannot flow through NumPy."""
-    import numpy as np  # host conversion
     if isinstance(x, Tensor):
         return x.numpy()
     if isinstance(x, VariableLike):
         if _stack:
             raise _conversion_error("NumPy")
         x = x.value
-    if isinstance(x, np.ndarray):
-        return x
-    return np.asarray(_backend.current().to_numpy(x) if _backend.current().is_array(x) else x)
+    if is_array(x) and own_namespace(x) is not None:
+        return _to_host(x)
+    return _backend.host_xp().asarray(x)
 
 
 def _cast_impl(x, dtype):

@@ -7,6 +7,8 @@ hot path of custom layers); convolution and pooling are written with slicing,
 concatenation and matmul (im2col), so their gradients come from those ops.
 """
 
+import math as _math
+
 from .. import config as _config
 from ._dispatch import public_names, as_array, floatx_dtype, primitive, to_dtype
 from .array import concatenate, pad, reshape, squeeze, stack, transpose
@@ -15,7 +17,7 @@ from .math import (_sigmoid, _unary, absolute, clip, divide, exp, greater, log, 
                    mean, minimum, multiply, negative, sqrt, square, subtract, sum, tanh, where)
 from .math import max as _max
 from .math import sigmoid  # noqa: F401 - exported flat
-from .tape import namespace_of, value_of
+from .tape import _to_host, namespace_of, value_of
 
 _SQRT_2_OVER_PI = 0.7978845608028654
 _SELU_ALPHA = 1.6732632423543772
@@ -81,11 +83,9 @@ def _erf(xp, x):
     native = getattr(xp, "erf", None)
     if native is not None:
         return native(x)
-    import math as _math  # the standard has no erf: element-wise host evaluation
-    import numpy as np  # host fallback of erf for namespaces without one
-    host = np.asarray(x)
-    values = np.vectorize(_math.erf)(host).astype(host.dtype)
-    return xp.asarray(values, device=_device(x))
+    host = _to_host(x)
+    values = [_math.erf(v) for v in host.reshape(-1).tolist()]
+    return xp.reshape(xp.asarray(values, dtype=x.dtype, device=_device(x)), tuple(x.shape))
 
 
 def _device(x):

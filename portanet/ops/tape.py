@@ -186,12 +186,10 @@ class Tensor(KerasVariableOps):
         return self.value
 
     def numpy(self):
-        import numpy as np  # host conversion, only when the tape has stopped
-        return np.asarray(self._check_convert("NumPy"))
+        return _to_host(self._check_convert("NumPy"))
 
     def __array__(self, dtype=None, copy=None):
-        import numpy as np  # host conversion, only when the tape has stopped
-        value = np.asarray(self._check_convert("NumPy"))
+        value = _to_host(self._check_convert("NumPy"))
         return value if dtype is None else value.astype(dtype)
 
     def __float__(self):
@@ -315,16 +313,27 @@ class VariableLike(KerasVariableOps):
         return bool(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        import numpy as np  # host conversion of a weight (Keras's np.asarray(variable))
         if _stack:
             raise _conversion_error("NumPy")
-        value = np.asarray(self.value)
+        value = _to_host(self.value)
         return value if dtype is None else value.astype(dtype)
 
     def __float__(self):
         if _stack:
             raise _conversion_error("a Python float")
         return float(self.value)
+
+
+def _to_host(value):
+    """A host NumPy array of a device array (through the backend's transfer service)."""
+    if own_namespace(value) is _numpy_ns():
+        return value
+    return _backend.get(_library_name(value)).to_numpy(value)
+
+
+def _library_name(value):
+    module = type(value).__module__.split(".")[0]
+    return {"cupy": "cupy", "array_api_strict": "array_api_strict"}.get(module, "numpy")
 
 
 def current_tape():
