@@ -139,6 +139,8 @@ class Variable(_tape.VariableLike):
         """Replace the value, keeping shape and dtype (host arrays are moved to the device).
         A traced value is assigned as a constant (no gradient flows through an assignment)."""
         value = self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype)
+        if value.ndim == 0 and self.shape != ():
+            value = self.backend.xp.broadcast_to(value, self.shape)  # assign(0), as Keras
         if tuple(value.shape) != self.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
                              f"{tuple(value.shape)}; expected {self.shape}")
