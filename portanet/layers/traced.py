@@ -204,6 +204,9 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
     values = _values(inputs)
     layer._maybe_build(_shapes(values))
     if uses_call(layer):
+        # Plain arrays become constants of the tape, so `inputs @ variable` works on every
+        # library (array-api-strict's operators refuse foreign operands).
+        inputs = _watch_plain(tape, inputs)
         out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
         _check_output(layer, out)
         return out
@@ -232,6 +235,14 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         return list(d) if multi_in else [d]
     tape.record(layer.name, traced_in, [out], vjp)
     return out
+
+
+def _watch_plain(tape, x):
+    if isinstance(x, (list, tuple)):
+        return [_watch_plain(tape, e) for e in x]
+    if isinstance(x, (_tape.Tensor, _tape.VariableLike)):
+        return x
+    return tape.watch_value(x)
 
 
 def _to_backend(layer, x):
@@ -269,10 +280,11 @@ def infer_output_shape(layer, input_shape):
             concrete = tuple(size if s is None else int(s) for s in shape)
             arrays.append(backend.xp.zeros(concrete, dtype=backend.dtype(layer.dtype),
                                            device=backend.device))
-        saved = getattr(layer, "_losses", [])
+        saved = list(getattr(layer, "_losses", []))
         try:
-            with _tape.Tape():
-                out = invoke_call(layer, arrays if multi else arrays[0], training=False)
+            with _tape.Tape() as tape:
+                probe = [tape.watch_value(a) for a in arrays]
+                out = invoke_call(layer, probe if multi else probe[0], training=False)
         except (_tape.TracedConversionError,):
             raise
         except Exception as e:
