@@ -181,6 +181,7 @@ class Layer:
     # Names of __init__ arguments that hold sub-objects needing (de)serialization are
     # handled by each layer's get_config/from_config.
     supports_masking = False
+    _is_layer_base = True     # marks Layer for layers.traced (which cannot import it)
     # True while a training step runs when this layer reads the model's own input: nothing
     # uses that input's gradient, so ``backward`` may skip computing it and return None
     # (read it in ``forward``; Dense does). Set by ``Model._train_step``.
@@ -211,6 +212,17 @@ class Layer:
         from .. import regularizers as _regularizers
         self.activity_regularizer = _regularizers.get(activity_regularizer)
         self._inbound_nodes = []
+
+    def __setattr__(self, name, value):
+        # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
+        # dict that may hold some, now or after appends): ``weights`` reads only these.
+        object.__setattr__(self, name, value)
+        if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
+            tracked = self.__dict__.get("_tracked_attributes")
+            if tracked is None:
+                tracked = {}
+                object.__setattr__(self, "_tracked_attributes", tracked)
+            tracked[name] = None
 
     # ------------------------------------------------------------------ backend
     @property

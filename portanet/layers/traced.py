@@ -16,6 +16,7 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 
 import inspect
 
+from .. import backend as _backend
 from ..ops import tape as _tape
 
 
@@ -33,9 +34,8 @@ def uses_call(layer):
 def _defines_call_first(cls):
     """True when, walking the MRO from the most derived class, ``call`` is defined before
     any ``forward`` (and before ``Layer`` itself)."""
-    from .base import Layer
     for klass in cls.__mro__:
-        if klass is Layer:
+        if "_is_layer_base" in klass.__dict__:
             return False
         if "forward" in klass.__dict__:
             return False
@@ -71,7 +71,7 @@ def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
 def _wrap(tape, x):
     if isinstance(x, (list, tuple)):
         return [_wrap(tape, e) for e in x]
-    return tape.watch_value(x)
+    return _tape.Tensor(x, tape)
 
 
 def _flatten(x):
@@ -113,8 +113,11 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
     """
     tape = _tape.Tape()
     clear_losses(layer)
+    # A layer reading the model's own input in a training step: nobody reads the input's
+    # gradient, so the input is a constant of the tape (its gradient is never formed).
+    constant_input = layer.__dict__.get("_skip_input_grad", False) and not args
     with tape:
-        xs = _wrap(tape, inputs)
+        xs = _wrap(None if constant_input else tape, inputs)
         extra = [_wrap(tape, a) for a in args]
         out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
     _check_output(layer, out)
@@ -135,6 +138,8 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
                 seeds.append(_tape.namespace_of(loss.value).ones_like(loss.value))
         grads = tape.backward(targets, seeds)
         tape.accumulate(grads)
+        if constant_input:
+            return None
         d_in = [grads.get(id(t)) for t in in_flat]
         d_in = [_zeros_for(t.value) if g is None else g for t, g in zip(in_flat, d_in)]
         rebuilt = _rebuild([xs] + [list(extra)], d_in)
@@ -168,16 +173,15 @@ def sublayers(layer):
     """The layers ``layer`` owns: its ``_layers`` and, for ``call()`` layers, the layers
     assigned to its public attributes (directly or in lists, tuples and dicts), in order."""
     out = list(getattr(layer, "_layers", ()))
-    if uses_call(layer):
-        from .base import Layer
+    names = layer.__dict__.get("_tracked_attributes")
+    if names and uses_call(layer):
         seen = {id(x) for x in out}
-        for key, value in vars(layer).items():
-            if key.startswith("_"):
-                continue
+        for key in names:
+            value = layer.__dict__.get(key)
             items = value.values() if isinstance(value, dict) else \
                 (value if isinstance(value, (list, tuple)) else (value,))
             for item in items:
-                if isinstance(item, Layer) and item is not layer and id(item) not in seen:
+                if getattr(item, "_is_layer_base", False) and item is not layer and id(item) not in seen:
                     seen.add(id(item))
                     out.append(item)
     return out
@@ -251,7 +255,6 @@ def _to_backend(layer, x):
         return [_to_backend(layer, e) for e in x]
     if isinstance(x, (_tape.Tensor, _tape.VariableLike)):
         return x
-    from .. import backend as _backend
     backend = layer.backend or _backend.current()
     return backend.asarray(x, dtype=layer._input_dtype(x))
 
@@ -264,10 +267,18 @@ def _shapes(values):
 
 # ----------------------------------------------------------------- output shapes
 def infer_output_shape(layer, input_shape):
+    """Cached per input shape: see ``_probe_output_shape``."""
+    key = repr(input_shape)
+    cache = layer.__dict__.setdefault("_output_shape_cache", {})
+    if key not in cache:
+        cache[key] = _probe_output_shape(layer, input_shape)
+    return cache[key]
+
+
+def _probe_output_shape(layer, input_shape):
     """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
     ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
     whose length follows the probe is reported as None), as Keras's compute_output_spec."""
-    from .. import backend as _backend
     backend = layer.backend or _backend.current()
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]

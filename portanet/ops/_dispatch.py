@@ -7,6 +7,10 @@ returns one gradient (or None) per positional argument. Outside a trace the op i
 ``impl`` on the unwrapped arguments: no recording, no extra arrays.
 """
 
+import array_api_compat
+
+from .. import backend as _backend
+from .. import config as _config
 from .tape import (Tensor, VariableLike, TracedConversionError, _OPS, _stack,
                    namespace_of, own_namespace, value_of)
 
@@ -54,9 +58,11 @@ def call(name, impl, values, kw):
         raise cls(f"ops.{name}: {e} (inputs: {_describe(values)})") from e
 
 
-def primitive(name, impl, vjp=None):
+def primitive(name, impl, vjp=None, needs_mask=False):
     """The public op ``name``: ``impl`` on arrays, recorded with ``vjp`` inside a trace
-    when any positional argument is traced (a Tensor of the tape or a Variable)."""
+    when any positional argument is traced (a Tensor of the tape or a Variable).
+    ``needs_mask``: ``vjp`` also gets ``_needs`` (which arguments are traced), so it can skip
+    gradients nobody reads (matmul's input gradient of a constant input)."""
 
     def op(*args, **kw):
         if not _stack:
@@ -75,7 +81,11 @@ def primitive(name, impl, vjp=None):
         if vjp is None or not any_traced:
             return out
         result = Tensor(out, tape)
-        tape.record(name, inputs, [result], lambda g: vjp(g, out, *values, **kw))
+        if needs_mask:
+            needs = tuple(i is not None for i in inputs)
+            tape.record(name, inputs, [result], lambda g: vjp(g, out, *values, _needs=needs, **kw))
+        else:
+            tape.record(name, inputs, [result], lambda g: vjp(g, out, *values, **kw))
         return result
 
     op.__name__ = op.__qualname__ = name
@@ -130,7 +140,6 @@ def as_array(xp, x, like=None, dtype=None):
 def _device(like):
     if like is None or not is_array(like):
         return None
-    import array_api_compat
     return array_api_compat.device(like)
 
 
@@ -162,7 +171,6 @@ def _promote_for(xp, arr, scalar):
 
 
 def floatx_dtype(xp):
-    from .. import config as _config
     return getattr(xp, _config.floatx())
 
 
@@ -191,6 +199,11 @@ def unbroadcast(xp, g, shape):
     shape = tuple(shape)
     if tuple(g.shape) == shape:
         return g
+    if g.ndim == 2 and len(shape) == 1 and shape[0] == g.shape[1]:
+        # A bias gradient: the backend's row sum (a ones-vector GEMM where that is faster).
+        b = _backend.current()
+        if b.xp is xp:
+            return b.sum_rows(g)
     extra = g.ndim - len(shape)
     if extra > 0:
         g = xp.sum(g, axis=tuple(range(extra)))

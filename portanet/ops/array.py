@@ -5,7 +5,11 @@ vector-Jacobian product; ``sort``/``top_k``/``tensordot`` are written with other
 so their gradients come from those.
 """
 
-from ._dispatch import public_names, as_array, is_array, multi_primitive, normalize_axis, primitive
+import array_api_compat
+
+from .. import backend as _backend
+from ._dispatch import (public_names, as_array, is_array, multi_primitive, normalize_axis,
+                        primitive, unbroadcast)
 from .tape import _OPS, namespace_of, value_of
 
 _builtin_sum = sum
@@ -124,7 +128,6 @@ def _broadcast_impl(x, shape):
 
 
 def _broadcast_vjp(g, o, x, shape):
-    from ._dispatch import unbroadcast
     return (unbroadcast(namespace_of(g), g, x.shape),)
 
 
@@ -249,7 +252,6 @@ def _inner(shape, widths):
 
 
 def _device(x):
-    import array_api_compat
     return array_api_compat.device(x)
 
 
@@ -399,7 +401,6 @@ _getitem = primitive("getitem", _getitem_impl, _getitem_vjp)
 
 def _scatter_rows(xp, target, indices, values):
     """``target[indices[k]] += values[k]`` along axis 0 (duplicates accumulate)."""
-    from .. import backend as _backend
     b = _backend.current()
     indices = xp.reshape(indices, (-1,))
     if not xp.isdtype(indices.dtype, "integral"):
@@ -483,7 +484,6 @@ def _tala_vjp(g, o, x, indices, axis=None):
                          (1,) * (ax + 1) + (n,) + (1,) * (base.ndim - ax - 1))
     onehot = xp.astype(xp.expand_dims(idx, axis=ax + 1) == classes, g.dtype)
     dx = xp.sum(xp.expand_dims(g, axis=ax + 1) * onehot, axis=ax)
-    from ._dispatch import unbroadcast
     dx = unbroadcast(xp, dx, base.shape) if tuple(dx.shape) != tuple(base.shape) else dx
     return (xp.reshape(dx, tuple(x.shape)), None)
 

@@ -6,6 +6,8 @@
 
 import builtins
 
+import array_api_compat
+
 from ._dispatch import public_names, as_array, primitive
 from .array import _scatter_rows, stack, unstack
 from .tape import Tensor, VariableLike, namespace_of, value_of
@@ -119,7 +121,6 @@ def _scatter_vjp(g, out, indices, values, shape):
 
 
 def _device(x):
-    import array_api_compat
     return array_api_compat.device(x)
 
 

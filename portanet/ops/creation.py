@@ -2,9 +2,12 @@
 ``zeros``, ``ones``, ``full``, ``arange``, ``eye``, ``linspace``, the ``*_like`` family and
 ``shape``. New tensors live on the active backend (``pn.set_backend``)."""
 
+import array_api_compat
+
 from .. import backend as _backend
 from .. import config as _config
 from ._dispatch import public_names, as_array, is_array, primitive, to_dtype
+from .math import multiply
 from .tape import (Tensor, VariableLike, _conversion_error, _stack, _to_host, namespace_of,
                    own_namespace, value_of)
 
@@ -166,7 +169,6 @@ def _like(name, fill):
 
 
 def _device(x):
-    import array_api_compat
     return array_api_compat.device(x)
 
 
@@ -236,7 +238,6 @@ def triu(x, k=0):
 
 
 def _tri_mask(x, k, lower):
-    from .math import multiply
     v = value_of(x)
     xp = namespace_of(v)
     ones_ = xp.ones(tuple(v.shape[-2:]), dtype=v.dtype, device=_device(v))

@@ -9,6 +9,8 @@ output gradient with the other operands.
 
 from ._dispatch import public_names, as_array, pair, primitive, unbroadcast
 from .array import expand_dims, reshape, transpose
+from .creation import eye
+from .math import multiply, sum
 from .tape import namespace_of
 
 
@@ -17,7 +19,7 @@ def _matmul_impl(a, b):
     return a @ b
 
 
-def _matmul_vjp(g, out, a, b):
+def _matmul_vjp(g, out, a, b, _needs=(True, True)):
     xp = namespace_of(g)
     a1 = a if a.ndim > 1 else xp.expand_dims(a, axis=0)
     b1 = b if b.ndim > 1 else xp.expand_dims(b, axis=-1)
@@ -26,21 +28,23 @@ def _matmul_vjp(g, out, a, b):
         g1 = xp.expand_dims(g1, axis=-2 if b.ndim > 1 else 0)
     if b.ndim == 1:
         g1 = xp.expand_dims(g1, axis=-1)
-    da = g1 @ xp.matrix_transpose(b1)
-    db = xp.matrix_transpose(a1) @ g1
-    da = xp.reshape(unbroadcast(xp, da, a1.shape), tuple(a.shape))
-    db = xp.reshape(unbroadcast(xp, db, b1.shape), tuple(b.shape))
+    da = db = None
+    if _needs[0] and hasattr(a, "shape"):
+        da = g1 @ xp.matrix_transpose(b1)
+        da = xp.reshape(unbroadcast(xp, da, a1.shape), tuple(a.shape))
+    if _needs[1] and hasattr(b, "shape"):
+        db = xp.matrix_transpose(a1) @ g1
+        db = xp.reshape(unbroadcast(xp, db, b1.shape), tuple(b.shape))
     return da, db
 
 
-matmul = primitive("matmul", _matmul_impl, _matmul_vjp)
+matmul = primitive("matmul", _matmul_impl, _matmul_vjp, needs_mask=True)
 matmul.__doc__ = "Matrix product with numpy's broadcasting and 1-D rules (``x1 @ x2``)."
 
 
 def dot(x1, x2):
     """numpy's ``dot``: a product for scalars, ``matmul`` up to a 2-D ``x2``, otherwise a
     contraction of the last axis of ``x1`` with the second-to-last of ``x2``."""
-    from .math import multiply
     n1, n2 = len(x1.shape) if hasattr(x1, "shape") else 0, len(x2.shape) if hasattr(x2, "shape") else 0
     if n1 == 0 or n2 == 0:
         return multiply(x1, x2)
@@ -97,8 +101,6 @@ def vdot(x1, x2):
 
 def trace(x, offset=0, axis1=0, axis2=1):
     """Sum along a diagonal of ``x``."""
-    from .math import multiply, sum
-    from .creation import eye
     v = x
     n, m = v.shape[axis1], v.shape[axis2]
     mask = eye(n, m, k=offset, dtype=str(v.dtype).rsplit(".", 1)[-1])

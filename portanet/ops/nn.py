@@ -7,11 +7,14 @@ hot path of custom layers); convolution and pooling are written with slicing,
 concatenation and matmul (im2col), so their gradients come from those ops.
 """
 
+import itertools
 import math as _math
+
+import array_api_compat
 
 from .. import config as _config
 from ._dispatch import public_names, as_array, floatx_dtype, primitive, to_dtype
-from .array import concatenate, pad, reshape, squeeze, stack, transpose
+from .array import _pad_impl, concatenate, pad, reshape, squeeze, stack, transpose
 from .linalg import einsum, matmul
 from .math import (_sigmoid, _unary, absolute, clip, divide, exp, greater, log, log1p, maximum,
                    mean, minimum, multiply, negative, sqrt, square, subtract, sum, tanh, where)
@@ -89,7 +92,6 @@ def _erf(xp, x):
 
 
 def _device(x):
-    import array_api_compat
     return array_api_compat.device(x)
 
 
@@ -304,7 +306,6 @@ def _spatial_pads(in_sizes, window, strides, dilation, padding):
 def _windows(x, window, strides, dilation, outs):
     """The strided views of ``x`` (N, *spatial, C) for every window offset, in row-major
     order of the offsets."""
-    import itertools
     views = []
     for offset in itertools.product(*[range(k) for k in window]):
         index = [slice(None)]
@@ -413,7 +414,6 @@ def _pool(inputs, pool_size, strides, padding, data_format, kind):
 
 
 def _pad_plain(xp, a, widths):
-    from .array import _pad_impl
     return _pad_impl(a, widths)
 
 

@@ -20,7 +20,10 @@ Custom training loop, as Keras users write it with TensorFlow::
     model.optimizer.apply(grads, model.trainable_weights)
 """
 
+import contextlib
+
 import array_api_compat
+import array_api_compat.numpy as _host_namespace
 
 from .. import backend as _backend
 
@@ -399,14 +402,7 @@ def own_namespace(v):
 
 
 def _numpy_ns():
-    global _NUMPY_NS
-    if _NUMPY_NS is None:
-        import array_api_compat.numpy as hxp  # the host namespace (numpy is a dependency)
-        _NUMPY_NS = hxp
-    return _NUMPY_NS
-
-
-_NUMPY_NS = None
+    return _host_namespace
 _ns_cache = {}
 
 
@@ -456,8 +452,6 @@ class GradientTape:
 
     def stop_recording(self):
         """Context manager: ops inside it are not recorded."""
-        import contextlib
-
         @contextlib.contextmanager
         def scope():
             tape = self._tape
