@@ -10,13 +10,14 @@ from .version import __version__
 from . import (activations, backend, callbacks, config, constraints, datasets, initializers,
                layers, losses, metrics, optimizers, regularizers, saving, utils)
 from . import diagnostics, distributed
-from . import preprocessing, random
+from . import ops, preprocessing, random
+from .ops import GradientTape
 from .backend import set_backend, use_backend
 from .layers import Input
 from .models import Model, Sequential
 from .saving import load_model
 
-__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model",
+__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
            "preprocessing"]

@@ -15,13 +15,17 @@ MeanAbsolutePercentageError ("mape"), MeanSquaredLogarithmicError ("msle"), Hube
 Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryCrossentropy ("bce"),
 BinaryFocalCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy; each
 also as a function (``pn.losses.huber(y_true, y_pred)``) returning per-sample values.
-A custom ``f(y_true, y_pred)`` trains when it carries ``f.grad(y_true, y_pred, dl)``.
+A custom ``f(y_true, y_pred)`` written with ``pn.ops`` trains as it is: its gradient
+comes from the tape (``portanet.ops.tape``); one carrying ``f.grad(y_true, y_pred, dl)``
+uses that instead. A ``Loss`` subclass that defines ``call(y_true, y_pred)`` (Keras's way)
+returns per-sample values from ``call`` and gets Keras's sample weighting and reduction.
 """
 
 import array_api_compat
 
 from . import config as _config
 from .naming import NameRegistry
+from .ops import tape as _tape
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -53,13 +57,25 @@ class Loss:
         self.reduction = reduction or "none"
         self.dtype = dtype
 
-    # Subclasses implement this: per-sample values (last axis reduced) and their gradient.
-    def _per_sample(self, y_true, y_pred):  # pragma: no cover - abstract
-        raise NotImplementedError
+    # Built-in losses implement this: per-sample values (last axis reduced) and their
+    # gradient. A subclass defining call() gets it from the tape.
+    def _per_sample(self, y_true, y_pred):
+        if not self._custom_call():
+            raise NotImplementedError(f"{type(self).__name__} defines neither call(y_true, y_pred) "
+                                      "nor _per_sample")
+        return traced_per_sample(self.call, y_true, y_pred, self.name)
+
+    def _custom_call(self):
+        return type(self).call is not Loss.call
 
     def _align(self, y_true, y_pred):
-        """Keras's rank alignment: (N,) with (N, 1) -> both (N, 1); casts y_true to p's dtype."""
+        """Keras's rank alignment: (N,) with (N, 1) -> both (N, 1); casts y_true to p's dtype.
+        A custom ``call`` gets the labels with y_pred's dtype only, as Keras passes them."""
         xp = _xp(y_pred)
+        if self._custom_call():
+            if xp.isdtype(y_true.dtype, "numeric") and y_true.dtype != y_pred.dtype:
+                y_true = xp.astype(y_true, y_pred.dtype)
+            return y_true, y_pred
         if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = xp.expand_dims(y_true, axis=-1)
         elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
@@ -119,7 +135,17 @@ class Loss:
         return value, backward
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return self.forward(y_true, y_pred, sample_weight)[0]
+        """The reduced loss. Inside a trace (a GradientTape block, a layer's call) with a
+        traced ``y_pred`` it records one node whose gradient is the loss's own."""
+        tape = _tape.current_tape()
+        if tape is not None and _tape.is_traced_input(y_pred, tape):
+            value, backward = self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
+                                           _tape.value_of(sample_weight))
+            out = _tape.Tensor(value, tape)
+            tape.record(self.name, [y_pred], [out], lambda g: [backward(g)])
+            return out
+        return self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
+                            _tape.value_of(sample_weight))[0]
 
     def call(self, y_true, y_pred):
         """Per-sample loss values (Keras's ``Loss.call``)."""
@@ -132,6 +158,28 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def traced_per_sample(fn, y_true, y_pred, name, **kwargs):
+    """``(values, grad)`` of a per-sample loss function written with pn.ops: ``fn`` runs on
+    a traced ``y_pred`` and ``grad(dl)`` walks its tape back to dL/dy_pred."""
+    tape = _tape.Tape()
+    with tape:
+        p = tape.watch_value(y_pred)
+        values = fn(y_true, p, **kwargs)
+    if not hasattr(_tape.value_of(values), "shape"):
+        raise TypeError(f"loss {name!r} returned {type(values).__name__}; expected a tensor "
+                        "computed with pn.ops")
+    raw = _tape.value_of(values)
+    xp = _xp(y_pred)
+
+    def grad(dl):
+        if not isinstance(values, _tape.Tensor):
+            return xp.zeros_like(y_pred)
+        grads = tape.backward([values], [dl])
+        g = grads.get(id(p))
+        return xp.zeros_like(y_pred) if g is None else g
+    return raw, grad
 
 
 def _last_mean(xp, v):
@@ -613,22 +661,28 @@ class BinaryFocalCrossentropy(Loss):
 
 
 class LossFunctionWrapper(Loss):
-    """Wraps a per-sample function ``fn(y_true, y_pred)`` and its gradient.
+    """Wraps a per-sample function ``fn(y_true, y_pred)`` (Keras's LossFunctionWrapper).
 
     Args:
-        fn: returns per-sample losses (last axis reduced), written with the backend's xp.
-        grad: ``grad(y_true, y_pred, dl) -> dp``, the gradient of sum(dl · fn) w.r.t. y_pred.
+        fn: returns per-sample losses (or a scalar), written with ``pn.ops``; its gradient
+            comes from the tape.
+        grad: optional ``grad(y_true, y_pred, dl) -> dp``, the gradient of sum(dl · fn)
+            w.r.t. y_pred, used instead of the tape when given (or set as ``fn.grad``).
     """
 
     def __init__(self, fn, grad=None, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
         super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction, dtype=dtype)
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: fn={fn!r}; expected a function (y_true, y_pred)")
         grad = grad or getattr(fn, "grad", None)
-        if grad is None:
-            raise TypeError(f"loss function {fn!r} has no gradient: pass grad=lambda y_true, y_pred, dl: ... "
-                            "(or set fn.grad) so portanet can train with it")
         self.fn, self.grad, self.fn_kwargs = fn, grad, kwargs
 
+    def _custom_call(self):
+        return False
+
     def _per_sample(self, y, p):
+        if self.grad is None:
+            return traced_per_sample(self.fn, y, p, self.name, **self.fn_kwargs)
         return self.fn(y, p, **self.fn_kwargs), lambda dl: self.grad(y, p, dl, **self.fn_kwargs)
 
     def get_config(self):
@@ -720,7 +774,7 @@ _FUNCTION_TO_CLASS = {
 
 def get(identifier):
     """A Loss from a name ("mse", "categorical_crossentropy"), a config, a Loss or a
-    function ``f(y_true, y_pred)`` that carries ``f.grad(y_true, y_pred, dl)``."""
+    function ``f(y_true, y_pred)`` written with ``pn.ops`` (differentiated by the tape)."""
     if identifier is None:
         return None
     if isinstance(identifier, str):

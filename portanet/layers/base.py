@@ -17,6 +17,8 @@ from .. import backend as _backend
 from .. import config as _config
 from .. import initializers as _initializers
 from ..naming import snake_case
+from ..ops import tape as _tape
+from . import traced as _traced
 
 _name_counters = {}
 
@@ -40,6 +42,46 @@ def check_positive_int(value, name, owner):
     return value
 
 
+_KERAS_WEIGHT_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
+                      "constraint", "aggregation", "name")
+_PORTANET_WEIGHT_ARGS = ("name", "shape", "initializer", "regularizer", "constraint",
+                         "trainable", "dtype")
+
+
+def _weight_arguments(layer, args, kwargs):
+    """add_weight's arguments in either form, checked: (name, shape, initializer, dtype,
+    trainable, regularizer, constraint)."""
+    owner = f"{layer.name}.add_weight"
+    order = _PORTANET_WEIGHT_ARGS if args and isinstance(args[0], str) else _KERAS_WEIGHT_ARGS
+    if len(args) > len(order):
+        raise TypeError(f"{owner}: takes at most {len(order)} positional arguments; got {len(args)}")
+    given = dict(zip(order, args))
+    for key, value in kwargs.items():
+        if key not in _KERAS_WEIGHT_ARGS:
+            raise TypeError(f"{owner}: unexpected keyword argument {key!r}; expected one of "
+                            f"{list(_KERAS_WEIGHT_ARGS)}")
+        if key in given:
+            raise TypeError(f"{owner}: got {key!r} both positionally and by keyword")
+        given[key] = value
+    shape = given.get("shape", ())
+    if shape is None:
+        shape = ()
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: shape={given.get('shape')!r}; expected a tuple of "
+                        "non-negative integers") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{owner}: shape={shape}; expected non-negative integers")
+    name = given.get("name")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{owner}: name={name!r}; expected a string")
+    return (name, shape, given.get("initializer"), given.get("dtype"),
+            bool(given.get("trainable", True)), given.get("regularizer"), given.get("constraint"))
+
+
 def _option_catalogue(key):
     """The catalogue module a weight-option argument name belongs to, by its suffix."""
     from .. import constraints as _constraints
@@ -52,12 +94,16 @@ def _option_catalogue(key):
                     "_regularizer or _constraint)")
 
 
-class Variable:
+class Variable(_tape.VariableLike):
     """A weight: its value (a backend array), its gradient and how it is trained.
 
     ``grad`` is None until a backward pass adds to it; the training step clears it.
     ``regularizer`` adds a penalty to the loss (and its gradient); ``constraint`` is
     applied by the optimizer after each update.
+
+    Used in ``pn.ops`` (or with ``+ - * / @ ** []``...) a Variable is its value; inside a
+    traced call (a layer's ``call()``, a ``GradientTape``) it is a leaf whose gradient is
+    accumulated with ``add_grad``. Variables compare by identity (``==`` is not an op).
     """
 
     _ids = itertools.count()
@@ -90,12 +136,23 @@ class Variable:
             self.grad = self.grad + g
 
     def assign(self, value):
-        """Replace the value, keeping shape and dtype (host arrays are moved to the device)."""
-        value = self.backend.asarray(value, dtype=self.value.dtype)
+        """Replace the value, keeping shape and dtype (host arrays are moved to the device).
+        A traced value is assigned as a constant (no gradient flows through an assignment)."""
+        value = self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype)
+        if value.ndim == 0 and self.shape != ():
+            value = self.backend.xp.broadcast_to(value, self.shape)  # assign(0), as Keras
         if tuple(value.shape) != self.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape "
                              f"{tuple(value.shape)}; expected {self.shape}")
         self._set(value)
+
+    def assign_add(self, value):
+        """``self.assign(self + value)``."""
+        self.assign(self.value + self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype))
+
+    def assign_sub(self, value):
+        """``self.assign(self - value)``."""
+        self.assign(self.value - self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype))
 
     def _set(self, value):
         # Optimizers that keep weights in a flat buffer replace this to write into the view.
@@ -124,6 +181,7 @@ class Layer:
     # Names of __init__ arguments that hold sub-objects needing (de)serialization are
     # handled by each layer's get_config/from_config.
     supports_masking = False
+    _is_layer_base = True     # marks Layer for layers.traced (which cannot import it)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, input_dim=None, activity_regularizer=None, **kwargs):
@@ -151,22 +209,45 @@ class Layer:
         self.activity_regularizer = _regularizers.get(activity_regularizer)
         self._inbound_nodes = []
 
+    def __setattr__(self, name, value):
+        # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
+        # dict that may hold some, now or after appends): ``weights`` reads only these.
+        object.__setattr__(self, name, value)
+        if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
+            tracked = self.__dict__.get("_tracked_attributes")
+            if tracked is None:
+                tracked = {}
+                object.__setattr__(self, "_tracked_attributes", tracked)
+            tracked[name] = None
+
     # ------------------------------------------------------------------ backend
     @property
     def xp(self):
         return self.backend.xp
 
     # ------------------------------------------------------------------ weights
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
-                   constraint=None, trainable=True, dtype=None):
-        """Create a Variable drawn on the host by ``initializer`` and move it to the device."""
+    def add_weight(self, *args, **kwargs):
+        """Create a Variable drawn on the host by ``initializer`` and move it to the device.
+
+        Keras form: ``add_weight(shape=None, initializer=None, dtype=None, trainable=True,
+        autocast=True, regularizer=None, constraint=None, aggregation="none", name=None)``
+        (``initializer`` default "glorot_uniform" for floats, "zeros" otherwise). The
+        portanet form ``add_weight(name, shape, initializer, regularizer, constraint,
+        trainable=True, dtype=None)`` (name first) is accepted too.
+        """
+        name, shape, initializer, dtype, trainable, regularizer, constraint = \
+            _weight_arguments(self, args, kwargs)
         from .. import constraints as _constraints
         from .. import regularizers as _regularizers
         if self.backend is None:
             self.backend = _backend.current()
-        init = _initializers.get(initializer)
         dtype = dtype or self.dtype
-        host = init(tuple(int(s) for s in shape), dtype=dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if "float" in str(dtype) else "zeros"
+        init = _initializers.get(initializer)
+        if name is None:
+            name = f"variable_{len(self._weights)}" if self._weights else "variable"
+        host = init(shape, dtype=dtype)
         value = self.backend.from_numpy(host, dtype)
         var = Variable(value, name, trainable=trainable and self.trainable,
                        regularizer=_regularizers.get(regularizer),
@@ -190,10 +271,11 @@ class Layer:
 
     @property
     def weights(self):
-        """All Variables in Keras order: this layer's own, then each sub-layer's."""
+        """All Variables in Keras order: this layer's own, then each sub-layer's (those in
+        ``_layers`` and, for ``call()`` layers, those assigned to attributes, lists or dicts)."""
         out = list(self._weights)
         seen = {id(v) for v in out}
-        for layer in self._layers:
+        for layer in _traced.sublayers(self):
             for v in layer.weights:
                 if id(v) not in seen:
                     seen.add(id(v))
@@ -219,8 +301,9 @@ class Layer:
         self._trainable = bool(value)
         for v in getattr(self, "_weights", ()):
             v.trainable = self._trainable and getattr(v, "_own_trainable", True)
-        for layer in getattr(self, "_layers", ()):
-            layer.trainable = value
+        if "_weights" in self.__dict__:
+            for layer in _traced.sublayers(self):
+                layer.trainable = value
 
     def get_weights(self):
         """Host NumPy copies of the weights, in Keras order."""
@@ -263,7 +346,11 @@ class Layer:
             self.built = True
 
     def compute_output_shape(self, input_shape):
-        """Output shape for an input shape (batch axis included); default: unchanged."""
+        """Output shape for an input shape (batch axis included). Built-in layers without
+        their own keep the shape; a ``call()`` layer runs ``call`` on a probe input (as
+        Keras's compute_output_spec) and an error names the layer when that fails."""
+        if _traced.uses_call(self):
+            return _traced.infer_output_shape(self, input_shape)
         return input_shape
 
     def compute_mask(self, inputs, mask=None):
@@ -271,9 +358,30 @@ class Layer:
         return mask if self.supports_masking else None
 
     # ------------------------------------------------------------------ running
-    def forward(self, inputs, training=False):  # pragma: no cover - abstract
-        """Return ``(outputs, backward)``; ``backward(d_outputs) -> d_inputs``."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+    def forward(self, inputs, *args, training=False, mask=None):
+        """Return ``(outputs, backward)``; ``backward(d_outputs) -> d_inputs``.
+
+        Built-in layers write it by hand. A layer that defines ``call()`` instead gets this
+        generated one: ``call`` runs on traced tensors and ``backward`` walks the tape
+        (extra positional arguments are a recurrent cell's states, see ``layers.traced``).
+        """
+        if not _traced.uses_call(self):
+            raise NotImplementedError(f"{type(self).__name__} defines neither call() nor forward()")
+        return _traced.traced_forward(self, inputs, args, training=training, mask=mask)
+
+    # ------------------------------------------------------------------ Keras API for subclasses
+    def add_loss(self, loss):
+        """Add a scalar loss term (a tensor computed with pn.ops in ``call``); ``fit`` adds
+        the losses of each call to the objective. ``losses`` lists those of the last call."""
+        if not hasattr(self, "_losses"):
+            self._losses = []
+        self._losses.append(loss)
+
+    @property
+    def losses(self):
+        """The losses added (``add_loss``, activity penalties) during the last call, this
+        layer's and its sub-layers'."""
+        return _traced.collect_losses(self)
 
     def _forward_takes_mask(self):
         cached = getattr(type(self), "_takes_mask_cache", None)
@@ -295,10 +403,16 @@ class Layer:
             y, backward = self.forward(inputs, training=training)
         out_mask = self.compute_mask(inputs, mask)
         extra = None
+        call_extra = self.__dict__.get("_call_extra")
+        if call_extra is not None:
+            # add_loss terms of a call() layer: their gradient is already in backward.
+            extra = call_extra
+            self._call_extra = None
         if self.activity_regularizer is not None:
             reg = self.activity_regularizer
             batch = y.shape[0]
-            extra = reg(y) / batch
+            penalty = reg(y) / batch
+            extra = penalty if extra is None else extra + penalty
             inner = backward
 
             def backward(dy):
@@ -311,6 +425,14 @@ class Layer:
         from . import symbolic
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+        tape = _tape.current_tape()
+        if tape is not None:
+            return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,
+                                         kwargs=kwargs)
+        if kwargs and _traced.uses_call(self):
+            self._maybe_build(_traced._shapes(_traced._values(inputs)))
+            return _traced.traced_forward(self, inputs, training=training, mask=mask,
+                                          kwargs=kwargs)[0]
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
         backend = self.backend or _backend.current()

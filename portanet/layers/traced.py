@@ -1,0 +1,325 @@
+"""Layers written the Keras way, with ``call()``: the generated ``forward``, calls inside
+a trace, and output shapes inferred by running ``call``.
+
+A layer that defines ``call(inputs, training=None, mask=None)`` instead of ``forward``
+gets a ``forward`` that runs ``call`` on traced tensors (``portanet.ops.tape``) and whose
+``backward`` walks that tape in reverse, accumulating the weights' gradients with
+``Variable.add_grad`` like every built-in closure. A recurrent cell's
+``call(inputs, states, training=None)`` gives ``forward(inputs, states, training)`` ->
+``((output, new_states), backward)`` with ``backward(d_output, d_new_states) ->
+(d_inputs, d_states)``.
+
+Inside a trace (a ``GradientTape`` block or another layer's ``call``), a built-in layer
+records ONE node whose vector-Jacobian product is its own ``backward`` closure, and a
+``call()`` layer runs its ``call`` on the same tape.
+"""
+
+import inspect
+
+from .. import backend as _backend
+from ..ops import tape as _tape
+
+
+def uses_call(layer):
+    """Whether the layer's class defines ``call`` and not ``forward`` (a Keras-style layer);
+    a class defining both keeps its hand-written ``forward``."""
+    cls = type(layer)
+    cached = cls.__dict__.get("_uses_call_cache")
+    if cached is None:
+        cached = _defines_call_first(cls)
+        cls._uses_call_cache = cached
+    return cached
+
+
+def _defines_call_first(cls):
+    """True when, walking the MRO from the most derived class, ``call`` is defined before
+    any ``forward`` (and before ``Layer`` itself)."""
+    for klass in cls.__mro__:
+        if "_is_layer_base" in klass.__dict__:
+            return False
+        if "forward" in klass.__dict__:
+            return False
+        if "call" in klass.__dict__:
+            return True
+    return False
+
+
+def call_parameters(layer):
+    """(names of call's parameters, whether it takes **kwargs), cached per class."""
+    cls = type(layer)
+    cached = cls.__dict__.get("_call_params_cache")
+    if cached is None:
+        sig = inspect.signature(layer.call)
+        names = [p.name for p in sig.parameters.values()]
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        cached = (tuple(names), var_kw)
+        cls._call_params_cache = cached
+    return cached
+
+
+def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
+    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them."""
+    names, var_kw = call_parameters(layer)
+    kw = dict(kwargs or {})
+    if "training" in names or var_kw:
+        kw["training"] = training
+    if mask is not None and ("mask" in names or var_kw):
+        kw["mask"] = mask
+    return layer.call(inputs, *args, **kw)
+
+
+def _wrap(tape, x):
+    if isinstance(x, (list, tuple)):
+        return [_wrap(tape, e) for e in x]
+    return _tape.Tensor(x, tape)
+
+
+def _flatten(x):
+    if isinstance(x, (list, tuple)):
+        out = []
+        for e in x:
+            out.extend(_flatten(e))
+        return out
+    return [x]
+
+
+def _check_output(layer, out):
+    for t in _flatten(out):
+        if not (isinstance(t, (_tape.Tensor, _tape.VariableLike)) or
+                (hasattr(t, "shape") and hasattr(t, "dtype"))):
+            raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}): call() returned "
+                            f"{type(t).__name__} {t!r:.60}; expected a tensor (or a list/tuple "
+                            "of tensors) computed with pn.ops")
+
+
+def _values(x):
+    if isinstance(x, (list, tuple)):
+        return [_values(e) for e in x]
+    return _tape.value_of(x)
+
+
+def _zeros_for(x, like_xp=None):
+    xp = _tape.namespace_of(x)
+    return xp.zeros_like(x)
+
+
+def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=None):
+    """The generated ``forward`` of a ``call()`` layer: ``(outputs, backward)``.
+
+    With extra positional tensor arguments (a recurrent cell's states), returns
+    ``((output, new_states), backward)`` and ``backward(d_output, d_new_states)`` returns
+    ``(d_inputs, d_states)``. Losses added with ``add_loss`` during the call are part of
+    the objective: ``backward`` adds their gradient and ``layer._call_extra`` holds their sum.
+    """
+    tape = _tape.Tape()
+    clear_losses(layer)
+    # A layer reading the model's own input in a training step: nobody reads the input's
+    # gradient, so the input is a constant of the tape (its gradient is never formed).
+    constant_input = layer.__dict__.get("_skip_input_grad", False) and not args
+    with tape:
+        xs = _wrap(None if constant_input else tape, inputs)
+        extra = [_wrap(tape, a) for a in args]
+        out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
+    _check_output(layer, out)
+    losses = collect_losses(layer)
+    layer._call_extra = _sum_values(losses)
+    out_flat = _flatten(out)
+    in_flat = _flatten(xs) + _flatten(extra)
+    structure = out
+
+    def backward(*d_out):
+        seeds_tree = d_out[0] if len(d_out) == 1 else list(d_out)
+        seeds = _flatten(seeds_tree) if isinstance(structure, (list, tuple)) else [seeds_tree]
+        seeds = [None if s is None else _tape.value_of(s) for s in seeds]
+        targets = list(out_flat)
+        for loss in losses:
+            if isinstance(loss, _tape.Tensor):
+                targets.append(loss)
+                seeds.append(_tape.namespace_of(loss.value).ones_like(loss.value))
+        grads = tape.backward(targets, seeds)
+        tape.accumulate(grads)
+        if constant_input:
+            return None
+        d_in = [grads.get(id(t)) for t in in_flat]
+        d_in = [_zeros_for(t.value) if g is None else g for t, g in zip(in_flat, d_in)]
+        rebuilt = _rebuild([xs] + [list(extra)], d_in)
+        d_inputs = rebuilt[0]
+        if args:
+            return d_inputs, rebuilt[1][0] if len(args) == 1 else rebuilt[1]
+        return d_inputs
+    return _values(out), backward
+
+
+def _rebuild(structure, flat):
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, (list, tuple)):
+            return [build(e) for e in s]
+        return next(it)
+    return build(structure)
+
+
+def _sum_values(losses):
+    total = None
+    for loss in losses:
+        v = _tape.value_of(loss)
+        total = v if total is None else total + v
+    return total
+
+
+# ----------------------------------------------------------------- losses
+def sublayers(layer):
+    """The layers ``layer`` owns: its ``_layers`` and, for ``call()`` layers, the layers
+    assigned to its public attributes (directly or in lists, tuples and dicts), in order."""
+    out = list(getattr(layer, "_layers", ()))
+    names = layer.__dict__.get("_tracked_attributes")
+    if names and uses_call(layer):
+        seen = {id(x) for x in out}
+        for key in names:
+            value = layer.__dict__.get(key)
+            items = value.values() if isinstance(value, dict) else \
+                (value if isinstance(value, (list, tuple)) else (value,))
+            for item in items:
+                if getattr(item, "_is_layer_base", False) and item is not layer and id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+    return out
+
+
+def clear_losses(layer):
+    layer._losses = []
+    for sub in sublayers(layer):
+        clear_losses(sub)
+
+
+def collect_losses(layer):
+    out = list(getattr(layer, "_losses", ()))
+    for sub in sublayers(layer):
+        out.extend(collect_losses(sub))
+    return out
+
+
+# ----------------------------------------------------------------- inside a trace
+def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
+    """``layer(inputs)`` while ``tape`` records: a ``call()`` layer runs on the same tape;
+    a built-in layer records one node with its own backward closure."""
+    inputs = _to_backend(layer, inputs)
+    values = _values(inputs)
+    layer._maybe_build(_shapes(values))
+    if uses_call(layer):
+        # Plain arrays become constants of the tape, so `inputs @ variable` works on every
+        # library (array-api-strict's operators refuse foreign operands).
+        inputs = _watch_plain(tape, inputs)
+        out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
+        _check_output(layer, out)
+        return out
+    if kwargs:
+        raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+    y, backward, _, extra = layer.run(values, training=training, mask=mask)
+    if extra is not None:
+        layer._losses = list(getattr(layer, "_losses", [])) + [extra]
+    tape.touch_variables(layer.weights)
+    multi_in = isinstance(inputs, (list, tuple))
+    in_list = list(inputs) if multi_in else [inputs]
+    traced_in = [t if _tape.is_traced_input(t, tape) else None for t in in_list]
+    if isinstance(y, (list, tuple)):
+        outs = [_tape.Tensor(v, tape) for v in y]
+
+        def vjp(gs):
+            gs = [_zeros_for(v) if g is None else g for g, v in zip(gs, y)]
+            d = backward(gs)
+            return list(d) if multi_in else [d]
+        tape.record(layer.name, traced_in, outs, vjp, multi_out=True)
+        return outs
+    out = _tape.Tensor(y, tape)
+
+    def vjp(g):
+        d = backward(g)
+        return list(d) if multi_in else [d]
+    tape.record(layer.name, traced_in, [out], vjp)
+    return out
+
+
+def _watch_plain(tape, x):
+    if isinstance(x, (list, tuple)):
+        return [_watch_plain(tape, e) for e in x]
+    if isinstance(x, (_tape.Tensor, _tape.VariableLike)):
+        return x
+    return tape.watch_value(x)
+
+
+def _to_backend(layer, x):
+    """Host arrays / lists given inside a trace become arrays of the layer's backend."""
+    if isinstance(x, (list, tuple)):
+        return [_to_backend(layer, e) for e in x]
+    if isinstance(x, (_tape.Tensor, _tape.VariableLike)):
+        return x
+    backend = layer.backend or _backend.current()
+    return backend.asarray(x, dtype=layer._input_dtype(x))
+
+
+def _shapes(values):
+    if isinstance(values, (list, tuple)):
+        return [tuple(v.shape) for v in values]
+    return tuple(values.shape)
+
+
+# ----------------------------------------------------------------- output shapes
+def infer_output_shape(layer, input_shape):
+    """Cached per input shape: see ``_probe_output_shape``."""
+    key = repr(input_shape)
+    cache = layer.__dict__.setdefault("_output_shape_cache", {})
+    if key not in cache:
+        cache[key] = _probe_output_shape(layer, input_shape)
+    return cache[key]
+
+
+def _probe_output_shape(layer, input_shape):
+    """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
+    ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
+    whose length follows the probe is reported as None), as Keras's compute_output_spec."""
+    backend = layer.backend or _backend.current()
+    multi = isinstance(input_shape, list)
+    shapes = input_shape if multi else [input_shape]
+    unknown = any(s is None for shape in shapes for s in shape)
+    probes = (2, 3) if unknown else (None,)
+    results = []
+    for size in probes:
+        arrays = []
+        for shape in shapes:
+            concrete = tuple(size if s is None else int(s) for s in shape)
+            arrays.append(backend.xp.zeros(concrete, dtype=backend.dtype(layer.dtype),
+                                           device=backend.device))
+        saved = list(getattr(layer, "_losses", []))
+        try:
+            with _tape.Tape() as tape:
+                probe = [tape.watch_value(a) for a in arrays]
+                out = invoke_call(layer, probe if multi else probe[0], training=False)
+        except (_tape.TracedConversionError,):
+            raise
+        except Exception as e:
+            raise ValueError(f"could not infer the output shape of layer {layer.name!r} "
+                             f"({type(layer).__name__}) for input shape {input_shape}: its call() "
+                             f"failed on a probe input ({type(e).__name__}: {e}). Define "
+                             "compute_output_shape(input_shape) on the layer.") from e
+        finally:
+            clear_losses(layer)
+            layer._losses = saved
+        _check_output(layer, out)
+        results.append(out)
+    if len(results) == 1:
+        return _shape_tree(results[0])
+    return _merge(_shape_tree(results[0]), _shape_tree(results[1]))
+
+
+def _shape_tree(out):
+    if isinstance(out, (list, tuple)):
+        return [_shape_tree(o) for o in out]
+    return tuple(_tape.value_of(out).shape)
+
+
+def _merge(a, b):
+    if isinstance(a, list):
+        return [_merge(x, y) for x, y in zip(a, b)]
+    return tuple(x if x == y else None for x, y in zip(a, b))

@@ -1,0 +1,461 @@
+"""Neural-network functions exported flat, as ``keras.ops`` does: activations, ``softmax``,
+``one_hot``, ``conv``, ``depthwise_conv``, pooling, ``moments``, ``normalize``, the
+cross-entropies and ``dot_product_attention``.
+
+Activations and softmax are ops with their own vector-Jacobian products (they sit on the
+hot path of custom layers); convolution and pooling are written with slicing,
+concatenation and matmul (im2col), so their gradients come from those ops.
+"""
+
+import itertools
+import math as _math
+
+import array_api_compat
+
+from .. import config as _config
+from ._dispatch import public_names, as_array, floatx_dtype, primitive, to_dtype
+from .array import _pad_impl, concatenate, pad, reshape, squeeze, stack, transpose
+from .linalg import einsum, matmul
+from .math import (_sigmoid, _unary, absolute, clip, divide, exp, greater, log, log1p, maximum,
+                   mean, minimum, multiply, negative, sqrt, square, subtract, sum, tanh, where)
+from .math import max as _max
+from .math import sigmoid  # noqa: F401 - exported flat
+from .tape import _to_host, namespace_of, value_of
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def _step(xp, x, g):
+    return g * xp.astype(x > 0, g.dtype)
+
+
+relu = _unary("relu", lambda xp, x: xp.maximum(x, xp.zeros((), dtype=x.dtype)),
+              lambda xp, g, o, x: _step(xp, x, g))
+relu6 = _unary("relu6", lambda xp, x: xp.clip(x, 0.0, 6.0),
+               lambda xp, g, o, x: g * xp.astype((x > 0) & (x < 6), g.dtype))
+softplus = _unary("softplus", lambda xp, x: xp.logaddexp(x, xp.zeros((), dtype=x.dtype)),
+                  lambda xp, g, o, x: g * _sigmoid(xp, x))
+softsign = _unary("softsign", lambda xp, x: x / (1.0 + xp.abs(x)),
+                  lambda xp, g, o, x: g / ((1.0 + xp.abs(x)) * (1.0 + xp.abs(x))))
+silu = _unary("silu", lambda xp, x: x * _sigmoid(xp, x),
+              lambda xp, g, o, x: g * _silu_grad(xp, x))
+swish = silu
+log_sigmoid = _unary("log_sigmoid", lambda xp, x: -xp.logaddexp(-x, xp.zeros((), dtype=x.dtype)),
+                     lambda xp, g, o, x: g * _sigmoid(xp, -x))
+hard_sigmoid = _unary("hard_sigmoid", lambda xp, x: xp.clip(x / 6.0 + 0.5, 0.0, 1.0),
+                      lambda xp, g, o, x: g * xp.astype((x > -3) & (x < 3), g.dtype) / 6.0)
+hard_silu = _unary("hard_silu", lambda xp, x: x * xp.clip(x / 6.0 + 0.5, 0.0, 1.0),
+                   lambda xp, g, o, x: g * xp.where(x <= -3, xp.zeros_like(x),
+                                                    xp.where(x >= 3, xp.ones_like(x), x / 3.0 + 0.5)))
+hard_swish = hard_silu
+selu = _unary("selu", lambda xp, x: _SELU_SCALE * xp.where(x > 0, x, _SELU_ALPHA * xp.expm1(
+                  xp.minimum(x, xp.zeros((), dtype=x.dtype)))),
+              lambda xp, g, o, x: g * _SELU_SCALE * xp.where(
+                  x > 0, xp.ones_like(x), _SELU_ALPHA * xp.exp(xp.minimum(x, xp.zeros((), dtype=x.dtype)))))
+
+
+def _silu_grad(xp, x):
+    s = _sigmoid(xp, x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def _gelu_impl(x, approximate=True):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    if approximate:
+        return 0.5 * x * (1.0 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1.0 + _erf(xp, x / 1.4142135623730951))
+
+
+def _gelu_vjp(g, out, x, approximate=True):
+    xp = namespace_of(g)
+    if approximate:
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        t = xp.tanh(inner)
+        d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+        return (g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner),)
+    cdf = 0.5 * (1.0 + _erf(xp, x / 1.4142135623730951))
+    pdf = xp.exp(-0.5 * x * x) / 2.5066282746310002
+    return (g * (cdf + x * pdf),)
+
+
+def _erf(xp, x):
+    # The standard has no erf; where the namespace lacks one, evaluate it on the host.
+    native = getattr(xp, "erf", None)
+    if native is not None:
+        return native(x)
+    host = _to_host(x)
+    values = [_math.erf(v) for v in host.reshape(-1).tolist()]
+    return xp.reshape(xp.asarray(values, dtype=x.dtype, device=_device(x)), tuple(x.shape))
+
+
+def _device(x):
+    return array_api_compat.device(x)
+
+
+_gelu = primitive("gelu", _gelu_impl, _gelu_vjp)
+
+
+def gelu(x, approximate=True):
+    """Gaussian error linear unit (tanh approximation by default, as Keras)."""
+    return _gelu(x, approximate=approximate)
+
+
+def _elu_impl(x, alpha=1.0):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, xp.zeros((), dtype=x.dtype))))
+
+
+_elu = primitive("elu", _elu_impl, lambda g, o, x, alpha=1.0: (
+    g * namespace_of(g).where(x > 0, namespace_of(g).ones_like(x), o + alpha),))
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: x for x > 0, alpha·(exp(x) - 1) otherwise."""
+    return _elu(x, alpha=alpha)
+
+
+def celu(x, alpha=1.0):
+    """Continuously differentiable ELU: max(x, 0) + min(0, alpha·(exp(x/alpha) - 1))."""
+    return where(greater(x, 0), x, multiply(alpha, subtract(exp(divide(minimum(x, 0.0), alpha)), 1.0)))
+
+
+def _leaky_impl(x, negative_slope=0.2):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    return xp.where(x > 0, x, negative_slope * x)
+
+
+_leaky = primitive("leaky_relu", _leaky_impl, lambda g, o, x, negative_slope=0.2: (
+    g * namespace_of(g).where(x > 0, namespace_of(g).ones_like(x),
+                              namespace_of(g).full_like(x, negative_slope)),))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """x for x > 0, negative_slope·x otherwise."""
+    return _leaky(x, negative_slope=negative_slope)
+
+
+def _softmax_impl(x, axis=-1):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        x = xp.astype(x, floatx_dtype(xp))
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_vjp(g, s, x, axis=-1):
+    xp = namespace_of(g)
+    return (s * (g - xp.sum(g * s, axis=axis, keepdims=True)),)
+
+
+def _log_softmax_impl(x, axis=-1):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(g, out, x, axis=-1):
+    xp = namespace_of(g)
+    return (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),)
+
+
+_softmax = primitive("softmax", _softmax_impl, _softmax_vjp)
+_log_softmax = primitive("log_softmax", _log_softmax_impl, _log_softmax_vjp)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / Σ exp(x) along ``axis`` (computed stably)."""
+    return _softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis``."""
+    return _log_softmax(x, axis=axis)
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """Integer labels to one-hot vectors (a new axis of ``num_classes`` at ``axis``);
+    labels outside [0, num_classes) give all-zero rows, as Keras."""
+    v = value_of(x)
+    xp = namespace_of(v)
+    v = as_array(xp, v)
+    if not xp.isdtype(v.dtype, "integral"):
+        v = xp.astype(v, xp.int64)
+    dt = to_dtype(xp, dtype) if dtype is not None else floatx_dtype(xp)
+    classes = xp.arange(int(num_classes), dtype=v.dtype, device=_device(v))
+    out = xp.astype(xp.expand_dims(v, axis=-1) == classes, dt)
+    if axis != -1 and axis != v.ndim:
+        out = xp.moveaxis(out, -1, axis)
+    return out
+
+
+def multi_hot(inputs, num_classes, axis=-1, dtype=None, sparse=False):
+    """Several labels per row to one multi-hot vector (1 where any label is the class)."""
+    oh = one_hot(inputs, num_classes, axis=-1, dtype=dtype)
+    xp = namespace_of(oh)
+    return xp.max(oh, axis=-2)
+
+
+# ----------------------------------------------------------------- statistics
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) of ``x`` over ``axes``."""
+    axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
+    m = mean(x, axis=axes, keepdims=True)
+    v = mean(square(subtract(x, m)), axis=axes, keepdims=True)
+    if not keepdims:
+        m, v = squeeze(m, axis=axes), squeeze(v, axis=axes)
+    return m, v
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):  # noqa: A002
+    """(x - mean) / sqrt(variance + epsilon) · scale + offset, the statistics shaped for
+    ``axis`` (1-D of that axis's length)."""
+    nd = len(x.shape)
+    axis = axis % nd
+    shape = [1] * nd
+    shape[axis] = x.shape[axis]
+
+    def fit(t):
+        return None if t is None else reshape(t, tuple(shape))
+    y = divide(subtract(x, fit(mean)), sqrt(fit(variance) + epsilon))
+    if scale is not None:
+        y = multiply(y, fit(scale))
+    if offset is not None:
+        y = y + fit(offset)
+    return y
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x divided by its ``order``-norm along ``axis`` (at least ``epsilon``)."""
+    eps = _config.epsilon() if epsilon is None else epsilon
+    if order == 2:
+        return divide(x, sqrt(maximum(sum(square(x), axis=axis, keepdims=True), eps)))
+    n = sum(absolute(x), axis=axis, keepdims=True) if order == 1 else \
+        (sum(absolute(x) ** order, axis=axis, keepdims=True) ** (1.0 / order))
+    return divide(x, maximum(n, eps))
+
+
+# ----------------------------------------------------------------- cross-entropies
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise binary cross-entropy (probabilities clipped to [EPS, 1-EPS])."""
+    if from_logits:
+        # max(x, 0) - x·t + log(1 + exp(-|x|))
+        return subtract(relu(output), multiply(output, target)) + log1p(exp(negative(absolute(output))))
+    eps = _config.epsilon()
+    p = clip(output, eps, 1.0 - eps)
+    return negative(multiply(target, log(p)) + multiply(subtract(1.0, target), log(subtract(1.0, p))))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """-Σ target·log(output) along ``axis`` (output renormalized and clipped, as Keras)."""
+    if from_logits:
+        return negative(sum(multiply(target, log_softmax(output, axis=axis)), axis=axis))
+    eps = _config.epsilon()
+    p = divide(output, sum(output, axis=axis, keepdims=True))
+    p = clip(p, eps, 1.0 - eps)
+    return negative(sum(multiply(target, log(p)), axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Cross-entropy with integer class ids as targets."""
+    t = value_of(target)
+    if len(t.shape) == len(output.shape) and t.shape[-1] == 1:
+        t = namespace_of(t).reshape(t, tuple(t.shape[:-1]))
+    oh = one_hot(t, output.shape[axis], axis=axis,
+                 dtype=str(value_of(output).dtype).rsplit(".", 1)[-1])
+    return categorical_crossentropy(oh, output, from_logits=from_logits, axis=axis)
+
+
+# ----------------------------------------------------------------- convolution / pooling
+def _tuple(v, n, name):
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(int(a) for a in v)
+    if len(v) != n:
+        raise ValueError(f"{name}={v!r}; expected {n} integers")
+    return v
+
+
+def _spatial_pads(in_sizes, window, strides, dilation, padding):
+    """(output sizes, [(before, after)] pads) for "valid" / "same" (Keras's rules)."""
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding={padding!r}; expected 'valid' or 'same'")
+    outs, pads = [], []
+    for n, k, s, d in zip(in_sizes, window, strides, dilation):
+        span = (k - 1) * d + 1
+        if padding == "valid":
+            out = (n - span) // s + 1
+            pads.append((0, 0))
+        else:
+            out = -(-n // s)
+            total = max((out - 1) * s + span - n, 0)
+            pads.append((total // 2, total - total // 2))
+        if out <= 0:
+            raise ValueError(f"the window ({k}, dilation {d}) is larger than the input ({n})")
+        outs.append(out)
+    return outs, pads
+
+
+def _windows(x, window, strides, dilation, outs):
+    """The strided views of ``x`` (N, *spatial, C) for every window offset, in row-major
+    order of the offsets."""
+    views = []
+    for offset in itertools.product(*[range(k) for k in window]):
+        index = [slice(None)]
+        for o, s, d, out in zip(offset, strides, dilation, outs):
+            start = o * d
+            index.append(slice(start, start + (out - 1) * s + 1, s))
+        index.append(slice(None))
+        views.append(x[tuple(index)])
+    return views
+
+
+def _channels_last(inputs, data_format):
+    fmt = data_format or "channels_last"
+    if fmt == "channels_first":
+        nd = len(inputs.shape)
+        return transpose(inputs, (0,) + tuple(range(2, nd)) + (1,)), True
+    return inputs, False
+
+
+def _back_to_first(y, was_first):
+    if not was_first:
+        return y
+    nd = len(y.shape)
+    return transpose(y, (0, nd - 1) + tuple(range(1, nd - 1)))
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution (cross-correlation, as every framework): ``inputs`` (N, *spatial, C)
+    (channels_last), ``kernel`` (*window, C, F) -> (N, *out, F)."""
+    x, first = _channels_last(inputs, data_format)
+    nd = len(x.shape) - 2
+    window = tuple(kernel.shape[:nd])
+    if x.shape[-1] != kernel.shape[-2]:
+        raise ValueError(f"ops.conv: the input has {x.shape[-1]} channels but the kernel of "
+                         f"shape {tuple(kernel.shape)} expects {kernel.shape[-2]}")
+    strides = _tuple(strides, nd, "strides")
+    dilation = _tuple(dilation_rate, nd, "dilation_rate")
+    outs, pads = _spatial_pads(x.shape[1:-1], window, strides, dilation, padding)
+    if any(a or b for a, b in pads):
+        x = pad(x, [(0, 0)] + pads + [(0, 0)])
+    views = _windows(x, window, strides, dilation, outs)
+    cols = concatenate(views, axis=-1) if len(views) > 1 else views[0]
+    k = 1
+    for w in window:
+        k *= w
+    y = matmul(cols, reshape(kernel, (k * kernel.shape[-2], kernel.shape[-1])))
+    return _back_to_first(y, first)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Depthwise convolution: ``kernel`` (*window, C, M) -> output channels C·M."""
+    x, first = _channels_last(inputs, data_format)
+    nd = len(x.shape) - 2
+    window = tuple(kernel.shape[:nd])
+    c, m = kernel.shape[-2], kernel.shape[-1]
+    strides = _tuple(strides, nd, "strides")
+    dilation = _tuple(dilation_rate, nd, "dilation_rate")
+    outs, pads = _spatial_pads(x.shape[1:-1], window, strides, dilation, padding)
+    if any(a or b for a, b in pads):
+        x = pad(x, [(0, 0)] + pads + [(0, 0)])
+    views = _windows(x, window, strides, dilation, outs)
+    k = len(views)
+    cols = stack(views, axis=-2)                            # (N, *out, K, C)
+    kern = reshape(kernel, (k, c, m))
+    y = einsum("...kc,kcm->...cm".replace("...", "".join("pqrs"[:nd + 1])), cols, kern)
+    y = reshape(y, tuple(y.shape[:-2]) + (c * m,))
+    return _back_to_first(y, first)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    """A depthwise convolution followed by a 1x1 convolution."""
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid", data_format)
+
+
+def _pool(inputs, pool_size, strides, padding, data_format, kind):
+    x, first = _channels_last(inputs, data_format)
+    nd = len(x.shape) - 2
+    window = _tuple(pool_size, nd, "pool_size")
+    strides = window if strides is None else _tuple(strides, nd, "strides")
+    outs, pads = _spatial_pads(x.shape[1:-1], window, strides, (1,) * nd, padding)
+    padded = any(a or b for a, b in pads)
+    widths = [(0, 0)] + pads + [(0, 0)]
+    if kind == "max":
+        if padded:
+            x = pad(x, widths, constant_values=-float("inf"))
+        y = _max(stack(_windows(x, window, strides, (1,) * nd, outs), axis=-1), axis=-1)
+    else:
+        xs = pad(x, widths) if padded else x
+        total = sum(stack(_windows(xs, window, strides, (1,) * nd, outs), axis=-1), axis=-1)
+        if padded:
+            # Keras (TF) averages over the window's entries inside the input only.
+            v = value_of(x)
+            xp = namespace_of(v)
+            ones = xp.ones((1,) + tuple(v.shape[1:-1]) + (1,), dtype=v.dtype, device=_device(v))
+            ones = _pad_plain(xp, ones, widths)
+            count = xp.sum(xp.stack(_windows(ones, window, strides, (1,) * nd, outs), axis=-1), axis=-1)
+            y = divide(total, count)
+        else:
+            k = 1
+            for w in window:
+                k *= w
+            y = divide(total, float(k))
+    return _back_to_first(y, first)
+
+
+def _pad_plain(xp, a, widths):
+    return _pad_impl(a, widths)
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Max pooling over windows of ``pool_size`` (strides default: the pool size)."""
+    return _pool(inputs, pool_size, strides, padding, data_format, "max")
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Average pooling (with "same" padding, over the entries inside the input only)."""
+    return _pool(inputs, pool_size, strides, padding, data_format, "avg")
+
+
+# ----------------------------------------------------------------- attention
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """softmax(Q·Kᵀ·scale + bias, masked) · V for (B, T, N, H) query and (B, S, N, H)
+    key/value; ``scale`` default 1/sqrt(H); ``mask`` (broadcastable to (B, N, T, S)) is
+    True where attention is allowed."""
+    h = query.shape[-1]
+    s = (1.0 / h ** 0.5) if scale is None else scale
+    logits = multiply(einsum("btnh,bsnh->bnts", query, key), s)
+    if attn_logits_soft_cap is not None:
+        logits = multiply(tanh(divide(logits, attn_logits_soft_cap)), attn_logits_soft_cap)
+    if bias is not None:
+        logits = logits + bias
+    allowed = None
+    if mask is not None:
+        m = value_of(mask)
+        xp = namespace_of(m)
+        allowed = m if m.dtype == xp.bool else m != 0
+    if is_causal:
+        lv = value_of(logits)
+        xp = namespace_of(lv)
+        t, sk = lv.shape[-2], lv.shape[-1]
+        causal = xp.astype(xp.tril(xp.ones((t, sk), device=_device(lv))), xp.bool)
+        allowed = causal if allowed is None else (allowed & causal)
+    if allowed is not None:
+        big = -1e9 if "float16" not in str(value_of(logits).dtype) else -3e4
+        logits = where(allowed, logits, big)
+    weights = softmax(logits, axis=-1)
+    return einsum("bnts,bsnh->btnh", weights, value)
+
+
+__all__ = public_names(globals())
