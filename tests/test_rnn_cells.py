@@ -314,3 +314,15 @@ def test_cell_attributes_and_bad_arguments():
         L.LSTMCell(0)
     with pytest.raises(ValueError, match="dropout=1.0"):
         L.GRUCell(3, dropout=1.0)
+
+
+def test_get_initial_state_gives_zero_states(backend):
+    lstm = L.LSTMCell(4)
+    lstm.build((None, 3))
+    states = lstm.get_initial_state(batch_size=2)
+    assert [tuple(s.shape) for s in states] == [(2, 4), (2, 4)]
+    assert all(float(np.abs(to_np(backend, s)).max()) == 0.0 for s in states)
+    stacked = L.StackedRNNCells([L.GRUCell(2), MinimalRNNCell(5)])
+    stacked.backend = backend
+    stacked.build((None, 3))
+    assert [tuple(s.shape) for s in stacked.get_initial_state(batch_size=3)] == [(3, 2), (3, 5)]
