@@ -3,7 +3,7 @@
 An initializer is called as ``init(shape, dtype=None)`` and returns a **host** array drawn
 from a seeded NumPy generator (``portanet.backend.init_rng()``, or the initializer's own
 ``seed``). The layer moves it to its device, so the same seed gives bit-identical initial
-weights on every backend (DESIGN.md §3). Host math goes through ``backend.host_xp()`` so
+weights on every backend (docs/ARCHITECTURE.md, section 2). Host math goes through ``backend.host_xp()`` so
 this module never imports an array library itself.
 """
 

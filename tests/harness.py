@@ -1,4 +1,4 @@
-"""The shared layer test harness (DESIGN.md §7.3), as Keras's ``run_layer_test``.
+"""The shared layer test harness (docs/ARCHITECTURE.md, section 7), as Keras's ``run_layer_test``.
 
 ``run_layer_test(make_layer, input_shape, backend)`` checks, for one layer configuration:
 output shape against ``compute_output_shape`` (and an expected shape), weight count,

@@ -1,4 +1,4 @@
-"""The hot loop never synchronizes inside a step (DESIGN.md §5).
+"""The hot loop never synchronizes inside a step (docs/ARCHITECTURE.md, section 5).
 
 fit reads the device back only when it logs: with verbose=0 and no callbacks, the number
 of device-to-host reads of an epoch is a small constant, whatever the number of batches.
