@@ -1,7 +1,7 @@
 """Losses by their Keras names (keras/src/losses/losses.py), each with its exact gradient.
 
 A loss's ``forward(y_true, y_pred, sample_weight=None)`` returns ``(value, backward)``
-where ``backward(scale=1.0)`` gives scale·dL/dy_pred (DESIGN.md §4). Calling the loss
+where ``backward(scale=1.0)`` gives scale·dL/dy_pred (docs/ARCHITECTURE.md). Calling the loss
 returns only the value, as in Keras.
 
 Each loss is written as a per-sample function ``_per_sample(y, p) -> (l, grad)`` where

@@ -343,3 +343,27 @@ def test_ops_outside_a_trace_return_plain_arrays(backend):
     assert backend.is_array(y)
     assert float(ops.sum(y)) == 4.0
     assert len(ops.ALL) >= 180
+
+
+def test_gradient_tape_through_a_model_mixing_call_and_builtin_layers(backend, float64):
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    model = pn.Sequential([pn.Input((3,)), CallDense(4, "relu"), pn.layers.Dense(1)])
+    w0 = model.get_weights()
+
+    def loss_of(weights):
+        model.set_weights(weights)
+        return float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+
+    with pn.GradientTape() as tape:
+        loss = ops.mean(ops.square(model(x) - y))
+    grads = [backend.to_numpy(g) for g in tape.gradient(loss, model.trainable_weights)]
+    assert all(v.grad is None for v in model.trainable_weights)   # gradient() changes nothing
+    for i in range(len(w0)):
+        numeric = np.zeros_like(w0[i])
+        for idx in np.ndindex(w0[i].shape):
+            plus, minus = [w.copy() for w in w0], [w.copy() for w in w0]
+            plus[i][idx] += 1e-6
+            minus[i][idx] -= 1e-6
+            numeric[idx] = (loss_of(plus) - loss_of(minus)) / 2e-6
+        np.testing.assert_allclose(grads[i], numeric, rtol=1e-6, atol=1e-9)

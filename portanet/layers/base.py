@@ -1,4 +1,4 @@
-"""``Variable`` and ``Layer``: the contract every layer follows (DESIGN.md §4).
+"""``Variable`` and ``Layer``: the contract every layer follows (docs/ARCHITECTURE.md).
 
 A layer's ``forward(x, training=False)`` returns ``(y, backward)``; ``backward(dy)``
 accumulates the gradients of the layer's weights (``Variable.add_grad``) and returns the

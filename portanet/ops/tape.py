@@ -50,6 +50,7 @@ class KerasVariableOps:
     on the tape inside a trace and is a plain array operation outside one.
     """
 
+    __slots__ = ()
     __array_ufunc__ = None     # numpy arrays defer to our reflected operators
     __array_priority__ = 1000
 
