@@ -452,6 +452,26 @@ class Layer:
             return self.dtype if "float" in text else None
         return self.dtype if kind == "f" else None
 
+    # ------------------------------------------------------------------ symbolic history
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise ValueError(f"The layer {self.name} has never been called and thus has no "
+                             f"defined {what}.")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call on symbolic tensors (as Keras:
+        a functional model's or an Input-started Sequential's layers have one)."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call on symbolic tensors (a list for
+        several outputs); ``pn.Model(inputs=m.inputs, outputs=layer.output)`` extracts it."""
+        outputs = self._first_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}

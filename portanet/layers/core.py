@@ -32,9 +32,18 @@ class InputLayer(Layer):
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.batch_shape = tuple(batch_shape)
         self.built = True
-        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name,
-                                  node=Node(self, [], []), index=0)
-        self.output.node.outputs.append(self.output)
+        self._tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name,
+                                   node=Node(self, [], []), index=0)
+        self._tensor.node.outputs.append(self._tensor)
+
+    @property
+    def output(self):
+        """The symbolic tensor this input stands for (what ``pn.Input`` returns)."""
+        return self._tensor
+
+    @property
+    def input(self):
+        return self._tensor
 
     def forward(self, inputs, training=False):
         return inputs, _identity

@@ -81,7 +81,40 @@ class Sequential(Model):
             layer._maybe_build(shape)
             shape = layer.compute_output_shape(shape)
         self._output_shape = shape
+        self._symbolic_output = self._symbolic_chain()
         self.built = True
+
+    def _symbolic_chain(self):
+        """Call the layers on the input's symbolic tensor, as Keras's Sequential builds its
+        functional graph, so ``model.outputs`` and every ``layer.output`` exist. A layer
+        already called on this very tensor keeps its node (rebuilds add none)."""
+        x = self._input_layer.output
+        for layer in self._layers:
+            node = next((n for n in layer._inbound_nodes if n.inputs is x), None)
+            x = node.outputs[0] if node is not None else layer(x)
+        return x
+
+    @property
+    def inputs(self):
+        """The symbolic inputs (a list of one ``KerasTensor``), once the input shape is known."""
+        if self._input_layer is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined inputs yet.")
+        return [self._input_layer.output]
+
+    @property
+    def outputs(self):
+        """The symbolic outputs (a list of one ``KerasTensor``), once the model is built."""
+        if not self.built:
+            raise ValueError(f"Sequential model '{self.name}' has no defined outputs yet.")
+        return [self._symbolic_output]
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
 
     def _maybe_build(self, input_shape):
         if not self.built:
