@@ -4,38 +4,14 @@ Unstandardized inputs saturate sigmoid/tanh units and make the learning rate har
 choose; ``fit`` warns once per model, in plain words, and says how to fix it.
 """
 
-import math
 import warnings
 
+from ..callbacks._layer_probe import _fmt, _leaf_layers
 from ..layers.preprocessing import Normalization
-
-
-def _leaf_layers(model):
-    """The model's layers, nested models opened, in the order the model lists them."""
-    out = []
-    for layer in getattr(model, "layers", None) or []:
-        # Nested models are opened; wrappers (layers owning sub-layers) count as one layer.
-        if hasattr(layer, "_forward_graph") and getattr(layer, "layers", None):
-            out.extend(_leaf_layers(layer))
-        else:
-            out.append(layer)
-    return out
 
 
 def _has_normalization(model):
     return any(isinstance(layer, Normalization) for layer in _leaf_layers(model))
-
-
-def _fmt(value):
-    if value is None:
-        return "n/a"
-    if not math.isfinite(value):
-        return str(value)
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
 
 
 MEAN_LIMIT = 3.0
