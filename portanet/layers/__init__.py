@@ -10,6 +10,7 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
+from .normalization_extra import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
 from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
