@@ -4,6 +4,7 @@ registered, so ``serialize``/``deserialize`` resolve class names through this re
 from .base import Layer, Variable
 from .serialization import _registry, deserialize, get, register, serialize
 from .core import Activation, Dense, Identity, Input, InputLayer
+from .lambda_layer import Lambda
 from .reshaping import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
