@@ -15,6 +15,7 @@ from .normalization_extra import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
 from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
+from .image_preprocessing import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 
 def _register_module(namespace):
