@@ -13,8 +13,9 @@ with ``data_format="channels_first"``) or 3D (one unbatched image). Integer inpu
 to the layer's float dtype, as Keras does.
 """
 
-import numpy as np
+import math
 
+from .. import backend as _backend
 from ..random import SeedGenerator, uniform
 from ..validation import check_number
 from . import _windows as W
@@ -33,20 +34,21 @@ def _to_float(layer, x):
 
 
 # ----------------------------------------------------------------------------- resize kernels
-def _triangle(x):
-    return np.maximum(0.0, 1.0 - np.abs(x))
+# Host math on NumPy arrays through the Array API namespace (numpy stays in the backend).
+def _triangle(np, x):
+    return np.where(x < 1.0, 1.0 - x, 0.0)
 
 
-def _keys_cubic(x):
+def _keys_cubic(np, x):
     out = ((1.5 * x - 2.5) * x) * x + 1.0
     out = np.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
     return np.where(x >= 2.0, 0.0, out)
 
 
 def _lanczos(radius):
-    def kernel(x):
-        y = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius)
-        out = np.where(x > 1e-3, y / np.where(x != 0, np.pi ** 2 * x ** 2, 1.0), 1.0)
+    def kernel(np, x):
+        y = radius * np.sin(math.pi * x) * np.sin(math.pi * x / radius)
+        out = np.where(x > 1e-3, y / np.where(x != 0, math.pi ** 2 * x ** 2, 1.0), 1.0)
         return np.where(x > radius, 0.0, out)
     return kernel
 
@@ -58,19 +60,18 @@ _KERNELS = {"bilinear": _triangle, "bicubic": _keys_cubic, "lanczos3": _lanczos(
 def resize_matrix(in_size, out_size, interpolation="bilinear", antialias=False):
     """The ``(in_size, out_size)`` float64 matrix of one resized axis (Keras's NumPy
     backend: ``_compute_weight_mat``, or nearest's ``floor((j + 0.5)·in/out)``)."""
+    np = _backend.host_xp()
     if interpolation == "nearest":
         offsets = (np.arange(out_size, dtype=np.float32) + 0.5) * in_size / out_size
-        idx = np.floor(offsets).astype(np.int64)
-        w = np.zeros((in_size, out_size))
-        w[idx, np.arange(out_size)] = 1.0
-        return w
+        idx = np.astype(np.floor(offsets), np.int64)
+        return np.astype(np.arange(in_size)[:, None] == idx[None, :], np.float64)
     kernel = _KERNELS[interpolation]
     scale = out_size / in_size
     inv_scale = 1.0 / scale
     kernel_scale = max(inv_scale, 1.0) if antialias else 1.0
     sample = (np.arange(out_size, dtype=np.float64) + 0.5) * inv_scale - 0.5
     x = np.abs(sample[None, :] - np.arange(in_size, dtype=np.float64)[:, None]) / kernel_scale
-    w = kernel(x)
+    w = kernel(np, x)
     total = np.sum(w, axis=0, keepdims=True)
     w = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
                  w / np.where(total != 0, total, 1.0), 0.0)
@@ -185,18 +186,16 @@ class Rescaling(Layer):
         if hasattr(value, "tolist"):
             value = value.tolist()
         if isinstance(value, (list, tuple)):
-            try:
-                return [float(check_number(v, name, "Rescaling")) for v in np.ravel(value)]
-            except (TypeError, ValueError):
-                raise TypeError(f"Rescaling: {name}={value!r}; expected a float or a list of "
-                                "floats") from None
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise TypeError(f"Rescaling: {name}={value!r}; expected a float or a list of floats")
+            return [check_number(v, name, "Rescaling") for v in value]
         return check_number(value, name, "Rescaling")
 
     def forward(self, x, training=False):
         x = _to_float(self, x)
         dtype = x.dtype
-        scale = self.backend.asarray(np.asarray(self.scale, dtype=np.float64), dtype=dtype)
-        offset = self.backend.asarray(np.asarray(self.offset, dtype=np.float64), dtype=dtype)
+        scale = self.backend.from_numpy(self.scale, dtype)
+        offset = self.backend.from_numpy(self.offset, dtype)
 
         def backward(dy):
             return dy * scale
