@@ -9,6 +9,7 @@ from .reshaping import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .volumetric import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .normalization_extra import *  # noqa: F401,F403
