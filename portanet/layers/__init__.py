@@ -17,6 +17,7 @@ from .embedding import *  # noqa: F401,F403
 from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
 from .image_preprocessing import *  # noqa: F401,F403
+from .image_augmentation import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 
 def _register_module(namespace):
