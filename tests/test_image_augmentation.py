@@ -108,5 +108,7 @@ def test_augmentation_config_and_bad_arguments():
         L.RandomRotation(0.1, fill_mode="mirror-ish")
     with pytest.raises(ValueError, match="factor"):
         L.RandomRotation(1.5)
+    with pytest.raises(ValueError, match="height_factor"):
+        L.RandomZoom((-1.0, 0.5))                         # Keras: (-1, 1]
     with pytest.raises(ValueError, match="interpolation"):
         L.RandomZoom(0.1, interpolation="bicubic")

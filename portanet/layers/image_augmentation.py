@@ -115,15 +115,16 @@ def affine_transform(layer, x, matrices, interpolation, fill_mode, fill_value, d
     return finish(y), backward
 
 
-def _factor(value, name, owner):
-    """Keras's factor forms: a float f in [-1, 1] -> (-|f|, |f|); a pair -> sorted."""
+def _factor(value, name, owner, low_open=False):
+    """Keras's factor forms: a float f in [-1, 1] -> (-|f|, |f|); a pair -> sorted
+    (RandomZoom excludes -1: ``low_open``)."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise ValueError(f"{owner}: {name}={value!r}; expected a float or a pair of floats "
-                             "in [-1, 1]")
-        lo, hi = sorted(check_number(v, name, owner, -1, 1) for v in value)
+                             f"in {'(' if low_open else '['}-1, 1]")
+        lo, hi = sorted(check_number(v, name, owner, -1, 1, low_open=low_open) for v in value)
         return lo, hi
-    f = abs(check_number(value, name, owner, -1, 1))
+    f = abs(check_number(value, name, owner, -1, 1, low_open=low_open))
     return -f, f
 
 
@@ -290,11 +291,13 @@ class RandomZoom(_RandomAffine):
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **kwargs):
         super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed,
                          fill_value=fill_value, data_format=data_format, **kwargs)
-        self.height_lower, self.height_upper = _factor(height_factor, "height_factor", "RandomZoom")
+        self.height_lower, self.height_upper = _factor(height_factor, "height_factor", "RandomZoom",
+                                                     low_open=True)
         self.height_factor = list(height_factor) if isinstance(height_factor, tuple) else height_factor
         self.width_factor = width_factor
         if width_factor is not None:
-            self.width_lower, self.width_upper = _factor(width_factor, "width_factor", "RandomZoom")
+            self.width_lower, self.width_upper = _factor(width_factor, "width_factor", "RandomZoom",
+                                                       low_open=True)
             if isinstance(width_factor, tuple):
                 self.width_factor = list(width_factor)
 
