@@ -4,15 +4,20 @@ registered, so ``serialize``/``deserialize`` resolve class names through this re
 from .base import Layer, Variable
 from .serialization import _registry, deserialize, get, register, serialize
 from .core import Activation, Dense, Identity, Input, InputLayer
+from .lambda_layer import Lambda
 from .reshaping import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .volumetric import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
+from .normalization_extra import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
 from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
+from .image_preprocessing import *  # noqa: F401,F403
+from .image_augmentation import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 
 def _register_module(namespace):
