@@ -260,3 +260,20 @@ def test_terminate_on_nan_in_a_two_input_model(backend, capsys):
                             callbacks=[stop])
     assert history.epoch == [0] and stop.layer_name == "boom"
     assert "its input and weights were finite, so the values overflowed in this layer" in stop.report
+
+
+def test_a_model_that_rescales_its_inputs_gets_no_standardization_warning(backend, rng):
+    # Pixel values 0..255 are far from standardized; a model starting with Rescaling(1/255)
+    # has said which scale it wants, as one starting with Normalization has.
+    x = rng.integers(0, 256, size=(64, 5)).astype("float32")
+    y = rng.standard_normal((64, 1)).astype("float32")
+    model = pn.Sequential([pn.Input((5,)), pn.layers.Rescaling(1 / 255), pn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(x, y, epochs=1, verbose=0)
+    bare = pn.Sequential([pn.Input((5,)), pn.layers.Dense(1)])
+    bare.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match="far from standardized"):
+        bare.fit(x, y, epochs=1, verbose=0)

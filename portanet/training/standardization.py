@@ -7,11 +7,14 @@ choose; ``fit`` warns once per model, in plain words, and says how to fix it.
 import warnings
 
 from ..callbacks._layer_probe import _fmt, _leaf_layers
+from ..layers.image_preprocessing import Rescaling
 from ..layers.preprocessing import Normalization
 
 
 def _has_normalization(model):
-    return any(isinstance(layer, Normalization) for layer in _leaf_layers(model))
+    # A model that scales its own inputs (Normalization, or Rescaling(1/255) for images)
+    # has said what scale it wants: no warning.
+    return any(isinstance(layer, (Normalization, Rescaling)) for layer in _leaf_layers(model))
 
 
 MEAN_LIMIT = 3.0
