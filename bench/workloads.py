@@ -1,19 +1,26 @@
-"""The four hot-loop workloads (the design card's anchors), as portanet models and as PyTorch peers.
+"""The hot-loop workloads (the design card's four anchors, and mlp-small with its Dense layers
+written as a custom ``call()`` layer), as portanet models and as PyTorch peers.
 
 Each workload is the same network on both sides: float32, Adam (Keras defaults:
 lr 1e-3, betas 0.9/0.999, eps 1e-7), softmax cross-entropy on integer labels.
 portanet takes channels_last images (its layout); PyTorch takes NCHW (its own), so each
 side runs its native, fastest layout for the same shapes.
+
+``mlp-small-custom`` (issue 13) is mlp-small built from ``CallDense``, a Layer subclass whose
+``call()`` is ``ops.matmul(x, self.kernel) + self.bias`` then the activation, so the tape
+differentiates it; its PyTorch peer is the same MLP. Its step time over mlp-small's is the
+cost of writing layers the Keras way (``python -m bench.custom_overhead`` prints it).
 """
 
 import numpy as np
 
-NAMES = ("mlp-small", "mlp-large", "cnn", "lstm")
+NAMES = ("mlp-small", "mlp-large", "cnn", "lstm", "mlp-small-custom")
 
 # Batch sizes per device kind; the GPU cnn runs at both 128 and 1024.
 BATCHES = {
-    "cpu": {"mlp-small": [128], "mlp-large": [1024], "cnn": [64], "lstm": [64]},
-    "gpu": {"mlp-small": [128], "mlp-large": [4096], "cnn": [128, 1024], "lstm": [64]},
+    "cpu": {"mlp-small": [128], "mlp-large": [1024], "cnn": [64], "lstm": [64], "mlp-small-custom": [128]},
+    "gpu": {"mlp-small": [128], "mlp-large": [4096], "cnn": [128, 1024], "lstm": [64],
+            "mlp-small-custom": [128]},
 }
 
 # Which portanet layer classes each workload needs (the bench skips a workload whose
@@ -23,6 +30,7 @@ NEEDS = {
     "mlp-large": ("Dense",),
     "cnn": ("Conv2D", "MaxPooling2D", "Flatten", "Dense"),
     "lstm": ("LSTM", "Dense"),
+    "mlp-small-custom": ("Layer",),
 }
 
 CLASSES = 10
@@ -34,7 +42,8 @@ class Unavailable(Exception):
 
 def input_shape(name):
     """Per-sample input shape (portanet layout)."""
-    return {"mlp-small": (784,), "mlp-large": (784,), "cnn": (28, 28, 1), "lstm": (32, 32)}[name]
+    return {"mlp-small": (784,), "mlp-large": (784,), "cnn": (28, 28, 1), "lstm": (32, 32),
+            "mlp-small-custom": (784,)}[name]
 
 
 def make_data(name, rows, seed=0):
@@ -47,6 +56,50 @@ def make_data(name, rows, seed=0):
 
 def missing_layers(name, pn):
     return [cls for cls in NEEDS[name] if not isinstance(getattr(pn.layers, cls, None), type)]
+
+
+_CALL_DENSE = {}
+
+
+def call_dense_class(pn):
+    """``CallDense``: Dense written as a Keras-style custom layer (``build`` + ``call`` with
+    ``pn.ops``), subclassing this ``pn``'s Layer (made once per portanet module).
+
+    Args of the layer: ``units`` and ``activation`` (None, "relu" or "softmax").
+    Input shape: (batch, features); output shape: (batch, units).
+    """
+    cls = _CALL_DENSE.get(id(pn))
+    if cls is not None:
+        return cls
+    ops = pn.ops
+
+    class CallDense(pn.layers.Layer):
+        def __init__(self, units, activation=None, **kwargs):
+            super().__init__(**kwargs)
+            if activation not in (None, "relu", "softmax"):
+                raise ValueError(f"CallDense: activation={activation!r}; expected None, 'relu' or 'softmax'")
+            self.units, self.activation = units, activation
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
+                                          initializer="glorot_uniform", name="kernel")
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+        def call(self, inputs):
+            y = ops.matmul(inputs, self.kernel) + self.bias
+            if self.activation == "relu":
+                return ops.relu(y)
+            if self.activation == "softmax":
+                return ops.softmax(y, axis=-1)
+            return y
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"units": self.units, "activation": self.activation})
+            return config
+
+    _CALL_DENSE[id(pn)] = CallDense
+    return CallDense
 
 
 def portanet_model(name, pn, optimizer="adam"):
@@ -62,9 +115,13 @@ def portanet_model(name, pn, optimizer="adam"):
     elif name == "cnn":
         body = [L.Conv2D(32, 3, activation="relu"), L.Conv2D(64, 3, activation="relu"),
                 L.MaxPooling2D(2), L.Flatten(), L.Dense(128, activation="relu")]
+    elif name == "mlp-small-custom":
+        D = call_dense_class(pn)
+        body = [D(256, activation="relu"), D(256, activation="relu"), D(CLASSES, activation="softmax")]
     else:
         body = [L.LSTM(128)]
-    model = pn.Sequential([pn.Input(input_shape(name))] + body + [L.Dense(CLASSES, activation="softmax")])
+    head = [] if name == "mlp-small-custom" else [L.Dense(CLASSES, activation="softmax")]
+    model = pn.Sequential([pn.Input(input_shape(name))] + body + head)
     opt = pn.optimizers.Adam(learning_rate=1e-3) if optimizer == "adam" else optimizer
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
     return model
@@ -73,7 +130,7 @@ def portanet_model(name, pn, optimizer="adam"):
 def torch_model(name, torch):
     """The same network in PyTorch (logits out; cross-entropy applies the softmax)."""
     nn = torch.nn
-    if name == "mlp-small":
+    if name in ("mlp-small", "mlp-small-custom"):
         return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                              nn.Linear(256, CLASSES))
     if name == "mlp-large":

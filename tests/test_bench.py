@@ -3,6 +3,7 @@
 import json
 import pathlib
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -44,6 +45,54 @@ def test_workload_models_have_the_anchor_shapes(backend):
     x, y = workloads.make_data("cnn", 3)
     assert x.shape == (3, 28, 28, 1) and x.dtype == np.float32 and y.dtype == np.int64
     assert workloads.torch_layout("cnn", x).shape == (3, 1, 28, 28)
+
+
+def test_mlp_small_custom_is_mlp_small_with_call_layers(backend):
+    """Issue 13: the same network as mlp-small, its Dense layers written as a call() layer
+    with pn.ops; from the same weights both compute the same probabilities."""
+    assert "mlp-small-custom" in workloads.NAMES
+    assert workloads.BATCHES["cpu"]["mlp-small-custom"] == workloads.BATCHES["cpu"]["mlp-small"]
+    assert workloads.input_shape("mlp-small-custom") == (784,)
+    builtin = workloads.portanet_model("mlp-small", pn)
+    custom = workloads.portanet_model("mlp-small-custom", pn)
+    builtin.build((None, 784))
+    custom.build((None, 784))
+    assert [tuple(v.shape) for v in custom.weights] == [tuple(v.shape) for v in builtin.weights]
+    call_dense = workloads.call_dense_class(pn)
+    assert all(type(layer) is call_dense for layer in custom.layers)
+    assert [layer.activation for layer in custom.layers] == ["relu", "relu", "softmax"]
+    custom.set_weights(builtin.get_weights())
+    x, _ = workloads.make_data("mlp-small-custom", 4)
+    p_custom, p_builtin = custom.predict(x, verbose=0), builtin.predict(x, verbose=0)
+    np.testing.assert_allclose(p_custom, p_builtin, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p_custom.sum(axis=-1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="activation='tanh'"):
+        call_dense(3, activation="tanh")
+    # Its PyTorch peer is the same MLP (recorded with a stand-in for torch.nn).
+    nn = types.SimpleNamespace(Sequential=lambda *m: ("Sequential",) + m,
+                               Linear=lambda i, o: ("Linear", i, o), ReLU=lambda: ("ReLU",))
+    fake_torch = types.SimpleNamespace(nn=nn)
+    peer = workloads.torch_model("mlp-small-custom", fake_torch)
+    assert peer == workloads.torch_model("mlp-small", fake_torch)
+    assert peer == ("Sequential", ("Linear", 784, 256), ("ReLU",), ("Linear", 256, 256), ("ReLU",),
+                    ("Linear", 256, 10))
+
+
+def test_bench_runs_mlp_small_custom_and_the_overhead_script(backend, tmp_path, capsys):
+    from bench import custom_overhead
+    parser = bench_cli.add_arguments(__import__("argparse").ArgumentParser())
+    args = parser.parse_args(["--backend", backend.name, "--workloads", "mlp-small-custom",
+                              "--batch", "8", "--steps", "2", "--warmup", "1", "--chunk", "1",
+                              "--no-fit", "--no-torch"])
+    (case,) = bench_cli.run(args)["cases"]
+    assert case["workload"] == "mlp-small-custom" and case["status"] == "ok"
+    assert case["portanet"]["timed_steps"] == 2 and case["portanet"]["median_us"] > 0
+    result = custom_overhead.measure(pn, backend, batch=8, steps=2, warmup=1, runs=2)
+    assert result["ratio"] == pytest.approx(result["mlp_small_custom_us"] / result["mlp_small_us"])
+    assert result["mlp_small_us"] > 0 and result["runs"] == 2 and result["median_run_ratio"] > 0
+    out = capsys.readouterr().out
+    assert "mlp-small-custom B8: portanet" in out
+    assert out.count("run ") == 2 and "best of 2: mlp-small " in out and "target <= 1.3" in out
 
 
 def test_bench_runs_and_writes_json_and_markdown(backend, tmp_path, capsys):

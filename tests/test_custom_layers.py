@@ -367,3 +367,37 @@ def test_gradient_tape_through_a_model_mixing_call_and_builtin_layers(backend, f
             minus[i][idx] -= 1e-6
             numeric[idx] = (loss_of(plus) - loss_of(minus)) / 2e-6
         np.testing.assert_allclose(grads[i], numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_a_call_layer_reading_the_model_input_skips_its_input_gradient_exactly(backend, float64,
+                                                                              monkeypatch):
+    """The training step's unused-input-gradient shortcut (training/fast_paths.py) takes a
+    call() layer fed by the model's input: the step marks it (and clears the mark after),
+    and the weights it trains to are those of the step without the shortcut."""
+    from portanet.training import fast_paths
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(24, 5)), rng.normal(size=(24, 2))
+
+    def trained(skip):
+        pn.utils.set_random_seed(7)
+        model = pn.Sequential([pn.Input((5,)), CallDense(8, "relu"), CallDense(2)])
+        marks = []
+        original = fast_paths.input_grad_skipper
+
+        def spy(m):
+            layer = original(m) if skip else None
+            marks.append(layer)
+            return layer
+        monkeypatch.setattr(fast_paths, "input_grad_skipper", spy)
+        _train(model, x, y, epochs=2)
+        monkeypatch.setattr(fast_paths, "input_grad_skipper", original)
+        return model, marks
+
+    fast, marks = trained(True)
+    assert marks and all(layer is fast.layers[0] for layer in marks)
+    assert fast.layers[0].__dict__["_skip_input_grad"] is False
+    slow, slow_marks = trained(False)
+    assert slow_marks and all(layer is None for layer in slow_marks)
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -1,4 +1,4 @@
-"""``Variable`` and ``Layer``: the contract every layer follows (docs/ARCHITECTURE.md).
+"""``Variable`` and ``Layer``: the contract every layer follows (docs/ARCHITECTURE.md, section 3).
 
 A layer's ``forward(x, training=False)`` returns ``(y, backward)``; ``backward(dy)``
 accumulates the gradients of the layer's weights (``Variable.add_grad``) and returns the

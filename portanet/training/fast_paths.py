@@ -10,7 +10,9 @@ attribute declared on its own class (a layer without it is never touched).
    reads, and for Dense/Conv/LSTM it is the largest matmul of the backward pass.
    Opt-in: the layer class declares ``_skip_input_grad = False``. During the training
    forward pass, ``skipping_input_grad`` sets the instance attribute to True; the
-   layer reads it in ``forward`` and its ``backward`` may then return None.
+   layer reads it in ``forward`` and its ``backward`` may then return None. A layer
+   written with ``call()`` is always in: its generated forward (layers/traced.py) then
+   treats the input as a constant of the tape, so the input's gradient is never formed.
 
 2. Fused softmax + cross-entropy. When the model's output layer applies softmax and the
    loss is (sparse_)categorical_crossentropy on probabilities, the gradient with respect
@@ -26,6 +28,7 @@ attribute declared on its own class (a layer without it is never touched).
 
 from .. import activations as _activations
 from .. import losses as _losses
+from ..layers import traced as _traced
 
 
 class PreActivationGrad:
@@ -41,7 +44,9 @@ class PreActivationGrad:
 def input_grad_skipper(model):
     """The layer whose input gradient the training step may skip, or None (shortcut 1)."""
     layer = model._input_fed_layer()
-    if layer is None or not hasattr(type(layer), "_skip_input_grad"):
+    if layer is None:
+        return None
+    if not hasattr(type(layer), "_skip_input_grad") and not _traced.uses_call(layer):
         return None
     return layer
 

@@ -1,0 +1,221 @@
+"""The base Loss (Keras's keras/src/losses/loss.py): Keras's rank alignment, sample
+weighting and reductions, the tape bridge for losses written with ``pn.ops`` and
+LossFunctionWrapper.
+
+A loss's ``forward(y_true, y_pred, sample_weight=None)`` returns ``(value, backward)``
+where ``backward(scale=1.0)`` gives scale·dL/dy_pred (docs/ARCHITECTURE.md, section 3).
+"""
+
+import array_api_compat
+
+from ..naming import NameRegistry, snake_case
+from ..ops import tape as _tape
+
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _xp(x):
+    return array_api_compat.array_namespace(x)
+
+
+class Loss:
+    """Base class of losses.
+
+    Args:
+        name: the loss's name.
+        reduction: "sum_over_batch_size" (default), "sum", "mean",
+            "mean_with_sample_weight" or "none".
+
+    ``target_kind`` tells fit how to validate labels: "sparse" (integer class ids),
+    "one_hot" (rows of width = number of classes), "binary" or "any".
+    """
+
+    target_kind = "any"
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction={reduction!r}; expected one of "
+                             f"{[r for r in REDUCTIONS if r]}")
+        self.name = name or snake_case(type(self).__name__)
+        self.reduction = reduction or "none"
+        self.dtype = dtype
+
+    # Built-in losses implement this: per-sample values (last axis reduced) and their
+    # gradient. A subclass defining call() gets it from the tape.
+    def _per_sample(self, y_true, y_pred):
+        if not self._custom_call():
+            raise NotImplementedError(f"{type(self).__name__} defines neither call(y_true, y_pred) "
+                                      "nor _per_sample")
+        return traced_per_sample(self.call, y_true, y_pred, self.name)
+
+    def _custom_call(self):
+        return type(self).call is not Loss.call
+
+    def _align(self, y_true, y_pred):
+        """Keras's rank alignment: (N,) with (N, 1) -> both (N, 1); casts y_true to p's dtype.
+        A custom ``call`` gets the labels with y_pred's dtype only, as Keras passes them."""
+        xp = _xp(y_pred)
+        if self._custom_call():
+            if xp.isdtype(y_true.dtype, "numeric") and y_true.dtype != y_pred.dtype:
+                y_true = xp.astype(y_true, y_pred.dtype)
+            return y_true, y_pred
+        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+            y_true = xp.expand_dims(y_true, axis=-1)
+        elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
+            y_true = xp.reshape(y_true, y_true.shape[:-1])
+        if y_true.dtype != y_pred.dtype and self.target_kind != "sparse":
+            y_true = xp.astype(y_true, y_pred.dtype)
+        return y_true, y_pred
+
+    def forward(self, y_true, y_pred, sample_weight=None):
+        """Return ``(value, backward)``; ``backward(scale=1.0) -> scale * dL/dy_pred``.
+
+        ``sample_weight`` (shape (N,), (N, 1) or the per-sample values' shape) multiplies
+        the per-sample losses before the reduction (Keras's squeeze_or_expand_to_same_rank:
+        a trailing 1 is squeezed, missing trailing axes are added).
+        """
+        xp = _xp(y_pred)
+        y_true = _same_namespace(xp, y_true, y_pred)
+        y_true, p = self._align(y_true, y_pred)
+        values, grad = self._per_sample(y_true, p)
+        weights = None
+        if sample_weight is not None:
+            weights = _same_namespace(xp, sample_weight, y_pred)
+            weights = xp.astype(weights, values.dtype)
+            if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+                weights = xp.reshape(weights, weights.shape[:-1])
+            while weights.ndim < values.ndim:
+                weights = xp.expand_dims(weights, axis=-1)
+            weighted = values * weights
+        else:
+            weighted = values
+        size = 1
+        for s in values.shape:
+            size *= s
+        if self.reduction == "none" or values.ndim == 0:
+            value = weighted
+            divisor = None
+        elif self.reduction == "sum":
+            value = xp.sum(weighted)
+            divisor = 1.0
+        elif self.reduction == "mean_with_sample_weight" and weights is not None:
+            # Σ(w·ℓ)/Σw with Keras's divide_no_nan (0 when every weight is 0).
+            total_w = xp.sum(weights)
+            empty = total_w == 0
+            divisor = xp.where(empty, xp.ones_like(total_w), total_w)
+            value = xp.where(empty, xp.zeros_like(total_w), xp.sum(weighted) / divisor)
+        else:
+            divisor = float(max(size, 1))
+            value = xp.sum(weighted) / divisor
+
+        def backward(scale=1.0):
+            base = xp.ones_like(values) if weights is None else weights * xp.ones_like(values)
+            dl = scale * base if divisor is None else (scale / divisor) * base
+            dp = grad(dl)
+            if tuple(dp.shape) != tuple(y_pred.shape):
+                dp = xp.reshape(dp, y_pred.shape)
+            return dp
+        return value, backward
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss. Inside a trace (a GradientTape block, a layer's call) with a
+        traced ``y_pred`` it records one node whose gradient is the loss's own."""
+        tape = _tape.current_tape()
+        if tape is not None and _tape.is_traced_input(y_pred, tape):
+            value, backward = self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
+                                           _tape.value_of(sample_weight))
+            out = _tape.Tensor(value, tape)
+            tape.record(self.name, [y_pred], [out], lambda g: [backward(g)])
+            return out
+        return self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
+                            _tape.value_of(sample_weight))[0]
+
+    def call(self, y_true, y_pred):
+        """Per-sample loss values (Keras's ``Loss.call``)."""
+        y_true, y_pred = self._align(y_true, y_pred)
+        return self._per_sample(y_true, y_pred)[0]
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def traced_per_sample(fn, y_true, y_pred, name, **kwargs):
+    """``(values, grad)`` of a per-sample loss function written with pn.ops: ``fn`` runs on
+    a traced ``y_pred`` and ``grad(dl)`` walks its tape back to dL/dy_pred."""
+    tape = _tape.Tape()
+    with tape:
+        p = tape.watch_value(y_pred)
+        values = fn(y_true, p, **kwargs)
+    if not hasattr(_tape.value_of(values), "shape"):
+        raise TypeError(f"loss {name!r} returned {type(values).__name__}; expected a tensor "
+                        "computed with pn.ops")
+    raw = _tape.value_of(values)
+    xp = _xp(y_pred)
+
+    def grad(dl):
+        if not isinstance(values, _tape.Tensor):
+            return xp.zeros_like(y_pred)
+        grads = tape.backward([values], [dl])
+        g = grads.get(id(p))
+        return xp.zeros_like(y_pred) if g is None else g
+    return raw, grad
+
+
+def _last_mean(xp, v):
+    return xp.mean(v, axis=-1)
+
+
+def _same_namespace(xp, a, like):
+    """``a`` as an array of ``like``'s namespace and device (host arrays and lists moved)."""
+    try:
+        if array_api_compat.array_namespace(a) is xp:
+            return a
+    except TypeError:
+        pass
+    return xp.asarray(a, device=array_api_compat.device(like))
+
+
+def _bcast(dl):
+    """dl of shape (...,) -> (..., 1) for broadcasting against the last axis."""
+    return _xp(dl).expand_dims(dl, axis=-1)
+
+# Functions by name, for LossFunctionWrapper.from_config.
+_functions = NameRegistry("loss function")
+
+class LossFunctionWrapper(Loss):
+    """Wraps a per-sample function ``fn(y_true, y_pred)`` (Keras's LossFunctionWrapper).
+
+    Args:
+        fn: returns per-sample losses (or a scalar), written with ``pn.ops``; its gradient
+            comes from the tape.
+        grad: optional ``grad(y_true, y_pred, dl) -> dp``, the gradient of sum(dl · fn)
+            w.r.t. y_pred, used instead of the tape when given (or set as ``fn.grad``).
+    """
+
+    def __init__(self, fn, grad=None, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction, dtype=dtype)
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: fn={fn!r}; expected a function (y_true, y_pred)")
+        grad = grad or getattr(fn, "grad", None)
+        self.fn, self.grad, self.fn_kwargs = fn, grad, kwargs
+
+    def _custom_call(self):
+        return False
+
+    def _per_sample(self, y, p):
+        if self.grad is None:
+            return traced_per_sample(self.fn, y, p, self.name, **self.fn_kwargs)
+        return self.fn(y, p, **self.fn_kwargs), lambda dl: self.grad(y, p, dl, **self.fn_kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, "fn": getattr(self.fn, "__name__", None)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        fn = _functions.lookup(config.pop("fn"))
+        return cls(fn, **config)

@@ -1,0 +1,89 @@
+"""Mean and MeanMetricWrapper (keras/src/metrics/reduction_metrics.py), and the helpers that
+turn a per-sample function or a loss of portanet.losses into a mean metric.
+"""
+
+from .. import losses as _losses
+from .metric import Metric, _as_ns, _xp
+
+
+class Mean(Metric):
+    """Weighted mean of the values it is given: total += Σ w·v; count += Σ w."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = None
+        self.count = None
+
+    def update_state(self, values, sample_weight=None):
+        xp = _xp(values)
+        if sample_weight is None:
+            add_total = xp.sum(values)
+            add_count = float(_size(values))
+            add_count = xp.asarray(add_count, dtype=values.dtype, device=values.device)
+        else:
+            w = xp.astype(sample_weight, values.dtype)
+            while w.ndim < values.ndim:
+                w = xp.expand_dims(w, axis=-1)
+            w = w * xp.ones_like(values)
+            add_total = xp.sum(values * w)
+            add_count = xp.sum(w)
+        if self.total is None:
+            self.total, self.count = add_total, add_count
+        else:
+            self.total = self.total + add_total
+            self.count = self.count + add_count
+
+    def result(self):
+        if self.total is None:
+            return 0.0
+        xp = _xp(self.total)
+        return self.total / xp.maximum(self.count, xp.asarray(1e-12, dtype=self.count.dtype,
+                                                               device=self.count.device))
+
+
+def _size(x):
+    n = 1
+    for s in x.shape:
+        n *= s
+    return n
+
+
+class MeanMetricWrapper(Mean):
+    """Mean over samples of ``fn(y_true, y_pred)`` (per-sample values)."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self.fn(y_true, y_pred, **self._fn_kwargs)
+        super().update_state(values, sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._fn_kwargs)
+        return config
+
+
+def _loss_fn(name, **fixed):
+    """A per-sample metric function from a loss of portanet.losses (values only)."""
+    def fn(y_true, y_pred, **kwargs):
+        xp = _xp(y_pred)
+        loss = getattr(_losses, name)
+        return loss(_as_ns(xp, y_true, y_pred), y_pred, **fixed, **kwargs)
+    fn.__name__ = name
+    return fn
+
+
+def _wrapper_class(class_name, fn, default_name, doc, **defaults):
+    """A MeanMetricWrapper subclass for a per-sample function, with Keras's signature."""
+    def __init__(self, name=default_name, dtype=None, **kwargs):
+        unknown = sorted(set(kwargs) - set(defaults))
+        if unknown:
+            raise TypeError(f"{class_name}: unexpected keyword argument(s) {unknown}")
+        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **{**defaults, **kwargs})
+    return type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc})
