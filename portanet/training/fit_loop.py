@@ -9,6 +9,7 @@ import math
 
 from .. import callbacks as _callbacks
 from . import data_adapter as _data
+from . import step_api as _step
 from .standardization import warn_if_not_standardized
 
 
@@ -126,6 +127,12 @@ class FitLoop:
     def _fit_epoch(self, epoch, train, cblist, steps_per_epoch, record_batch_loss):
         """One epoch over ``train``; returns the epoch's logs (loss and metrics)."""
         self._reset_trackers(record_batches=record_batch_loss)
+        # A custom train_step gets Keras's packed data ((x, y) without sample weights)
+        # and its returned dict is the log; the built-in step keeps its device-side sums.
+        custom = self._overrides("train_step")
+        if custom:
+            self.reset_metrics()
+        returned = None
         cblist.call("on_epoch_begin", epoch, None)
         self.backend.begin_epoch()
         train_step = self.train_step
@@ -134,14 +141,22 @@ class FitLoop:
             if steps_per_epoch is not None and step >= steps_per_epoch:
                 break
             cblist.call("on_train_batch_begin", step, None)
+            if custom:
+                data = _step.keras_batch(data)
             if self._train_step_hooks:
-                self._hooked_train_step(data)
+                result = self._hooked_train_step(data)
             else:
-                train_step(data)
-            cblist.call("on_train_batch_end", step, self._trackers.lazy_logs() if reads_logs else None)
+                result = train_step(data)
+            if custom and isinstance(result, dict):
+                returned = result
+                batch_logs = _step.pythonify_logs(self.backend, result) if reads_logs else None
+            else:
+                batch_logs = self._trackers.lazy_logs() if reads_logs else None
+            cblist.call("on_train_batch_end", step, batch_logs)
             if self.stop_training:
                 break
-        epoch_logs = self._read_logs()
+        epoch_logs = _step.pythonify_logs(self.backend, returned) if returned is not None \
+            else self._read_logs()
         batch_losses = self._trackers.batch_losses
         if batch_losses:
             values = self.backend.to_numpy(self.xp.stack(batch_losses))
