@@ -13,6 +13,7 @@ from .. import saving as _saving
 from ..layers import traced as _traced
 from ..layers.base import Layer
 from ..layers.symbolic import is_symbolic
+from ..ops import tape as _tape
 from ..training import Trainer
 from .subclassed import SubclassedGraph
 from .summary import print_summary
@@ -117,7 +118,17 @@ class Model(SubclassedGraph, Trainer, Layer):
         return None
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
-        return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        global _call_depth
+        if _call_depth == 0 and _tape.current_tape() is not None:
+            # Keras: ``losses`` holds those of the last top-level call (inside a
+            # GradientTape the layers' losses would otherwise pile up, step after step).
+            _traced.clear_losses(self)
+            self._last_extras = None
+        _call_depth += 1
+        try:
+            return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        finally:
+            _call_depth -= 1
 
     # ------------------------------------------------------------------ misc
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
@@ -205,6 +216,9 @@ class Model(SubclassedGraph, Trainer, Layer):
         self._fused_ce = None
         target.activate()
         return self
+
+
+_call_depth = 0     # Model.__call__ nesting (only the outermost call resets ``losses``)
 
 
 def _is_functional_call(args, kwargs):
