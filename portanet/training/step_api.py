@@ -196,6 +196,14 @@ class StepAPI:
                 out[m.name] = r
         return out
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with a batch and return ``get_metrics_result()``
+        (Keras 3; ``x`` is unused by the default implementation)."""
+        if self._compile_metrics is not None and (
+                self._metrics_spec is not None or self._weighted_metrics_spec is not None):
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The total loss of a batch, as Keras 3: the compiled losses (weighted by
         ``loss_weights``), plus ``self.losses`` (``add_loss`` terms of the last call), plus
