@@ -342,3 +342,38 @@ def test_metrics_and_compute_metrics_follow_keras(backend, float64):
     np.testing.assert_allclose(float(loss), np.mean((backend.to_numpy(pred) - y) ** 2), rtol=1e-12)
     model.reset_metrics()
     assert model.get_metrics_result() == {"loss": 0.0, "mae": 0.0}
+
+
+def test_fit_without_targets_for_a_model_with_only_a_train_step(backend, float64):
+    """Keras's VAE/GAN example shape: no call(), sub-models as attributes, fit(x)."""
+    class AutoEncoder(pn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.net = pn.Sequential([pn.Input((4,)), pn.layers.Dense(2), pn.layers.Dense(4)])
+            self.tracker = pn.metrics.Mean(name="loss")
+
+        @property
+        def metrics(self):
+            return [self.tracker]
+
+        def train_step(self, data):
+            self.seen = data                          # x alone, as Keras packs fit(x)
+            with pn.GradientTape() as tape:
+                loss = ops.mean(ops.square(self.net(data, training=True) - data))
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply(grads, self.trainable_weights)
+            self.tracker.update_state(loss)
+            return {"loss": self.tracker.result()}
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(64, 2)) @ rng.normal(size=(2, 4))
+    model = AutoEncoder()
+    model.compile(optimizer=pn.optimizers.Adam(learning_rate=0.02))
+    h = model.fit(x, epochs=20, batch_size=16, verbose=0).history
+    assert backend.is_array(model.seen) and tuple(model.seen.shape) == (16, 4)
+    assert [v.shape for v in model.trainable_weights] == [(4, 2), (2,), (2, 4), (4,)]
+    assert h["loss"][-1] < 0.2 * h["loss"][0]
+    with pytest.raises(ValueError, match="y may be omitted only when the model overrides train_step"):
+        plain = _sequential()
+        plain.compile(optimizer="sgd", loss="mse")
+        plain.fit(rng.normal(size=(8, 5)), verbose=0)

@@ -33,7 +33,15 @@ class SubclassedGraph:
     _skip_input_grad = False
 
     def _subclassed(self):
-        return _traced.uses_call(self)
+        """A model written by subclassing (``call``, or only a custom ``train_step`` as
+        Keras's GAN and VAE examples), not a Sequential / functional graph."""
+        cls = type(self)
+        cached = cls.__dict__.get("_subclassed_cache")
+        if cached is None:
+            cached = _traced.uses_call(self) or \
+                getattr(cls, "_forward_graph") is SubclassedGraph._forward_graph
+            cls._subclassed_cache = cached
+        return cached
 
     # ------------------------------------------------------------------ building
     def _maybe_build(self, input_shape):
@@ -46,6 +54,9 @@ class SubclassedGraph:
         self._building = True
         try:
             Layer._maybe_build(self, input_shape)      # the class's own build(), if any
+            if not _traced.uses_call(self):            # no call(): only a custom train_step
+                self._call_output_shapes = None
+                return
             out = _traced.infer_output_shape(self, probe_shape)   # builds the sub-layers
         except Exception:
             self.built = False
@@ -117,8 +128,23 @@ class SubclassedGraph:
         """The model's layers: for a subclassed model, those assigned to its attributes
         (directly, or in lists / dicts), in assignment order."""
         if self._subclassed():
-            return _traced.sublayers(self)
+            return _attribute_layers(self)
         return list(self._layers)
+
+    @property
+    def weights(self):
+        """All Variables: the model's own, then its layers' (for a subclassed model, those
+        assigned to its attributes, also when it has no ``call``)."""
+        if not self._subclassed() or _traced.uses_call(self):
+            return Layer.weights.fget(self)
+        out = list(self._weights)
+        seen = {id(v) for v in out}
+        for layer in _attribute_layers(self):
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
 
     @property
     def losses(self):
@@ -128,3 +154,21 @@ class SubclassedGraph:
             return Layer.losses.fget(self)
         extras = self.__dict__.get("_last_extras")
         return list(extras) if extras else Layer.losses.fget(self)
+
+
+def _attribute_layers(model):
+    """The layers in ``model._layers`` and in its public attributes (directly or in lists,
+    tuples and dicts), in order, whether or not the model defines ``call``."""
+    if _traced.uses_call(model):
+        return _traced.sublayers(model)
+    out = list(getattr(model, "_layers", ()))
+    seen = {id(x) for x in out}
+    for key in model.__dict__.get("_tracked_attributes") or ():
+        value = model.__dict__.get(key)
+        items = value.values() if isinstance(value, dict) else \
+            (value if isinstance(value, (list, tuple)) else (value,))
+        for item in items:
+            if isinstance(item, Layer) and item is not model and id(item) not in seen:
+                seen.add(id(item))
+                out.append(item)
+    return out

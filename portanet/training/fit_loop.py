@@ -21,7 +21,7 @@ def check_positive_int(value, name):
 
 
 def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split, shuffle,
-                    validation_freq, x, y):
+                    validation_freq, x, y, targets_optional=False):
     """fit's argument checks, before anything changes; returns (batch_size, verbose)."""
     batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
     check_positive_int(epochs, "epochs")
@@ -32,8 +32,9 @@ def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split
     if shuffle not in (True, False, "batch"):
         raise ValueError(f"shuffle={shuffle!r}; expected True, False or 'batch'")
     check_positive_int(validation_freq, "validation_freq")
-    if x is None or y is None:
-        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays)")
+    if x is None or (y is None and not targets_optional):
+        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays); y may "
+                         "be omitted only when the model overrides train_step")
     verbose = 1 if verbose == "auto" else verbose
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r}; expected 0, 1, 2 or 'auto'")
@@ -91,8 +92,10 @@ class FitLoop:
                 validation_freq=validation_freq, record_batch_loss=record_batch_loss,
                 diagnostics=diagnostics)
         self._require_compiled("training")
+        # A custom train_step may train without targets (fit(x), as Keras's VAE example).
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch,
-                                              validation_split, shuffle, validation_freq, x, y)
+                                              validation_split, shuffle, validation_freq, x, y,
+                                              targets_optional=self._overrides("train_step"))
         train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data,
                                     class_weight, sample_weight)
         if self._distribution is not None:
@@ -186,6 +189,8 @@ class FitLoop:
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, class_weight, ys, n)
+        if y is None:       # fit(x) with a custom train_step: its data is x alone
+            ys, sws = [], []
         val = None
         if validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))
