@@ -48,6 +48,10 @@ class Model(SubclassedGraph, Trainer, Layer):
         self.compiled = False
         self.stop_training = False
         self.history = None
+        if self._subclassed():
+            # A subclass may mark itself built in __init__ (Keras's GAN example): it lives
+            # on the backend active when it is made.
+            self.backend = _backend.current()
 
     # ------------------------------------------------------------------ to implement
     # A subclassed model (call()) gets all of these from SubclassedGraph.

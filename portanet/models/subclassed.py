@@ -101,6 +101,14 @@ class SubclassedGraph:
                              "or call build(input_shape) first")
         return list(shapes)
 
+    def _check_input_shapes(self, shapes, name):
+        # A subclassed model marked built by its own __init__ (``self.built = True``, as
+        # Keras's GAN example) learns its input shapes from the first data.
+        if self._subclassed() and self.__dict__.get("_call_input_shapes") is None:
+            self._call_input_shapes = [_batch_free(s) for s in shapes]
+            return
+        super()._check_input_shapes(shapes, name)
+
     def _num_outputs(self):
         shapes = self.__dict__.get("_call_output_shapes")
         return 1 if shapes is None else len(shapes)
