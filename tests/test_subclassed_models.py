@@ -377,3 +377,29 @@ def test_fit_without_targets_for_a_model_with_only_a_train_step(backend, float64
         plain = _sequential()
         plain.compile(optimizer="sgd", loss="mse")
         plain.fit(rng.normal(size=(8, 5)), verbose=0)
+
+
+def test_a_sub_model_called_twice_keeps_both_add_loss_terms(backend, float64):
+    class Penalty(pn.Model):
+        def call(self, inputs):
+            self.add_loss(ops.mean(ops.square(inputs)))
+            return inputs
+
+    class Outer(pn.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.penalty = Penalty()
+            self.dense = pn.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, inputs, training=None):
+            return self.dense(self.penalty(inputs) + self.penalty(2.0 * inputs))
+
+    x, y = _problem(rows=8, features=3, out=1, seed=9)
+    model = Outer()
+    model.compile(optimizer="sgd", loss="mse")
+    expected = np.mean((3 * x.sum(axis=1, keepdims=True) - y) ** 2) + 5 * np.mean(x ** 2)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), expected, rtol=1e-10)
+    for _ in range(2):                         # a custom loop: losses of the last call only
+        with pn.GradientTape():
+            model(x, training=True)
+        assert len(model.losses) == 2

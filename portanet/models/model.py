@@ -15,6 +15,7 @@ from ..layers.base import Layer
 from ..layers.symbolic import is_symbolic
 from ..ops import tape as _tape
 from ..training import Trainer
+from . import subclassed as _subclassed
 from .subclassed import SubclassedGraph
 from .summary import print_summary
 
@@ -122,17 +123,13 @@ class Model(SubclassedGraph, Trainer, Layer):
         return None
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
-        global _call_depth
-        if _call_depth == 0 and _tape.current_tape() is not None:
+        if _subclassed.call_depth[0] == 0 and _tape.current_tape() is not None:
             # Keras: ``losses`` holds those of the last top-level call (inside a
             # GradientTape the layers' losses would otherwise pile up, step after step).
             _traced.clear_losses(self)
             self._last_extras = None
-        _call_depth += 1
-        try:
+        with _subclassed.nested_call():
             return super().__call__(inputs, training=training, mask=mask, **kwargs)
-        finally:
-            _call_depth -= 1
 
     # ------------------------------------------------------------------ misc
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
@@ -220,9 +217,6 @@ class Model(SubclassedGraph, Trainer, Layer):
         self._fused_ce = None
         target.activate()
         return self
-
-
-_call_depth = 0     # Model.__call__ nesting (only the outermost call resets ``losses``)
 
 
 def _is_functional_call(args, kwargs):

@@ -16,8 +16,23 @@ free; the number of outputs is what ``call`` returns.
 ``call``) every method here defers to theirs.
 """
 
+import contextlib
+
 from ..layers import traced as _traced
 from ..layers.base import Layer
+
+# How many model calls / traced model forwards are running: only the outermost model call
+# inside a GradientTape resets ``losses`` (a model called twice in one forward keeps both).
+call_depth = [0]
+
+
+@contextlib.contextmanager
+def nested_call():
+    call_depth[0] += 1
+    try:
+        yield
+    finally:
+        call_depth[0] -= 1
 
 
 def _batch_free(shape):
@@ -77,7 +92,8 @@ class SubclassedGraph:
                                       "training=None), or use Sequential / the functional API)")
         multi_in = len(xs) > 1
         inputs = list(xs) if multi_in else xs[0]
-        out, backward = _traced.traced_forward(self, inputs, training=training)
+        with nested_call():
+            out, backward = _traced.traced_forward(self, inputs, training=training)
         extra = self.__dict__.get("_call_extra")
         self._call_extra = None
         multi_out = isinstance(out, (list, tuple))
