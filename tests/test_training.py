@@ -37,7 +37,8 @@ class CountingSequential(pn.Sequential):
         self.seen = []
 
     def train_step(self, data):
-        x, y, sample_weight = data
+        # Keras's data: (x, y) without sample weights, (x, y, sample_weight) with them.
+        x, y, sample_weight = pn.utils.unpack_x_y_sample_weight(data)
         self.seen.append((int(x.shape[0]), int(y.shape[0]), sample_weight))
         return super().train_step(data)
 
@@ -48,7 +49,7 @@ def test_fit_calls_an_overridden_train_step_and_trains_the_same(backend, float64
     counted = _model(cls=CountingSequential)
     h_plain = plain.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0)
     h = counted.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0)
-    # 24 rows in batches of 10: 10, 10, 4 per epoch; Keras's (x, y, sample_weight) tuples.
+    # 24 rows in batches of 10: 10, 10, 4 per epoch; Keras's (x, y) tuples (no sample weights).
     assert counted.seen == [(10, 10, None), (10, 10, None), (4, 4, None)] * 2
     for a, b in zip(plain.get_weights(), counted.get_weights()):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)

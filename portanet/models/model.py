@@ -10,18 +10,37 @@ methods on top of that, as Keras's ``Model(Trainer, Layer)``.
 from .. import backend as _backend
 from .. import layers as _layers
 from .. import saving as _saving
+from ..layers import traced as _traced
 from ..layers.base import Layer
+from ..layers.symbolic import is_symbolic
+from ..ops import tape as _tape
 from ..training import Trainer
+from . import subclassed as _subclassed
+from .subclassed import SubclassedGraph
 from .summary import print_summary
 
 
-class Model(Trainer, Layer):
-    """Base class of models; ``pn.Model(inputs, outputs)`` builds a functional model."""
+class Model(SubclassedGraph, Trainer, Layer):
+    """Base class of models; ``pn.Model(inputs, outputs)`` builds a functional model.
+
+    Subclassing it the Keras way (layers as attributes in ``__init__``, the forward pass
+    in ``call(self, inputs, training=None)``) gives a model that ``fit``/``evaluate``/
+    ``predict`` build on their first data by running ``call`` (see
+    ``portanet.models.subclassed``). A subclass called with ``(inputs, outputs)`` is a
+    functional model with the subclass's methods (a custom ``train_step``, say), as Keras.
+    """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        functional_args = bool(args) or "inputs" in kwargs or "outputs" in kwargs
+        if cls is Model and functional_args:
             # Functional subclasses Model; portanet.models registers it as "Model".
             return _layers._registry.lookup("Model")(*args, **kwargs)
+        if functional_args and _is_functional_call(args, kwargs):
+            functional = _layers._registry.lookup("Model")
+            if not issubclass(cls, functional):
+                # class CustomModel(pn.Model) called with (inputs, outputs): Keras makes it
+                # a functional model keeping the subclass's methods; so does this.
+                return super().__new__(_functional_subclass(cls, functional))
         return super().__new__(cls)
 
     def __init__(self, name=None, trainable=True, **kwargs):
@@ -30,26 +49,16 @@ class Model(Trainer, Layer):
         self.compiled = False
         self.stop_training = False
         self.history = None
+        if self._subclassed():
+            # A subclass may mark itself built in __init__ (Keras's GAN example): it lives
+            # on the backend active when it is made.
+            self.backend = _backend.current()
 
     # ------------------------------------------------------------------ to implement
-    def _forward_graph(self, xs, training=False):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @property
-    def input_shapes(self):
-        """Batch-first input shapes (None for unknown), one per input."""
-        raise NotImplementedError
-
+    # A subclassed model (call()) gets all of these from SubclassedGraph.
     @property
     def output_names(self):
         return [f"output_{i}" for i in range(self._num_outputs())]
-
-    def _num_outputs(self):
-        return 1
-
-    @property
-    def layers(self):
-        return list(self._layers)
 
     def _adopt_layer_backend(self, layer):
         """Put a layer without a backend on the model's; one on another backend is an error."""
@@ -89,6 +98,7 @@ class Model(Trainer, Layer):
         xs = list(inputs) if multi else [inputs]
         outs, backward, extras = self._forward_graph(xs, training=training)
         self._pending_extra = extras
+        self._last_extras = extras
         single_out = len(outs) == 1
 
         def back(dy):
@@ -103,8 +113,9 @@ class Model(Trainer, Layer):
     # Graph queries for the training step's shortcuts (portanet/training/fast_paths.py).
     def _input_fed_layer(self):
         """The one layer that reads the model's input directly and whose input gradient
-        nobody reads, or None (default: unknown)."""
-        return None
+        nobody reads, or None (default: unknown). A subclassed model's own call() reads
+        its input: the traced forward then treats the input as a constant."""
+        return self if _traced.uses_call(self) else None
 
     def _output_layer(self):
         """The layer whose output is the model's only output and is read by nothing else,
@@ -112,7 +123,13 @@ class Model(Trainer, Layer):
         return None
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
-        return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        if _subclassed.call_depth[0] == 0 and _tape.current_tape() is not None:
+            # Keras: ``losses`` holds those of the last top-level call (inside a
+            # GradientTape the layers' losses would otherwise pile up, step after step).
+            _traced.clear_losses(self)
+            self._last_extras = None
+        with _subclassed.nested_call():
+            return super().__call__(inputs, training=training, mask=mask, **kwargs)
 
     # ------------------------------------------------------------------ misc
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
@@ -200,3 +217,23 @@ class Model(Trainer, Layer):
         self._fused_ce = None
         target.activate()
         return self
+
+
+def _is_functional_call(args, kwargs):
+    """Whether Model-subclass arguments are Keras's functional ``(inputs, outputs)``."""
+    first = args[0] if args else kwargs.get("inputs")
+    return first is not None and (is_symbolic(first) or
+                                  (isinstance(first, dict) and any(is_symbolic(v) for v in first.values())))
+
+
+_functional_subclasses = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with Functional's graph under it (cached), as Keras's functional subclass."""
+    made = _functional_subclasses.get(cls)
+    if made is None:
+        made = type(cls.__name__, (cls, functional), {"__module__": cls.__module__,
+                                                      "__qualname__": cls.__qualname__})
+        _functional_subclasses[cls] = made
+    return made

@@ -43,10 +43,32 @@ def layer_rows(model):
     rows_fn = getattr(model, "_summary_rows", None)
     if rows_fn is not None:
         return rows_fn()
+    if getattr(model, "_subclassed", lambda: False)():
+        return _subclassed_rows(model)
     shape = model.input_shapes[0] if model.built else None
     for layer in model.layers:
         if shape is not None:
             shape = layer.compute_output_shape(shape)
+        rows.append((f"{layer.name} ({type(layer).__name__})",
+                     _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None,
+                     layer.trainable if layer.weights else None))
+    return rows
+
+
+def _subclassed_rows(model):
+    """A subclassed model's tracked layers; a layer's output shape is the one its
+    recorded build input gives ("?" when unknown, as Keras)."""
+    rows = []
+    for layer in model.layers:
+        shape = None
+        if layer.built and layer._build_input_shape is not None:
+            try:
+                built = layer._build_input_shape
+                built = [(None,) + tuple(b[1:]) for b in built] if isinstance(built, list) \
+                    else (None,) + tuple(built[1:])
+                shape = layer.compute_output_shape(built)
+            except Exception:  # noqa: BLE001 - a layer that cannot say shows "?"
+                shape = None
         rows.append((f"{layer.name} ({type(layer).__name__})",
                      _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None,
                      layer.trainable if layer.weights else None))

@@ -72,10 +72,9 @@ class CompiledOutputs:
     """
 
     def __init__(self, names, loss, loss_weights, metrics, weighted_metrics):
+        # No loss at all is allowed: the model may add its own (add_loss) or a custom
+        # train_step may compute it; the built-in steps say so when there is none.
         losses = per_output(loss, names, "loss")
-        if all(l is None for l in losses):
-            raise ValueError("compile: loss is required for training; e.g. "
-                             "model.compile(optimizer='adam', loss='mse')")
         weights = per_output(loss_weights, names, "loss_weights")
         self.names = list(names)
         self.losses = [None if l is None else _losses.get(l) for l in losses]

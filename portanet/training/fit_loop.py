@@ -9,6 +9,7 @@ import math
 
 from .. import callbacks as _callbacks
 from . import data_adapter as _data
+from . import step_api as _step
 from .standardization import warn_if_not_standardized
 
 
@@ -20,7 +21,7 @@ def check_positive_int(value, name):
 
 
 def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split, shuffle,
-                    validation_freq, x, y):
+                    validation_freq, x, y, targets_optional=False):
     """fit's argument checks, before anything changes; returns (batch_size, verbose)."""
     batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
     check_positive_int(epochs, "epochs")
@@ -31,8 +32,9 @@ def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split
     if shuffle not in (True, False, "batch"):
         raise ValueError(f"shuffle={shuffle!r}; expected True, False or 'batch'")
     check_positive_int(validation_freq, "validation_freq")
-    if x is None or y is None:
-        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays)")
+    if x is None or (y is None and not targets_optional):
+        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays); y may "
+                         "be omitted only when the model overrides train_step")
     verbose = 1 if verbose == "auto" else verbose
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r}; expected 0, 1, 2 or 'auto'")
@@ -90,8 +92,10 @@ class FitLoop:
                 validation_freq=validation_freq, record_batch_loss=record_batch_loss,
                 diagnostics=diagnostics)
         self._require_compiled("training")
+        # A custom train_step may train without targets (fit(x), as Keras's VAE example).
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch,
-                                              validation_split, shuffle, validation_freq, x, y)
+                                              validation_split, shuffle, validation_freq, x, y,
+                                              targets_optional=self._overrides("train_step"))
         train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data,
                                     class_weight, sample_weight)
         if self._distribution is not None:
@@ -126,6 +130,12 @@ class FitLoop:
     def _fit_epoch(self, epoch, train, cblist, steps_per_epoch, record_batch_loss):
         """One epoch over ``train``; returns the epoch's logs (loss and metrics)."""
         self._reset_trackers(record_batches=record_batch_loss)
+        # A custom train_step gets Keras's packed data ((x, y) without sample weights)
+        # and its returned dict is the log; the built-in step keeps its device-side sums.
+        custom = self._overrides("train_step")
+        if custom:
+            self.reset_metrics()
+        returned = None
         cblist.call("on_epoch_begin", epoch, None)
         self.backend.begin_epoch()
         train_step = self.train_step
@@ -134,14 +144,22 @@ class FitLoop:
             if steps_per_epoch is not None and step >= steps_per_epoch:
                 break
             cblist.call("on_train_batch_begin", step, None)
+            if custom:
+                data = _step.keras_batch(data)
             if self._train_step_hooks:
-                self._hooked_train_step(data)
+                result = self._hooked_train_step(data)
             else:
-                train_step(data)
-            cblist.call("on_train_batch_end", step, self._trackers.lazy_logs() if reads_logs else None)
+                result = train_step(data)
+            if custom and isinstance(result, dict):
+                returned = result
+                batch_logs = _step.pythonify_logs(self.backend, result) if reads_logs else None
+            else:
+                batch_logs = self._trackers.lazy_logs() if reads_logs else None
+            cblist.call("on_train_batch_end", step, batch_logs)
             if self.stop_training:
                 break
-        epoch_logs = self._read_logs()
+        epoch_logs = _step.pythonify_logs(self.backend, returned) if returned is not None \
+            else self._read_logs()
         batch_losses = self._trackers.batch_losses
         if batch_losses:
             values = self.backend.to_numpy(self.xp.stack(batch_losses))
@@ -171,6 +189,8 @@ class FitLoop:
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, class_weight, ys, n)
+        if y is None:       # fit(x) with a custom train_step: its data is x alone
+            ys, sws = [], []
         val = None
         if validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))

@@ -31,8 +31,10 @@ from . import compile_utils as _compile
 from . import data_adapter as _data
 from . import distribution as _distribution
 from . import fast_paths as _fast
+from . import step_api as _step
 from .fit_loop import FitLoop, check_positive_int
 from .inputs import InputPreparation
+from .step_api import StepAPI
 from .trackers import MetricTrackers
 
 
@@ -62,7 +64,7 @@ def get_data_adapter(model, x, y=None, sample_weight=None, batch_size=32, shuffl
     return _data.ArrayDataAdapter(model.backend, xs, ys, sws, batch_size=batch_size, shuffle=shuffle)
 
 
-class Trainer(FitLoop, InputPreparation):
+class Trainer(FitLoop, InputPreparation, StepAPI):
     """The training loop of a Model (a mixin; see the module docstring)."""
 
     # Class-level defaults, so a model works whatever its subclass's __init__ does.
@@ -86,7 +88,9 @@ class Trainer(FitLoop, InputPreparation):
 
         Args:
             optimizer: a name ("rmsprop", "adam", ...) or an optimizer instance.
-            loss: one loss for every output, a list (one per output) or a dict by output name.
+            loss: one loss for every output, a list (one per output) or a dict by output name;
+                None when the model adds its own losses (``add_loss``) or a custom
+                ``train_step`` computes the loss itself.
             loss_weights: floats weighting each output's loss (list or dict).
             metrics: metrics per output (one list for all, a list of lists, or a dict).
             weighted_metrics: like metrics, but they see the sample weights.
@@ -102,6 +106,7 @@ class Trainer(FitLoop, InputPreparation):
         self.optimizer = opt
         self.compiled = True
         self._compiled_outputs = None
+        self._init_step_metrics()
         self._compile_config = {"optimizer": _optimizers.serialize(opt),
                                 "loss": _compile.serialize_spec(loss, _losses),
                                 "loss_weights": loss_weights,
@@ -121,6 +126,17 @@ class Trainer(FitLoop, InputPreparation):
         if not self.compiled:
             raise RuntimeError(f"You must compile the model before {what}: call "
                                "model.compile(optimizer=..., loss=...) first")
+
+    def _overrides(self, method):
+        """Whether this model's class replaces the Trainer's step ``method``."""
+        return getattr(type(self), method) is not getattr(Trainer, method)
+
+    def _no_loss_error(self):
+        return ValueError(f"model {self.name!r} has no loss to train on: compile() was called "
+                          "without a loss and the model added none with add_loss() in its "
+                          "call(). Pass loss=... to compile() (e.g. "
+                          "model.compile(optimizer='adam', loss='mse')), call self.add_loss(...) "
+                          "in call(), or override train_step.")
 
     # ------------------------------------------------------------------ extension points
     @property
@@ -225,7 +241,9 @@ class Trainer(FitLoop, InputPreparation):
         self._compiled_outputs.build_metrics(ys, outs)
         total, dys, per_output = self._loss_and_grads(ys, outs, sws)
         for e in extras:
-            total = total + e
+            total = e if total is None else total + e
+        if total is None:
+            raise self._no_loss_error()
         total = self._regularization(total, weights)
         backward(dys)
         if distribution is not None:
@@ -247,7 +265,9 @@ class Trainer(FitLoop, InputPreparation):
         self._compiled_outputs.build_metrics(ys, outs)
         total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False)
         for e in extras:
-            total = total + e
+            total = e if total is None else total + e
+        if total is None:
+            raise self._no_loss_error()
         for v in self._regularized_weights():
             total = total + v.regularizer(v.value)
         self._trackers.update(total, per_output, ys, outs, sws, int(xs[0].shape[0]))
@@ -329,8 +349,10 @@ class Trainer(FitLoop, InputPreparation):
             logs = self._distribution.reduce_logs(logs, trackers.sums(logs))
         return logs
 
-    def _format_batch_logs(self, return_dict):
-        logs = self._read_logs()
+    def _format_batch_logs(self, return_dict, result=None):
+        # A custom step's returned dict is the log, as Keras; else the running sums.
+        logs = _step.pythonify_logs(self.backend, result) if isinstance(result, dict) \
+            else self._read_logs()
         if return_dict:
             return logs
         values = list(logs.values())
@@ -341,13 +363,24 @@ class Trainer(FitLoop, InputPreparation):
         saved = self._trackers
         self._reset_trackers()
         test_step = self.test_step
+        custom = self._overrides("test_step")
+        returned = None
+        if custom:
+            self.reset_metrics()
         for step, batch in enumerate(data):
             if callbacks is not None:
                 callbacks.call("on_test_batch_begin", step, None)
-            test_step(batch)
+            if custom:
+                result = test_step(_step.keras_batch(batch))
+                if isinstance(result, dict):
+                    returned = result
+            else:
+                test_step(batch)
             if callbacks is not None:
                 callbacks.call("on_test_batch_end", step, None)
-        logs = self._read_logs()
+        # A custom test_step's returned dict is the log, as Keras; else the running sums.
+        logs = _step.pythonify_logs(self.backend, returned) if returned is not None \
+            else self._read_logs()
         self._trackers = saved
         return logs
 
@@ -428,19 +461,23 @@ class Trainer(FitLoop, InputPreparation):
         self._require_compiled("training")
         data = self._batch_arrays(x, y, sample_weight, class_weight)
         self._reset_trackers()
+        if self._overrides("train_step"):
+            data = _step.keras_batch(data)
         if self._train_step_hooks:
-            self._hooked_train_step(data)
+            result = self._hooked_train_step(data)
         else:
-            self.train_step(data)
-        return self._format_batch_logs(return_dict)
+            result = self.train_step(data)
+        return self._format_batch_logs(return_dict, result)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode."""
         self._require_compiled("testing")
         data = self._batch_arrays(x, y, sample_weight, None)
         self._reset_trackers()
-        self.test_step(data)
-        return self._format_batch_logs(return_dict)
+        if self._overrides("test_step"):
+            data = _step.keras_batch(data)
+        result = self.test_step(data)
+        return self._format_batch_logs(return_dict, result)
 
     def predict_on_batch(self, x):
         """Outputs of one batch (host NumPy)."""
