@@ -346,7 +346,7 @@ class Trainer(FitLoop, InputPreparation):
                 callbacks.call("on_test_batch_begin", step, None)
             test_step(batch)
             if callbacks is not None:
-                callbacks.call("on_test_batch_end", step, None)
+                callbacks.call("on_test_batch_end", step, self._trackers.lazy_logs())
         logs = self._read_logs()
         self._trackers = saved
         return logs
@@ -371,12 +371,11 @@ class Trainer(FitLoop, InputPreparation):
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, None, ys, n)
-        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": None})
+        cbl = _callbacks.CallbackList(callbacks, self, {"steps": -(-n // batch_size), "epochs": 1,
+                                      "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_test_begin", None)
         logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
         cbl.call("on_test_end", logs)
-        if verbose:
-            print(_callbacks.format_logs(logs))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -391,7 +390,8 @@ class Trainer(FitLoop, InputPreparation):
         batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
         xs = self._prepare_inputs(x, stream="auto")
         data = _data.ArrayDataAdapter(self.backend, xs, batch_size=batch_size, shuffle=False)
-        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": data.num_batches})
+        cbl = _callbacks.CallbackList(callbacks, self, {"steps": data.num_batches, "epochs": 1,
+                                      "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_predict_begin", None)
         chunks = None
         predict_step = self.predict_step
@@ -403,7 +403,7 @@ class Trainer(FitLoop, InputPreparation):
                 chunks = [[] for _ in outs]
             for c, o in zip(chunks, outs):
                 c.append(o)
-            cbl.call("on_predict_batch_end", step, None)
+            cbl.call("on_predict_batch_end", step, {"outputs": outs[0] if len(outs) == 1 else outs})
         cbl.call("on_predict_end", None)
         xp = self.xp
         results = [self.backend.to_numpy(xp.concat(c, axis=0) if len(c) > 1 else c[0]) for c in chunks]
