@@ -35,6 +35,7 @@ LEVELS = {
     "portanet.naming": 0,
     "portanet.plotting": 0,  # matplotlib is imported inside its functions (optional extra)
     "portanet.version": 0,
+    "portanet.progbar": 0,
     "portanet.datasets": 0,
     # The only package that knows the array library.
     "portanet.backend": 1,

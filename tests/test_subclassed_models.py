@@ -403,3 +403,21 @@ def test_a_sub_model_called_twice_keeps_both_add_loss_terms(backend, float64):
         with pn.GradientTape():
             model(x, training=True)
         assert len(model.losses) == 2
+
+
+def test_a_standalone_metric_reads_a_tape_loss_and_records_nothing(backend, float64):
+    # The VAE guide's pattern: loss_metric = keras.metrics.Mean(); inside a custom loop
+    # loss_metric(loss) with a loss computed in a GradientTape block.
+    w = pn.layers.Dense(1, use_bias=False)
+    x = backend.from_numpy(np.ones((4, 3)))
+    w(x)
+    tracker = pn.metrics.Mean()
+    with pn.GradientTape() as tape:
+        loss = pn.ops.mean(pn.ops.square(w(x)))
+        inside = tracker(loss)                       # Mean()(x), as Keras
+    grads = tape.gradient(loss, w.trainable_weights)
+    tracker.update_state(loss)                       # after the block, too
+    expected = float(backend.to_numpy(pn.ops.tape.value_of(loss)))
+    assert float(backend.to_numpy(inside)) == pytest.approx(expected)
+    assert float(backend.to_numpy(tracker.result())) == pytest.approx(expected)
+    assert grads[0] is not None and tuple(grads[0].shape) == (3, 1)

@@ -3,9 +3,9 @@
 The base class with every Keras hook, ``CallbackList``, ``History``, the progress logger,
 ``LambdaCallback``, ``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau``,
 ``LearningRateScheduler``, ``CSVLogger``, ``BackupAndRestore``, ``TerminateOnNaN`` and
-``TrainingDiagnostics``. ``logs`` passed to hooks is a lazy mapping (``LazyLogs``): values are
-read from the device only when a callback looks at them, so a silent fit never synchronizes
-per step.
+``TrainingDiagnostics``. Every hook gets Keras's ``logs``: a dict of floats, keys sorted, ``{}``
+where there is none; a batch's dict is built (read from the device) only when a callback reads
+batch logs (``reads_batch_logs``), so a silent fit never synchronizes per step.
 
 Callbacks reach the model only through its public API (``save``, ``get_weights``,
 ``stop_training``, ``optimizer.learning_rate``, ``add_train_step_hook``, ``backend``...), so

@@ -1,11 +1,20 @@
 """``CallbackList`` (keras/src/callbacks/callback_list.py) and ``LazyLogs``, the mapping the
-training loop passes to hooks as ``logs``: values are read from the device only when a
-callback looks at them, so a silent fit never synchronizes per step.
+training loop hands to ``CallbackList.call`` as a batch's logs: values are read from the device
+only when a callback looks at them, so a silent fit never synchronizes per step.
+
+Every hook receives what Keras's hooks receive: a plain ``dict`` of Python floats with keys in
+sorted order (Keras's ``pythonify_logs``), ``{}`` where the loop has none. A batch's lazy logs
+become a dict only when some callback reads them (``reads_batch_logs``, or a batch-end hook of
+its own for evaluate/predict); the others get ``{}``.
 """
 
 from collections.abc import Mapping
 
 from .callback import Callback
+from .history import History
+from .progbar_logger import ProgbarLogger
+
+_BATCH_END = ("on_train_batch_end", "on_test_batch_end", "on_predict_batch_end")
 
 
 class LazyLogs(Mapping):
@@ -31,21 +40,84 @@ class LazyLogs(Mapping):
 
 
 class CallbackList:
-    """Runs a list of callbacks; fit adds History (and the progress logger) itself."""
+    """Runs a list of callbacks with Keras's ``logs`` dicts.
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks)
+    Args:
+        callbacks: the callbacks, in calling order.
+        model: set on each callback (``set_model``).
+        params: set on each callback (``set_params``): ``epochs``, ``steps``, ``verbose``...
+        add_history: put a ``History`` first unless one is given (Keras's argument).
+        add_progbar: put a ``ProgbarLogger`` (after History) unless one is given; it takes
+            ``verbose``, ``epochs`` and ``steps`` from ``params``.
+    """
+
+    def __init__(self, callbacks, model, params, add_history=False, add_progbar=False):
+        self.callbacks = list(callbacks or [])
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
+            self.callbacks.insert(0, ProgbarLogger())
+        if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
+            self.callbacks.insert(0, History())
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
-        self.reads_batch_logs = any(_wants_batch_logs(cb) for cb in self.callbacks)
+        wants = [_wants_batch_logs(cb) for cb in self.callbacks]
+        self.reads_batch_logs = any(wants)
+        # Per batch-end hook: (callback, "lazy" | "dict" | "empty") for every callback.
+        self._batch_plan = {}
+        for hook in _BATCH_END:
+            plan = []
+            for cb, want in zip(self.callbacks, wants):
+                reads = want if hook == "on_train_batch_end" else _overrides(cb, hook)
+                lazy = reads and getattr(cb, "_accepts_lazy_logs", False)
+                plan.append((cb, "lazy" if lazy else "dict" if reads else "empty"))
+            self._batch_plan[hook] = plan
 
     def call(self, hook, *args):
+        """Calls ``hook`` on each callback: ``call("on_epoch_end", epoch, logs)``; ``logs``
+        (the last argument) may be None, a dict or a ``LazyLogs``."""
+        *head, logs = args
+        if hook in self._batch_plan:
+            plan = self._batch_plan[hook]
+            built = None
+            for cb, kind in plan:
+                if kind == "lazy" and logs is not None:
+                    given = logs  # the progress bar reads a lazy mapping only when it redraws
+                elif kind == "empty" or logs is None:
+                    given = {}
+                else:
+                    if built is None:
+                        built = pythonify_logs(logs)
+                    given = built
+                getattr(cb, hook)(*head, given)
+            return
+        logs = pythonify_logs(logs)
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            getattr(cb, hook)(*head, logs)
 
     def __iter__(self):
         return iter(self.callbacks)
+
+
+def pythonify_logs(logs):
+    """Keras's ``pythonify_logs``: a new dict, keys sorted, nested dicts flattened, 0-d values
+    converted to ``float`` where they convert (others, e.g. predict's arrays, kept)."""
+    result = {}
+    for key in sorted(logs or {}):
+        value = logs[key]
+        if isinstance(value, dict):
+            result.update(pythonify_logs(value))
+            continue
+        if not isinstance(value, (str, float)) and getattr(value, "ndim", 0) == 0:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                pass
+        result[key] = value
+    return result
+
+
+def _overrides(cb, hook):
+    return getattr(type(cb), hook, None) is not getattr(Callback, hook) or hook in vars(cb)
 
 
 def _wants_batch_logs(cb):
@@ -54,5 +126,4 @@ def _wants_batch_logs(cb):
     if "reads_batch_logs" in vars(cb) or any("reads_batch_logs" in vars(k) for k in type(cb).__mro__
                                              if k is not Callback):
         return bool(cb.reads_batch_logs)
-    return any(getattr(type(cb), h, None) is not getattr(Callback, h) or h in vars(cb)
-               for h in ("on_train_batch_end", "on_batch_end"))
+    return any(_overrides(cb, h) for h in ("on_train_batch_end", "on_batch_end"))

@@ -1,6 +1,7 @@
 """``ModelCheckpoint`` (keras/src/callbacks/model_checkpoint.py): saves through the model's
 own ``save`` / ``save_weights``; this module imports nothing of saving."""
 
+import math
 import os
 import warnings
 
@@ -35,6 +36,7 @@ class ModelCheckpoint(_MonitorCallback):
         if not isinstance(filepath, str) or not filepath:
             raise ValueError(f"ModelCheckpoint: filepath={filepath!r}; expected a non-empty path")
         self.filepath = filepath
+        self._threshold = initial_value_threshold
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
@@ -95,7 +97,9 @@ class ModelCheckpoint(_MonitorCallback):
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
             return True
         current = float(current)
-        best_str = "None" if self.best is None else f"{self.best:.5f}"
+        # Keras starts from best=None, so its first message reads "improved from None to ...".
+        unset = self.best is None or (self._threshold is None and math.isinf(self.best))
+        best_str = "None" if unset else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to "
@@ -120,3 +124,5 @@ class ModelCheckpoint(_MonitorCallback):
             self.model.save_weights(filepath, overwrite=True)
         else:
             self.model.save(filepath, overwrite=True)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")

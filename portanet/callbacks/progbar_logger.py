@@ -1,9 +1,8 @@
-"""``ProgbarLogger``: Keras-style progress output (keras/src/callbacks/progbar_logger.py),
-and ``format_logs``, the ``name: value - ...`` line it and ``evaluate`` print."""
+"""``ProgbarLogger`` (keras/src/callbacks/progbar_logger.py): the progress output of ``fit``,
+``evaluate`` and ``predict``, drawn with ``portanet.progbar.Progbar``; and ``format_logs``, the
+``name: value - ...`` text of a logs mapping."""
 
-import sys
-import time
-
+from ..progbar import Progbar, _write
 from .callback import Callback
 
 
@@ -28,58 +27,111 @@ def format_logs(logs):
 
 
 class ProgbarLogger(Callback):
-    """Keras-style progress: verbose=1 a tqdm bar per epoch, verbose=2 one line per epoch.
+    """Prints ``Epoch i/N`` (when N > 1) and a progress bar per epoch, as Keras 3.
 
-    The bar redraws at most every ``refresh_seconds``; only then does it read (and so
-    synchronize) the running loss and metrics.
+    At verbose 1 a bar redrawn as the steps go,
+    ``32/32 ━━━━━━━━━━━━━━━━━━━━ 1s 18ms/step - accuracy: 0.9012 - loss: 0.3050``; at verbose 2
+    one line per epoch, ``32/32 - 1s - 18ms/step - accuracy: 0.9012 - loss: 0.3050``. Inside
+    ``fit`` validation is silent; ``evaluate`` and ``predict`` draw their own bar. The verbosity,
+    the number of epochs and of steps come from ``params`` (``verbose`` "auto" means 1).
+
+    The bar reads (and so synchronizes) the running loss and metrics only when it redraws,
+    at most every 0.05 s.
+
+    Args:
+        verbose: used when ``params`` has no ``verbose`` (a logger run outside ``fit``).
     """
 
-    reads_batch_logs = True
+    _accepts_lazy_logs = True  # CallbackList may hand it LazyLogs at batch ends
 
-    def __init__(self, verbose=1, refresh_seconds=0.2, stream=None):
+    def __init__(self, verbose=1):
         super().__init__()
-        self.verbose = verbose
-        self.refresh_seconds = refresh_seconds
-        self.stream = stream
-        self._bar = None
+        self.seen = 0
+        self.progbar = None
+        self.target = None
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.epochs = 1
+        self._called_in_fit = False
 
-    def _out(self):
-        return self.stream or sys.stdout
+    @property
+    def reads_batch_logs(self):
+        return self.verbose == 1
+
+    def set_params(self, params):
+        super().set_params(params)
+        verbose = params.get("verbose", self.verbose)
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.epochs = params.get("epochs", 1) or 1
+        self.target = params.get("steps")
+
+    def on_train_begin(self, logs=None):
+        self._called_in_fit = True  # inside fit, validation is silent
+
+    def on_test_begin(self, logs=None):
+        if not self._called_in_fit:
+            self._reset_progbar()
+            self._maybe_init_progbar()
+
+    def on_predict_begin(self, logs=None):
+        self._reset_progbar()
+        self._maybe_init_progbar()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-        self._last_draw = 0.0
-        self._seen = 0
-        epochs = self.params.get("epochs", 1)
-        print(f"Epoch {epoch + 1}/{epochs}", file=self._out(), flush=True)
-        if self.verbose == 1:
-            from tqdm.auto import tqdm  # function-local: tqdm loads only when a bar is shown
-            self._bar = tqdm(total=self.params.get("steps"), file=self._out(), unit="step",
-                             bar_format="{n_fmt}/{total_fmt} {bar:20} {elapsed} {rate_inv_fmt}{postfix}",
-                             leave=True, mininterval=self.refresh_seconds)
+        self._reset_progbar()
+        self._maybe_init_progbar()
+        if self.verbose and self.epochs > 1:
+            _write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        self._seen = batch + 1
-        if self._bar is None:
-            return
-        self._bar.update(1)
-        now = time.perf_counter()
-        if logs is not None and now - self._last_draw >= self.refresh_seconds:
-            self._last_draw = now
-            self._bar.set_postfix_str(format_logs(logs), refresh=False)
+        self._update_progbar(batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._called_in_fit:
+            self._update_progbar(batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update_progbar(batch, None)  # Keras: predictions are not shown
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        elapsed = time.perf_counter() - self._epoch_start
-        steps = self.params.get("steps") or max(self._seen, 1)
-        per_step = elapsed / max(steps, 1)
-        if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs), refresh=True)
-            self._bar.close()
-            self._bar = None
-        else:
-            unit = f"{per_step * 1e3:.0f}ms/step" if per_step >= 1e-3 else f"{per_step * 1e6:.0f}us/step"
-            line = f"{steps}/{steps} - {elapsed:.0f}s - {unit}"
-            if logs:
-                line += " - " + format_logs(logs)
-            print(line, file=self._out(), flush=True)
+        self._finalize_progbar(logs)
+
+    def on_test_end(self, logs=None):
+        if not self._called_in_fit:
+            self._finalize_progbar(logs)
+
+    def on_predict_end(self, logs=None):
+        self._finalize_progbar(logs)
+
+    def _reset_progbar(self):
+        self.seen = 0
+        self.progbar = None
+
+    def _maybe_init_progbar(self):
+        if self.progbar is None:
+            self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step",
+                                   stateless_metrics=set())
+
+    def _update_progbar(self, batch, logs=None):
+        self._maybe_init_progbar()
+        self.seen = batch + 1  # one-indexed
+        if self.verbose == 1:
+            values = None
+            if logs and self.progbar.will_draw(self.seen):
+                values = [(k, _to_float(logs[k])) for k in sorted(logs)]
+            self.progbar.update(self.seen, values, finalize=False)
+
+    def _finalize_progbar(self, logs):
+        logs = logs or {}
+        self._maybe_init_progbar()
+        if self.target is None:
+            self.target = self.seen
+            self.progbar.target = self.target
+        self.progbar.update(self.target, [(k, _to_float(logs[k])) for k in sorted(logs)],
+                            finalize=True)
+
+
+def _to_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

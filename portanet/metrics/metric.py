@@ -41,6 +41,22 @@ class Metric:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        update = cls.__dict__.get("update_state")
+        if update is not None and not getattr(update, "_reads_values", False):
+            # Metrics hold no gradients: a loss or prediction computed in a GradientTape
+            # block is read as its value, and the update records nothing on the tape.
+            def update_state(self, *args, _fn=update, **kwargs):
+                args = [_tape.value_of(a) for a in args]
+                if kwargs:
+                    kwargs = {k: _tape.value_of(v) for k, v in kwargs.items()}
+                if not _tape.current_tape():
+                    return _fn(self, *args, **kwargs)
+                with _tape.paused():
+                    return _fn(self, *args, **kwargs)
+            update_state._reads_values = True
+            update_state.__doc__ = update.__doc__
+            update_state.__wrapped__ = update
+            cls.update_state = update_state
         fn = cls.__dict__.get("result")
         if fn is not None and not getattr(fn, "_returns_array", False):
             # A custom result() may return a Variable (Keras style): logs get its value.
@@ -105,8 +121,9 @@ class Metric:
     def result(self):  # pragma: no cover
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        self.update_state(y_true, y_pred, sample_weight)
+    def __call__(self, *args, **kwargs):
+        """``update_state(*args, **kwargs)`` then ``result()``, as Keras (``Mean()(x)``)."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self):

@@ -340,6 +340,18 @@ def _library_name(value):
     return {"cupy": "cupy", "array_api_strict": "array_api_strict"}.get(module, "numpy")
 
 
+@contextlib.contextmanager
+def paused():
+    """Context manager: no tape records inside it (metric updates, bookkeeping that no
+    gradient flows through); every tape resumes afterwards."""
+    saved = list(_stack)
+    del _stack[:]
+    try:
+        yield
+    finally:
+        _stack[:] = saved
+
+
 def current_tape():
     """The innermost recording tape, or None outside every trace."""
     return _stack[-1] if _stack else None

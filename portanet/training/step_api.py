@@ -121,28 +121,6 @@ class CompileMetrics(_metrics.Metric):
             co.reset_metrics()
 
 
-class _TensorTolerantUpdate:
-    """``metric.update_state`` that reads the values of traced tensors (a loss computed
-    in a ``GradientTape`` block) before updating: metrics hold no gradients."""
-
-    __slots__ = ("inner",)
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __call__(self, *args, **kwargs):
-        args = [_tape.value_of(a) for a in args]
-        kwargs = {k: _tape.value_of(v) for k, v in kwargs.items()}
-        return self.inner(*args, **kwargs)
-
-
-def accept_traced_values(metric):
-    """Let ``metric.update_state`` take traced tensors (installed once per metric)."""
-    if not isinstance(metric.__dict__.get("update_state"), _TensorTolerantUpdate):
-        metric.update_state = _TensorTolerantUpdate(metric.update_state)
-    return metric
-
-
 class StepAPI:
     """Keras 3's ``compute_loss``/``compute_metrics``/``metrics`` for custom steps (a
     ``Trainer`` mixin; see the module docstring)."""
@@ -152,7 +130,7 @@ class StepAPI:
 
     def _init_step_metrics(self):
         """Called by ``compile``: the loss tracker and the compiled metrics' container."""
-        self._loss_tracker = accept_traced_values(_metrics.Mean(name="loss"))
+        self._loss_tracker = _metrics.Mean(name="loss")
         self._compile_metrics = CompileMetrics(self)
 
     @property
@@ -181,7 +159,6 @@ class StepAPI:
     def reset_metrics(self):
         """``reset_state()`` of every metric in ``self.metrics``."""
         for m in self.metrics:
-            accept_traced_values(m)
             m.reset_state()
 
     def get_metrics_result(self):

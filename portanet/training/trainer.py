@@ -377,7 +377,10 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             else:
                 test_step(batch)
             if callbacks is not None:
-                callbacks.call("on_test_batch_end", step, None)
+                # Keras hands the batch's logs: a custom step's dict, else the running sums.
+                callbacks.call("on_test_batch_end", step,
+                               result if custom and isinstance(result, dict)
+                               else self._trackers.lazy_logs())
         # A custom test_step's returned dict is the log, as Keras; else the running sums.
         logs = _step.pythonify_logs(self.backend, returned) if returned is not None \
             else self._read_logs()
@@ -404,12 +407,11 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         self._ensure_compiled_outputs()
         ys = self._prepare_targets(ys_raw, self._output_shapes())
         sws = self._sample_weights(sample_weight, None, ys, n)
-        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": None})
+        cbl = _callbacks.CallbackList(callbacks, self, {"steps": -(-n // batch_size), "epochs": 1,
+                                      "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_test_begin", None)
         logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
         cbl.call("on_test_end", logs)
-        if verbose:
-            print(_callbacks.format_logs(logs))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -424,7 +426,8 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
         xs = self._prepare_inputs(x, stream="auto")
         data = _data.ArrayDataAdapter(self.backend, xs, batch_size=batch_size, shuffle=False)
-        cbl = _callbacks.CallbackList(list(callbacks or []), self, {"steps": data.num_batches})
+        cbl = _callbacks.CallbackList(callbacks, self, {"steps": data.num_batches, "epochs": 1,
+                                      "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_predict_begin", None)
         chunks = None
         predict_step = self.predict_step
@@ -436,7 +439,7 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
                 chunks = [[] for _ in outs]
             for c, o in zip(chunks, outs):
                 c.append(o)
-            cbl.call("on_predict_batch_end", step, None)
+            cbl.call("on_predict_batch_end", step, {"outputs": outs[0] if len(outs) == 1 else outs})
         cbl.call("on_predict_end", None)
         xp = self.xp
         results = [self.backend.to_numpy(xp.concat(c, axis=0) if len(c) > 1 else c[0]) for c in chunks]

@@ -1,8 +1,10 @@
-"""Utilities: seeding, session reset, labels and sequences, and (with the plot extra) curves."""
+"""Utilities: seeding, session reset, labels and sequences, the progress bar (``Progbar``), and
+(with the plot extra) curves."""
 
 from ..backend import set_random_seed
 from ..layers.base import reset_names
 from ..plotting import plot_history as _plot_history
+from ..progbar import Progbar
 from ..training.step_api import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .numerical import normalize, to_categorical
 from .sequence import pad_sequences
@@ -25,4 +27,4 @@ from .lr_finder import find_learning_rate  # noqa: E402
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
            "find_learning_rate", "normalize", "pad_sequences", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight"]
+           "unpack_x_y_sample_weight", "Progbar"]
