@@ -3,7 +3,9 @@
 Separation of concerns (as keras/src/trainers/data_adapters): a ``DataAdapter`` turns one
 kind of user data into batches ``(x, y, sample_weight)`` for the trainer's step methods;
 the trainer (``portanet.training.trainer``) owns the loop. ``ArrayDataAdapter`` serves
-arrays; generators and datasets get their own adapters here later.
+arrays; generators and other iterables of batches are served by
+``generator_data_adapter``, ``PyDataset`` by ``py_dataset_adapter``, and
+``adapter_selection`` picks the adapter for what the user passed.
 
 The whole data set moves to the device once (``fit`` checks it before any state changes),
 is shuffled each epoch with a device permutation, and batches are gathered on the device
@@ -239,6 +241,10 @@ class DataAdapter:
 
     def __iter__(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def close(self):
+        """Release what the adapter holds between epochs (background threads); the
+        trainer calls it when fit, evaluate or predict is done. Arrays: nothing."""
 
 
 class ArrayDataAdapter(DataAdapter):

@@ -4,6 +4,7 @@ from ..backend import set_random_seed
 from ..layers.base import reset_names
 from ..plotting import plot_history as _plot_history
 from .numerical import normalize, to_categorical
+from .py_dataset import PyDataset, Sequence
 from .sequence import pad_sequences
 
 
@@ -23,4 +24,4 @@ def plot_history(history, path=None, title=None, dpi=100):
 from .lr_finder import find_learning_rate  # noqa: E402
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
-           "find_learning_rate", "normalize", "pad_sequences"]
+           "find_learning_rate", "normalize", "pad_sequences", "PyDataset", "Sequence"]

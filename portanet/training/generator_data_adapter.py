@@ -1,0 +1,344 @@
+"""Batches from Python generators and other iterables, prefetched on a background thread.
+
+As keras/src/trainers/data_adapters/generator_data_adapter.py: the source yields whole
+batches, each ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (a list of
+length 2 or 3 counts as that tuple, as a PyTorch ``DataLoader`` yields it; ``x`` and
+``y`` may be lists, tuples or dicts for several inputs/outputs). Elements may be arrays of
+any backend or any object with ``__dlpack__`` or ``__array__`` (PyTorch tensors): they are
+read through NumPy on the host, checked (numeric dtype, finite, the model's input shape,
+labels that fit the loss; errors name the batch index) and moved to the device.
+
+A background thread (``Prefetcher``) pulls and checks the next batches into a bounded
+queue while the current step runs; an exception raised there (in the user's generator
+or in a check) is re-raised in the main thread with its original traceback, after the
+thread has been stopped and joined.
+"""
+
+import queue
+import threading
+import warnings
+
+import numpy as np
+
+from . import data_adapter as _data
+
+RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure that your "
+                   "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                   "batches. You may need to use the `.repeat()` function when building "
+                   "your dataset.")
+
+_END = object()
+_POLL_S = 0.1
+
+
+def _produce(pairs, convert, out, stop, activate):
+    """The prefetch thread: ``(index, raw batch)`` pairs -> converted batches in ``out``."""
+    final = ("end", None)
+    try:
+        activate()
+        for index, raw in pairs:
+            if stop.is_set():
+                break
+            item = ("batch", convert(raw, index))
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=_POLL_S)
+                    break
+                except queue.Full:
+                    continue
+    except BaseException as exc:  # re-raised in the main thread by Prefetcher.get
+        final = ("error", exc)
+    finally:
+        close = getattr(pairs, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BaseException as exc:  # an error while shutting a worker pool down
+                if final[0] == "end":
+                    final = ("error", exc)
+    while not stop.is_set():
+        try:
+            out.put(final, timeout=_POLL_S)
+            return
+        except queue.Full:
+            continue
+
+
+class Prefetcher:
+    """Runs an iterator of ``(index, raw batch)`` on a daemon thread into a bounded queue.
+
+    Args:
+        pairs: the iterator (consumed only by the thread).
+        convert: ``convert(raw, index)`` run on the thread for each batch.
+        max_queue_size: batches held ready at most.
+        activate: called first on the thread (CuPy: makes the model's GPU current).
+    """
+
+    def __init__(self, pairs, convert, max_queue_size=10, activate=lambda: None, name="batches"):
+        self._queue = queue.Queue(maxsize=max(1, int(max_queue_size)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_produce, daemon=True, name=f"portanet-prefetch-{name}",
+                                        args=(pairs, convert, self._queue, self._stop, activate))
+        self._thread.start()
+
+    def get(self):
+        """The next converted batch, or ``_END``; re-raises an error of the thread."""
+        q = self._queue
+        try:
+            kind, payload = q.get_nowait()
+        except queue.Empty:
+            while True:
+                try:
+                    kind, payload = q.get(timeout=_POLL_S)
+                    break
+                except queue.Empty:
+                    if not self._thread.is_alive() and q.empty():
+                        raise RuntimeError("the batch prefetch thread ended without a result") from None
+        if kind == "batch":
+            return payload
+        self.close()
+        if kind == "error":
+            raise payload
+        return _END
+
+    def close(self, timeout=30.0):
+        """Stop the thread and join it (it stops after the batch it is reading)."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+def as_host(a):
+    """An element of a batch as a host NumPy array: NumPy as is, else through DLPack
+    (``__dlpack__``) or ``__array__``; a device tensor with ``.cpu()`` is moved first."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__"):
+        try:
+            return np.from_dlpack(a)
+        except Exception:
+            if hasattr(a, "cpu") and callable(a.cpu):  # e.g. a CUDA torch tensor
+                a = a.cpu()
+                try:
+                    return np.from_dlpack(a)
+                except Exception:
+                    pass
+    if hasattr(a, "__array__"):
+        return np.asarray(a)
+    return np.asarray(a)  # Python numbers and lists; to_device rejects object arrays
+
+
+class IterableDataAdapter(_data.DataAdapter):
+    """A generator or another iterable of batches, for fit, evaluate and predict.
+
+    Args:
+        model: the Model (built from the first batch's shapes if it is not built yet).
+        source: the iterable. A one-shot iterator (a generator) is read on across
+            epochs; another iterable gives a fresh iterator (``iter(source)``) per pass.
+        kind: the name used in messages ("generator", "iterable", "PyDataset").
+        targets: True for fit/evaluate (labels are checked against the losses).
+        max_queue_size: batches prefetched at most.
+
+    ``steps`` (``steps_per_epoch``/``validation_steps``/``steps``): batches per epoch;
+    None reads one whole pass per epoch. A pass that ends before ``steps`` batches (or an
+    epoch that gets no batch at all) warns as Keras does, ends the epoch and, in fit,
+    stops training.
+    """
+
+    kind = "iterable"
+
+    def __init__(self, model, source, kind=None, targets=True, max_queue_size=10, steps=None):
+        self.model = model
+        self.source = source
+        self.kind = kind or self.kind
+        self.targets = targets
+        self.max_queue_size = max_queue_size
+        self.steps = steps
+        self.batch_size = None
+        self.size = None
+        self.num_batches = self._count()
+        self.stop_on_ran_out = False
+        self.last_count = None  # batches served by the last epoch (0: the source ran out)
+        self._prefetcher = None
+        self._out_shapes = None
+        self._losses = None
+        self._first = None
+        self._built = False
+
+    # ------------------------------------------------------------------ the source
+    def _count(self):
+        try:
+            return len(self.source)
+        except TypeError:
+            return None
+
+    def _peek(self):
+        """The first raw batch (kept to be served first for a one-shot iterator)."""
+        it = iter(self.source)
+        try:
+            raw = next(it)
+        except StopIteration:
+            raise ValueError(f"x: the {self.kind} yielded no batch; expected at least one "
+                             "(x,), (x, y) or (x, y, sample_weight) batch") from None
+        if it is self.source:  # one-shot: serve the peeked batch first
+            self._first = raw
+        return raw
+
+    def _pairs(self):
+        """A new pass: ``(index, raw batch)`` pairs."""
+        it = iter(self.source)
+        first, self._first = self._first, None
+        index = 0
+        if first is not None:
+            yield 0, first
+            index = 1
+        for raw in it:
+            yield index, raw
+            index += 1
+
+    # ------------------------------------------------------------------ conversion
+    def build(self):
+        """Build the model from the first batch (if needed) and check that batch; returns
+        its inputs as device arrays (for fit's standardization check)."""
+        raw = self._peek()
+        xs, ys, _ = self._split(raw, 0)
+        model = self.model
+        label = f"{self.kind} batch 0: x"
+        xs_dev = model._prepare_inputs([as_host(a) if not _is_backend(model, a) else a for a in xs],
+                                       name=label)
+        if self.targets:
+            model._ensure_compiled_outputs()
+            self._losses = model._compiled_outputs.losses
+            self._out_shapes = model._output_shapes()
+        self._built = True
+        self._convert(raw, 0)  # every other check of batch 0, before training starts
+        return xs_dev
+
+    def _split(self, raw, index):
+        """A raw batch -> lists (inputs, targets, sample weights) of raw elements."""
+        if isinstance(raw, list):
+            raw = tuple(raw)
+        if not isinstance(raw, tuple):
+            raw = (raw,)
+        if len(raw) not in (1, 2, 3):
+            raise ValueError(f"{self.kind} batch {index}: got a tuple of {len(raw)} elements; "
+                             "expected (x,), (x, y) or (x, y, sample_weight)")
+        model = self.model
+        xs = model._standardize_inputs(raw[0], f"{self.kind} batch {index}: x")
+        y = raw[1] if len(raw) > 1 else None
+        ys = [] if y is None else model._standardize_targets(y, f"{self.kind} batch {index}: y")
+        sw = raw[2] if len(raw) > 2 else None
+        sws = [] if sw is None else (list(sw) if isinstance(sw, (list, tuple)) else [sw] * len(ys))
+        return xs, ys, sws
+
+    def _element(self, a, label):
+        """One element -> a host array (or a backend array), dtype-checked and cast."""
+        model = self.model
+        backend = model.backend
+        if backend.is_array(a):
+            return _data.to_device(backend, a, label, model.dtype)
+        host = _data.to_device(backend, as_host(a), label, model.dtype, keep_host=True)
+        _data.check_finite(backend, host, label)
+        return host
+
+    def _convert(self, raw, index):
+        """Checks of one batch (on the prefetch thread): ``(xs, ys, sws)`` lists of host
+        (or backend) arrays. Errors are ValueError/TypeError naming ``index``."""
+        model = self.model
+        where = f"{self.kind} batch {index}"
+        xs, ys, sws = self._split(raw, index)
+        if not self.targets:
+            ys, sws = [], []
+        xs = [self._element(a, f"{where}: x" if len(xs) == 1 else f"{where}: x[{i}]")
+              for i, a in enumerate(xs)]
+        model._check_input_shapes([tuple(a.shape) for a in xs], f"{where}: x")
+        if self.targets and not ys and any(loss is not None for loss in self._losses or ()):
+            raise ValueError(f"{where}: got inputs only; expected (x, y) or (x, y, sample_weight) "
+                             "batches to train or evaluate a model with a loss")
+        ys = [self._element(a, f"{where}: y" if len(ys) == 1 else f"{where}: y[{i}]")
+              for i, a in enumerate(ys)]
+        sws = [None if w is None else self._element(w, f"{where}: sample_weight") for w in sws]
+        named = [(f"{where}: x[{i}]", a) for i, a in enumerate(xs)]
+        named += [(f"{where}: y[{i}]", a) for i, a in enumerate(ys)]
+        named += [(f"{where}: sample_weight[{i}]", w) for i, w in enumerate(sws) if w is not None]
+        _data.check_lengths(named)
+        for i, y in enumerate(ys):
+            loss = self._losses[i] if self._losses and i < len(self._losses) else None
+            if loss is not None and isinstance(y, np.ndarray):
+                _data.check_targets(model.backend, y, loss, self._out_shapes[i],
+                                    f"{where}: y" if len(ys) == 1 else f"{where}: y[{i}]")
+        return xs, ys, sws
+
+    def _finish(self, item):
+        """Converted lists -> Keras's batch tuple of device arrays (on the main thread)."""
+        xs, ys, sws = item
+        backend = self.model.backend
+        dev = (lambda a: a if a is None or backend.is_array(a) else backend.from_numpy(a))
+        return _data.pack_batch([dev(a) for a in xs], [dev(a) for a in ys], [dev(w) for w in sws])
+
+    # ------------------------------------------------------------------ epochs
+    def _start_pass(self):
+        model = self.model
+        return Prefetcher(self._pairs(), self._convert, self.max_queue_size,
+                          activate=model.backend.activate, name=self.kind)
+
+    def on_epoch_begin(self):
+        """Called before each epoch's first batch (PyDataset: its ``on_epoch_begin``)."""
+
+    def on_epoch_end(self):
+        """Called after each epoch's last batch (PyDataset: its ``on_epoch_end``)."""
+
+    def _ran_out(self):
+        warnings.warn(RAN_OUT_WARNING, stacklevel=4)
+        if self.stop_on_ran_out:
+            self.model.stop_training = True
+
+    def __iter__(self):
+        if not self._built:
+            self.build()
+        self.on_epoch_begin()
+        steps = self.steps
+        count = 0
+        outcome = "error"
+        try:
+            started = False
+            while steps is None or count < steps:
+                if self._prefetcher is None:
+                    self._prefetcher = self._start_pass()
+                    started = True
+                item = self._prefetcher.get()
+                if item is _END:
+                    self._prefetcher = None
+                    if steps is not None and count == 0 and not started:
+                        continue  # the last pass ended with the last epoch: a new pass
+                    if steps is not None or count == 0:
+                        self._ran_out()
+                    break
+                count += 1
+                yield self._finish(item)
+            outcome = "done"
+        except GeneratorExit:  # the loop stopped early (stop_training, an error in a step)
+            outcome = "abandoned"
+            raise
+        finally:
+            self.last_count = count
+            if outcome != "done" and self._prefetcher is not None:
+                self._prefetcher.close()
+                self._prefetcher = None
+            if outcome != "error":
+                self.on_epoch_end()
+
+    def close(self):
+        """Stop prefetching (fit, evaluate and predict call this when they are done)."""
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
+
+
+def _is_backend(model, a):
+    return model.backend is not None and model.backend.is_array(a)
