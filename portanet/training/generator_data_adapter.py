@@ -240,9 +240,13 @@ class IterableDataAdapter(_data.DataAdapter):
         """One element -> a host array (or a backend array), dtype-checked and cast."""
         model = self.model
         backend = model.backend
-        if backend.is_array(a):
+        if backend.is_array(a) and not isinstance(a, np.ndarray):
             return _data.to_device(backend, a, label, model.dtype)
-        host = _data.to_device(backend, as_host(a), label, model.dtype, keep_host=True)
+        host = as_host(a)
+        if host.dtype.kind not in "fbiu":
+            what = "Python objects (ragged or mixed data)" if host.dtype == object else f"dtype {host.dtype}"
+            raise TypeError(f"{label}: got {what}; expected float or integer data")
+        host = _data.to_device(backend, host, label, model.dtype, keep_host=True)
         _data.check_finite(backend, host, label)
         return host
 
