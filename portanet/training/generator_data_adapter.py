@@ -98,6 +98,9 @@ class Prefetcher:
             return payload
         self.close()
         if kind == "error":
+            if hasattr(payload, "add_note"):  # Python 3.11+
+                payload.add_note("(raised in portanet's batch prefetch thread: the traceback's "
+                                 "frames after Prefetcher.get ran there)")
             raise payload
         return _END
 
@@ -169,6 +172,17 @@ class IterableDataAdapter(_data.DataAdapter):
         self._losses = None
         self._first = None
         self._built = False
+
+    @property
+    def shard(self):
+        return None
+
+    @shard.setter
+    def shard(self, value):
+        if value is not None and tuple(value)[1] > 1:
+            raise ValueError(f"data-parallel training reads arrays only; got x as a {self.kind}. "
+                             "Pass NumPy arrays (each process holding the same rows), or train on "
+                             "one process")
 
     # ------------------------------------------------------------------ the source
     def _count(self):
