@@ -34,6 +34,31 @@ def as_host_array(values):
     return np.asarray(values)
 
 
+def is_numpy(a):
+    """True for a host NumPy array."""
+    return isinstance(a, np.ndarray)
+
+
+def as_host(a):
+    """An element of a batch as a host NumPy array: NumPy as is, else through DLPack
+    (``__dlpack__``) or ``__array__``; a device tensor with ``.cpu()`` is moved first."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__"):
+        try:
+            return np.from_dlpack(a)
+        except Exception:
+            if hasattr(a, "cpu") and callable(a.cpu):  # e.g. a CUDA torch tensor
+                a = a.cpu()
+                try:
+                    return np.from_dlpack(a)
+                except Exception:
+                    pass
+    if hasattr(a, "__array__"):
+        return np.asarray(a)
+    return np.asarray(a)  # Python numbers and lists; to_device rejects object arrays
+
+
 def _is_host(a):
     return isinstance(a, np.ndarray) or not hasattr(a, "__array_namespace__") and not hasattr(a, "__cuda_array_interface__")
 

@@ -18,8 +18,6 @@ import queue
 import threading
 import warnings
 
-import numpy as np
-
 from . import data_adapter as _data
 
 RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure that your "
@@ -116,26 +114,6 @@ class Prefetcher:
             self._thread.join(timeout)
 
 
-def as_host(a):
-    """An element of a batch as a host NumPy array: NumPy as is, else through DLPack
-    (``__dlpack__``) or ``__array__``; a device tensor with ``.cpu()`` is moved first."""
-    if isinstance(a, np.ndarray):
-        return a
-    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__"):
-        try:
-            return np.from_dlpack(a)
-        except Exception:
-            if hasattr(a, "cpu") and callable(a.cpu):  # e.g. a CUDA torch tensor
-                a = a.cpu()
-                try:
-                    return np.from_dlpack(a)
-                except Exception:
-                    pass
-    if hasattr(a, "__array__"):
-        return np.asarray(a)
-    return np.asarray(a)  # Python numbers and lists; to_device rejects object arrays
-
-
 class IterableDataAdapter(_data.DataAdapter):
     """A generator or another iterable of batches, for fit, evaluate and predict.
 
@@ -223,7 +201,7 @@ class IterableDataAdapter(_data.DataAdapter):
         xs, ys, _ = self._split(raw, 0)
         model = self.model
         label = f"{self.kind} batch 0: x"
-        xs_dev = model._prepare_inputs([as_host(a) if not _is_backend(model, a) else a for a in xs],
+        xs_dev = model._prepare_inputs([_data.as_host(a) if not _is_backend(model, a) else a for a in xs],
                                        name=label)
         if self.targets:
             model._ensure_compiled_outputs()
@@ -254,9 +232,9 @@ class IterableDataAdapter(_data.DataAdapter):
         """One element -> a host array (or a backend array), dtype-checked and cast."""
         model = self.model
         backend = model.backend
-        if backend.is_array(a) and not isinstance(a, np.ndarray):
+        if backend.is_array(a) and not _data.is_numpy(a):
             return _data.to_device(backend, a, label, model.dtype)
-        host = as_host(a)
+        host = _data.as_host(a)
         if host.dtype.kind not in "fbiu":
             what = "Python objects (ragged or mixed data)" if host.dtype == object else f"dtype {host.dtype}"
             raise TypeError(f"{label}: got {what}; expected float or integer data")
@@ -287,7 +265,7 @@ class IterableDataAdapter(_data.DataAdapter):
         _data.check_lengths(named)
         for i, y in enumerate(ys):
             loss = self._losses[i] if self._losses and i < len(self._losses) else None
-            if loss is not None and isinstance(y, np.ndarray):
+            if loss is not None and _data.is_numpy(y):
                 _data.check_targets(model.backend, y, loss, self._out_shapes[i],
                                     f"{where}: y" if len(ys) == 1 else f"{where}: y[{i}]")
         return xs, ys, sws
