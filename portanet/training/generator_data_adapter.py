@@ -8,14 +8,18 @@ any backend or any object with ``__dlpack__`` or ``__array__`` (PyTorch tensors)
 read through NumPy on the host, checked (numeric dtype, finite, the model's input shape,
 labels that fit the loss; errors name the batch index) and moved to the device.
 
-A background thread (``Prefetcher``) pulls and checks the next batches into a bounded
-queue while the current step runs; an exception raised there (in the user's generator
-or in a check) is re-raised in the main thread with its original traceback, after the
-thread has been stopped and joined.
+A background thread (``Prefetcher``) pulls the next batches into a bounded buffer while
+the current step runs, as soon as reading a batch takes longer than ``SYNC_BELOW_S``
+(0.1 ms; a PyDataset with ``workers > 1`` always): batches sliced from memory are read on
+the main thread, where they cost less than handing the GIL to and from a thread. An
+exception raised on the thread (in the user's generator or ``__getitem__``) is re-raised
+in the main thread with its original traceback, after the thread has been stopped and
+joined. The checks of each batch run on the main thread (``convert_on_thread``).
 """
 
-import queue
+import collections
 import threading
+import time
 import warnings
 
 from . import data_adapter as _data
@@ -27,6 +31,60 @@ RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure
 
 _END = object()
 _POLL_S = 0.1
+# A source that returns a batch in less than this (seconds, a running mean) is read on the
+# main thread: a thread gains nothing there, and each hand-over of the GIL between it and the
+# training step costs more than the read (bench/data_pipeline.py). A slower source moves to
+# the prefetch thread at once, for the rest of the pass and for later passes.
+SYNC_BELOW_S = 1e-4
+
+
+class _Buffer:
+    """A bounded FIFO between the prefetch thread and the main thread, with hysteresis:
+    a producer blocked on a full buffer is woken only when it has drained to half, so the
+    thread wakes (and takes the GIL from the training step) once per several batches, not
+    once per batch as with ``queue.Queue`` (bench/data_pipeline.py measured that)."""
+
+    def __init__(self, size):
+        self.items = collections.deque()
+        self.size = max(1, int(size))
+        self.low = self.size // 2
+        self.cond = threading.Condition(threading.Lock())
+        self.producer_waiting = False
+        self.consumer_waiting = False
+
+    def put(self, item, stop):
+        """Append ``item`` (waiting while full); False when ``stop`` was set meanwhile."""
+        with self.cond:
+            while len(self.items) >= self.size:
+                if stop.is_set():
+                    return False
+                self.producer_waiting = True
+                self.cond.wait(_POLL_S)
+            self.producer_waiting = False
+            self.items.append(item)
+            if self.consumer_waiting:
+                self.cond.notify_all()
+            return True
+
+    def get(self, alive):
+        """The oldest item (waiting while empty); RuntimeError if ``alive()`` turns False
+        with nothing left."""
+        with self.cond:
+            while not self.items:
+                if not alive() and not self.items:
+                    raise RuntimeError("the batch prefetch thread ended without a result")
+                self.consumer_waiting = True
+                self.cond.wait(_POLL_S)
+            self.consumer_waiting = False
+            item = self.items.popleft()
+            if self.producer_waiting and len(self.items) <= self.low:
+                self.cond.notify_all()
+            return item
+
+    def clear(self):
+        with self.cond:
+            self.items.clear()
+            self.cond.notify_all()
 
 
 def _produce(pairs, convert, out, stop, activate):
@@ -35,15 +93,8 @@ def _produce(pairs, convert, out, stop, activate):
     try:
         activate()
         for index, raw in pairs:
-            if stop.is_set():
+            if stop.is_set() or not out.put(("batch", convert(raw, index)), stop):
                 break
-            item = ("batch", convert(raw, index))
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=_POLL_S)
-                    break
-                except queue.Full:
-                    continue
     except BaseException as exc:  # re-raised in the main thread by Prefetcher.get
         final = ("error", exc)
     finally:
@@ -54,16 +105,12 @@ def _produce(pairs, convert, out, stop, activate):
             except BaseException as exc:  # an error while shutting a worker pool down
                 if final[0] == "end":
                     final = ("error", exc)
-    while not stop.is_set():
-        try:
-            out.put(final, timeout=_POLL_S)
-            return
-        except queue.Full:
-            continue
+    if not stop.is_set():
+        out.put(final, stop)
 
 
 class Prefetcher:
-    """Runs an iterator of ``(index, raw batch)`` on a daemon thread into a bounded queue.
+    """Runs an iterator of ``(index, raw batch)`` on a daemon thread into a bounded buffer.
 
     Args:
         pairs: the iterator (consumed only by the thread).
@@ -73,25 +120,15 @@ class Prefetcher:
     """
 
     def __init__(self, pairs, convert, max_queue_size=10, activate=lambda: None, name="batches"):
-        self._queue = queue.Queue(maxsize=max(1, int(max_queue_size)))
+        self._buffer = _Buffer(max_queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=_produce, daemon=True, name=f"portanet-prefetch-{name}",
-                                        args=(pairs, convert, self._queue, self._stop, activate))
+                                        args=(pairs, convert, self._buffer, self._stop, activate))
         self._thread.start()
 
     def get(self):
         """The next converted batch, or ``_END``; re-raises an error of the thread."""
-        q = self._queue
-        try:
-            kind, payload = q.get_nowait()
-        except queue.Empty:
-            while True:
-                try:
-                    kind, payload = q.get(timeout=_POLL_S)
-                    break
-                except queue.Empty:
-                    if not self._thread.is_alive() and q.empty():
-                        raise RuntimeError("the batch prefetch thread ended without a result") from None
+        kind, payload = self._buffer.get(self._thread.is_alive)
         if kind == "batch":
             return payload
         self.close()
@@ -105,13 +142,35 @@ class Prefetcher:
     def close(self, timeout=30.0):
         """Stop the thread and join it (it stops after the batch it is reading)."""
         self._stop.set()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
+        self._buffer.clear()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+
+class _SyncReader:
+    """Reads ``(index, raw batch)`` pairs on the calling thread, timing each read."""
+
+    def __init__(self, pairs, convert):
+        self.pairs, self.convert = pairs, convert
+        self.mean_s = 0.0
+
+    def get(self):
+        start = time.perf_counter()
+        try:
+            index, raw = next(self.pairs)
+        except StopIteration:
+            return _END
+        self.mean_s = 0.7 * self.mean_s + 0.3 * (time.perf_counter() - start)
+        return self.convert(raw, index)
+
+    @property
+    def slow(self):
+        return self.mean_s > SYNC_BELOW_S
+
+    def close(self):
+        close = getattr(self.pairs, "close", None)
+        if close is not None:
+            close()
 
 
 class IterableDataAdapter(_data.DataAdapter):
@@ -132,6 +191,10 @@ class IterableDataAdapter(_data.DataAdapter):
     """
 
     kind = "iterable"
+    # The checks of a batch (~0.1 ms for 128 x 784) run on the main thread by default: on
+    # the prefetch thread they contend for the GIL with the training step, which costs
+    # more than they take (bench/data_pipeline.py).
+    convert_on_thread = False
 
     def __init__(self, model, source, kind=None, targets=True, max_queue_size=10, steps=None):
         self.model = model
@@ -150,6 +213,8 @@ class IterableDataAdapter(_data.DataAdapter):
         self._losses = None
         self._first = None
         self._built = False
+        self._slow = False  # read on the prefetch thread from the start of a pass
+        self.workers = getattr(self, "workers", 1)
 
     @property
     def shard(self):
@@ -197,7 +262,9 @@ class IterableDataAdapter(_data.DataAdapter):
     def build(self):
         """Build the model from the first batch (if needed) and check that batch; returns
         its inputs as device arrays (for fit's standardization check)."""
+        start = time.perf_counter()
         raw = self._peek()
+        self._slow = time.perf_counter() - start > SYNC_BELOW_S
         xs, ys, _ = self._split(raw, 0)
         model = self.model
         label = f"{self.kind} batch 0: x"
@@ -278,10 +345,15 @@ class IterableDataAdapter(_data.DataAdapter):
         return _data.pack_batch([dev(a) for a in xs], [dev(a) for a in ys], [dev(w) for w in sws])
 
     # ------------------------------------------------------------------ epochs
-    def _start_pass(self):
-        model = self.model
-        return Prefetcher(self._pairs(), self._convert, self.max_queue_size,
-                          activate=model.backend.activate, name=self.kind)
+    def _start_pass(self, pairs=None):
+        """A reader of a new pass (or of the rest of ``pairs``): on the prefetch thread when
+        the source is slow or has several workers, else on this thread."""
+        pairs = self._pairs() if pairs is None else pairs
+        if not (self._slow or self.workers > 1):
+            return _SyncReader(pairs, _keep)
+        convert = self._convert if self.convert_on_thread else _keep
+        return Prefetcher(pairs, convert, self.max_queue_size,
+                          activate=self.model.backend.activate, name=self.kind)
 
     def on_epoch_begin(self):
         """Called before each epoch's first batch (PyDataset: its ``on_epoch_begin``)."""
@@ -315,8 +387,12 @@ class IterableDataAdapter(_data.DataAdapter):
                     if steps is not None or count == 0:
                         self._ran_out()
                     break
+                reader = self._prefetcher
+                if isinstance(reader, _SyncReader) and reader.slow:
+                    self._slow = True  # the rest of this pass, and later passes, on a thread
+                    self._prefetcher = self._start_pass(reader.pairs)
                 count += 1
-                yield self._finish(item)
+                yield self._finish(item if self.convert_on_thread else self._convert(*item))
             outcome = "done"
         except GeneratorExit:  # the loop stopped early (stop_training, an error in a step)
             outcome = "abandoned"
@@ -334,6 +410,10 @@ class IterableDataAdapter(_data.DataAdapter):
         if self._prefetcher is not None:
             self._prefetcher.close()
             self._prefetcher = None
+
+
+def _keep(raw, index):
+    return raw, index
 
 
 def _is_backend(model, a):
