@@ -10,8 +10,9 @@ labels that fit the loss; errors name the batch index) and moved to the device.
 
 A background thread (``Prefetcher``) pulls the next batches into a bounded buffer while
 the current step runs, as soon as reading a batch takes longer than ``SYNC_BELOW_S``
-(0.1 ms; a PyDataset with ``workers > 1`` always): batches sliced from memory are read on
-the main thread, where they cost less than handing the GIL to and from a thread. An
+(0.1 ms, three reads in a row; a PyDataset with ``workers > 1`` always): batches sliced
+from memory are read on the main thread, where they cost less than handing the GIL to and
+from a thread. An
 exception raised on the thread (in the user's generator or ``__getitem__``) is re-raised
 in the main thread with its original traceback, after the thread has been stopped and
 joined. The checks of each batch run on the main thread (``convert_on_thread``).
@@ -31,11 +32,15 @@ RAN_OUT_WARNING = ("Your input ran out of data; interrupting training. Make sure
 
 _END = object()
 _POLL_S = 0.1
-# A source that returns a batch in less than this (seconds, a running mean) is read on the
-# main thread: a thread gains nothing there, and each hand-over of the GIL between it and the
-# training step costs more than the read (bench/data_pipeline.py). A slower source moves to
-# the prefetch thread at once, for the rest of the pass and for later passes.
+# A source that returns a batch in less than this (seconds) is read on the main thread: a
+# thread gains nothing there, and each hand-over of the GIL between it and the training step
+# costs more than the read (bench/data_pipeline.py). A source slower than that for
+# SLOW_READS reads in a row (one slow read can be the OS scheduling another process), or
+# whose first batch took over THREAD_AT_ONCE_S, moves to the prefetch thread for the rest
+# of the pass and for later passes.
 SYNC_BELOW_S = 1e-4
+SLOW_READS = 3
+THREAD_AT_ONCE_S = 1e-3
 
 
 class _Buffer:
@@ -152,7 +157,7 @@ class _SyncReader:
 
     def __init__(self, pairs, convert):
         self.pairs, self.convert = pairs, convert
-        self.mean_s = 0.0
+        self.slow_reads = 0
 
     def get(self):
         start = time.perf_counter()
@@ -160,12 +165,12 @@ class _SyncReader:
             index, raw = next(self.pairs)
         except StopIteration:
             return _END
-        self.mean_s = 0.7 * self.mean_s + 0.3 * (time.perf_counter() - start)
+        self.slow_reads = self.slow_reads + 1 if time.perf_counter() - start > SYNC_BELOW_S else 0
         return self.convert(raw, index)
 
     @property
     def slow(self):
-        return self.mean_s > SYNC_BELOW_S
+        return self.slow_reads >= SLOW_READS
 
     def close(self):
         close = getattr(self.pairs, "close", None)
@@ -264,7 +269,7 @@ class IterableDataAdapter(_data.DataAdapter):
         its inputs as device arrays (for fit's standardization check)."""
         start = time.perf_counter()
         raw = self._peek()
-        self._slow = time.perf_counter() - start > SYNC_BELOW_S
+        self._slow = time.perf_counter() - start > THREAD_AT_ONCE_S
         xs, ys, _ = self._split(raw, 0)
         model = self.model
         label = f"{self.kind} batch 0: x"
