@@ -13,6 +13,8 @@
    minimum and median epoch time of each and the ratios to the array path. ``--clock
    cpu`` times the process's CPU time (all threads, the prefetch thread's work included)
    instead of wall time: on a shared machine others' load disturbs it far less.
+   Because a whole epoch varies by more than 5% on a busy machine, the adapters are also
+   timed alone (one epoch of batches, no step) against the epoch's steps alone.
 2. Overlap (wall time): a ``PyDataset`` of 16 batches whose ``__getitem__`` sleeps 50 ms,
    read by ``predict`` with workers=1, 2 and 4, against the serial sum (the sleeps plus
    the model's own time on the same batches from memory).
@@ -88,6 +90,42 @@ def overhead(rounds, clock=time.perf_counter):
     return out
 
 
+def pipeline_only(rounds, clock=time.perf_counter):
+    """The adapters alone: one epoch of batches from each, no training step (the part of the
+    epoch that differs between the paths), and the steps alone, each the minimum over rounds;
+    ``estimated_ratio`` = (steps + dataset batches) / (steps + array batches)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((ROWS, FEATURES)).astype("float32")
+    y = rng.integers(0, CLASSES, ROWS)
+    model = _model()
+    model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)
+    get = pn.training.get_data_adapter
+    sources = {
+        "arrays": lambda: get(model, x, y, batch_size=BATCH),
+        "pydataset": lambda: get(model, InMemory(x, y, BATCH)),
+        "generator": lambda: get(model, _generator(x, y)),
+    }
+    times = {k: [] for k in list(sources) + ["steps"]}
+    batch = (x[:BATCH], y[:BATCH], None)
+    for _ in range(rounds):
+        for name, make in sources.items():
+            adapter = make()
+            start = clock()
+            for _ in adapter:
+                pass
+            times[name].append(clock() - start)
+            adapter.close()
+        start = clock()
+        for _ in range(-(-ROWS // BATCH)):
+            model.train_step(batch)
+        model.backend.synchronize()
+        times["steps"].append(clock() - start)
+    out = {k: min(v) for k, v in times.items()}
+    for name in ("pydataset", "generator"):
+        out[f"{name}_estimated_ratio"] = (out["steps"] + out[name]) / (out["steps"] + out["arrays"])
+    return out
+
+
 def overlap(batches=16, sleep=0.05):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batches * BATCH, FEATURES)).astype("float32")
@@ -116,7 +154,8 @@ def main(argv=None):
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     with pn.use_backend(args.backend):
         result = {"backend": args.backend, "clock": args.clock,
-                  "overhead": overhead(args.rounds, clock), "overlap": overlap()}
+                  "overhead": overhead(args.rounds, clock),
+                  "pipeline_only": pipeline_only(args.rounds, clock), "overlap": overlap()}
     o, v = result["overhead"], result["overlap"]
     print(f"backend {args.backend}: one fit epoch of {ROWS} x {FEATURES}, batch {BATCH} "
           f"({args.clock} clock)")
@@ -124,6 +163,11 @@ def main(argv=None):
         ratio = "" if name == "arrays" else \
             f"  ratio min {o[name]['min_ratio_to_arrays']:.3f}, median {o[name]['median_ratio_to_arrays']:.3f}"
         print(f"  {name:10s} min {o[name]['min_s'] * 1e3:8.1f} ms  median {o[name]['median_s'] * 1e3:8.1f} ms{ratio}")
+    p = result["pipeline_only"]
+    print(f"  batches alone (min): arrays {p['arrays'] * 1e3:.1f} ms, pydataset {p['pydataset'] * 1e3:.1f} ms, "
+          f"generator {p['generator'] * 1e3:.1f} ms; the epoch's steps alone {p['steps'] * 1e3:.0f} ms; "
+          f"estimated ratio pydataset {p['pydataset_estimated_ratio']:.3f}, generator "
+          f"{p['generator_estimated_ratio']:.3f}")
     print(f"slow __getitem__ ({v['batches']} x {v['sleep_s'] * 1e3:.0f} ms sleep): serial sum "
           f"{v['serial_sum_s'] * 1e3:.0f} ms (compute {v['compute_s'] * 1e3:.0f} ms); workers=1 "
           f"{v['workers_1_s'] * 1e3:.0f} ms, workers=2 {v['workers_2_s'] * 1e3:.0f} ms, "
