@@ -99,7 +99,8 @@ class FitLoop:
             train, val = _adapters.fit_data(self, x, y, given_batch_size, shuffle, validation_split,
                                             validation_data, class_weight, sample_weight,
                                             steps_per_epoch, validation_steps)
-            self._check_standardization(train.first_inputs)
+            if getattr(train, "first_inputs", None) is not None:  # not for a user's DataAdapter
+                self._check_standardization(train.first_inputs)
         else:
             train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data,
                                         class_weight, sample_weight)
