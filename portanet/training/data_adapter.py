@@ -3,7 +3,9 @@
 Separation of concerns (as keras/src/trainers/data_adapters): a ``DataAdapter`` turns one
 kind of user data into batches ``(x, y, sample_weight)`` for the trainer's step methods;
 the trainer (``portanet.training.trainer``) owns the loop. ``ArrayDataAdapter`` serves
-arrays; generators and datasets get their own adapters here later.
+arrays; generators and other iterables of batches are served by
+``generator_data_adapter``, ``PyDataset`` by ``py_dataset_adapter``, and
+``adapter_selection`` picks the adapter for what the user passed.
 
 The whole data set moves to the device once (``fit`` checks it before any state changes),
 is shuffled each epoch with a device permutation, and batches are gathered on the device
@@ -30,6 +32,31 @@ def as_list(x):
 def as_host_array(values):
     """Python data (nested lists, scalars) as a host NumPy array."""
     return np.asarray(values)
+
+
+def is_numpy(a):
+    """True for a host NumPy array."""
+    return isinstance(a, np.ndarray)
+
+
+def as_host(a):
+    """An element of a batch as a host NumPy array: NumPy as is, else through DLPack
+    (``__dlpack__``) or ``__array__``; a device tensor with ``.cpu()`` is moved first."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__"):
+        try:
+            return np.from_dlpack(a)
+        except Exception:
+            if hasattr(a, "cpu") and callable(a.cpu):  # e.g. a CUDA torch tensor
+                a = a.cpu()
+                try:
+                    return np.from_dlpack(a)
+                except Exception:
+                    pass
+    if hasattr(a, "__array__"):
+        return np.asarray(a)
+    return np.asarray(a)  # Python numbers and lists; to_device rejects object arrays
 
 
 def _is_host(a):
@@ -239,6 +266,10 @@ class DataAdapter:
 
     def __iter__(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def close(self):
+        """Release what the adapter holds between epochs (background threads); the
+        trainer calls it when fit, evaluate or predict is done. Arrays: nothing."""
 
 
 class ArrayDataAdapter(DataAdapter):

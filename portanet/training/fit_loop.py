@@ -8,6 +8,7 @@ loss and metric sums stay on the device and are read back when a log is read.
 import math
 
 from .. import callbacks as _callbacks
+from . import adapter_selection as _adapters
 from . import data_adapter as _data
 from . import step_api as _step
 from .standardization import warn_if_not_standardized
@@ -32,9 +33,10 @@ def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split
     if shuffle not in (True, False, "batch"):
         raise ValueError(f"shuffle={shuffle!r}; expected True, False or 'batch'")
     check_positive_int(validation_freq, "validation_freq")
-    if x is None or (y is None and not targets_optional):
-        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays); y may "
-                         "be omitted only when the model overrides train_step")
+    if x is None or (y is None and not targets_optional and not _adapters.is_dataset(x)):
+        raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays; or x alone "
+                         "as a PyDataset, a generator or an iterable of (x, y) batches); y may "
+                         "also be omitted when the model overrides train_step")
     verbose = 1 if verbose == "auto" else verbose
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r}; expected 0, 1, 2 or 'auto'")
@@ -92,15 +94,26 @@ class FitLoop:
                 validation_freq=validation_freq, record_batch_loss=record_batch_loss,
                 diagnostics=diagnostics)
         self._require_compiled("training")
+        given_batch_size = batch_size
         # A custom train_step may train without targets (fit(x), as Keras's VAE example).
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch,
                                               validation_split, shuffle, validation_freq, x, y,
                                               targets_optional=self._overrides("train_step"))
-        train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data,
-                                    class_weight, sample_weight)
+        if _adapters.is_dataset(x):
+            train, val = _adapters.fit_data(self, x, y, given_batch_size, shuffle, validation_split,
+                                            validation_data, class_weight, sample_weight,
+                                            steps_per_epoch, validation_steps)
+            if getattr(train, "first_inputs", None) is not None:  # not for a user's DataAdapter
+                self._check_standardization(train.first_inputs)
+        else:
+            train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data,
+                                        class_weight, sample_weight)
+        if isinstance(val, _data.DataAdapter):
+            val.steps = validation_steps
         if self._distribution is not None:
             self._distribution.shard(train)
-        steps = train.num_batches if steps_per_epoch is None else min(train.num_batches, steps_per_epoch)
+        steps = train.num_batches if steps_per_epoch is None else \
+            steps_per_epoch if train.num_batches is None else min(train.num_batches, steps_per_epoch)
         cblist = self._fit_callbacks(callbacks, verbose, diagnostics, {
             "epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
             "samples": train.size})
@@ -114,9 +127,13 @@ class FitLoop:
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             epoch_logs = self._fit_epoch(epoch, train, cblist, steps_per_epoch, record_batch_loss)
+            if getattr(train, "last_count", None) == 0:
+                break  # the generator ran out (warned): no epoch to log
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                val_logs = self._evaluate_adapter(val) if isinstance(val, _data.DataAdapter) else \
+                    self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size)
+                if getattr(val, "last_count", None) != 0:
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             if getattr(self, "_record_lr", False):  # set by learning-rate callbacks
                 epoch_logs["learning_rate"] = float(self.optimizer.learning_rate)
             cblist.call("on_epoch_end", epoch, epoch_logs)
@@ -124,6 +141,7 @@ class FitLoop:
                 break
         self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: averages in
         cblist.call("on_train_end", epoch_logs)
+        _adapters.close(train, val)
         self._train_data = None
         return history
 
@@ -218,6 +236,8 @@ class FitLoop:
                                  stacklevel=5)
 
     def _prepare_validation(self, validation_data):
+        if _adapters.is_dataset(validation_data):
+            return _adapters.select(self, validation_data, name="validation_data")
         if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, "
                              f"sample_weight); got {type(validation_data).__name__}")

@@ -27,6 +27,7 @@ from .. import callbacks as _callbacks
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optimizers as _optimizers
+from . import adapter_selection as _adapters
 from . import compile_utils as _compile
 from . import data_adapter as _data
 from . import distribution as _distribution
@@ -38,20 +39,32 @@ from .step_api import StepAPI
 from .trackers import MetricTrackers
 
 
-def get_data_adapter(model, x, y=None, sample_weight=None, batch_size=32, shuffle=False):
+def get_data_adapter(model, x, y=None, sample_weight=None, batch_size=None, shuffle=False,
+                     steps_per_epoch=None, class_weight=None):
     """A ``DataAdapter`` over ``(x, y, sample_weight)`` checked and moved as ``fit`` does.
 
     For tools that drive the step methods themselves (``model.train_step(batch)`` for each
     ``batch`` of the adapter), e.g. ``portanet.utils.find_learning_rate``. Builds the model
-    on first data; ``y`` requires a compiled model.
+    on first data; ``y`` requires a compiled model. As Keras's ``get_data_adapter``, ``x``
+    may also be a ``PyDataset``, a generator or another iterable of batches (then ``y``,
+    ``sample_weight`` and ``batch_size`` stay None); call ``close()`` on the adapter
+    when done with it (it stops the prefetch thread).
 
     Args:
         model: a portanet Model.
         x, y, sample_weight: as for ``fit`` (y and sample_weight may be None).
-        batch_size: rows per batch.
+        batch_size: rows per batch (arrays; default 32).
         shuffle: True (a new device permutation per pass), False or "batch".
+        steps_per_epoch: batches per pass over a dataset (None: until it ends).
+        class_weight: PyDataset only, as ``fit``.
     """
-    check_positive_int(batch_size, "batch_size")
+    if _adapters.is_dataset(x):
+        targets = model.compiled
+        if targets:
+            model._ensure_compiled_outputs()
+        return _adapters.select(model, x, y, sample_weight, batch_size, class_weight,
+                                shuffle=shuffle, steps=steps_per_epoch, targets=targets)
+    batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
     if y is None:
         xs = model._prepare_inputs(x)
         return _data.ArrayDataAdapter(model.backend, xs, batch_size=batch_size, shuffle=shuffle)
@@ -399,18 +412,32 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         of logs), sample_weight, callbacks (their on_test_* methods run), return_dict.
         """
         self._require_compiled("evaluating")
-        batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
-        if x is None or y is None:
-            raise ValueError("evaluate: x and y are required")
-        xs_raw, ys_raw, n = self._standardize_xy(x, y)
-        xs = self._prepare_inputs(xs_raw, stream="auto")
-        self._ensure_compiled_outputs()
-        ys = self._prepare_targets(ys_raw, self._output_shapes())
-        sws = self._sample_weights(sample_weight, None, ys, n)
-        cbl = _callbacks.CallbackList(callbacks, self, {"steps": -(-n // batch_size), "epochs": 1,
+        data = None
+        if _adapters.is_dataset(x):
+            data = _adapters.select(self, x, y, sample_weight, batch_size, steps=steps)
+            num_steps = data.num_batches if steps is None or data.num_batches is None else \
+                min(steps, data.num_batches)
+            num_steps = steps if num_steps is None else num_steps
+        else:
+            batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+            if x is None or y is None:
+                raise ValueError("evaluate: x and y are required")
+            xs_raw, ys_raw, n = self._standardize_xy(x, y)
+            xs = self._prepare_inputs(xs_raw, stream="auto")
+            self._ensure_compiled_outputs()
+            ys = self._prepare_targets(ys_raw, self._output_shapes())
+            sws = self._sample_weights(sample_weight, None, ys, n)
+            num_steps = -(-n // batch_size)
+        cbl = _callbacks.CallbackList(callbacks, self, {"steps": num_steps, "epochs": 1,
                                       "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_test_begin", None)
-        logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
+        if data is None:
+            logs = self._evaluate_arrays(xs, ys, sws, batch_size=batch_size, callbacks=cbl)
+        else:
+            try:
+                logs = self._evaluate_adapter(data, cbl)
+            finally:
+                data.close()
         cbl.call("on_test_end", logs)
         if return_dict:
             return logs
@@ -423,9 +450,12 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
 
         Args follow Keras: batch_size (default 32), callbacks (on_predict_* run).
         """
-        batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
-        xs = self._prepare_inputs(x, stream="auto")
-        data = _data.ArrayDataAdapter(self.backend, xs, batch_size=batch_size, shuffle=False)
+        if _adapters.is_dataset(x):
+            data = _adapters.select(self, x, batch_size=batch_size, steps=steps, targets=False)
+        else:
+            batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+            xs = self._prepare_inputs(x, stream="auto")
+            data = _data.ArrayDataAdapter(self.backend, xs, batch_size=batch_size, shuffle=False)
         cbl = _callbacks.CallbackList(callbacks, self, {"steps": data.num_batches, "epochs": 1,
                                       "verbose": verbose}, add_progbar=bool(verbose))
         cbl.call("on_predict_begin", None)
@@ -440,6 +470,7 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             for c, o in zip(chunks, outs):
                 c.append(o)
             cbl.call("on_predict_batch_end", step, {"outputs": outs[0] if len(outs) == 1 else outs})
+        data.close()
         cbl.call("on_predict_end", None)
         xp = self.xp
         results = [self.backend.to_numpy(xp.concat(c, axis=0) if len(c) > 1 else c[0]) for c in chunks]

@@ -7,6 +7,7 @@ from ..plotting import plot_history as _plot_history
 from ..progbar import Progbar
 from ..training.step_api import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .numerical import normalize, to_categorical
+from .py_dataset import PyDataset, Sequence
 from .sequence import pad_sequences
 
 
@@ -27,4 +28,4 @@ from .lr_finder import find_learning_rate  # noqa: E402
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
            "find_learning_rate", "normalize", "pad_sequences", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "Progbar"]
+           "unpack_x_y_sample_weight", "Progbar", "PyDataset", "Sequence"]
