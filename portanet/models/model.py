@@ -12,6 +12,7 @@ from .. import layers as _layers
 from .. import saving as _saving
 from ..layers.base import Layer
 from ..training import Trainer
+from .json_io import to_json as _to_json
 from .summary import print_summary
 
 
@@ -123,6 +124,10 @@ class Model(Trainer, Layer):
     def save(self, filepath, overwrite=True):
         """Save architecture, weights, compile config and optimizer state to one file."""
         _saving.save_model(self, filepath, overwrite=overwrite)
+
+    def to_json(self, **kwargs):
+        """The architecture as Keras 3's JSON text (see ``portanet.models.json_io``)."""
+        return _to_json(self, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights alone (see ``portanet.saving.save_weights``)."""
