@@ -137,3 +137,27 @@ def test_missing_extra_names_it(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_tbx)
     with pytest.raises(ImportError, match=r"'tensorboard' extra.*pip install"):
         pn.callbacks.TensorBoard(log_dir=tmp_path)
+
+
+def test_images_and_embeddings(backend, tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 10, (32, 5))
+    y = rng.integers(0, 2, (32, 1)).astype("float32")
+    model = pn.Sequential([pn.Input((5,), dtype="int32"), pn.layers.Embedding(10, 3, name="emb"),
+                           pn.layers.Flatten(name="flat"), pn.layers.Dense(1, activation="sigmoid", name="out")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("".join(f"word{i}\n" for i in range(10)))
+    tb = pn.callbacks.TensorBoard(log_dir=tmp_path / "logs", histogram_freq=1, write_images=True,
+                                  embeddings_freq=1, embeddings_metadata={"emb": str(labels)})
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[tb])
+    images = {v.tag: v.image for e in read_events(tmp_path / "logs" / "train") for v in e.summary.value
+              if v.HasField("image")}
+    assert images["emb/embeddings/image"].height == 10 and images["emb/embeddings/image"].width == 3
+    assert images["out/bias/image"].height == 1
+    tsv = sorted((tmp_path / "logs" / "train").rglob("tensors.tsv"))
+    assert len(tsv) == 1
+    rows = [list(map(float, line.split("\t"))) for line in tsv[0].read_text().splitlines()]
+    np.testing.assert_allclose(rows, model.get_layer("emb").get_weights()[0], rtol=1e-5, atol=1e-6)
+    meta = sorted((tmp_path / "logs" / "train").rglob("metadata.tsv"))
+    assert meta and meta[0].read_text().split() == [f"word{i}" for i in range(10)]
