@@ -178,6 +178,21 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         return _deserialize(config)
 
 
+_DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy")
+
+
+def _plain_dtypes(value):
+    """Keras 3 writes a layer's dtype as a policy dict ({"class_name": "DTypePolicy",
+    "config": {"name": "float32"}}); portanet's layers take the dtype name."""
+    if isinstance(value, list):
+        return [_plain_dtypes(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if value.get("class_name") in _DTYPE_POLICIES and isinstance(value.get("config"), dict):
+        return value["config"].get("name")
+    return {k: _plain_dtypes(v) for k, v in value.items()}
+
+
 def _deserialize(config):
     if isinstance(config, _JSON_SCALARS):
         return config
@@ -192,7 +207,7 @@ def _deserialize(config):
     module = config.get("module")
     if class_name == "function":
         return _deserialize_function(config, module)
-    inner = {"class_name": class_name, "config": config.get("config") or {}}
+    inner = {"class_name": class_name, "config": _plain_dtypes(config.get("config") or {})}
     registered = config.get("registered_name")
     if isinstance(registered, str) and registered in CUSTOM_OBJECTS and registered != class_name:
         inner["class_name"] = registered
