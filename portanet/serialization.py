@@ -89,8 +89,9 @@ def serialize_keras_object(obj):
             registered = _registered_name(obj)
             if base is Layer:
                 module = _MODEL_MODULES.get(cls_name, module)
-            entry = {"module": module if registered is None else None, "class_name": cls_name,
-                     "config": obj.get_config(), "registered_name": registered or
+            # A registered user class: its Python module, only recorded (never imported back).
+            entry = {"module": module if registered is None else type(obj).__module__,
+                     "class_name": cls_name, "config": obj.get_config(), "registered_name": registered or
                      ("Functional" if cls_name == "Functional" else None)}
             if base is Layer:
                 shape = _build_shape(obj)
@@ -104,8 +105,8 @@ def serialize_keras_object(obj):
         if registered is None:
             raise TypeError(f"serialize_keras_object: {type(obj).__name__} is not a portanet object; "
                             "register it with pn.saving.register_serializable")
-        return {"module": None, "class_name": type(obj).__name__, "config": obj.get_config(),
-                "registered_name": registered}
+        return {"module": type(obj).__module__, "class_name": type(obj).__name__,
+                "config": obj.get_config(), "registered_name": registered}
     raise TypeError(f"serialize_keras_object: cannot serialize {obj!r} ({type(obj).__name__}); expected "
                     "a portanet object, a named function or plain values")
 

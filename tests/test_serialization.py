@@ -166,3 +166,22 @@ def test_reads_keras3_json(backend, name):
     x = np.array([[1.0, -1.0, 0.5, 2.0]], dtype="float32")
     act = np.tanh if name == "functional" else (lambda v: np.maximum(v, 0))
     np.testing.assert_allclose(np.asarray(model.predict(x, verbose=0)), act(x @ kernel + bias), rtol=1e-6)
+
+
+def test_registered_custom_layer_round_trip(backend):
+    @pn.saving.register_serializable(package="SerTest")
+    class ScaleBy(pn.layers.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    entry = pn.saving.serialize_keras_object(ScaleBy(3.0, name="s"))
+    assert entry["registered_name"] == "SerTest>ScaleBy" and entry["class_name"] == "ScaleBy"
+    back = pn.saving.deserialize_keras_object(json.loads(json.dumps(entry)))
+    assert isinstance(back, ScaleBy) and back.factor == 3.0 and back.name == "s"
