@@ -167,3 +167,16 @@ def test_missing_matplotlib_names_the_extra(backend, tmp_path, monkeypatch):
     # DOT text needs no matplotlib.
     pn.utils.plot_model(_sequential(), to_file=tmp_path / "m.dot")
     assert (tmp_path / "m.dot").read_text().startswith("digraph")
+
+
+def test_shared_layer_self_loop(backend, tmp_path):
+    pytest.importorskip("matplotlib")
+    shared = pn.layers.Dense(2, name="shared")
+    x = pn.Input((2,), name="x")
+    model = pn.Model(x, pn.layers.Dense(1, name="o")(shared(shared(x))))
+    _, edges = nodes_and_edges(pn.utils.model_to_dot(model))
+    assert sorted(edges) == sorted([("x", "shared"), ("shared", "shared"), ("shared", "o")])
+    graph, _ = mv._build_graph(model, False)
+    assert mv.ranks(graph) == {"x": 0, "shared": 1, "o": 2}
+    pn.utils.plot_model(model, to_file=tmp_path / "shared.png", dpi=40)
+    assert _png_size(tmp_path / "shared.png")[1] > 0

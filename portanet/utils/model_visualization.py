@@ -289,21 +289,35 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
 
 # ----------------------------------------------------------------------------- layout
 def ranks(graph):
-    """{box key: rank}: the longest path (in edges) from a box without inputs."""
-    preds = {key: [] for key in graph.boxes}
+    """{box key: rank}: the longest path (in edges) from a box without inputs. An edge that
+    closes a cycle (a shared layer called on its own output) does not count."""
+    succs = {key: [] for key in graph.boxes}
     for src, dst in graph.edges:
-        preds[dst].append(src)
-    rank = {}
-
-    def visit(key, trail=()):
-        if key in rank:
-            return rank[key]
-        if key in trail:
-            raise ValueError(f"the layer graph has a cycle through {key!r}")
-        rank[key] = 0 if not preds[key] else 1 + max(visit(p, trail + (key,)) for p in preds[key])
-        return rank[key]
-    for key in graph.boxes:
-        visit(key)
+        succs[src].append(dst)
+    # Iterative depth-first search: post-order, ignoring edges back into the current path.
+    state, post = {}, []
+    for root in graph.boxes:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack = [(root, iter(succs[root]))]
+        while stack:
+            key, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[key] = "done"
+                post.append(key)
+                stack.pop()
+            elif child not in state:
+                state[child] = "open"
+                stack.append((child, iter(succs[child])))
+    order = post[::-1]                     # a topological order of the forward edges
+    position = {key: i for i, key in enumerate(order)}
+    rank = {key: 0 for key in graph.boxes}
+    for key in order:
+        for child in succs[key]:
+            if position[child] > position[key]:
+                rank[child] = max(rank[child], rank[key] + 1)
     return rank
 
 
@@ -398,6 +412,12 @@ def _draw(graph, shapes, rankdir, opts, to_file, fmt, dpi):
     vertical = rankdir in ("TB", "BT")
     for src, dst in graph.edges:
         (sx, sy), (dx, dy) = centres[src], centres[dst]
+        if src == dst:     # a shared layer called on its own output: a loop on the box's side
+            w, h = sizes[src]
+            ax.add_patch(FancyArrowPatch((sx + w / 2, sy + h / 4), (sx + w / 2, sy - h / 4),
+                                         connectionstyle="arc3,rad=-1.2", arrowstyle="-|>",
+                                         mutation_scale=12, linewidth=1.5, color="black", zorder=1))
+            continue
         if vertical:
             sign = 1 if dy < sy else -1
             start = (sx, sy - sign * sizes[src][1] / 2)
