@@ -24,4 +24,4 @@ from .lr_finder import find_learning_rate  # noqa: E402
 from .model_visualization import model_to_dot, plot_model  # noqa: E402
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
-           "find_learning_rate", "normalize", "pad_sequences", "plot_model", "model_to_dot"]
+           "find_learning_rate", "normalize", "pad_sequences"]
