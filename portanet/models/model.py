@@ -8,11 +8,11 @@ methods on top of that, as Keras's ``Model(Trainer, Layer)``.
 """
 
 from .. import backend as _backend
+from .json_io import to_json as _to_json  # (placed here to keep merges with main conflict-free)
 from .. import layers as _layers
 from .. import saving as _saving
 from ..layers.base import Layer
 from ..training import Trainer
-from .json_io import to_json as _to_json
 from .summary import print_summary
 
 
