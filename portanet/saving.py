@@ -44,6 +44,7 @@ from . import optimizers as _optimizers
 from .backend.base import _np_dtype_name
 from .layers.base import Layer
 from .naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
+from .serialization import deserialize_keras_object, serialize_keras_object
 
 FORMAT_NAME = "portanet.model"
 FORMAT_VERSION = 1
@@ -55,7 +56,7 @@ register_keras_serializable = register_serializable
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "restore_training_state",
            "register_serializable", "register_keras_serializable", "custom_object_scope",
-           "get_custom_objects", "ModelFileError"]
+           "get_custom_objects", "ModelFileError", "serialize_keras_object", "deserialize_keras_object"]
 
 
 class ModelFileError(ValueError):

@@ -53,6 +53,7 @@ LEVELS = {
     "portanet.layers": 3,
     # File formats, then what the training loop calls back, then the loop itself.
     "portanet.saving": 4,
+    "portanet.serialization": 4,  # serialize_keras_object; saving re-exports it
     "portanet.callbacks": 5,
     "portanet.training": 6,
     "portanet.models": 7,

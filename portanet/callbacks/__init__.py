@@ -2,10 +2,11 @@
 
 The base class with every Keras hook, ``CallbackList``, ``History``, the progress logger,
 ``LambdaCallback``, ``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau``,
-``LearningRateScheduler``, ``CSVLogger``, ``BackupAndRestore``, ``TerminateOnNaN`` and
-``TrainingDiagnostics``. Every hook gets Keras's ``logs``: a dict of floats, keys sorted, ``{}``
-where there is none; a batch's dict is built (read from the device) only when a callback reads
-batch logs (``reads_batch_logs``), so a silent fit never synchronizes per step.
+``LearningRateScheduler``, ``CSVLogger``, ``BackupAndRestore``, ``TerminateOnNaN``,
+``TensorBoard`` (the tensorboard extra) and ``TrainingDiagnostics``. Every hook gets Keras's
+``logs``: a dict of floats, keys sorted, ``{}`` where there is none; a batch's dict is built
+(read from the device) only when a callback reads batch logs (``reads_batch_logs``), so a
+silent fit never synchronizes per step.
 
 Callbacks reach the model only through its public API (``save``, ``get_weights``,
 ``stop_training``, ``optimizer.learning_rate``, ``add_train_step_hook``, ``backend``...), so
@@ -23,9 +24,10 @@ from .learning_rate_scheduler import LearningRateScheduler
 from .model_checkpoint import ModelCheckpoint
 from .progbar_logger import ProgbarLogger, format_logs
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 from .training_diagnostics import TrainingDiagnostics
 
 __all__ = ["Callback", "CallbackList", "LazyLogs", "History", "ProgbarLogger", "LambdaCallback",
            "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau", "LearningRateScheduler",
-           "CSVLogger", "BackupAndRestore", "TerminateOnNaN", "TrainingDiagnostics", "format_logs"]
+           "CSVLogger", "BackupAndRestore", "TerminateOnNaN", "TrainingDiagnostics", "TensorBoard", "format_logs"]

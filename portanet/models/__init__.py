@@ -1,7 +1,9 @@
 """Models: ``Model`` (functional when given inputs/outputs), ``Sequential``, ``clone_model``."""
 
 from .. import layers as _layers
+from .. import saving as _saving
 from .functional import Functional, clone_functional
+from .json_io import model_from_json
 from .model import Model
 from .sequential import Sequential
 
@@ -43,4 +45,6 @@ def clone_model(model, input_tensors=None, clone_function=None):
     raise TypeError(f"clone_model: expected a Sequential or functional model; got {type(model).__name__}")
 
 
-__all__ = ["Model", "Sequential", "Functional", "clone_model"]
+load_model = _saving.load_model
+
+__all__ = ["Model", "Sequential", "Functional", "clone_model", "model_from_json", "load_model"]

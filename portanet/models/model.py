@@ -8,6 +8,7 @@ methods on top of that, as Keras's ``Model(Trainer, Layer)``.
 """
 
 from .. import backend as _backend
+from .json_io import to_json as _to_json  # (placed here to keep merges with main conflict-free)
 from .. import layers as _layers
 from .. import saving as _saving
 from ..layers import traced as _traced
@@ -140,6 +141,10 @@ class Model(SubclassedGraph, Trainer, Layer):
     def save(self, filepath, overwrite=True):
         """Save architecture, weights, compile config and optimizer state to one file."""
         _saving.save_model(self, filepath, overwrite=overwrite)
+
+    def to_json(self, **kwargs):
+        """The architecture as Keras 3's JSON text (see ``portanet.models.json_io``)."""
+        return _to_json(self, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights alone (see ``portanet.saving.save_weights``)."""
