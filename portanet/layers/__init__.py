@@ -14,6 +14,7 @@ from .embedding import *  # noqa: F401,F403
 from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
 
 def _register_module(namespace):
     for obj in list(namespace.values()):

@@ -1,0 +1,38 @@
+"""Shared pieces of the attention layers: masked softmax with its backward pass, the causal
+mask, and the flags a call passes (kept on the layer between the functional graph's runs)."""
+
+import numpy as np
+
+__all__ = []
+
+
+def large_negative(dtype):
+    """Keras's _large_negative_number: -3e4 for float16, -1e9 otherwise."""
+    return -3e4 if "float16" in str(dtype) else -1e9
+
+
+def masked_softmax(xp, scores, mask, axis=-1):
+    """Keras's Softmax(mask=...): masked positions get ``(1 - mask) * -1e9`` added, then a
+    softmax along ``axis``; returns (probabilities, backward)."""
+    if mask is not None:
+        scores = scores + (1.0 - xp.astype(mask, scores.dtype)) * large_negative(scores.dtype)
+    e = xp.exp(scores - xp.max(scores, axis=axis, keepdims=True))
+    p = e / xp.sum(e, axis=axis, keepdims=True)
+
+    def backward(dp):
+        return p * (dp - xp.sum(dp * p, axis=axis, keepdims=True))
+    return p, backward
+
+
+def causal_mask(backend, q_len, v_len):
+    """(1, q_len, v_len) bool: row index >= column index, as Keras's _compute_causal_mask."""
+    m = np.arange(q_len)[:, None] >= np.arange(v_len)[None, :]
+    return backend.asarray(m[None])
+
+
+def as_bool(xp, mask):
+    if mask is None:
+        return None
+    if mask.dtype == xp.bool:
+        return mask
+    return mask != 0
