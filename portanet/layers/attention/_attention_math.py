@@ -30,9 +30,12 @@ def causal_mask(backend, q_len, v_len):
     return backend.asarray(m[None])
 
 
-def as_bool(xp, mask):
+def as_bool(backend, mask):
+    """A mask (host or device; bool, int or float) as a device bool array; None stays None."""
     if mask is None:
         return None
+    mask = backend.asarray(mask)
+    xp = backend.xp
     if mask.dtype == xp.bool:
         return mask
     return mask != 0

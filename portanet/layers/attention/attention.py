@@ -134,8 +134,8 @@ class Attention(Layer):
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) > 2 else v
         masks = list(mask) if isinstance(mask, (list, tuple)) else [None, None]
-        q_mask = _am.as_bool(xp, masks[0] if masks else None)
-        v_mask = _am.as_bool(xp, masks[1] if len(masks) > 1 else None)
+        q_mask = _am.as_bool(self.backend, masks[0] if masks else None)
+        v_mask = _am.as_bool(self.backend, masks[1] if len(masks) > 1 else None)
         scores, scores_back = self._calculate_scores(xp, q, k)
         scores_mask = v_mask
         if self.use_causal_mask:

@@ -235,8 +235,14 @@ class EinsumDense(Layer):
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        return tuple(analyze_einsum_string(self.equation, self.bias_axes, tuple(input_shape),
-                                           self.partial_output_shape)[2])
+        """Keras's full output shape, with a None of ``output_shape`` filled from the input
+        dimension of the same letter (as the einsum itself would give)."""
+        input_shape = tuple(input_shape)
+        full = analyze_einsum_string(self.equation, self.bias_axes, input_shape,
+                                     self.partial_output_shape)[2]
+        ins, _, outs = _explicit_specs(self.equation, len(input_shape))
+        return tuple(input_shape[ins.index(c)] if s is None and c in ins else s
+                     for c, s in zip(outs, full))
 
     def forward(self, x, training=False):
         xp = self.xp

@@ -255,7 +255,7 @@ class MultiHeadAttention(Layer):
     # ------------------------------------------------------------------ forward
     def _attention_mask(self, xp, q, v, masks, attention_mask):
         """Keras's _compute_attention_mask: a bool mask broadcastable to (B, T, S) or None."""
-        q_mask, v_mask, k_mask = (_am.as_bool(xp, m) for m in masks)
+        q_mask, v_mask, k_mask = (_am.as_bool(self.backend, m) for m in masks)
         auto = None
         if q_mask is not None:
             auto = xp.expand_dims(q_mask, axis=-1)
@@ -267,7 +267,7 @@ class MultiHeadAttention(Layer):
             m = _am.causal_mask(self.backend, q.shape[1], v.shape[1])
             auto = m if auto is None else xp.logical_and(auto, m)
         if attention_mask is not None:
-            attention_mask = _am.as_bool(xp, attention_mask)
+            attention_mask = _am.as_bool(self.backend, attention_mask)
         if auto is not None:
             attention_mask = auto if attention_mask is None else xp.logical_and(attention_mask, auto)
         return attention_mask
