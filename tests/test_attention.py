@@ -263,3 +263,206 @@ def test_mha_bad_input(backend):
     with pytest.raises(ValueError, match="attention_axes"):
         L.MultiHeadAttention(2, 3, attention_axes=(2,))(np.zeros((1, 2, 3), np.float32),
                                                        np.zeros((1, 2, 3), np.float32))
+
+
+# ---------------------------------------------------------------------------- functional MHA
+def test_mha_in_functional_models(backend, f64):
+    rng = np.random.default_rng(6)
+    q, v, k = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 6, 3)), rng.standard_normal((3, 6, 7))
+    qi, vi, ki = pn.Input((4, 5)), pn.Input((6, 3)), pn.Input((6, 7))
+    mha = L.MultiHeadAttention(2, 3, name="mha")
+    out = mha(qi, vi, ki)
+    assert out.shape == (None, 4, 5)
+    model = pn.Model([qi, vi, ki], out)
+    _randomize(mha)
+    ref, _ = np_mha(mha.get_weights(), q, v, k)
+    np.testing.assert_allclose(to_np(backend, model.predict([q, v, k], verbose=0)), ref,
+                               rtol=1e-12, atol=1e-12)
+    # mha(query, value) with an attention_mask tensor and the causal mask; scores as a second output
+    am_in = pn.Input((4, 6))
+    mha2 = L.MultiHeadAttention(2, 3, name="mha2")
+    y, s = mha2(qi, vi, attention_mask=am_in, use_causal_mask=True, return_attention_scores=True)
+    assert s.shape == (None, 2, 4, 6)
+    model2 = pn.Model([qi, vi, am_in], [y, s])
+    am = (rng.random((3, 4, 6)) > 0.3).astype(np.float64)
+    am[:, :, 0] = 1
+    got_y, got_s = model2.predict([q, v, am], verbose=0)
+    causal = np.arange(4)[:, None] >= np.arange(6)[None, :]
+    ref_y, ref_s = np_mha(mha2.get_weights(), q, v, mask=(am > 0) & causal[None])
+    np.testing.assert_allclose(to_np(backend, got_y), ref_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_np(backend, got_s), ref_s, rtol=1e-12, atol=1e-12)
+    # the graph config keeps the call's flags: the rebuilt model computes the same
+    clone = pn.models.Functional.from_config(model2.get_config())
+    clone.set_weights(model2.get_weights())
+    for a, b in zip(clone.predict([q, v, am], verbose=0), (got_y, got_s)):
+        np.testing.assert_allclose(to_np(backend, a), to_np(backend, b), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="same return_attention_scores"):
+        mha2(qi, vi, attention_mask=am_in)
+
+
+def test_mha_uses_the_masks_of_its_inputs(backend, f64):
+    tokens = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 0]])
+    inp = pn.Input((5,), dtype="int64")
+    emb = L.Embedding(10, 4, mask_zero=True, name="emb")
+    e = emb(inp)
+    mha = L.MultiHeadAttention(2, 3, name="mha")
+    model = pn.Model(inp, mha(e, e))
+    got = to_np(backend, model.predict(tokens, verbose=0))
+    x = emb.get_weights()[0][tokens]
+    m = tokens != 0
+    ref, _ = np_mha(mha.get_weights(), x, x, mask=m[:, :, None] & m[:, None, :])
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def _encoder_block(x, d_model, heads, ff, name):
+    attn = L.MultiHeadAttention(heads, d_model // heads, name=f"{name}_mha")(x, x)
+    x = L.LayerNormalization(name=f"{name}_ln1")(L.Add(name=f"{name}_add1")([x, attn]))
+    f = L.Dense(ff, activation="relu", name=f"{name}_ff1")(x)
+    f = L.Dense(d_model, name=f"{name}_ff2")(f)
+    return L.LayerNormalization(name=f"{name}_ln2")(L.Add(name=f"{name}_add2")([x, f]))
+
+
+def test_transformer_encoder_block_learns_and_saves(backend, tmp_path):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((256, 8, 4)).astype(np.float32)
+    # each position needs the whole sequence: its own feature 1 plus the mean of feature 0
+    y = (x[:, :, 1] + np.mean(x[:, :, 0], axis=1, keepdims=True))[..., None].astype(np.float32)
+    pn.utils.set_random_seed(0)
+    inp = pn.Input((8, 4))
+    h = L.Dense(16, name="embed")(inp)
+    h = _encoder_block(h, 16, 2, 32, "enc")
+    model = pn.Model(inp, L.Dense(1, name="head")(h))
+    model.compile(optimizer=pn.optimizers.Adam(learning_rate=3e-3), loss="mse")
+    before = float(model.evaluate(x, y, verbose=0))
+    hist = model.fit(x, y, epochs=25, batch_size=32, verbose=0)
+    after = float(model.evaluate(x, y, verbose=0))
+    assert after < 0.15 * before, (before, hist.history["loss"][-5:], after)
+    path = tmp_path / "enc.portanet"
+    model.save(path)
+    loaded = pn.load_model(path)
+    np.testing.assert_allclose(to_np(backend, loaded.predict(x[:16], verbose=0)),
+                               to_np(backend, model.predict(x[:16], verbose=0)), rtol=1e-6, atol=1e-6)
+    assert [w.shape for w in loaded.get_layer("enc_mha").get_weights()] == [
+        (16, 2, 8), (2, 8), (16, 2, 8), (2, 8), (16, 2, 8), (2, 8), (2, 8, 16), (16,)]
+
+
+# ---------------------------------------------------------------------------- Attention layers
+def np_attention(q, v, k=None, q_mask=None, v_mask=None, causal=False, mode="dot", scale=None,
+                 concat_w=None, additive_scale=None, additive=False):
+    """Keras's Attention / AdditiveAttention in NumPy."""
+    k = v if k is None else k
+    if additive:
+        t = np.tanh(q[:, :, None, :] + k[:, None, :, :])
+        scores = np.sum((1.0 if additive_scale is None else additive_scale) * t, axis=-1)
+    elif mode == "dot":
+        scores = q @ np.swapaxes(k, -1, -2) * (1.0 if scale is None else scale)
+    else:
+        u = q[:, :, None, :] + k[:, None, :, :]
+        scores = concat_w * np.sum(np.tanh((1.0 if scale is None else scale) * u), axis=-1)
+    mask = None if v_mask is None else v_mask[:, None, :]
+    if causal:
+        c = np.tril(np.ones((scores.shape[-2], scores.shape[-1]), bool))[None]
+        mask = c if mask is None else mask & c
+    if mask is not None:
+        scores = scores - 1e9 * (~mask)
+    w = np_softmax(scores)
+    out = w @ v
+    if q_mask is not None:
+        out = out * q_mask[..., None]
+    return out, w
+
+
+def test_attention_matches_numpy(backend, f64):
+    rng = np.random.default_rng(8)
+    q, v, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 4))
+    qm = np.array([[1, 1, 0], [1, 1, 1]], bool)
+    vm = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)
+    for mode in ("dot", "concat"):
+        layer = L.Attention(use_scale=True, score_mode=mode)
+        layer([q, v, k])
+        names = ["scale"] + (["concat_score_weight"] if mode == "concat" else [])
+        assert [w.name for w in layer.weights] == names and all(w.shape == () for w in layer.weights)
+        layer.set_weights([np.array(0.7), np.array(1.3)][:len(names)])
+        out, w = layer([q, v, k], mask=[qm, vm], return_attention_scores=True, use_causal_mask=True)
+        ref_o, ref_w = np_attention(q, v, k, qm, vm, causal=True, mode=mode, scale=0.7, concat_w=1.3)
+        np.testing.assert_allclose(to_np(backend, out), ref_o, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(to_np(backend, w), ref_w, rtol=1e-12, atol=1e-12)
+        assert np.all(to_np(backend, out)[0, 2] == 0)
+    plain = L.Attention()
+    np.testing.assert_allclose(to_np(backend, plain([q, v])), np_attention(q, v)[0], rtol=1e-12, atol=1e-12)
+    assert plain.weights == []
+
+
+def test_additive_attention_matches_numpy(backend, f64):
+    rng = np.random.default_rng(9)
+    q, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    vm = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)
+    layer = L.AdditiveAttention()
+    out = layer([q, v], mask=[None, vm])
+    (scale,) = layer.get_weights()
+    assert scale.shape == (4,) and layer.weights[0].name == "scale"
+    ref, _ = np_attention(q, v, v_mask=vm, additive=True, additive_scale=scale)
+    np.testing.assert_allclose(to_np(backend, out), ref, rtol=1e-12, atol=1e-12)
+    no_scale = L.AdditiveAttention(use_scale=False)
+    ref, _ = np_attention(q, v, additive=True)
+    np.testing.assert_allclose(to_np(backend, no_scale([q, v])), ref, rtol=1e-12, atol=1e-12)
+    assert "score_mode" not in layer.get_config()
+    assert layer.get_config()["use_scale"] is True
+
+
+@pytest.mark.parametrize("make,n_inputs", [
+    (lambda: L.Attention(), 2),
+    (lambda: L.Attention(use_scale=True), 3),
+    (lambda: L.Attention(use_scale=True, score_mode="concat"), 3),
+    (lambda: L.Attention(return_attention_scores=True, use_causal_mask=True, use_scale=True), 2),
+    (lambda: L.AdditiveAttention(), 2),
+    (lambda: L.AdditiveAttention(use_scale=False), 3),
+])
+def test_attention_layers_harness(backend, make, n_inputs):
+    shapes = [(2, 3, 4), (2, 5, 4), (2, 5, 4)][:n_inputs]
+    run_layer_test(make, shapes, backend)
+
+
+def test_attention_gradients_with_masks_and_dropout(backend, f64):
+    rng = np.random.default_rng(10)
+    q, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    vm = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)
+    layer = L.AdditiveAttention(dropout=0.4)
+    check_gradients(lambda: layer, [q, v], backend, training=True)
+    pn.utils.set_random_seed(1)
+    a = to_np(backend, layer([q, v], training=True))
+    assert np.max(np.abs(a - to_np(backend, layer([q, v])))) > 1e-3
+    # masked values get no gradient
+    layer = L.Attention(use_scale=True)
+    layer([q, v])
+    y, back, _, _ = layer.run([backend.asarray(q), backend.asarray(v)], mask=[None, backend.asarray(vm)])
+    dq, dv = back(backend.asarray(np.ones((2, 3, 4))))
+    assert np.all(np.abs(to_np(backend, dv)[0, 3:]) < 1e-9)
+
+
+def test_attention_in_functional_model_with_embedding_masks(backend, f64):
+    tokens = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 0]])
+    inp = pn.Input((5,), dtype="int64")
+    emb = L.Embedding(10, 4, mask_zero=True, name="emb")
+    e = emb(inp)
+    att = L.Attention(use_scale=True, name="att")
+    out, scores = att([e, e], return_attention_scores=True)
+    model = pn.Model(inp, [out, scores])
+    got_o, got_s = model.predict(tokens, verbose=0)
+    x = emb.get_weights()[0][tokens]
+    m = tokens != 0
+    ref_o, ref_s = np_attention(x, x, q_mask=m, v_mask=m, scale=1.0)
+    np.testing.assert_allclose(to_np(backend, got_o), ref_o, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_np(backend, got_s), ref_s, rtol=1e-12, atol=1e-12)
+    clone = pn.models.Functional.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(to_np(backend, clone.predict(tokens, verbose=0)[1]), ref_s, rtol=1e-12)
+
+
+def test_attention_bad_input(backend):
+    with pytest.raises(ValueError, match="score_mode"):
+        L.Attention(score_mode="cosine")
+    with pytest.raises(ValueError, match="dropout"):
+        L.AdditiveAttention(dropout=-0.1)
+    with pytest.raises(ValueError, match="list"):
+        L.Attention()(np.zeros((1, 2, 3), np.float32))
