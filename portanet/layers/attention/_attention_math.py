@@ -1,7 +1,5 @@
 """Shared pieces of the attention layers: masked softmax with its backward pass, the causal
-mask, and the flags a call passes (kept on the layer between the functional graph's runs)."""
-
-import numpy as np
+mask and mask conversion."""
 
 __all__ = []
 
@@ -26,8 +24,10 @@ def masked_softmax(xp, scores, mask, axis=-1):
 
 def causal_mask(backend, q_len, v_len):
     """(1, q_len, v_len) bool: row index >= column index, as Keras's _compute_causal_mask."""
-    m = np.arange(q_len)[:, None] >= np.arange(v_len)[None, :]
-    return backend.asarray(m[None])
+    xp = backend.xp
+    rows = xp.arange(q_len, device=backend.device)
+    cols = xp.arange(v_len, device=backend.device)
+    return xp.expand_dims(xp.expand_dims(rows, axis=1) >= xp.expand_dims(cols, axis=0), axis=0)
 
 
 def as_bool(backend, mask):
