@@ -489,3 +489,57 @@ def test_mha_inside_a_call_layer_gradients(backend, f64):
     x2[:, 1:] += 1.0
     np.testing.assert_allclose(to_np(backend, layer(x2))[:, 0], to_np(backend, layer(x))[:, 0],
                                rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- GroupedQueryAttention
+def np_gqa(weights, q, v, k=None, mask=None):
+    """Keras's GroupedQueryAttention.call in NumPy."""
+    k = v if k is None else k
+    qk, qb, kk, kb, vk, vb, ok, ob = weights
+    Q = np.einsum("bqm,muh->bquh", q, qk) + qb
+    K = np.einsum("bkm,mvh->bkvh", k, kk) + kb
+    V = np.einsum("bkm,mvh->bkvh", v, vk) + vb
+    r = Q.shape[2] // K.shape[2]
+    K, V = np.repeat(K, r, axis=2), np.repeat(V, r, axis=2)
+    scores = np.einsum("bquh,bkuh->buqk", Q / np.sqrt(float(qk.shape[-1])), K)
+    probs = np_softmax(scores, mask=None if mask is None else mask[:, None])
+    out = np.einsum("buqk,bkuh->bquh", probs, V)
+    return np.einsum("bquh,uhm->bqm", out, ok) + ob, probs
+
+
+def test_grouped_query_attention_matches_numpy(backend, f64):
+    rng = np.random.default_rng(12)
+    q, v, k = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 5, 6))
+    gqa = L.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2)
+    assert isinstance(gqa, L.GroupedQueryAttention)
+    gqa(q, v, k)
+    assert [w.shape for w in gqa.get_weights()] == [(6, 4, 3), (4, 3), (6, 2, 3), (2, 3), (6, 2, 3),
+                                                     (2, 3), (4, 3, 6), (6,)]
+    _randomize(gqa)
+    am = rng.random((2, 4, 5)) > 0.3
+    am[:, :, 0] = True
+    causal = np.arange(4)[:, None] >= np.arange(5)[None, :]
+    y, s = gqa(q, v, k, attention_mask=am, use_causal_mask=True, return_attention_scores=True)
+    ref_y, ref_s = np_gqa(gqa.get_weights(), q, v, k, mask=am & causal[None])
+    np.testing.assert_allclose(to_np(backend, y), ref_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_np(backend, s), ref_s, rtol=1e-12, atol=1e-12)
+    assert tuple(s.shape) == (2, 4, 4, 5)
+    cfg = gqa.get_config()
+    assert (cfg["head_dim"], cfg["num_query_heads"], cfg["num_key_value_heads"]) == (3, 4, 2)
+
+
+@pytest.mark.parametrize("config", [
+    dict(head_dim=2, num_query_heads=4, num_key_value_heads=2),
+    dict(head_dim=3, num_query_heads=3, num_key_value_heads=1, use_bias=False),
+    dict(head_dim=2, num_query_heads=2, num_key_value_heads=2, return_attention_scores=True,
+         use_causal_mask=True),
+])
+def test_grouped_query_attention_harness(backend, config):
+    run_layer_test(lambda: L.GroupedQueryAttention(**config), [(2, 4, 5), (2, 3, 5), (2, 3, 5)], backend)
+
+
+def test_grouped_query_attention_bad_input(backend):
+    with pytest.raises(ValueError, match="divisible"):
+        L.GroupedQueryAttention(2, 3, 2)
+    with pytest.raises(ValueError, match="last dimension"):
+        L.GroupedQueryAttention(2, 2, 1)(np.zeros((1, 2, 3), np.float32), np.zeros((1, 2, 4), np.float32))

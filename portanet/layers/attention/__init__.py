@@ -4,5 +4,7 @@ from .einsum_dense import EinsumDense
 from .multi_head_attention import MultiHeadAttention
 from .attention import Attention
 from .additive_attention import AdditiveAttention
+from .grouped_query_attention import GroupedQueryAttention, GroupQueryAttention
 
-__all__ = ["EinsumDense", "MultiHeadAttention", "Attention", "AdditiveAttention"]
+__all__ = ["EinsumDense", "MultiHeadAttention", "Attention", "AdditiveAttention",
+           "GroupedQueryAttention", "GroupQueryAttention"]

@@ -290,6 +290,7 @@ class MultiHeadAttention(Layer):
         Q, q_back = self._query_dense.forward(q)
         K, k_back = self._key_dense.forward(k)
         V, v_back = self._value_dense.forward(v)
+        K, V = self._repeat_kv(K), self._repeat_kv(V)
         c = self._inverse_sqrt_key_dim
         perm, inv = self._perm, self._inv_perm
         nb, na = len(self._batch_dims), len(self._attention_axes)
@@ -340,8 +341,8 @@ class MultiHeadAttention(Layer):
             dK = xp.permute_dims(xp.reshape(dKf, bshape + sshape + (self.key_dim,)), inv)
             dV = xp.permute_dims(xp.reshape(dVf, bshape + sshape + (self.value_dim,)), inv)
             dq = q_back(dQ)
-            dk = k_back(dK)
-            dv = v_back(dV)
+            dk = k_back(self._sum_kv(dK))
+            dv = v_back(self._sum_kv(dV))
             if n_in == 2:
                 return [dq, dv + dk]
             grads = [dq, dv, dk]
@@ -352,6 +353,22 @@ class MultiHeadAttention(Layer):
         if want_scores:
             return [y, xp.reshape(P, scores_shape)], backward
         return y, backward
+
+    # Key/value heads shared by groups of query heads (GroupedQueryAttention overrides).
+    def _repeat_kv(self, x):
+        return x
+
+    def _sum_kv(self, dx):
+        return dx
+
+    def _flags_config(self, config):
+        # portanet's functional config has no per-call arguments: keep the flags of the
+        # layer's functional call here (only when set, so Keras's keys stay as Keras's).
+        if self.use_causal_mask:
+            config["use_causal_mask"] = True
+        if self.return_attention_scores:
+            config["return_attention_scores"] = True
+        return config
 
     # ------------------------------------------------------------------ config
     def get_config(self):
@@ -370,10 +387,4 @@ class MultiHeadAttention(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        # portanet's functional config has no per-call arguments: keep the flags of the
-        # layer's functional call here (only when set, so Keras's keys stay as Keras's).
-        if self.use_causal_mask:
-            config["use_causal_mask"] = True
-        if self.return_attention_scores:
-            config["return_attention_scores"] = True
-        return config
+        return self._flags_config(config)
