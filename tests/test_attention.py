@@ -186,6 +186,7 @@ def test_mha_attention_axes_matches_numpy(backend, f64):
     dict(num_heads=2, key_dim=3, value_dim=2, output_shape=(4,), use_bias=False),
     dict(num_heads=2, key_dim=2, attention_axes=(1, 2)),
     dict(num_heads=2, key_dim=3, return_attention_scores=True, use_causal_mask=True),
+    dict(num_heads=2, key_dim=3, value_dim=2, use_gate=True, sliding_window=2),
 ])
 def test_mha_harness(backend, config):
     shape = (2, 3, 2, 4) if "attention_axes" in config else (2, 4, 5)

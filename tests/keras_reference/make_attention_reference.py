@@ -34,6 +34,10 @@ CASES = {
     "mha_output_shape": ("MultiHeadAttention", dict(num_heads=2, key_dim=3, output_shape=(4,),
                                                     use_bias=False),
                          {"q": (2, 4, 5), "v": (2, 3, 5)}, {}),
+    "mha_gate_window": ("MultiHeadAttention", dict(num_heads=2, key_dim=3, use_gate=True,
+                                                   sliding_window=2),
+                        {"q": (2, 5, 4), "v": (2, 5, 4)},
+                        dict(use_causal_mask=True, return_attention_scores=True)),
     "attention_dot": ("Attention", dict(use_scale=True), {"q": (2, 3, 4), "v": (2, 5, 4), "k": (2, 5, 4),
                                                           "qm": (2, 3), "vm": (2, 5)},
                       dict(use_causal_mask=True, return_attention_scores=True)),
@@ -44,6 +48,9 @@ CASES = {
     "gqa": ("GroupQueryAttention", dict(head_dim=3, num_query_heads=4, num_key_value_heads=2),
             {"q": (2, 4, 6), "v": (2, 5, 6), "am": (2, 4, 5)},
             dict(use_causal_mask=True, return_attention_scores=True)),
+    "gqa_gate_window": ("GroupQueryAttention", dict(head_dim=2, num_query_heads=4, num_key_value_heads=1,
+                                                    use_gate=True, sliding_window=3),
+                        {"q": (2, 5, 6), "v": (2, 5, 6), "k": (2, 5, 6)}, dict(return_attention_scores=True)),
 }
 
 

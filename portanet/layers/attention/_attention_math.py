@@ -30,6 +30,14 @@ def causal_mask(backend, q_len, v_len):
     return xp.expand_dims(xp.expand_dims(rows, axis=1) >= xp.expand_dims(cols, axis=0), axis=0)
 
 
+def sliding_window_mask(backend, q_len, v_len, window):
+    """(1, q_len, v_len) bool: |row - column| < window, as Keras's _compute_sliding_window_mask."""
+    xp = backend.xp
+    rows = xp.expand_dims(xp.arange(q_len, device=backend.device), axis=1)
+    cols = xp.expand_dims(xp.arange(v_len, device=backend.device), axis=0)
+    return xp.expand_dims(xp.abs(rows - cols) < window, axis=0)
+
+
 def as_bool(backend, mask):
     """A mask (host or device; bool, int or float) as a device bool array; None stays None."""
     if mask is None:

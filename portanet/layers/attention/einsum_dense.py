@@ -190,7 +190,8 @@ class EinsumDense(Layer):
     def __init__(self, equation, output_shape, activation=None, bias_axes=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 gptq_unpacked_column_size=None, quantization_config=None, **kwargs):
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense: equation={equation!r}; expected a string")
         _split_equation(equation)
@@ -203,8 +204,12 @@ class EinsumDense(Layer):
                             "of ints/None") from None
         if bias_axes is not None and not isinstance(bias_axes, str):
             raise TypeError(f"EinsumDense: bias_axes={bias_axes!r}; expected a string of letters or None")
-        if lora_rank:
-            raise ValueError(f"EinsumDense: lora_rank={lora_rank!r}; LoRA is not supported (use None)")
+        for arg, value in (("lora_rank", lora_rank), ("gptq_unpacked_column_size",
+                                                       gptq_unpacked_column_size),
+                           ("quantization_config", quantization_config)):
+            if value:
+                raise ValueError(f"EinsumDense: {arg}={value!r}; LoRA and quantization are not "
+                                 "supported (use None)")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.equation = equation
         self.partial_output_shape = output_shape
@@ -288,6 +293,7 @@ class EinsumDense(Layer):
             "equation": self.equation,
             "activation": _activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
+            "quantization_config": None,
             **self._weight_options_config("kernel_initializer", "bias_initializer",
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),

@@ -24,6 +24,8 @@ class GroupedQueryAttention(MultiHeadAttention):
         dropout: dropout rate on the attention probabilities (training only).
         use_bias: whether the projections have biases.
         flash_attention: accepted for Keras compatibility (None or False).
+        use_gate: sigmoid gate on the attention output (a "gate" projection of the query).
+        sliding_window: None or a positive int: attend only to keys less than it away.
         kernel_initializer / bias_initializer, kernel_regularizer / bias_regularizer /
         activity_regularizer, kernel_constraint / bias_constraint: for the projections.
         seed: accepted for Keras compatibility.
@@ -42,7 +44,8 @@ class GroupedQueryAttention(MultiHeadAttention):
                  use_bias=True, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 seed=None, use_causal_mask=False, return_attention_scores=False, **kwargs):
+                 seed=None, sliding_window=None, use_gate=False, use_causal_mask=False,
+                 return_attention_scores=False, **kwargs):
         name = "GroupedQueryAttention"
         check_positive_int(head_dim, "head_dim", name)
         check_positive_int(num_query_heads, "num_query_heads", name)
@@ -50,16 +53,14 @@ class GroupedQueryAttention(MultiHeadAttention):
         if num_query_heads % num_key_value_heads != 0:
             raise ValueError(f"{name}: num_query_heads={num_query_heads} must be divisible by "
                              f"num_key_value_heads={num_key_value_heads}")
-        if flash_attention:
-            raise ValueError(f"{name}: flash_attention={flash_attention!r}; not available "
-                             "(use None or False)")
         super().__init__(num_heads=num_query_heads, key_dim=head_dim, dropout=dropout,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
                          bias_regularizer=bias_regularizer,
                          activity_regularizer=activity_regularizer,
                          kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                         seed=seed, use_causal_mask=use_causal_mask,
+                         seed=seed, use_gate=use_gate, sliding_window=sliding_window,
+                         flash_attention=flash_attention, use_causal_mask=use_causal_mask,
                          return_attention_scores=return_attention_scores, **kwargs)
         self.head_dim = head_dim
         self.num_query_heads = num_query_heads
@@ -87,6 +88,12 @@ class GroupedQueryAttention(MultiHeadAttention):
         self._key_dense = EinsumDense("bkm,mvh->bkvh", (None, self.num_key_value_heads, self.head_dim),
                                       bias_axes="vh" if bias else None, name="key", **common)
         self._key_dense._maybe_build(k_shape)
+        self._gate_dense = None
+        if self.use_gate:
+            self._gate_dense = EinsumDense("bqm,muh->bquh", (None, self.num_query_heads, self.head_dim),
+                                           bias_axes="uh" if bias else None, activation="sigmoid",
+                                           name="gate", **common)
+            self._gate_dense._maybe_build(q_shape)
         self._value_dense = EinsumDense("bkm,mvh->bkvh", (None, self.num_key_value_heads, self.head_dim),
                                         bias_axes="vh" if bias else None, name="value", **common)
         self._value_dense._maybe_build(v_shape)
@@ -99,7 +106,8 @@ class GroupedQueryAttention(MultiHeadAttention):
         self._perm = (0, 2, 1, 3)
         self._inv_perm = (0, 2, 1, 3)
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self.head_dim))
-        self._layers = [self._query_dense, self._key_dense, self._value_dense, self._output_dense]
+        self._layers = [layer for layer in (self._query_dense, self._key_dense, self._gate_dense,
+                                            self._value_dense, self._output_dense) if layer is not None]
         for layer in self._layers:
             layer.trainable = self.trainable
         self.built = True
@@ -144,6 +152,8 @@ class GroupedQueryAttention(MultiHeadAttention):
             "use_bias": self.use_bias,
             "dropout": self.dropout,
             "seed": self.seed,
+            "use_gate": self.use_gate,
+            "sliding_window": self.sliding_window,
             **self._weight_options_config("kernel_initializer", "bias_initializer",
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),

@@ -69,6 +69,12 @@ class MultiHeadAttention(Layer):
         activity_regularizer, kernel_constraint / bias_constraint: for the projections.
         seed: accepted for Keras compatibility; dropout masks come from
             ``pn.utils.set_random_seed``.
+        use_gate: if True, a sigmoid projection of the query ("gate", kernel (dim,
+            num_heads, value_dim)) multiplies the attention output before the output
+            projection (gated attention, as Keras 3.15).
+        sliding_window: None or a positive int w: each query position attends only to key
+            positions less than w away (combined with the other masks).
+        flash_attention: accepted for Keras compatibility (None or False).
 
     Call: ``mha(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
     attention_mask=None, return_attention_scores=False, training=None,
@@ -93,8 +99,14 @@ class MultiHeadAttention(Layer):
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 seed=None, use_causal_mask=False, return_attention_scores=False, **kwargs):
+                 seed=None, use_gate=False, sliding_window=None, flash_attention=None,
+                 use_causal_mask=False, return_attention_scores=False, **kwargs):
         check_positive_int(num_heads, "num_heads", "MultiHeadAttention")
+        if sliding_window is not None:
+            check_positive_int(sliding_window, "sliding_window", type(self).__name__)
+        if flash_attention:
+            raise ValueError(f"{type(self).__name__}: flash_attention={flash_attention!r}; not "
+                             "available (use None or False)")
         check_positive_int(key_dim, "key_dim", "MultiHeadAttention")
         if value_dim is not None:
             check_positive_int(value_dim, "value_dim", "MultiHeadAttention")
@@ -126,6 +138,9 @@ class MultiHeadAttention(Layer):
         self._output_shape = output_shape
         self._attention_axes_arg = attention_axes
         self.seed = seed
+        self.use_gate = bool(use_gate)
+        self.sliding_window = sliding_window
+        self._gate_dense = None
         self._set_weight_options(kernel_initializer=kernel_initializer,
                                  bias_initializer=bias_initializer,
                                  kernel_regularizer=kernel_regularizer,
@@ -200,15 +215,21 @@ class MultiHeadAttention(Layer):
                       bias_regularizer=self.bias_regularizer,
                       kernel_constraint=self.kernel_constraint,
                       bias_constraint=self.bias_constraint, dtype=self.dtype)
-        denses = []
-        for name, shape, head_dim in (("query", q_shape, self.key_dim), ("key", k_shape, self.key_dim),
-                                      ("value", v_shape, self.value_dim)):
+        denses = {}
+        projections = [("query", q_shape, self.key_dim, None), ("key", k_shape, self.key_dim, None)]
+        if self.use_gate:
+            projections.append(("gate", q_shape, self.value_dim, "sigmoid"))
+        projections.append(("value", v_shape, self.value_dim, None))
+        for name, shape, head_dim, activation in projections:
             eq, bias_axes, rank = _build_proj_equation(len(shape) - 1, bound_dims=1, output_dims=2)
             layer = EinsumDense(eq, output_shape=_get_output_shape(rank - 1, [self.num_heads, head_dim]),
-                                bias_axes=bias_axes if self.use_bias else None, name=name, **common)
+                                bias_axes=bias_axes if self.use_bias else None, name=name,
+                                activation=activation, **common)
             layer._maybe_build(shape)
-            denses.append(layer)
-        self._query_dense, self._key_dense, self._value_dense = denses
+            denses[name] = layer
+        self._query_dense, self._key_dense, self._value_dense = \
+            denses["query"], denses["key"], denses["value"]
+        self._gate_dense = denses.get("gate")
         rank = len(q_shape) + 1
         axes = self._attention_axes_arg
         axes = tuple(range(1, rank - 2)) if axes is None else tuple(a % (rank - 1) if a < 0 else a
@@ -231,7 +252,8 @@ class MultiHeadAttention(Layer):
         dense_in = list(self._query_dense.compute_output_shape(q_shape))
         dense_in[-1] = self.value_dim
         self._output_dense._maybe_build(tuple(dense_in))
-        self._layers = [self._query_dense, self._key_dense, self._value_dense, self._output_dense]
+        self._layers = [layer for layer in (self._query_dense, self._key_dense, self._gate_dense,
+                                            self._value_dense, self._output_dense) if layer is not None]
         for layer in self._layers:
             layer.trainable = self.trainable
         self.built = True
@@ -265,6 +287,9 @@ class MultiHeadAttention(Layer):
                 auto = m if auto is None else xp.logical_and(auto, m)
         if self.use_causal_mask:
             m = _am.causal_mask(self.backend, q.shape[1], v.shape[1])
+            auto = m if auto is None else xp.logical_and(auto, m)
+        if self.sliding_window is not None:
+            m = _am.sliding_window_mask(self.backend, q.shape[1], v.shape[1], self.sliding_window)
             auto = m if auto is None else xp.logical_and(auto, m)
         if attention_mask is not None:
             attention_mask = _am.as_bool(self.backend, attention_mask)
@@ -320,7 +345,12 @@ class MultiHeadAttention(Layer):
             Pd = P * drop
         Of = Pd @ Vf
         O = xp.permute_dims(xp.reshape(Of, bshape + tshape + (self.value_dim,)), inv)
-        y, o_back = self._output_dense.forward(O)
+        G = g_back = None
+        if self._gate_dense is not None:
+            G, g_back = self._gate_dense.forward(q)
+            y, o_back = self._output_dense.forward(O * G)
+        else:
+            y, o_back = self._output_dense.forward(O)
         want_scores = self.return_attention_scores
 
         def backward(dy):
@@ -328,6 +358,10 @@ class MultiHeadAttention(Layer):
             if want_scores:
                 dy, d_scores = dy[0], dy[1]
             dO = o_back(dy)
+            dq_gate = None
+            if G is not None:
+                dq_gate = g_back(dO * O)
+                dO = dO * G
             dOf = xp.reshape(xp.permute_dims(dO, perm), (B, T, self.value_dim))
             dPd = dOf @ xp.matrix_transpose(Vf)
             dVf = xp.matrix_transpose(Pd) @ dOf
@@ -341,6 +375,8 @@ class MultiHeadAttention(Layer):
             dK = xp.permute_dims(xp.reshape(dKf, bshape + sshape + (self.key_dim,)), inv)
             dV = xp.permute_dims(xp.reshape(dVf, bshape + sshape + (self.value_dim,)), inv)
             dq = q_back(dQ)
+            if dq_gate is not None:
+                dq = dq + dq_gate
             dk = k_back(self._sum_kv(dK))
             dv = v_back(self._sum_kv(dV))
             if n_in == 2:
@@ -383,6 +419,8 @@ class MultiHeadAttention(Layer):
             "attention_axes": (None if self._attention_axes_arg is None
                                else list(self._attention_axes_arg)),
             "seed": self.seed,
+            "use_gate": self.use_gate,
+            "sliding_window": self.sliding_window,
             **self._weight_options_config("kernel_initializer", "bias_initializer",
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
