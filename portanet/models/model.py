@@ -227,7 +227,9 @@ class Model(SubclassedGraph, Trainer, Layer):
 def _is_functional_call(args, kwargs):
     """Whether Model-subclass arguments are Keras's functional ``(inputs, outputs)``."""
     first = args[0] if args else kwargs.get("inputs")
-    return first is not None and (is_symbolic(first) or
+    # Both are needed: ``Sequential([pn.Input(...)])`` also starts with symbolic tensors.
+    outputs = args[1] if len(args) > 1 else kwargs.get("outputs")
+    return first is not None and outputs is not None and (is_symbolic(first) or
                                   (isinstance(first, dict) and any(is_symbolic(v) for v in first.values())))
 
 
