@@ -11,6 +11,7 @@ import math
 
 from . import backend as _backend
 from .naming import NameRegistry
+from . import config
 
 _TRUNC = 0.87962566103423978  # stddev of a unit normal truncated at ±2, as Keras
 
@@ -44,7 +45,6 @@ class Initializer:
         return cls(**config)
 
     def _dtype(self, dtype):
-        from . import config
         return dtype or config.floatx()
 
     def __repr__(self):

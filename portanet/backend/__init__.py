@@ -49,6 +49,8 @@ def get(name, device=None):
         device = 0 if device is None else getattr(device, "id", device)
     key = (name, device)
     if key not in _instances:
+        # Each backend module loads on first use: array_api_strict and cupy are optional
+        # packages (the test extra, the cuda extras), so they are imported only when asked for.
         if key[0] == "numpy":
             from .numpy_backend import NumpyBackend as cls
         elif key[0] == "array_api_strict":

@@ -7,6 +7,7 @@ differently; the portable versions here are what the tests hold every backend to
 """
 
 import numpy as np
+from .. import config
 
 _FLOAT_NAMES = ("float16", "float32", "float64")
 
@@ -57,7 +58,6 @@ class Backend:
             raise ValueError(f"dtype={name!r} is not a dtype of backend {self.name!r}") from None
 
     def floatx(self):
-        from .. import config
         return self.dtype(config.floatx())
 
     def is_float(self, x):

@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from .base import Backend
+from .. import config
+from .base import Backend, softmax_cross_entropy_grad
 
 
 class CupyBackend(Backend):
@@ -286,7 +287,6 @@ class CupyBackend(Backend):
             labels = cp.ascontiguousarray(y)
             self._kernel("sparse_ce_grad")(p, labels, np.int64(p.shape[1]), p.dtype.type(scale), dz)
             return dz
-        from .base import softmax_cross_entropy_grad
         return softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight)
 
 
@@ -295,7 +295,6 @@ class CupyBackend(Backend):
         launches (a per-sample kernel and the mean) instead of about twelve."""
         if p.ndim != 2 or labels.ndim != 1 or labels.dtype.kind not in "iu" or not p.flags.c_contiguous:
             return None
-        from .. import config
         out = self._cupy.empty(labels.shape, p.dtype)
         eps = p.dtype.type(config.epsilon())
         self._kernel("sparse_ce_value")(p, self._cupy.ascontiguousarray(labels), np.int64(p.shape[1]),

@@ -6,6 +6,9 @@ same update runs as NumPy ufuncs in cache-sized blocks."""
 
 import numpy as np
 
+from .. import config
+from .base import softmax_cross_entropy_grad as portable
+
 
 # Elements per block of the Adam update: five float32 blocks of 256 KiB stay in a core's
 # L2 cache through the twelve passes (mlp-large's 1M-weight kernel: 6.0 -> 3.8 ms).
@@ -170,7 +173,6 @@ def sparse_ce_value(p, labels):
     Returns None (portable path) for anything but 2-D probabilities and 1-D labels."""
     if not isinstance(p, np.ndarray) or p.ndim != 2 or labels.ndim != 1 or labels.dtype.kind not in "iu":
         return None
-    from .. import config
     eps = p.dtype.type(config.epsilon())
     picked = p[np.arange(p.shape[0]), labels] / np.sum(p, axis=1)
     np.clip(picked, eps, p.dtype.type(1) - eps, out=picked)
@@ -190,7 +192,6 @@ def softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight=None):
         dz = np.multiply(p, s)
         dz[np.arange(p.shape[0]), y] -= s
         return dz
-    from .base import softmax_cross_entropy_grad as portable
     return portable(p, y, sparse, scale, sample_weight)
 
 

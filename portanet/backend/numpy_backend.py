@@ -6,6 +6,7 @@ import threading
 import numpy as np
 
 from .base import Backend
+from .fused_numpy import FAST_PATHS
 
 def _find_numpy_cblas():
     """``{dtype: gemm}`` from the OpenBLAS that NumPy itself links (its wheels bundle
@@ -130,7 +131,6 @@ class NumpyBackend(Backend):
         return np.asarray(x)
 
     def fused_paths(self):
-        from .fused_numpy import FAST_PATHS
         paths = {**super().fused_paths(), **FAST_PATHS,
                 "conv_windows": self.conv_windows, "slice_add": self.slice_add,
                 "pool_first_max": self.pool_first_max}

@@ -15,10 +15,14 @@ import itertools
 
 from .. import backend as _backend
 from .. import config as _config
+from .. import constraints as _constraints
 from .. import initializers as _initializers
+from .. import regularizers as _regularizers
 from ..naming import snake_case
+from ..validation import check_positive_int  # noqa: F401 - layers import it from here
 from ..ops import tape as _tape
 from . import traced as _traced
+from . import symbolic
 
 _name_counters = {}
 
@@ -35,11 +39,6 @@ def reset_names():
     _name_counters.clear()
 
 
-def check_positive_int(value, name, owner):
-    """``value`` if it is a positive int (not a bool), else ValueError naming ``owner``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name}={value!r}; expected a positive integer")
-    return value
 
 
 _KERAS_WEIGHT_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
@@ -84,8 +83,6 @@ def _weight_arguments(layer, args, kwargs):
 
 def _option_catalogue(key):
     """The catalogue module a weight-option argument name belongs to, by its suffix."""
-    from .. import constraints as _constraints
-    from .. import regularizers as _regularizers
     for suffix, module in (("_initializer", _initializers), ("_regularizer", _regularizers),
                            ("_constraint", _constraints)):
         if key.endswith(suffix):
@@ -205,7 +202,6 @@ class Layer:
             self._batch_input_shape = (None,) + tuple(input_shape)
         elif input_dim is not None:
             self._batch_input_shape = (None, int(input_dim))
-        from .. import regularizers as _regularizers
         self.activity_regularizer = _regularizers.get(activity_regularizer)
         self._inbound_nodes = []
 
@@ -237,8 +233,6 @@ class Layer:
         """
         name, shape, initializer, dtype, trainable, regularizer, constraint = \
             _weight_arguments(self, args, kwargs)
-        from .. import constraints as _constraints
-        from .. import regularizers as _regularizers
         if self.backend is None:
             self.backend = _backend.current()
         dtype = dtype or self.dtype
@@ -422,7 +416,6 @@ class Layer:
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
         on arrays it builds the layer if needed and returns the output."""
-        from . import symbolic
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()
@@ -478,7 +471,6 @@ class Layer:
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
-            from .. import regularizers as _regularizers
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config
 

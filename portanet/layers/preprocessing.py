@@ -8,6 +8,7 @@ with the model), and every later ``fit``, ``evaluate`` and ``predict`` applies t
 
 from ..validation import check_positive_int
 from .base import Layer
+from .. import backend as _backend
 
 __all__ = ["Normalization"]
 
@@ -126,7 +127,6 @@ class Normalization(Layer):
         check_positive_int(batch_size, "batch_size", "Normalization.adapt", allow_none=True)
         check_positive_int(steps, "steps", "Normalization.adapt", allow_none=True)
         if self.backend is None:
-            from .. import backend as _backend
             self.backend = _backend.current()
         xp = self.xp
         count = 0
@@ -236,7 +236,6 @@ def _to_plain(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "__array_namespace__") or hasattr(value, "__dlpack__"):
-        from .. import backend as _backend
         return _backend.current().to_numpy(value).tolist()
     return value
 

@@ -21,6 +21,8 @@ import warnings
 
 from ..naming import snake_case
 from ..validation import check_number, check_positive_int
+from . import schedules
+from .schedules import LearningRateSchedule
 
 
 class Optimizer:
@@ -89,7 +91,6 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        from .schedules import LearningRateSchedule
         if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
             # Keras: a schedule-driven rate is not settable by a float.
             raise TypeError(f"{type(self).__name__}: learning_rate is a {type(self._learning_rate).__name__} "
@@ -359,7 +360,6 @@ class Optimizer:
     def get_config(self):
         lr = self._learning_rate
         if callable(lr) and hasattr(lr, "get_config"):
-            from . import schedules
             lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
@@ -372,7 +372,6 @@ class Optimizer:
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            from . import schedules
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 

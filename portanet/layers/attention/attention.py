@@ -2,6 +2,7 @@
 
 from ..base import Layer
 from . import _attention_math as _am
+from .. import symbolic
 
 __all__ = ["Attention"]
 
@@ -48,7 +49,6 @@ class Attention(Layer):
 
     def __call__(self, inputs, mask=None, training=None, return_attention_scores=False,
                  use_causal_mask=False, **kwargs):
-        from .. import symbolic
         flags = (bool(return_attention_scores) or self.return_attention_scores,
                  bool(use_causal_mask) or self.use_causal_mask)
         if symbolic.is_symbolic(inputs):

@@ -9,6 +9,7 @@ import string
 from ..base import Layer, check_positive_int
 from . import _attention_math as _am
 from .einsum_dense import EinsumDense
+from .. import symbolic
 
 __all__ = ["MultiHeadAttention"]
 
@@ -155,7 +156,6 @@ class MultiHeadAttention(Layer):
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None,
                  key_mask=None, attention_mask=None, return_attention_scores=False,
                  training=None, use_causal_mask=False, mask=None):
-        from .. import symbolic
         if value is None:
             if not isinstance(query, (list, tuple)) or not 2 <= len(query) <= 4:
                 raise ValueError(f"MultiHeadAttention {self.name!r}: call it as mha(query, value, "
