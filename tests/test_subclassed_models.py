@@ -421,3 +421,22 @@ def test_a_standalone_metric_reads_a_tape_loss_and_records_nothing(backend, floa
     assert float(backend.to_numpy(inside)) == pytest.approx(expected)
     assert float(backend.to_numpy(tracker.result())) == pytest.approx(expected)
     assert grads[0] is not None and tuple(grads[0].shape) == (3, 1)
+
+
+def test_losses_include_the_weights_regularization_as_keras(backend, float64):
+    # The subclassing guide: layer.losses holds 1e-3 * sum(kernel ** 2) of an inner Dense
+    # with kernel_regularizer=l2(1e-3), besides add_loss terms; compute_loss counts it once.
+    class Outer(pn.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = pn.layers.Dense(3, kernel_regularizer=pn.regularizers.l2(1e-3))
+
+        def call(self, inputs):
+            self.add_loss(ops.sum(inputs))
+            return self.dense(inputs)
+
+    layer = Outer()
+    layer(backend.from_numpy(np.ones((1, 2))))
+    kernel = layer.dense.kernel.numpy()
+    values = [float(backend.to_numpy(pn.ops.tape.value_of(v))) for v in layer.losses]
+    assert values == pytest.approx([2.0, 1e-3 * float((kernel ** 2).sum())])

@@ -373,9 +373,12 @@ class Layer:
 
     @property
     def losses(self):
-        """The losses added (``add_loss``, activity penalties) during the last call, this
-        layer's and its sub-layers'."""
-        return _traced.collect_losses(self)
+        """As Keras 3: the losses added (``add_loss``, activity penalties) during the last
+        call, this layer's and its sub-layers', then the regularization penalties of the
+        trainable weights (``kernel_regularizer=...``), differentiable inside a tape."""
+        return _traced.collect_losses(self) + [
+            _traced.regularization_term(v) for v in self.trainable_weights
+            if v.regularizer is not None]
 
     def _forward_takes_mask(self):
         cached = getattr(type(self), "_takes_mask_cache", None)

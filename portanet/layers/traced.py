@@ -193,6 +193,22 @@ def clear_losses(layer):
         clear_losses(sub)
 
 
+def regularization_term(variable):
+    """A weight's regularization penalty, differentiable on the recording tape (its
+    gradient is the regularizer's own ``grad``); a plain array outside a trace."""
+    reg = variable.regularizer
+    value = reg(variable.value)
+    tape = _tape.current_tape()
+    if tape is None or not variable.trainable:
+        return value
+    out = _tape.Tensor(value, tape)
+
+    def vjp(g, reg=reg, variable=variable):
+        return [g * reg.grad(variable.value)]
+    tape.record("regularizer", [variable], [out], vjp)
+    return out
+
+
 def collect_losses(layer):
     out = list(getattr(layer, "_losses", ()))
     for sub in sublayers(layer):

@@ -209,29 +209,10 @@ class StepAPI:
                 value = loss(yt, yp, sw)
                 term = value * w if w != 1.0 else value
                 total = term if total is None else total + term
-        for extra in self.losses:
+        for extra in self.losses:    # add_loss terms and the weights' regularization, as Keras
             total = extra if total is None else total + extra
-        for v in self._regularized_weights():
-            term = _regularization_term(v)
-            total = term if total is None else total + term
         if total is None:
             raise ValueError(f"compute_loss: model {self.name!r} has no loss to compute: "
                              "compile() was given no loss and the model added none with "
                              "add_loss(). Pass loss=... to compile().")
         return total
-
-
-def _regularization_term(variable):
-    """The variable's penalty, differentiable on the recording tape (its gradient is the
-    regularizer's own ``grad``)."""
-    reg = variable.regularizer
-    value = reg(variable.value)
-    tape = _tape.current_tape()
-    if tape is None or not variable.trainable:
-        return value
-    out = _tape.Tensor(value, tape)
-
-    def vjp(g, reg=reg, variable=variable):
-        return [g * reg.grad(variable.value)]
-    tape.record("regularizer", [variable], [out], vjp)
-    return out
