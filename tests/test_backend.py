@@ -562,3 +562,12 @@ def test_adam_picks_the_fused_kernel_itself(backend, monkeypatch):
         opt.apply([backend.asarray(np.ones(3, np.float32))], [var])
         has_kernel = real("adam") is not None
         assert calls == ([1] if expect and has_kernel else []), (opt, calls)
+
+
+def test_a_backend_asked_for_by_its_own_device_is_the_same_instance():
+    # set_backend(b.name, b.device) restores b itself (it used to start a second instance
+    # keyed by the device object, which broke `current() is previous`).
+    from portanet import backend as B
+    for name in ("numpy", "array_api_strict"):
+        b = B.get(name)
+        assert B.get(name, b.device) is b

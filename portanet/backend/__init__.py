@@ -48,6 +48,12 @@ def get(name, device=None):
         # One instance per GPU: device=None, 0 and cupy.cuda.Device(0) are the same backend.
         device = 0 if device is None else getattr(device, "id", device)
     key = (name, device)
+    if key not in _instances and device is not None and name != "cupy":
+        # A backend started without a device reports its default one (backend.device):
+        # asking for that device by name is the same backend, not a second instance.
+        for (other, _), instance in _instances.items():
+            if other == name and instance.device == device:
+                return instance
     if key not in _instances:
         # Each backend module loads on first use: array_api_strict and cupy are optional
         # packages (the test extra, the cuda extras), so they are imported only when asked for.
