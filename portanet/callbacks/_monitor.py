@@ -52,12 +52,16 @@ def _metric_direction(model, monitor):
     name = monitor[4:] if monitor.startswith("val_") else monitor
     if name == "loss" or name.endswith("_loss"):
         return "down"
-    # The compiled metric objects know their direction; read from the training loop's
-    # private table when there is one (Keras reads model.metrics), else the name decides.
-    compiled = getattr(model, "_compiled_outputs", None) or {}
-    for entry in compiled.get("metrics") or []:
-        key, metric = entry[1], entry[2]
-        if name in (key, getattr(metric, "name", None)) and getattr(metric, "_direction", None) in ("up", "down"):
+    # The metric objects know their direction: read them from model.metrics, opening the
+    # compiled metrics' container, as Keras's monitor callbacks do; else the name decides.
+    candidates = []
+    for metric in getattr(model, "metrics", None) or []:
+        candidates.append(metric)
+        candidates.extend(getattr(metric, "metrics", None) or [])
+    for metric in candidates:
+        metric_name = getattr(metric, "name", None)
+        if metric_name and (name == metric_name or name.endswith("_" + metric_name)) \
+                and getattr(metric, "_direction", None) in ("up", "down"):
             return metric._direction
     lowered = name.lower()
     if any(w in lowered for w in _UP_WORDS):

@@ -115,6 +115,13 @@ class CompileMetrics(_metrics.Metric):
         co = self._model._compiled_outputs
         return {key: m.result() for _, key, m, _ in (co.metrics or [])} if co is not None else {}
 
+    @property
+    def metrics(self):
+        """The compiled metric objects (built on the first batch), as Keras's
+        ``CompileMetrics.metrics``: what a callback reads to learn a metric's direction."""
+        co = self._model._compiled_outputs
+        return [m for _, _, m, _ in (co.metrics or [])] if co is not None else []
+
     def reset_state(self):
         co = self._model._compiled_outputs
         if co is not None:
