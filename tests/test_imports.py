@@ -14,8 +14,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "portanet"
-ALLOWED = re.compile(r"portanet/(backend|datasets|saving)/|portanet/(training/data_adapter|cli|__main__)\.py$"
-                     r"|portanet/utils/(sequence|numerical)\.py$")
+ALLOWED = re.compile(r"portanet/(backend|datasets)/|portanet/(saving|data|cli|__main__)\.py$")
 IMPORT = re.compile(r"^\s*(import|from)\s+(numpy|cupy|cupyx)\b", re.M)
 
 

@@ -39,6 +39,8 @@ LEVELS = {
     "portanet.datasets": 0,
     # The only package that knows the array library.
     "portanet.backend": 1,
+    # Host data ingestion and preparation (NumPy comes in here); uses the backend.
+    "portanet.data": 1,
     # keras.ops and the tape; random numbers as ops.
     "portanet.ops": 2,
     "portanet.random": 2,

@@ -8,7 +8,7 @@ import tempfile
 import zipfile
 import zlib
 
-import numpy as np
+from ..backend import host_io as _host_io
 
 from ..backend.base import _np_dtype_name
 from ..layers.base import Layer
@@ -27,10 +27,9 @@ class ModelFileError(ValueError):
 
 
 def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray) and obj.dtype.kind in _NUMERIC_KINDS:
-        return obj.tolist()
+    value = _host_io.json_value(obj, _NUMERIC_KINDS)
+    if _host_io.is_json_value(value):
+        return value
     if isinstance(obj, (tuple, set, frozenset)):
         return list(obj)
     raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serializable")
@@ -45,9 +44,7 @@ def _dumps(obj, what, filepath):
 
 
 def _npz_bytes(arrays):
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+    return _host_io.npz_bytes(arrays)
 
 
 def _weight_dtype_name(variable):
@@ -227,7 +224,7 @@ class _Archive:
             for key, (shape, dtype, label) in expected.items():
                 try:
                     with inner.open(key + ".npy") as f:
-                        arr = np.lib.format.read_array(f, allow_pickle=False)
+                        arr = _host_io.read_npy(f)
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                     raise self.error(f"{name}: array {key!r} ({label}) cannot be read ({exc})") from None
                 self._check(name, key, label, arr.shape, arr.dtype, shape, dtype, exact_dtype)
@@ -237,19 +234,13 @@ class _Archive:
     def _header(self, inner, name, key):
         try:
             with inner.open(key + ".npy") as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version in ((2, 0), (3, 0)):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"unsupported .npy version {version}")
+                shape, dtype = _host_io.read_npy_header(f)
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError) as exc:
             raise self.error(f"{name}: array {key!r} has an unreadable header ({exc})") from None
         return tuple(shape), dtype
 
     def _check(self, name, key, label, got_shape, got_dtype, shape, dtype, exact_dtype):
-        got_dtype = np.dtype(got_dtype)
+        got_dtype = _host_io.dtype(got_dtype)
         if got_dtype.hasobject or got_dtype.kind not in _NUMERIC_KINDS or got_dtype.fields:
             raise self.error(f"{name}: array {key!r} ({label}) has dtype {got_dtype}; only numeric "
                              "arrays are accepted (pickled Python objects are refused)")
@@ -259,7 +250,7 @@ class _Archive:
         if exact_dtype and dtype is not None and got_dtype.name != dtype:
             raise self.error(f"{name}: array {key!r} ({label}) has dtype {got_dtype.name}; the "
                              f"architecture expects {dtype}")
-        if not exact_dtype and dtype is not None and np.dtype(dtype).kind == "f" and got_dtype.kind != "f":
+        if not exact_dtype and dtype is not None and _host_io.dtype(dtype).kind == "f" and got_dtype.kind != "f":
             raise self.error(f"{name}: array {key!r} ({label}) has dtype {got_dtype.name}; expected floats")
 
 

@@ -6,7 +6,7 @@ import warnings
 import zipfile
 import zlib
 
-import numpy as np
+from ..backend import host_io as _host_io
 
 from .. import layers as _layers
 from .. import losses as _losses
@@ -267,7 +267,7 @@ def _read_subset(archive, expected):
             archive._check("weights.npz", key, label, hs, hd, shape, dtype, False)
             try:
                 with inner.open(key + ".npy") as f:
-                    out[key] = np.lib.format.read_array(f, allow_pickle=False)
+                    out[key] = _host_io.read_npy(f)
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise archive.error(f"weights.npz: array {key!r} cannot be read ({exc})") from None
         return out

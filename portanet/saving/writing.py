@@ -3,7 +3,7 @@
 import datetime
 import warnings
 
-import numpy as np
+from ..backend import host_io as _host_io
 
 from ..version import __version__
 from .. import layers as _layers
@@ -15,7 +15,7 @@ def _collect_weights(model):
     arrays, manifest = {}, []
     for i, v in enumerate(model.weights):
         key = f"w{i:05d}"
-        host = np.ascontiguousarray(v.numpy())
+        host = _host_io.contiguous(v.numpy())
         arrays[key] = host
         manifest.append({"key": key, "path": v.path, "shape": list(host.shape), "dtype": host.dtype.name})
     return arrays, manifest
@@ -52,7 +52,7 @@ def _optimizer_payload(model):
         names = sorted(slots)
         slot_names.append(names)
         for name in names:
-            arrays[f"s{i:05d}_{name}"] = np.ascontiguousarray(np.asarray(slots[name]))
+            arrays[f"s{i:05d}_{name}"] = _host_io.contiguous(slots[name])
     extra = {k: v for k, v in state.items() if k not in ("slots", "iterations")}
     info["optimizer_state"] = {"iterations": int(state.get("iterations", 0)),
                                "variables": [index_of[id(v)] for v in variables],

@@ -10,205 +10,16 @@ arrays; generators and other iterables of batches are served by
 The whole data set moves to the device once (``fit`` checks it before any state changes),
 is shuffled each epoch with a device permutation, and batches are gathered on the device
 with ``take``. Checks run once, before training: equal lengths, finite values, label
-ranges. NumPy appears here because this is where host arrays come in (docs/ARCHITECTURE.md).
+ranges. The host-array helpers it calls live in portanet/data.py (where NumPy comes in).
 """
 
 import math
-import os
 
-import array_api_compat
-import numpy as np
+from ..data import (  # noqa: F401 - the adapters' host-data helpers (portanet/data.py)
+    DEFAULT_DEVICE_DATA_LIMIT, as_host, as_host_array, as_list, check_finite, check_lengths,
+    check_targets, device_data_limit, host_or_device_shape, host_take, is_numpy, should_stream,
+    to_device)
 
-
-def as_list(x):
-    """None -> [], array -> [array], list/tuple -> list."""
-    if x is None:
-        return []
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
-
-
-def as_host_array(values):
-    """Python data (nested lists, scalars) as a host NumPy array."""
-    return np.asarray(values)
-
-
-def is_numpy(a):
-    """True for a host NumPy array."""
-    return isinstance(a, np.ndarray)
-
-
-def as_host(a):
-    """An element of a batch as a host NumPy array: NumPy as is, else through DLPack
-    (``__dlpack__``) or ``__array__``; a device tensor with ``.cpu()`` is moved first."""
-    if isinstance(a, np.ndarray):
-        return a
-    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__"):
-        try:
-            return np.from_dlpack(a)
-        except Exception:
-            if hasattr(a, "cpu") and callable(a.cpu):  # e.g. a CUDA torch tensor
-                a = a.cpu()
-                try:
-                    return np.from_dlpack(a)
-                except Exception:
-                    pass
-    if hasattr(a, "__array__"):
-        return np.asarray(a)
-    return np.asarray(a)  # Python numbers and lists; to_device rejects object arrays
-
-
-def _is_host(a):
-    return isinstance(a, np.ndarray) or not hasattr(a, "__array_namespace__") and not hasattr(a, "__cuda_array_interface__")
-
-
-def host_or_device_shape(a):
-    return tuple(getattr(a, "shape", np.shape(a)))
-
-
-DEFAULT_DEVICE_DATA_LIMIT = 2 * 2**30
-
-
-def device_data_limit():
-    """Bytes of input data fit moves to the device at once: ``$PORTANET_DEVICE_DATA_LIMIT``
-    (an integer number of bytes; default 2 GiB). Host inputs above it stay on the host
-    and are copied one batch at a time, the next batch's copy issued before the current
-    step runs."""
-    text = os.environ.get("PORTANET_DEVICE_DATA_LIMIT", "").strip()
-    if not text:
-        return DEFAULT_DEVICE_DATA_LIMIT
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise ValueError(f"PORTANET_DEVICE_DATA_LIMIT={text!r}; expected a number of bytes") from None
-    if value < 0:
-        raise ValueError(f"PORTANET_DEVICE_DATA_LIMIT={text!r}; expected a non-negative number of bytes")
-    return value
-
-
-def should_stream(backend, arrays):
-    """True when host ``arrays`` together exceed ``device_data_limit()`` on a backend whose
-    arrays live off the host (on NumPy the host is the device: nothing to stream)."""
-    if backend.name == "numpy":
-        return False
-    total = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
-    return total > 0 and total > device_data_limit()
-
-
-def to_device(backend, a, name, floatx, keep_host=False):
-    """Move one input array to the device: floats become floatx, ints stay ints.
-
-    ``keep_host=True`` does the same checks and conversions but leaves a host array on
-    the host (fit's streaming mode, see ``device_data_limit``)."""
-    if backend.is_array(a):
-        xp = backend.xp
-        if xp.isdtype(a.dtype, "real floating") and a.dtype != backend.dtype(floatx):
-            a = xp.astype(a, backend.dtype(floatx))
-        return a
-    if array_api_compat.is_array_api_obj(a) and not isinstance(a, np.ndarray):
-        # An array of another library (e.g. a CuPy array given to the numpy backend).
-        try:
-            a = np.from_dlpack(a)
-        except Exception:
-            raise TypeError(f"{name}: got an array of {type(a).__module__}.{type(a).__name__}, which "
-                            f"backend {backend.name!r} cannot read; pass a NumPy array or an array of "
-                            f"the active backend") from None
-    try:
-        host = np.asarray(a)
-    except Exception as exc:
-        raise TypeError(f"{name}: could not read the data as an array ({exc}); expected a NumPy "
-                        "array, a list of numbers or an array of the active backend") from None
-    if host.dtype == object:
-        raise TypeError(f"{name}: got an array of Python objects (ragged or mixed data); expected "
-                        "a numeric array")
-    if host.dtype.kind == "f" or host.dtype.kind == "b":
-        host = host.astype(floatx, copy=False)
-    elif host.dtype.kind in "iu":
-        host = host.astype(np.int64, copy=False)
-    elif host.dtype.kind not in "f":
-        raise TypeError(f"{name}: dtype {host.dtype} is not numeric; expected float or integer data")
-    if keep_host:
-        return host
-    return backend.from_numpy(host)
-
-
-def check_finite(backend, a, name):
-    """Raise if a float array holds NaN or Inf (one device read when on the device)."""
-    if isinstance(a, np.ndarray):
-        if a.dtype.kind != "f":
-            return
-        # One reduction, no boolean temporary the size of the data (fit runs this every
-        # call); the exact check only when the sum is not finite (a NaN/Inf, or an overflow).
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = np.add.reduce(a, axis=None)
-        if not np.isfinite(total) and not np.isfinite(a).all():
-            bad = int(np.size(a) - np.isfinite(a).sum())
-            raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); expected "
-                             "finite numbers: clean or impute the data first")
-        return
-    xp = backend.xp
-    if xp.isdtype(a.dtype, "real floating"):
-        finite = backend.to_numpy(xp.all(xp.isfinite(a)))
-        if not bool(finite):
-            raise ValueError(f"{name} contains non-finite values (NaN or Inf); expected finite numbers")
-
-
-def check_lengths(named_arrays):
-    """All arrays must have the same number of samples (axis 0)."""
-    lengths = {n: host_or_device_shape(a)[0] if host_or_device_shape(a) else None
-               for n, a in named_arrays}
-    if any(v is None for v in lengths.values()):
-        bad = [n for n, v in lengths.items() if v is None]
-        raise ValueError(f"{', '.join(bad)}: got a scalar; expected arrays with a sample axis")
-    if len(set(lengths.values())) > 1:
-        desc = ", ".join(f"{n} has {v}" for n, v in lengths.items())
-        raise ValueError(f"x and y must have the same number of samples: {desc}")
-    return next(iter(lengths.values())) if lengths else 0
-
-
-def check_targets(backend, y, loss, output_shape, name):
-    """Labels must fit the loss and the model's output (before any training happens)."""
-    kind = getattr(loss, "target_kind", "any")
-    yshape = host_or_device_shape(y)
-    classes = output_shape[-1] if output_shape else None
-    if kind == "sparse":
-        if len(yshape) == len(output_shape) and yshape[-1] != 1:
-            raise ValueError(f"{name}: sparse_categorical labels must be integer class ids of shape "
-                             f"(N,) or (N, 1); got shape {yshape}. For one-hot labels use "
-                             "loss='categorical_crossentropy'")
-        host = y if isinstance(y, np.ndarray) else backend.to_numpy(y)
-        if host.size:
-            if host.dtype.kind == "f" and not np.all(np.floor(host) == host):
-                raise ValueError(f"{name}: sparse_categorical labels must be whole numbers (class ids); "
-                                 f"got non-integer values such as {host[np.floor(host) != host].ravel()[0]!r}")
-            lo, hi = host.min(), host.max()
-            ignore = getattr(loss, "ignore_class", None)
-            if ignore is not None:
-                valid = host[host != ignore]
-                lo, hi = (valid.min(), valid.max()) if valid.size else (0, 0)
-            if classes is not None and (lo < 0 or hi >= classes):
-                raise ValueError(f"{name}: labels must be class ids in [0, {classes - 1}] for a model "
-                                 f"with {classes} outputs; got values from {lo} to {hi}")
-    elif kind == "one_hot":
-        if classes is not None and yshape[-1] != classes:
-            raise ValueError(f"{name}: one-hot labels have width {yshape[-1]} but the model outputs "
-                             f"{classes} classes; expected shape (N, {classes}). For integer labels use "
-                             "loss='sparse_categorical_crossentropy'")
-    elif kind in ("binary", "any") and output_shape is not None:
-        out = tuple(output_shape[1:])
-        ys = tuple(yshape[1:])
-        aligned = ys == out or ys + (1,) == out or (out + (1,) == ys)
-        if not aligned and not _broadcastable(ys, out):
-            raise ValueError(f"{name}: targets of shape {yshape} do not match the model output shape "
-                             f"{tuple(output_shape)}")
-
-
-def _broadcastable(a, b):
-    for x, y in zip(reversed(a), reversed(b)):
-        if x is not None and y is not None and x != y and x != 1 and y != 1:
-            return False
-    return len(a) == len(b)
 
 
 def pack_batch(xs, ys, sws):
@@ -331,7 +142,7 @@ class ArrayDataAdapter(DataAdapter):
 
     def _is_host(self, a):
         # Host NumPy arrays given to a non-NumPy backend: fit's streaming mode.
-        return self.backend.name != "numpy" and isinstance(a, np.ndarray)
+        return self.backend.name != "numpy" and is_numpy(a)
 
     def __iter__(self):
         order = self._order()
@@ -358,7 +169,7 @@ class ArrayDataAdapter(DataAdapter):
                 idx = order[start:stop]
                 pick = (lambda a, idx=idx: take(a, idx))
                 hidx = None if host_order is None else host_order[start:stop]
-                pick_host = (lambda a, hidx=hidx: to_device(np.take(a, hidx, axis=0)))
+                pick_host = (lambda a, hidx=hidx: to_device(host_take(a, hidx)))
             return pack_batch([pick_host(a) if s else pick(a) for a, s in zip(self.xs, streamed)],
                               [pick(a) for a in self.ys],
                               [None if w is None else pick(w) for w in self.sws])

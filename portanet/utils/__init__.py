@@ -6,9 +6,8 @@ from ..layers.base import reset_names
 from ..plotting import plot_history as _plot_history
 from ..progbar import Progbar
 from ..training.step_api import pack_x_y_sample_weight, unpack_x_y_sample_weight
-from .numerical import normalize, to_categorical
+from ..data import normalize, pad_sequences, to_categorical
 from .py_dataset import PyDataset, Sequence
-from .sequence import pad_sequences
 
 
 def clear_session():

@@ -1,0 +1,62 @@
+"""Host arrays in files: NumPy's .npy/.npz format for portanet's model files.
+
+Saving builds and reads the archive; what it needs of NumPy itself (the .npy header, the
+array reader with ``allow_pickle=False``, dtype objects, contiguous host copies, JSON
+values of NumPy scalars) lives here, in the package that knows the array library.
+"""
+
+import io
+
+import numpy as np
+
+__all__ = ["contiguous", "dtype", "json_value", "npz_bytes", "read_npy", "read_npy_header"]
+
+_NOT_NUMPY = object()
+
+
+def contiguous(a):
+    """A C-contiguous host NumPy array of ``a`` (a host array or anything np.asarray takes)."""
+    return np.ascontiguousarray(np.asarray(a))
+
+
+def dtype(value):
+    """NumPy's dtype object for a dtype name or object (``.kind``, ``.name``, ``.fields``)."""
+    return np.dtype(value)
+
+
+def json_value(obj, numeric_kinds="fiub"):
+    """The JSON value of a NumPy scalar or numeric array, or ``None`` when ``obj`` is
+    neither (the caller's JSON encoder then decides)."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in numeric_kinds:
+        return obj.tolist()
+    return _NOT_NUMPY
+
+
+def is_json_value(value):
+    return value is not _NOT_NUMPY
+
+
+def npz_bytes(arrays):
+    """The bytes of an uncompressed .npz holding ``arrays`` (a dict of host arrays)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_npy(f):
+    """One array from an open .npy stream; pickled objects are refused."""
+    return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def read_npy_header(f):
+    """``(shape, dtype)`` from an open .npy stream's header, without reading the data."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, kind = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, kind = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    return tuple(shape), kind
