@@ -20,6 +20,8 @@ from .image_preprocessing import *  # noqa: F401,F403
 from .image_augmentation import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .categorical import *  # noqa: F401,F403
+from .text_preprocessing import *  # noqa: F401,F403
 
 def _register_module(namespace):
     for obj in list(namespace.values()):
