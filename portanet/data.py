@@ -35,6 +35,16 @@ def as_host_array(values):
     return np.asarray(values)
 
 
+def is_text(a):
+    """True for a host NumPy array of strings (str, bytes, or objects holding them): such
+    inputs stay on the host for the string preprocessing layers."""
+    if not isinstance(a, np.ndarray):
+        return False
+    if a.dtype.kind in "US":
+        return True
+    return a.dtype.kind == "O" and a.size > 0 and isinstance(a.reshape(-1)[0], (str, bytes))
+
+
 def is_numpy(a):
     """True for a host NumPy array."""
     return isinstance(a, np.ndarray)
@@ -120,6 +130,10 @@ def to_device(backend, a, name, floatx, keep_host=False):
     except Exception as exc:
         raise TypeError(f"{name}: could not read the data as an array ({exc}); expected a NumPy "
                         "array, a list of numbers or an array of the active backend") from None
+    if is_text(host):
+        # Strings stay on the host: the model's first layer (StringLookup,
+        # TextVectorization, Hashing...) reads them there and hands integers to the device.
+        return host
     if host.dtype == object:
         raise TypeError(f"{name}: got an array of Python objects (ragged or mixed data); expected "
                         "a numeric array")

@@ -69,6 +69,18 @@ class IndexLookup(HostPreprocessingLayer):
             raise ValueError(f"{owner}: idf_weights is set but output_mode={output_mode!r}; "
                              "idf_weights should only be set if output_mode is 'tf_idf'")
         check_one_of(oov_method, "oov_method", owner, ("floormod", "farmhash"))
+        if salt is not None:
+            if vocabulary_dtype != "string" and oov_method != "farmhash":
+                raise ValueError(f"{owner}: salt={salt!r} with oov_method={oov_method!r}; salt "
+                                 "can only be used when oov_method='farmhash'")
+            if isinstance(salt, (tuple, list)) and len(salt) == 2 and \
+                    all(isinstance(v, int) and not isinstance(v, bool) for v in salt):
+                salt = list(salt)
+            elif isinstance(salt, int) and not isinstance(salt, bool):
+                salt = [salt, salt]
+            else:
+                raise ValueError(f"{owner}: salt={salt!r}; expected an integer or a tuple of 2 "
+                                 "integers")
         frozen = kwargs.pop("vocabulary_size", None)
         has_input = kwargs.pop("has_input_vocabulary", vocabulary is not None)
         kwargs.pop("trainable", None)
@@ -101,6 +113,10 @@ class IndexLookup(HostPreprocessingLayer):
         self.reset_state()
 
     # ------------------------------------------------------------------ indices
+    def __call__(self, inputs, *args, **kwargs):
+        return _keras_call_dtype(self, super().__call__(inputs, *args, **kwargs),
+                                 self.output_mode)
+
     def _oov_start_index(self):
         return 1 if self.mask_token is not None and self.output_mode == "int" else 0
 
@@ -420,10 +436,11 @@ class IndexLookup(HostPreprocessingLayer):
         lines = assets["vocabulary.txt"].splitlines()
         while lines and lines[-1] == "":
             lines.pop()
-        values = [self._key(line) for line in lines]
+        values = [line if self._is_string() else int(line) for line in lines]
         was_input = self._has_input_vocabulary
         if self.output_mode == "tf_idf":
-            self.set_vocabulary(values, idf_weights=self.idf_weights)
+            idf = None if self.idf_weights is None else self.idf_weights[:len(values)]
+            self.set_vocabulary(values, idf_weights=idf)
         else:
             self.set_vocabulary(values)
         self._has_input_vocabulary = was_input
@@ -450,6 +467,17 @@ class IndexLookup(HostPreprocessingLayer):
     def load_own_variables(self, store):
         if self.output_mode == "tf_idf" and "idf_weights" in store:
             self._set_idf(_host.host_array(store["idf_weights"]).tolist())
+
+
+def _keras_call_dtype(layer, y, output_mode):
+    """Keras 3 returns the lookup layers' one_hot/multi_hot/count encodings as int64 when
+    called on data (TensorFlow's bincount in the value dtype), though its symbolic spec says
+    floatx; a direct call gives int64 as Keras, a model (``forward``) keeps floatx so the
+    next layer gets floats."""
+    if output_mode in ("one_hot", "multi_hot", "count") and hasattr(y, "dtype") \
+            and layer.backend is not None and layer.backend.is_array(y):
+        return layer.xp.astype(y, layer.backend.dtype("int64"))
+    return y
 
 
 def _listify(x):
@@ -498,6 +526,9 @@ class StringLookup(IndexLookup):
     def _host(self, data):
         if self.invert:
             return super()._host(data)
+        if _host.is_ndarray(data) and data.size and not _host.is_text_array(data):
+            raise TypeError(f"StringLookup {self.name!r}: inputs of dtype {data.dtype}; "
+                            "expected strings (a list or an array of str)")
         if _host.is_ndarray(data) or isinstance(data, (list, tuple, str, bytes)):
             return _host.as_text_array(data, self.encoding)
         return super()._host(data)
@@ -627,6 +658,10 @@ class TextVectorization(HostPreprocessingLayer):
     @property
     def output_dtype(self):
         return "int64" if self._output_mode == "int" else _config.floatx()
+
+    def __call__(self, inputs, *args, **kwargs):
+        return _keras_call_dtype(self, super().__call__(inputs, *args, **kwargs),
+                                 self._output_mode)
 
     # ------------------------------------------------------------------ text to tokens
     def _strings(self, inputs):

@@ -17,8 +17,8 @@ import math
 
 from ..data import (  # noqa: F401 - the adapters' host-data helpers (portanet/data.py)
     DEFAULT_DEVICE_DATA_LIMIT, as_host, as_host_array, as_list, check_finite, check_lengths,
-    check_targets, device_data_limit, host_or_device_shape, host_take, is_numpy, should_stream,
-    to_device)
+    check_targets, device_data_limit, host_or_device_shape, host_take, is_numpy, is_text,
+    should_stream, to_device)
 
 
 
@@ -154,7 +154,11 @@ class ArrayDataAdapter(DataAdapter):
         host_order = None
         if any(streamed) and order is not None:
             host_order = self.backend.to_numpy(order)  # once per epoch
-        to_device = getattr(self.backend, "prefetch", self.backend.from_numpy)
+        prefetch = getattr(self.backend, "prefetch", self.backend.from_numpy)
+
+        def to_device(a):
+            # String inputs stay on the host: the model's string preprocessing layer reads them.
+            return a if is_text(a) else prefetch(a)
 
         def batch(b):
             start = b * self.global_batch_size

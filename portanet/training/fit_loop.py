@@ -231,7 +231,8 @@ class FitLoop:
         self._standardization_checked = True
         # Streamed (host) inputs are checked on a device copy of evenly spaced rows.
         sample = [a if self.backend.is_array(a) else
-                  self.backend.from_numpy(a[::max(1, a.shape[0] // 1024), ...]) for a in xs]
+                  self.backend.from_numpy(a[::max(1, a.shape[0] // 1024), ...]) for a in xs
+                  if not _data.is_text(a)]  # string inputs (text layers) are not checked
         warn_if_not_standardized(self, sample, self.input_names if len(xs) > 1 else None,
                                  stacklevel=5)
 
