@@ -282,7 +282,7 @@ def test_text_dataset_fits_a_text_model(backend, tmp_path):
                                               verbose=False)
     vec = pn.layers.TextVectorization(output_sequence_length=3)
     vec.adapt(ds.map(lambda x, y: x) if hasattr(ds, "map") else (b[0] for b in ds))
-    model = pn.Sequential([pn.Input((1,), dtype="string"), vec,
+    model = pn.Sequential([pn.Input((), dtype="string"), vec,
                            pn.layers.Embedding(vec.vocabulary_size(), 4),
                            pn.layers.GlobalAveragePooling1D(), pn.layers.Dense(1, "sigmoid")])
     model.compile(optimizer=pn.optimizers.Adam(0.1), loss="binary_crossentropy")

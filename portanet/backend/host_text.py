@@ -32,7 +32,7 @@ __all__ = [
     "ngrams", "TokenTable", "count_tokens", "sorted_vocabulary", "summarize",
     "merge_summaries", "bin_boundaries", "empty_summary", "read_lines", "to_host",
     "list_text_files", "read_text_file", "host_array", "int64_array", "pad_sequences_int",
-    "is_ndarray", "float_array",
+    "is_ndarray", "float_array", "seeded_shuffle", "random_seed", "label_array", "text_batch",
 ]
 
 _M64 = (1 << 64) - 1
@@ -562,14 +562,15 @@ def bin_boundaries(summary, num_bins):
 
 # ---------------------------------------------------------------------- files
 def list_text_files(directory, follow_links=False, extensions=(".txt",)):
-    """Files under ``directory`` with one of ``extensions`` (case-insensitive), sorted by
-    path, walked recursively as Keras's ``index_directory``."""
+    """Files under ``directory`` with one of ``extensions`` (case-insensitive), walked
+    recursively in Keras's order (``iter_valid_files``: folders sorted, then file names)."""
     found = []
-    for root, _dirs, files in os.walk(directory, followlinks=follow_links):
+    walk = sorted(os.walk(directory, followlinks=follow_links), key=lambda w: w[0])
+    for root, _dirs, files in walk:
         for name in sorted(files):
             if name.lower().endswith(tuple(extensions)):
                 found.append(os.path.join(root, name))
-    return sorted(found)
+    return found
 
 
 def read_text_file(path, max_length=None):
@@ -592,3 +593,37 @@ def pad_sequences_int(seqs, length, dtype=np.int64):
         s = s[:length]
         out[i, :len(s)] = s
     return out
+
+
+def seeded_shuffle(items, seed):
+    """``items`` shuffled in place-order by ``np.random.RandomState(seed).shuffle``, as
+    Keras's ``index_directory`` (the same seed gives the same order as Keras)."""
+    items = list(items)
+    np.random.RandomState(seed).shuffle(items)
+    return items
+
+
+def random_seed():
+    """A seed as Keras draws one when none is given: ``np.random.randint(1e6)``."""
+    return int(np.random.randint(1e6))
+
+
+def label_array(labels, label_mode, num_classes):
+    """Host labels as ``text_dataset_from_directory`` yields them: "int" int32 (n,),
+    "binary" float32 (n, 1), "categorical" float32 one-hot (n, num_classes)."""
+    arr = np.asarray(labels, dtype="int32")
+    if label_mode == "binary":
+        return arr.astype("float32").reshape(-1, 1)
+    if label_mode == "categorical":
+        out = np.zeros((arr.shape[0], num_classes), dtype="float32")
+        out[np.arange(arr.shape[0]), arr] = 1.0
+        return out
+    return arr
+
+
+def text_batch(texts):
+    """A batch of strings as a 1-D NumPy array of str."""
+    out = np.empty((len(texts),), dtype=object)
+    for i, t in enumerate(texts):
+        out[i] = t
+    return out.astype(str) if len(texts) else np.zeros((0,), dtype=str)

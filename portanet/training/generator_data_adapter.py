@@ -307,6 +307,8 @@ class IterableDataAdapter(_data.DataAdapter):
         if backend.is_array(a) and not _data.is_numpy(a):
             return _data.to_device(backend, a, label, model.dtype)
         host = _data.as_host(a)
+        if _data.is_text(host):
+            return host  # strings stay on the host for the model's string layer
         if host.dtype.kind not in "fbiu":
             what = "Python objects (ragged or mixed data)" if host.dtype == object else f"dtype {host.dtype}"
             raise TypeError(f"{label}: got {what}; expected float or integer data")
@@ -346,7 +348,8 @@ class IterableDataAdapter(_data.DataAdapter):
         """Converted lists -> Keras's batch tuple of device arrays (on the main thread)."""
         xs, ys, sws = item
         backend = self.model.backend
-        dev = (lambda a: a if a is None or backend.is_array(a) else backend.from_numpy(a))
+        dev = (lambda a: a if a is None or backend.is_array(a) or _data.is_text(a)
+               else backend.from_numpy(a))
         return _data.pack_batch([dev(a) for a in xs], [dev(a) for a in ys], [dev(w) for w in sws])
 
     # ------------------------------------------------------------------ epochs

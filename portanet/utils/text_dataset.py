@@ -1,0 +1,260 @@
+"""``text_dataset_from_directory`` (keras.utils): (texts, labels) batches from a folder of
+``.txt`` files, one subfolder per class.
+
+Keras's arguments, defaults, checks and messages (keras/src/utils/text_dataset_utils.py and
+dataset_utils.index_directory): files are listed in Keras's order and shuffled once with
+``np.random.RandomState(seed)`` as Keras does; validation splits take the last
+``int(validation_split * n)`` files. Keras returns a ``tf.data.Dataset``; portanet returns a
+``PyDataset`` (``TextDataset``) whose batches are ``(NumPy array of str, labels)``, which
+``fit``/``evaluate``/``predict`` accept when the model starts with a string layer
+(``TextVectorization``, ``StringLookup``), and which ``TextVectorization.adapt`` reads.
+Training batches are reshuffled each epoch (seeded), as Keras's ``shuffle`` buffer does
+(the order itself differs from tf.data's). ``.map(fn)`` maps ``fn`` over the batches, as
+``tf.data.Dataset.map`` (e.g. ``ds.map(lambda x, y: x)`` for ``adapt``); ``class_names``
+holds the class names.
+"""
+
+import math
+import os
+
+from ..backend import host_text as _host
+from ..training.py_dataset_adapter import PyDataset
+
+__all__ = ["text_dataset_from_directory", "TextDataset"]
+
+
+class TextDataset(PyDataset):
+    """Batches of ``(texts, labels)`` (or texts alone when there are no labels).
+
+    Args:
+        file_paths: the files, in order.
+        labels: host labels (see ``host_text.label_array``) or None.
+        batch_size: files per batch; None yields single samples (batches of one).
+        max_length: keep at most this many characters of each text.
+        shuffle: reshuffle the order after every epoch.
+        seed: the shuffling seed.
+        class_names: the class names, or None.
+    """
+
+    def __init__(self, file_paths, labels, batch_size, max_length, shuffle, seed, class_names):
+        super().__init__()
+        self.file_paths = list(file_paths)
+        self.labels = labels
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.shuffle = shuffle
+        self.seed = seed
+        self.class_names = class_names
+        self._order = list(range(len(self.file_paths)))
+        self._epoch = 0
+
+    def __len__(self):
+        size = self.batch_size or 1
+        return math.ceil(len(self.file_paths) / size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"TextDataset: batch {index} of {len(self)}")
+        size = self.batch_size or 1
+        rows = self._order[index * size:(index + 1) * size]
+        texts = _host.text_batch([_host.read_text_file(self.file_paths[i], self.max_length)
+                                  for i in rows])
+        if self.labels is None:
+            return texts
+        return texts, self.labels[rows]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._epoch += 1
+            self._order = _host.seeded_shuffle(range(len(self.file_paths)),
+                                               (self.seed or 0) + self._epoch)
+
+    def map(self, fn):
+        """A dataset of ``fn(*batch)`` (``fn(batch)`` when batches are texts alone)."""
+        return _MappedDataset(self, fn)
+
+
+class _MappedDataset(PyDataset):
+    def __init__(self, source, fn):
+        super().__init__()
+        self.source, self.fn = source, fn
+        self.class_names = getattr(source, "class_names", None)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, index):
+        batch = self.source[index]
+        return self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def on_epoch_end(self):
+        self.source.on_epoch_end()
+
+    def map(self, fn):
+        return _MappedDataset(self, fn)
+
+
+def _check_validation_split(validation_split, subset, shuffle, seed):
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError("`validation_split` must be between 0 and 1, received: "
+                         f"{validation_split}")
+    if (validation_split or subset) and not (validation_split and subset):
+        raise ValueError("If `subset` is set, `validation_split` must be set, and inversely.")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError('`subset` must be either "training", "validation" or "both", '
+                         f"received: {subset}")
+    if validation_split and shuffle and seed is None:
+        raise ValueError("If using `validation_split` and shuffling the data, you must provide "
+                         "a `seed` argument, to make sure that there is no overlap between the "
+                         "training and validation subset.")
+
+
+def _split(samples, labels, validation_split, subset, verbose):
+    if not validation_split:
+        return samples, labels
+    n_val = int(validation_split * len(samples))
+    if subset == "training":
+        if verbose:
+            print(f"Using {len(samples) - n_val} files for training.")
+        return samples[:len(samples) - n_val], None if labels is None else labels[:len(labels) - n_val]
+    if verbose:
+        print(f"Using {n_val} files for validation.")
+    return samples[len(samples) - n_val:], None if labels is None else labels[len(labels) - n_val:]
+
+
+def _index_directory(directory, labels, class_names, shuffle, seed, follow_links, verbose):
+    if labels == "inferred":
+        subdirs = [d for d in sorted(os.listdir(directory))
+                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+        if class_names is not None:
+            if not set(class_names).issubset(set(subdirs)):
+                raise ValueError("The `class_names` passed did not match the names of the "
+                                 "subdirectories of the target directory. Expected: "
+                                 f"{subdirs} (or a subset of it), but received: "
+                                 f"class_names={class_names}")
+            subdirs = list(class_names)
+    else:
+        subdirs = [""]
+        if class_names is not None:
+            if labels is None:
+                raise ValueError("When `labels=None` (no labels), argument `class_names` "
+                                 "cannot be specified.")
+            raise ValueError("When argument `labels` is specified, argument `class_names` "
+                             "cannot be specified (the `class_names` will be the sorted list "
+                             "of labels).")
+    class_names = subdirs
+    paths, found_labels = [], []
+    for index, sub in enumerate(subdirs):
+        files = _host.list_text_files(os.path.join(directory, sub), follow_links)
+        paths += files
+        found_labels += [index] * len(files)
+    if labels == "inferred":
+        labels = found_labels
+    elif labels is None:
+        class_names = None
+    else:
+        if len(labels) != len(paths):
+            raise ValueError("Expected the lengths of `labels` to match the number of files in "
+                             f"the target directory. len(labels) is {len(labels)} while we found "
+                             f"{len(paths)} files in directory {directory}.")
+        class_names = [str(label) for label in sorted(set(labels))]
+        labels = list(labels)
+    if verbose:
+        if labels is None:
+            print(f"Found {len(paths)} files.")
+        else:
+            print(f"Found {len(paths)} files belonging to {len(class_names)} classes.")
+    if shuffle:
+        paths = _host.seeded_shuffle(paths, seed)
+        if labels is not None:
+            labels = _host.seeded_shuffle(labels, seed)
+    return paths, labels, class_names
+
+
+def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
+                                class_names=None, batch_size=32, max_length=None, shuffle=True,
+                                seed=None, validation_split=None, subset=None,
+                                follow_links=False, format="tf", verbose=True):
+    """(texts, labels) batches from ``directory`` (one subfolder of ``.txt`` files a class).
+
+    Args (Keras's):
+        directory: the folder.
+        labels: "inferred" (from the subfolders, in sorted order or ``class_names``' order),
+            None (texts only), or a list of integer labels (one per file, in Keras's file
+            order).
+        label_mode: "int" (int32), "categorical" (float32 one-hot), "binary" (float32, shape
+            (batch, 1); exactly 2 classes), or None (no labels).
+        class_names: the subfolders to use, in this order (with labels="inferred").
+        batch_size: texts per batch (default 32); None yields one text at a time.
+        max_length: keep at most this many characters of each text.
+        shuffle: shuffle the files (default True).
+        seed: the shuffling seed (needed with validation_split and shuffle).
+        validation_split: the fraction of files held out (the last ones after shuffling).
+        subset: "training", "validation" or "both" (a list of the two datasets).
+        follow_links: follow symbolic links to subfolders.
+        format: "tf" (default) or "grain", accepted for Keras compatibility; both give a
+            ``TextDataset``.
+        verbose: print "Found N files belonging to C classes.".
+
+    Returns:
+        A ``TextDataset`` (a ``PyDataset``) with ``class_names``, or a list of two for
+        subset="both".
+    """
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the "
+                             "same size as the number of text files in the target directory. If "
+                             "you wish to infer the labels from the subdirectory names in the "
+                             'target directory, pass `labels="inferred"`. If you wish to get a '
+                             "dataset that only contains text samples (no labels), pass "
+                             f"`labels=None`. Received: labels={labels}")
+        if class_names:
+            raise ValueError('You can only pass `class_names` if `labels="inferred"`. Received: '
+                             f"labels={labels}, and class_names={class_names}")
+    if label_mode not in {"int", "categorical", "binary", None}:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", '
+                         f"or None. Received: label_mode={label_mode}")
+    if format not in ("tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"text_dataset_from_directory: batch_size={batch_size!r}; expected a "
+                         "positive integer or None")
+    if not isinstance(directory, (str, os.PathLike)) or not os.path.isdir(directory):
+        raise ValueError(f"text_dataset_from_directory: directory={directory!r} is not an "
+                         "existing directory")
+    if labels is None or label_mode is None:
+        labels = None
+        label_mode = None
+    _check_validation_split(validation_split, subset, shuffle, seed)
+    if seed is None:
+        seed = _host.random_seed()
+    directory = os.fspath(directory)
+    paths, found, names = _index_directory(directory, labels, class_names, shuffle, seed,
+                                           follow_links, verbose)
+    if label_mode == "binary" and len(names) != 2:
+        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
+                         f"class_names. Received: class_names={names}")
+    num_classes = len(names) if names else 0
+
+    def make(subset_name, shuffle_it):
+        p, lab = _split(paths, found, validation_split, subset_name, verbose)
+        if not p:
+            kind = {"training": "training ", "validation": "validation "}.get(subset_name, "")
+            raise ValueError(f"No {kind}text files found in directory {directory}. "
+                             "Allowed format: .txt")
+        arr = None if lab is None or label_mode is None else \
+            _host.label_array(lab, label_mode, num_classes)
+        return TextDataset(p, arr, batch_size, max_length, shuffle_it, seed, names)
+
+    if subset == "both":
+        return [make("training", shuffle), make("validation", False)]
+    return make(subset, shuffle)
