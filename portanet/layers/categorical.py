@@ -65,6 +65,7 @@ class HostPreprocessingLayer(Layer):
     """
 
     output_dtype = None
+    _accepts_strings = True     # fit/predict leave string inputs on the host for it
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         if symbolic.is_symbolic(inputs) or (isinstance(inputs, (list, tuple)) and inputs
@@ -128,6 +129,8 @@ class CategoryEncoding(HostPreprocessingLayer):
     instead of counting. Output: floats of the layer's dtype; shape ``(..., num_tokens)``
     (one_hot: a last axis of size 1 is replaced, else one is added).
     """
+
+    _accepts_strings = False
 
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
@@ -205,6 +208,8 @@ class Discretization(HostPreprocessingLayer):
     (summaries of each batch merged and compressed to ``epsilon``, then ``num_bins``
     equal-weight cuts), on the host in float32.
     """
+
+    _accepts_strings = False
 
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
                  sparse=False, dtype=None, name=None, **kwargs):

@@ -548,6 +548,8 @@ class IntegerLookup(IndexLookup):
     (``oov_method="floormod"``) or its FarmHash (``"farmhash"``).
     """
 
+    _accepts_strings = False
+
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
                  output_mode="int", sparse=False, pad_to_max_tokens=False,

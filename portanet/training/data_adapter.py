@@ -188,3 +188,23 @@ class ArrayDataAdapter(DataAdapter):
             current = upcoming
             upcoming = batch(b + 1) if b + 1 < self.num_batches else None
             yield current
+
+
+def accepts_text(model):
+    """True when ``model`` reads string inputs: an input of dtype "string", or a layer that
+    takes strings (``_accepts_strings``: TextVectorization, StringLookup, Hashing...)."""
+    try:
+        if any(str(getattr(t, "dtype", "")) == "string" for t in model.inputs):
+            return True
+    except (ValueError, AttributeError):
+        pass
+    return any(getattr(layer, "_accepts_strings", False) for layer in getattr(model, "layers", ()))
+
+
+def check_text_input(model, a, name):
+    """Strings given to a model that does not read them: a TypeError naming the input."""
+    if is_text(a) and not accepts_text(model):
+        raise TypeError(f"{name}: got dtype {a.dtype}; expected float or integer data (string "
+                        "inputs need a model whose first layer reads strings, e.g. "
+                        "TextVectorization, StringLookup or Hashing)")
+

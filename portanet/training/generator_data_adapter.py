@@ -308,6 +308,7 @@ class IterableDataAdapter(_data.DataAdapter):
             return _data.to_device(backend, a, label, model.dtype)
         host = _data.as_host(a)
         if _data.is_text(host):
+            _data.check_text_input(model, host, label)
             return host  # strings stay on the host for the model's string layer
         if host.dtype.kind not in "fbiu":
             what = "Python objects (ragged or mixed data)" if host.dtype == object else f"dtype {host.dtype}"

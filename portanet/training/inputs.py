@@ -69,6 +69,7 @@ class InputPreparation:
         dev = []
         for i, a in enumerate(xs):
             label = name if len(xs) == 1 else f"{name}[{i}]"
+            _data.check_text_input(self, a, label)
             _data.check_finite(self.backend, a, label)
             dev.append(_data.to_device(self.backend, a, label, self.dtype, keep_host=stream))
         return dev
