@@ -12,6 +12,7 @@ import pytest
 
 import portanet as pn
 from portanet.backend import host_text
+from harness import run_layer_test
 
 HERE = pathlib.Path(__file__).parent
 REF_DIR = HERE / "keras_reference"
@@ -353,3 +354,18 @@ def test_bad_calls(backend):
         pn.layers.CategoryEncoding(3)([0, 1], count_weights=[1.0, 2.0])
     with pytest.raises(RuntimeError, match="set the vocabulary"):
         pn.layers.StringLookup(output_mode="multi_hot")(["a"])
+
+
+# --------------------------------------------------------------------------- shared harness
+@pytest.mark.parametrize("make, data", [
+    (lambda: pn.layers.CategoryEncoding(5, output_mode="count"), [[0, 1, 1], [4, 2, 2]]),
+    (lambda: pn.layers.Discretization([0.0, 0.5], output_mode="one_hot"), [[-1.0], [0.7]]),
+    (lambda: pn.layers.Discretization([0.0, 0.5]), [[-1.0, 0.2], [0.7, 0.5]]),
+    (lambda: pn.layers.IntegerLookup(vocabulary=[4, 9], output_mode="multi_hot"), [[4, 1], [9, 9]]),
+    (lambda: pn.layers.Hashing(5), [[4, 1], [9, 9]]),
+])
+def test_numeric_layers_pass_the_harness(backend, make, data):
+    """Shapes, config round trip and numpy agreement from the shared harness (these layers
+    have no weights and no gradient: backward returns None)."""
+    run_layer_test(make, None, backend, input_data=np.array(data), training_step=False,
+                   check_input_grad=False)
