@@ -369,3 +369,23 @@ def test_numeric_layers_pass_the_harness(backend, make, data):
     have no weights and no gradient: backward returns None)."""
     run_layer_test(make, None, backend, input_data=np.array(data), training_step=False,
                    check_input_grad=False)
+
+
+def test_text_vectorization_callables(backend):
+    """A callable standardize gets a NumPy array of str (as Keras on non-TensorFlow
+    backends); a callable split gets the 1-D array of standardized strings."""
+    seen = {}
+
+    def shout(texts):
+        seen["type"] = type(texts).__name__
+        return np.array([t.upper() for t in texts.reshape(-1)]).reshape(texts.shape)
+
+    def commas(texts):
+        return [t.split(",") for t in texts]
+
+    layer = pn.layers.TextVectorization(standardize=shout, split=commas,
+                                        vocabulary=["A", "B C", "D"], output_sequence_length=4)
+    out = _host(layer(["a,b c,zz", "d"]))
+    assert seen["type"] == "ndarray"
+    np.testing.assert_array_equal(out, [[2, 3, 1, 0], [4, 0, 0, 0]])
+    assert layer.get_config()["standardize"] is shout
