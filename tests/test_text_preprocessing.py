@@ -389,3 +389,12 @@ def test_text_vectorization_callables(backend):
     assert seen["type"] == "ndarray"
     np.testing.assert_array_equal(out, [[2, 3, 1, 0], [4, 0, 0, 0]])
     assert layer.get_config()["standardize"] is shout
+
+
+def test_symbolic_numeric_input_is_refused():
+    with pytest.raises(TypeError, match="expected strings"):
+        pn.layers.StringLookup()(pn.Input((3,)))
+    with pytest.raises(TypeError, match="expected strings"):
+        pn.layers.TextVectorization()(pn.Input((1,), dtype="int64"))
+    out = pn.layers.StringLookup(invert=True, vocabulary=["a"])(pn.Input((3,), dtype="int64"))
+    assert tuple(out.shape) == (None, 3)

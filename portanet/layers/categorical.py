@@ -70,6 +70,11 @@ class HostPreprocessingLayer(Layer):
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         if symbolic.is_symbolic(inputs) or (isinstance(inputs, (list, tuple)) and inputs
                                             and symbolic.is_symbolic(inputs[0])):
+            if self._requires_strings() and not isinstance(inputs, (list, tuple)) \
+                    and str(inputs.dtype) != "string":
+                raise TypeError(f"{type(self).__name__} {self.name!r}: input of dtype "
+                                f"{inputs.dtype!r}; expected strings (an Input with "
+                                "dtype='string')")
             return super().__call__(inputs, training=training, mask=mask, **kwargs)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
@@ -79,6 +84,10 @@ class HostPreprocessingLayer(Layer):
             self._maybe_build(self._data_shape(inputs))
         y, _ = self.forward(inputs, training=training)
         return y
+
+    def _requires_strings(self):
+        """True for layers that read only strings (StringLookup, TextVectorization)."""
+        return False
 
     def _data_shape(self, inputs):
         if hasattr(inputs, "shape"):

@@ -523,6 +523,9 @@ class StringLookup(IndexLookup):
                          pad_to_max_tokens=pad_to_max_tokens, sparse=sparse, name=name,
                          salt=salt, vocabulary_dtype="string", **kwargs)
 
+    def _requires_strings(self):
+        return not self.invert
+
     def _host(self, data):
         if self.invert:
             return super()._host(data)
@@ -664,6 +667,9 @@ class TextVectorization(HostPreprocessingLayer):
     def __call__(self, inputs, *args, **kwargs):
         return _keras_call_dtype(self, super().__call__(inputs, *args, **kwargs),
                                  self._output_mode)
+
+    def _requires_strings(self):
+        return True
 
     # ------------------------------------------------------------------ text to tokens
     def _strings(self, inputs):
