@@ -33,3 +33,62 @@ def set_epsilon(value):
     if not value > 0:
         raise ValueError(f"set_epsilon: value={value!r}; expected a positive float")
     _EPSILON = value
+
+
+_IMAGE_DATA_FORMAT = "channels_last"
+_VALID_FORMATS = ("channels_last", "channels_first")
+
+
+def image_data_format():
+    """The default image layout of ops and layers given ``data_format=None``:
+    "channels_last" (Keras's default) or "channels_first"."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format):
+    """Set the default image layout: "channels_last" or "channels_first"."""
+    global _IMAGE_DATA_FORMAT
+    if data_format not in _VALID_FORMATS:
+        raise ValueError(f"set_image_data_format: data_format={data_format!r}; expected one of {_VALID_FORMATS}")
+    _IMAGE_DATA_FORMAT = str(data_format)
+
+
+_FLASH_ATTENTION = None
+
+
+def enable_flash_attention():
+    """Accepted for Keras compatibility: portanet's attention has one implementation, so this
+    only records the preference (``is_flash_attention_enabled`` reads it back)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = True
+
+
+def disable_flash_attention():
+    """Record that flash attention is not wanted (see ``enable_flash_attention``)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = False
+
+
+def is_flash_attention_enabled():
+    """The recorded preference: None (not set, Keras's default), True or False."""
+    return _FLASH_ATTENTION
+
+
+_TRACEBACK_FILTERING = True
+
+
+def enable_traceback_filtering():
+    """Accepted for Keras compatibility; portanet does not rewrite tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = True
+
+
+def disable_traceback_filtering():
+    """Accepted for Keras compatibility; portanet does not rewrite tracebacks."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = False
+
+
+def is_traceback_filtering_enabled():
+    """The recorded traceback-filtering flag (portanet's tracebacks are never filtered)."""
+    return _TRACEBACK_FILTERING

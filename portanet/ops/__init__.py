@@ -28,11 +28,27 @@ from .creation import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
+from .numpy_extra import *  # noqa: F401,F403
+from .linalg_extra import *  # noqa: F401,F403
+from .signal import *  # noqa: F401,F403
+from .core_extra import *  # noqa: F401,F403
 from .math import abs, all, any, max, min, round, sum  # noqa: F401,A004 - Keras's names
 from .core import map, slice  # noqa: F401,A004
 from .tape import GradientTape, Tensor, TracedConversionError  # noqa: F401
 
 from . import array as _array, core as _core, creation as _creation, linalg as _linalg
 from . import math as _math, nn as _nn
+from . import numpy_extra as _numpy_extra, linalg_extra as _linalg_extra, signal as _signal
+from . import core_extra as _core_extra
 
-ALL = sorted(set().union(*(m.__all__ for m in (_array, _core, _creation, _linalg, _math, _nn))))
+ALL = sorted(set().union(*(m.__all__ for m in (_array, _core, _creation, _linalg, _math, _nn,
+                                          _numpy_extra, _linalg_extra, _signal, _core_extra))))
+
+# keras.ops.numpy: the numpy-style functions as one namespace (``ops.numpy.abs``...).
+import types as _types
+
+numpy = _types.ModuleType("portanet.ops.numpy", "keras.ops.numpy's functions (the same objects as in portanet.ops).")
+for _name in ALL:
+    setattr(numpy, _name, globals()[_name])
+numpy.__all__ = list(ALL)
+del _name
