@@ -32,8 +32,10 @@ An exception on one process prints its traceback (with the rank) and ends every 
 through ``MPI_Abort``: a process stuck in an all-reduce with a dead peer cannot end any
 other way.
 
-Not synchronized across processes: BatchNormalization statistics (each process normalizes
-its own shard, as Horovod without SyncBatchNorm), dropout masks (each rank other than 0
+BatchNormalization statistics are per process (each normalizes its own shard, as Horovod
+without SyncBatchNorm) unless the layer has ``synchronized=True`` (Keras's argument): then its
+batch mean and variance, and their gradients, are summed over the processes, so that P
+processes at batch B train exactly as one at batch P·B. Not synchronized: dropout masks (each rank other than 0
 reseeds its stream from the shared one and its rank, so masks differ across ranks),
 the per-batch values that the progress bar shows mid-epoch (rank 0's own; epoch values are
 global). Validation and ``evaluate`` run on the whole validation set on every process.
@@ -45,6 +47,7 @@ import traceback
 from collections import namedtuple
 
 from .. import backend as _backend
+from ..backend import replicas as _replicas
 from .. import callbacks as _callbacks
 from ..training import distribution as _distribution
 from .comm import _average_logs, _count, _GradientAverager, _LocalComm, _MPIComm, _NCCLComm
@@ -391,9 +394,14 @@ class DataParallel(_distribution.Distribution):
         if self.comm is None:
             self.comm = _comm_for(model.backend or _backend.current(), self.transport)
         self.gradient_averager = _GradientAverager(self.comm, model.backend or _backend.current())
+        # BatchNormalization(synchronized=True) sums its statistics over the processes.
+        comm = self.comm
+        self._previous_replica_sum = _replicas.set_cross_replica_sum(
+            lambda flat, backend: comm.allreduce_sum(flat, backend))
         model.set_distribution(self)
 
     def _uninstall(self):
+        _replicas.set_cross_replica_sum(getattr(self, "_previous_replica_sum", None))
         self.model.set_distribution(None)
         self._train = None
 

@@ -6,6 +6,7 @@ biased variance E[x²] − μ² in training and updates its moving statistics wi
 Bessel correction; layer normalization uses the biased variance over ``axis``.
 """
 
+from ..backend import replicas as _replicas
 from ..validation import check_number
 from .base import Layer
 
@@ -44,7 +45,10 @@ class BatchNormalization(Layer):
         beta_initializer / gamma_initializer: default "zeros" / "ones".
         moving_mean_initializer / moving_variance_initializer: default "zeros" / "ones".
         beta_regularizer / gamma_regularizer, beta_constraint / gamma_constraint.
-        synchronized: accepted for Keras compatibility (single device: no effect).
+        synchronized: in a data-parallel run (``pn.distributed``), compute the batch
+            statistics over every process's rows (one all-reduce forward, one backward), so
+            that ``mpirun -n P`` at batch B trains as one process at batch P·B; in a single
+            process it has no effect (as Keras).
 
     A mask of shape ``inputs.shape[:-1]`` (from Embedding/Masking) makes training
     statistics ignore masked positions, as Keras does.
@@ -128,7 +132,19 @@ class BatchNormalization(Layer):
         if use_batch_stats and mask is not None and self._axis == x.ndim - 1:
             weights = xp.astype(mask, x.dtype)[..., None]
 
-        if use_batch_stats:
+        sync = use_batch_stats and self.synchronized and _replicas.active()
+        if sync and weights is not None:
+            raise ValueError(f"BatchNormalization {self.name!r}: synchronized=True with a mask is not "
+                             "supported in a data-parallel run; drop the mask (Masking/mask_zero) before "
+                             "this layer or use synchronized=False")
+        if sync:
+            mean, var, count, share = self._synchronized_moments(x, axes)
+            m = self.momentum
+            flat = (x.shape[self._axis],)
+            self.moving_mean.value = self.moving_mean.value * m + xp.reshape(mean, flat) * (1.0 - m)
+            self.moving_variance.value = (self.moving_variance.value * m
+                                          + xp.reshape(var, flat) * (1.0 - m))
+        elif use_batch_stats:
             if weights is None:
                 count = 1
                 for a in axes:
@@ -170,8 +186,14 @@ class BatchNormalization(Layer):
             if not use_batch_stats:
                 return g * inv
             d_inv = xp.sum(g * centered, axis=axes, keepdims=True)
+            sum_g = xp.sum(g, axis=axes, keepdims=True)
+            if sync:
+                d_inv, sum_g = self._synchronized_sums(d_inv, sum_g, share)
+                scale = 0.0 if share == 0 else 1.0 / share
+                d_var = -0.5 * d_inv * inv * inv * inv
+                return g * inv + (d_var * 2.0 * centered - sum_g * inv) * (scale / count)
             d_var = -0.5 * d_inv * inv * inv * inv
-            d_mean = -xp.sum(g, axis=axes, keepdims=True) * inv
+            d_mean = -sum_g * inv
             if weights is None:
                 # var = E[x²] − μ²: d var/dx = 2(x − μ)/N, d μ/dx = 1/N.
                 return g * inv + (d_var * 2.0 * centered + d_mean) / count
@@ -179,6 +201,57 @@ class BatchNormalization(Layer):
             return (g * inv + d_var * 2.0 * weights * weights * diff / count
                     + d_mean * weights / count)
         return y, backward
+
+    # ---- synchronized=True: statistics over every data-parallel process (Keras's
+    # synchronized moments: all-reduced sums of x and x², and of the row count).
+    def _synchronized_moments(self, x, axes):
+        """(mean, var, global count, this process's share of the rows) over every process,
+        with one all-reduce of [Σx, Σx², n]."""
+        xp = self.xp
+        local = 1
+        for a in axes:
+            local *= x.shape[a]
+        c = x.shape[self._axis]
+        packed = xp.concat([xp.reshape(xp.sum(x, axis=axes), (-1,)), xp.reshape(xp.sum(x * x, axis=axes), (-1,)),
+                            xp.full((1,), float(local), dtype=x.dtype)])
+        total = _replicas.cross_replica_sum(packed, self.backend)
+        count = float(self.backend.to_numpy(total[2 * c:])[0])
+        if count == 0:
+            raise ValueError(f"BatchNormalization {self.name!r}: every process got an empty batch")
+        mean = self._broadcast(total[:c] / count)
+        var = self._broadcast(total[c:2 * c] / count) - mean * mean
+        return mean, var, count, local / count
+
+    def _synchronized_sums(self, d_inv, sum_g, share):
+        """Σ_q share_q·(Σ g·(x − μ)) and Σ_q share_q·(Σ g) over the processes (one all-reduce):
+        the data-parallel step averages each process's gradient weighted by its share of the
+        rows, so these weighted sums make that average the gradient of the global loss."""
+        xp = self.xp
+        c = d_inv.size
+        packed = xp.concat([xp.reshape(d_inv, (-1,)) * share, xp.reshape(sum_g, (-1,)) * share])
+        total = _replicas.cross_replica_sum(packed, self.backend)
+        return xp.reshape(total[:c], d_inv.shape), xp.reshape(total[c:], sum_g.shape)
+
+    def synchronize_empty_forward(self):
+        """An empty shard's part of the forward all-reduce (zeros), so that the processes'
+        collectives stay matched when this process has no rows in a short last batch."""
+        if self.synchronized and self.trainable and _replicas.active():
+            xp = self.xp
+            c = self.moving_mean.value.shape[0]
+            total = _replicas.cross_replica_sum(xp.zeros((2 * c + 1,), dtype=self.moving_mean.value.dtype),
+                                                self.backend)
+            count = float(self.backend.to_numpy(total[2 * c:])[0])
+            mean = total[:c] / count
+            var = total[c:2 * c] / count - mean * mean
+            m = self.momentum
+            self.moving_mean.value = self.moving_mean.value * m + mean * (1.0 - m)
+            self.moving_variance.value = self.moving_variance.value * m + var * (1.0 - m)
+
+    def synchronize_empty_backward(self):
+        """An empty shard's part of the backward all-reduce (zeros)."""
+        if self.synchronized and self.trainable and _replicas.active():
+            c = self.moving_mean.value.shape[0]
+            _replicas.cross_replica_sum(self.xp.zeros((2 * c,), dtype=self.moving_mean.value.dtype), self.backend)
 
     def compute_output_shape(self, input_shape):
         return input_shape

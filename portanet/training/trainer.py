@@ -239,7 +239,13 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             self._reset_trackers()
         if n == 0 and distribution is not None:
             # This replica's shard of a short last batch is empty: no forward pass, but it
-            # must join the gradient reduction and apply the shared update.
+            # must join the gradient reduction and apply the shared update, and the
+            # all-reduces of synchronized layers (forward in layer order, backward reversed).
+            synced = _synchronized_layers(self)
+            for layer in synced:
+                layer.synchronize_empty_forward()
+            for layer in reversed(synced):
+                layer.synchronize_empty_backward()
             distribution.reduce_gradients(trainable, 0)
             self.optimizer.apply(trainable)
             return None
@@ -523,3 +529,26 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
     # ------------------------------------------------------------------ fit(distributed=True)
     def _fit_data_parallel(self, x, y, **kwargs):
         return _distribution.data_parallel(self).fit(x, y, **kwargs)
+
+
+def _synchronized_layers(model):
+    """The layers (nested ones included) that join cross-process all-reduces, in layer order."""
+    found, seen = [], set()
+
+    def walk(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if hasattr(layer, "synchronize_empty_forward"):
+            found.append(layer)
+        for child in list(getattr(layer, "layers", None) or []):
+            walk(child)
+        for attr in ("layer", "forward_layer", "backward_layer"):
+            child = getattr(layer, attr, None)
+            if child is not None and hasattr(child, "weights"):
+                walk(child)
+
+    for layer in model.layers:
+        walk(layer)
+    return found
+
