@@ -126,11 +126,16 @@ def _dtype_name(x):
 
 def _const(layer, value, like=None, dtype=None):
     """A host value (number, list, host array) as an array of the layer's backend."""
-    if _tape.is_traced(value) or (layer.backend is not None and layer.backend.is_array(value)):
+    if _tape.is_traced(value):
         return value
     if dtype is None and like is not None:
         dtype = _dtype_name(like)
-    return layer.backend.from_numpy(value, dtype)
+    backend = layer.backend
+    if backend.is_array(value):
+        if dtype is not None and value.dtype != backend.dtype(dtype):
+            value = backend.xp.astype(value, backend.dtype(dtype))
+        return value
+    return backend.from_numpy(value, dtype)
 
 
 def _transform_value_range(images, original, target):
@@ -519,8 +524,9 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         hs, ws = (int(v) for v in transformation)
         h_ax, w_ax, _ = _axes(self.data_format)
         index = [slice(None)] * 4
-        index[h_ax] = slice(hs, hs + self.height)
-        index[w_ax] = slice(ws, ws + self.width)
+        # Python slicing clamps; the Array API leaves out-of-bounds stops unspecified.
+        index[h_ax] = slice(hs, min(hs + self.height, images.shape[h_ax]))
+        index[w_ax] = slice(ws, min(ws + self.width, images.shape[w_ax]))
         images = images[tuple(index)]
         for axis, size in ((h_ax, self.height), (w_ax, self.width)):
             if images.shape[axis] != size:
@@ -1942,7 +1948,8 @@ class MaxNumBoundingBoxes(_Augmentation):
         boxes = backend.asarray(bounding_boxes["boxes"])
         labels = backend.asarray(bounding_boxes["labels"])
         n = boxes.shape[1]
-        boxes, labels = boxes[:, :self.max_number, ...], labels[:, :self.max_number]
+        keep = min(n, self.max_number)
+        boxes, labels = boxes[:, :keep, ...], labels[:, :keep]
         pad = max(self.max_number - n, 0)
         if pad:
             boxes = O.pad(boxes, [[0, 0], [0, pad], [0, 0]], constant_values=self.fill_value)
