@@ -778,7 +778,7 @@ class RandomSharpness(_ColorLayer):
         kernel = np.asarray([[a, a, a], [a, b, a], [a, a, a]])
         smooth = _depthwise_same(self, images, kernel, self.data_format)
         f = np.reshape(np.asarray(transformation["factor"], dtype=np.float64) * 2, (-1, 1, 1, 1))
-        out = images + _const(self, 1.0 - f, like=images) * (smooth - images)
+        out = images + O.multiply(_const(self, 1.0 - f, like=images), smooth - images)
         return O.clip(out, self.value_range[0], self.value_range[1])
 
 
@@ -808,7 +808,8 @@ class RandomColorDegeneration(_ColorLayer):
             return images
         f = _const(self, transformation["factor"], like=images)
         gray = rgb_to_grayscale(self, images, self.data_format)
-        return O.clip(images + f * (gray - images), self.value_range[0], self.value_range[1])
+        return O.clip(images + O.multiply(f, gray - images), self.value_range[0],
+                      self.value_range[1])
 
 
 class RandomPosterization(_ColorLayer):
@@ -1538,7 +1539,7 @@ class MixUp(_Augmentation):
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1, 1, 1)),
                    like=images)
         perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
-        return w * images + (1.0 - w) * O.take(images, perm, axis=0)
+        return O.multiply(w, images) + O.multiply(1.0 - w, O.take(images, perm, axis=0))
 
     def transform_labels(self, labels, transformation, training=True):
         if not training:
@@ -1547,7 +1548,7 @@ class MixUp(_Augmentation):
         labels = _float_images(self, labels)
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1)), like=labels)
         perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
-        return w * labels + (1.0 - w) * O.take(labels, perm, axis=0)
+        return O.multiply(w, labels) + O.multiply(1.0 - w, O.take(labels, perm, axis=0))
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         if not training:
@@ -1620,7 +1621,7 @@ class CutMix(_Augmentation):
         labels = _float_images(self, labels)
         perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1)), like=labels)
-        return w * labels + (1.0 - w) * O.take(labels, perm, axis=0)
+        return O.multiply(w, labels) + O.multiply(1.0 - w, O.take(labels, perm, axis=0))
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         if not training:
