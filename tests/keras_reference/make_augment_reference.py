@@ -163,6 +163,51 @@ def _keras_transformation(t, layer_name):
     return t
 
 
+# image_dataset_from_directory: Keras's file order (index_directory with a seed) over this
+# tree of class folders, and its decoding path's resize (ops.image.resize, as the "grain"
+# loader) of a fixed uint8 image that the test writes as PNG.
+DIRECTORY_TREE = {"cats": ["b.png", "a.jpg", "c.gif", "notes.txt"], "dogs": ["z.bmp", "y.jpeg"],
+                  "eels": ["e1.png", "sub/e2.png"]}
+INDEX_SEED = 1337
+RESIZE_CASES = {"plain": dict(), "crop": dict(crop_to_aspect_ratio=True),
+                "pad": dict(pad_to_aspect_ratio=True),
+                "nearest_cf": dict(interpolation="nearest", data_format="channels_first")}
+
+
+def fixed_image():
+    return np.random.default_rng(5).integers(0, 256, (7, 10, 3)).astype("uint8")
+
+
+def _image_utils_reference(out):
+    import tempfile
+
+    from keras import ops
+    from keras.src.utils import dataset_utils
+
+    with tempfile.TemporaryDirectory() as root:
+        for sub, files in DIRECTORY_TREE.items():
+            for f in files:
+                path = pathlib.Path(root, sub, f)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"")
+        for shuffle in (False, True):
+            paths, labels, names = dataset_utils.index_directory(
+                root, "inferred", formats=(".bmp", ".gif", ".jpeg", ".jpg", ".png"),
+                shuffle=shuffle, seed=INDEX_SEED)
+            rel = [str(pathlib.Path(p).relative_to(root)) for p in paths]
+            out[f"utils/index_{shuffle}/paths"] = np.asarray(rel)
+            out[f"utils/index_{shuffle}/labels"] = np.asarray(labels)
+            out[f"utils/index_{shuffle}/class_names"] = np.asarray(names)
+    img = fixed_image().astype("float32")
+    out["utils/image"] = fixed_image()
+    for name, kw in RESIZE_CASES.items():
+        kw = dict(kw)
+        fmt = kw.pop("data_format", "channels_last")
+        x = img if fmt == "channels_last" else np.transpose(img, (2, 0, 1))
+        out[f"utils/resize_{name}"] = np.asarray(
+            ops.image.resize(x, size=(5, 6), data_format=fmt, **kw))
+
+
 def main():
     import keras
     from keras import layers
@@ -219,6 +264,7 @@ def main():
                 {"boxes": boxes, "labels": labels}, None)
             out[f"{dtype}/boxes/boxes_{n}"] = np.asarray(r["boxes"])
             out[f"{dtype}/boxes/labels_{n}"] = np.asarray(r["labels"])
+    _image_utils_reference(out)
     out["keras_version"] = np.asarray(keras.__version__)
     np.savez_compressed(HERE / "augment.npz", **out)
     print(f"wrote {len(out)} arrays to {HERE / 'augment.npz'} (Keras {keras.__version__})")
