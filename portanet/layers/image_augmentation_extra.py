@@ -448,7 +448,7 @@ class _Augmentation(Layer):
         active = training or self._APPLY_AT_INFERENCE
         transformation = self.get_random_transformation(images, training=training) if active else None
         if active:
-            images = self.transform_images(images, transformation, training=training)
+            images = self.transform_images(images, transformation, training=active)
         data["images"] = O.squeeze(images, axis=0) if unbatched else images
         if "labels" in data and active:
             labels = backend.asarray(data["labels"])
@@ -486,9 +486,12 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
     """Crops a random ``height x width`` window of the images in training, as Keras 3.
 
     In training, when the images are larger than the target on both axes, one window (the
-    same for the whole batch) starts at a random (h, w); otherwise the central window with the
-    target's aspect ratio is cropped and resized (bilinear) to the target. At inference the
-    layer returns its input unchanged, as Keras 3.15's does.
+    same for the whole batch) starts at a random (h, w). Otherwise, and at inference, Keras's
+    deterministic branch: the start of the central window with the target's aspect ratio,
+    a ``height x width`` slice from there, resized (bilinear) to the target when the image is
+    smaller. (Keras 3.15.1's code returns the input unchanged at inference, so its output
+    shape differs from its own ``compute_output_shape`` and a following Dense layer fails;
+    portanet always returns ``height x width`` images.)
 
     Args:
         height: int, the output height.
@@ -503,6 +506,17 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         super().__init__(seed=seed, data_format=data_format, name=name, **kwargs)
         self.height = check_positive_int(height, "height", "RandomCrop")
         self.width = check_positive_int(width, "width", "RandomCrop")
+
+    _APPLY_AT_INFERENCE = True
+
+    def call(self, inputs, training=None):
+        images = _float_images(self, inputs)
+        unbatched = len(images.shape) == 3
+        if unbatched:
+            images = O.expand_dims(images, 0)
+        box = self.get_random_transformation(images, training=bool(training))
+        images = self.transform_images(images, box, training=True)
+        return O.squeeze(images, axis=0) if unbatched else images
 
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
