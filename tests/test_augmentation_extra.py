@@ -343,8 +343,17 @@ def test_bad_arguments():
     lambda: L.MixUp(),
     lambda: L.CutMix(),
     lambda: L.RandomCrop(7, 9, seed=2),       # smaller images: the aspect crop and a resize
+    lambda: L.RandomHue(0.5, value_range=(-4, 4)),
+    lambda: L.RandomSaturation((0.3, 0.7), value_range=(-4, 4)),
+    lambda: L.AutoContrast(value_range=(-4, 4)),
+    lambda: L.Solarization(0.3, (0.4, 0.6), value_range=(-4, 4)),
+    lambda: L.RandomInvert(value_range=(-4, 4)),
+    lambda: L.RandomGrayscale(0.5),
+    lambda: L.RandomColorJitter(value_range=(-4, 4), brightness_factor=0.1, contrast_factor=0.2,
+                                saturation_factor=0.3, hue_factor=0.1),
 ], ids=["contrast", "brightness", "sharpness", "degeneration", "blur", "shear", "perspective",
-        "elastic", "erasing", "mixup", "cutmix", "crop"])
+        "elastic", "erasing", "mixup", "cutmix", "crop", "hue", "saturation", "autocontrast",
+        "solarization", "invert", "grayscale", "jitter"])
 def test_harness_in_training(backend, make):
     layer = make()
     shape = (3, 5, 6, 3)
