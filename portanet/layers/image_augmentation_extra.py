@@ -26,8 +26,6 @@ accepted outside a model (a data pipeline): MixUp and CutMix mix the labels, and
 MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes through.
 """
 
-import math
-
 from .. import backend as _backend
 from .. import ops as O
 from ..ops._dispatch import primitive
@@ -36,7 +34,7 @@ from ..random import SeedGenerator
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
 from .base import Layer
-from .image_augmentation import RandomRotation, RandomTranslation, _map_index, affine_plan
+from .image_augmentation import RandomRotation, RandomTranslation, _map_index
 from .image_preprocessing import resize_matrix
 
 __all__ = ["RandomCrop", "RandomContrast", "RandomBrightness", "RandomGrayscale", "RandomHue",
@@ -446,7 +444,8 @@ class _Augmentation(Layer):
         if unbatched:
             images = O.expand_dims(images, 0)
         active = training or self._APPLY_AT_INFERENCE
-        transformation = self.get_random_transformation(images, training=training) if active else None
+        transformation = (self.get_random_transformation(images, training=training)
+                          if active else None)
         if active:
             images = self.transform_images(images, transformation, training=active)
         data["images"] = O.squeeze(images, axis=0) if unbatched else images
@@ -1523,6 +1522,12 @@ class RandomElasticTransform(_GeometryNoBoxes, _Augmentation):
 
 
 # ----------------------------------------------------------------------------- mixing
+def _permutation(layer, transformation):
+    np = _backend.host_xp()
+    order = np.asarray(transformation["permutation_order"], dtype=np.int64)
+    return layer.backend.from_numpy(order)
+
+
 class MixUp(_Augmentation):
     """MixUp, as Keras 3: each image (and label) becomes ``λ·x + (1 − λ)·x[perm]`` with
     λ ~ Beta(alpha, alpha) per image and one random permutation of the batch.
@@ -1552,7 +1557,7 @@ class MixUp(_Augmentation):
         np = _backend.host_xp()
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1, 1, 1)),
                    like=images)
-        perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
+        perm = _permutation(self, transformation)
         return O.multiply(w, images) + O.multiply(1.0 - w, O.take(images, perm, axis=0))
 
     def transform_labels(self, labels, transformation, training=True):
@@ -1561,14 +1566,13 @@ class MixUp(_Augmentation):
         np = _backend.host_xp()
         labels = _float_images(self, labels)
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1)), like=labels)
-        perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
+        perm = _permutation(self, transformation)
         return O.multiply(w, labels) + O.multiply(1.0 - w, O.take(labels, perm, axis=0))
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         if not training:
             return bounding_boxes
-        np = _backend.host_xp()
-        perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
+        perm = _permutation(self, transformation)
         boxes = self.backend.asarray(bounding_boxes["boxes"])
         labels = self.backend.asarray(bounding_boxes["labels"])
         return {"boxes": O.concatenate([boxes, O.take(boxes, perm, axis=0)], axis=1),
@@ -1624,7 +1628,7 @@ class CutMix(_Augmentation):
         if not training or transformation is None:
             return images
         np = _backend.host_xp()
-        perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
+        perm = _permutation(self, transformation)
         mask = _const(self, np.asarray(transformation["batch_masks"], dtype=bool), dtype="bool")
         return O.where(mask, O.take(images, perm, axis=0), images)
 
@@ -1633,7 +1637,7 @@ class CutMix(_Augmentation):
             return labels
         np = _backend.host_xp()
         labels = _float_images(self, labels)
-        perm = self.backend.from_numpy(np.asarray(transformation["permutation_order"], dtype=np.int64))
+        perm = _permutation(self, transformation)
         w = _const(self, np.reshape(np.asarray(transformation["mix_weight"]), (-1, 1)), like=labels)
         return O.multiply(w, labels) + O.multiply(1.0 - w, O.take(labels, perm, axis=0))
 
