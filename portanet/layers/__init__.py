@@ -18,6 +18,7 @@ from .merging import *  # noqa: F401,F403
 from .preprocessing import *  # noqa: F401,F403
 from .image_preprocessing import *  # noqa: F401,F403
 from .image_augmentation import *  # noqa: F401,F403
+from .image_augmentation_extra import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .categorical import *  # noqa: F401,F403

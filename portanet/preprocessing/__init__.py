@@ -4,5 +4,8 @@ The preprocessing *layers* (Normalization, ...) are in ``portanet.layers``.
 """
 
 from . import sequence
+from . import image
+from ..utils.image_utils import image_dataset_from_directory
 
 __all__ = ["sequence"]
+__all__ += ["image", "image_dataset_from_directory"]

@@ -26,8 +26,11 @@ def plot_history(history, path=None, title=None, dpi=100):
 from .lr_finder import find_learning_rate  # noqa: E402
 from .model_visualization import model_to_dot, plot_model  # noqa: E402
 from .text_dataset import text_dataset_from_directory  # noqa: E402
+from .image_utils import (array_to_img, image_dataset_from_directory, img_to_array,  # noqa: E402
+                          load_img, save_img)
 
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
            "find_learning_rate", "normalize", "pad_sequences", "pack_x_y_sample_weight",
            "unpack_x_y_sample_weight", "Progbar", "PyDataset", "Sequence", "plot_model", "model_to_dot",
-           "text_dataset_from_directory"]
+           "text_dataset_from_directory", "array_to_img", "image_dataset_from_directory", "img_to_array",
+           "load_img", "save_img"]
