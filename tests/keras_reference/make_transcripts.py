@@ -105,7 +105,30 @@ def data(seed=1):
     return x[:32], y[:32], x[32:], y[32:]
 
 
+def long_names(K):
+    return K.Sequential([K.Input((3,)), K.layers.Dense(2, name="d" * 40),
+                         K.layers.Dense(1, name="a_rather_long_layer_name with_space")],
+                        name="long")
+
+
+def frozen(K):
+    model = K.Sequential([K.Input((5,)), K.layers.Dense(4), K.layers.Dropout(0.5),
+                          K.layers.Dense(2)])
+    model.layers[0].trainable = False
+    return model
+
+
+def shared(K):
+    x = K.Input((3,), name="x")
+    layer = K.layers.Dense(3, name="shared")
+    return K.Model(x, layer(layer(x)))
+
+
 SUMMARIES = {"mlp": mlp, "cnn": cnn, "lstm": lstm, "multi_input": multi_input, "nested": nested}
+# name: (builder, summary() arguments); printed at 200 columns
+SUMMARY_OPTIONS = {"long_names_60": (long_names, {"line_length": 60}),
+                   "trainable": (frozen, {"show_trainable": True}),
+                   "shared": (shared, {})}
 
 
 def fitted(K):
@@ -117,14 +140,14 @@ def fitted(K):
     return model
 
 
-def summary_text(K, build, columns):
+def summary_text(K, build, columns, **kwargs):
     """summary() text of ``build(K)`` with a terminal of ``columns`` columns (print_fn gets
     the whole table as one string, as in Keras)."""
     os.environ["COLUMNS"] = str(columns)
     K.utils.clear_session()
     model = build(K)
     got = []
-    model.summary(print_fn=got.append)
+    model.summary(print_fn=got.append, **kwargs)
     return "\n".join(got)
 
 
@@ -213,6 +236,9 @@ def main():
         for columns in (80, 200):
             text = summary_text(keras, build, columns)
             (OUT / f"summary_{name}_{columns}.txt").write_text(normalise(text), encoding="utf-8")
+    for name, (build, kwargs) in SUMMARY_OPTIONS.items():
+        text = summary_text(keras, build, 200, **kwargs)
+        (OUT / f"summary_{name}.txt").write_text(normalise(text), encoding="utf-8")
     os.environ["COLUMNS"] = "200"
     keras.config.set_floatx("float64")
     keras.utils.clear_session()
