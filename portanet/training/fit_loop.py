@@ -119,7 +119,6 @@ class FitLoop:
             "samples": train.size})
         self.history = history = next(cb for cb in cblist if isinstance(cb, _callbacks.History))
         self.stop_training = False
-        self._train_data = train  # read by callbacks that probe the training rows (diagnostics)
         cblist.call("on_train_begin", None)
         if self._initial_epoch is not None:
             # Set in on_train_begin by a callback that resumed an interrupted run.
@@ -139,7 +138,6 @@ class FitLoop:
         self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: averages in
         cblist.call("on_train_end", epoch_logs)
         _adapters.close(train, val)
-        self._train_data = None
         return history
 
     def _validate(self, val, cblist, batch_size):
