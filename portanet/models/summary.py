@@ -140,18 +140,31 @@ def _justify(text, width, how):
     return text.ljust(width)
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None, show_trainable=False):
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                  show_trainable=False, layer_range=None):
     """Print Keras 3's table (keras/src/utils/summary_utils.py, drawn by rich): one row per
     layer (functional models add "Connected to", unless their graph is a plain chain), then
     the parameter counts (the optimizer's variables, once it is built, count in the total).
 
     The line length is Keras's: 88 (108 with "Connected to", 12 more with
-    ``show_trainable``) or the terminal's width less 4 when that is smaller. As in Keras,
+    ``show_trainable``) or the terminal's width less 4 when that is smaller; ``positions``
+    are the columns' right edges as fractions of it. ``expand_nested`` adds the layers of
+    nested models below theirs ("   └ name (Class)"); ``layer_range`` (two regular
+    expressions, matched against layer names) keeps the layers from the first match of the
+    first to the last match of the second. As in Keras,
     ``print_fn`` receives the whole table as one string; without it the table goes to
     stdout, or to the ``portanet`` logger when interactive logging is off.
     """
     rows = layer_rows(model)
     sequential_like = not any(r[3] is not None for r in rows)
+    layers = _row_layers(model, rows)
+    lo, hi = _layer_range_bounds(layers, layer_range)
+    shown = []
+    for layer, row in zip(layers[lo:hi], rows[lo:hi]):
+        shown.append(row)
+        if expand_nested:
+            shown += _nested_rows(layer, 1)
+    rows = shown
     if sequential_like:
         default_line_length = 88
         positions = positions or [0.45, 0.80, 1.0]
@@ -232,3 +245,47 @@ def _optimizer_params(opt, model):
             count += n
             size += n * _itemsize(a.dtype)
     return count, size
+
+
+def _row_layers(model, rows):
+    """The layer of each row of ``layer_rows(model)`` (functional models list their
+    InputLayers too)."""
+    layers = list(getattr(model, "_layers", None) if getattr(model, "_summary_rows", None)
+                  else model.layers)
+    return layers if len(layers) == len(rows) else list(model.layers)[:len(rows)]
+
+
+def _nested_rows(layer, level):
+    """Rows of a nested model's layers, named "   └ name (Class)" per level, without
+    connections (Keras shows "-": their nodes are not the outer model's)."""
+    inner = getattr(layer, "layers", None)
+    if not inner or not hasattr(layer, "weights"):
+        return []
+    try:
+        rows = layer_rows(layer)
+    except (ValueError, AttributeError):  # a nested model that cannot say: nothing to add
+        return []
+    out = []
+    for sub, row in zip(_row_layers(layer, rows), rows):
+        out.append(("   " * level + "└ " + row[0], row[1], row[2], "-", row[4] if len(row) > 4 else None))
+        out += _nested_rows(sub, level + 1)
+    return out
+
+
+def _layer_range_bounds(layers, layer_range):
+    """Keras's ``get_layer_index_bound_by_layer_name``: [first, last + 1]."""
+    if layer_range is None:
+        return 0, len(layers)
+    if len(layer_range) != 2:
+        raise ValueError("layer_range must be a list or tuple of length 2. Received: "
+                         f"layer_range = {layer_range} of length {len(layer_range)}")
+    if not isinstance(layer_range[0], str) or not isinstance(layer_range[1], str):
+        raise ValueError(f"layer_range should contain string type only. Received: {layer_range}")
+    lower = [i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)]
+    upper = [i for i, layer in enumerate(layers) if re.match(layer_range[1], layer.name)]
+    if not lower or not upper:
+        raise ValueError("Passed layer_names do not match the layer names in the model. "
+                         f"Received: {layer_range}")
+    if min(lower) > max(upper):
+        return min(upper), max(lower) + 1
+    return min(lower), max(upper) + 1

@@ -124,11 +124,24 @@ def shared(K):
     return K.Model(x, layer(layer(x)))
 
 
+def nested_functional(K):
+    a = K.Input((6,), name="a")
+    inner = K.Model(a, K.layers.Dense(3, name="inner_dense")(a), name="inner_f")
+    b = K.Input((6,), name="b")
+    c = K.Input((6,), name="c")
+    merged = K.layers.Add()([inner(b), inner(c)])
+    return K.Model([b, c], K.layers.Dense(1, name="head")(merged), name="outer")
+
+
 SUMMARIES = {"mlp": mlp, "cnn": cnn, "lstm": lstm, "multi_input": multi_input, "nested": nested}
 # name: (builder, summary() arguments); printed at 200 columns
 SUMMARY_OPTIONS = {"long_names_60": (long_names, {"line_length": 60}),
                    "trainable": (frozen, {"show_trainable": True}),
-                   "shared": (shared, {})}
+                   "shared": (shared, {}),
+                   "nested_expanded": (nested, {"expand_nested": True}),
+                   "nested_functional_expanded": (nested_functional, {"expand_nested": True}),
+                   "positions": (cnn, {"positions": [0.5, 0.7, 1.0]}),
+                   "layer_range": (cnn, {"layer_range": ["max_pooling2d", "flat.*"]})}
 
 
 def fitted(K):
