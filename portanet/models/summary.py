@@ -54,27 +54,62 @@ def layer_rows(model):
         if shape is not None:
             shape = layer.compute_output_shape(shape)
         rows.append((f"{layer.name} ({type(layer).__name__})",
-                     _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None,
+                     _fmt_shape(shape) if shape is not None else "?", _params(layer), None,
                      layer.trainable if layer.weights else None))
     return rows
 
 
+def _params(layer):
+    """The Param # cell's value: the count, or Keras's "0 (unbuilt)" for an unbuilt layer."""
+    return layer.count_params() if getattr(layer, "built", True) else "0 (unbuilt)"
+
+
+# Keras 3.15.1 layer classes that do not override build() (so Keras marks them built in
+# __init__ and never records a build shape: a subclassed model's summary shows "?" for
+# them), from ``keras.src.utils.is_default(cls.build)`` over ``keras.layers``; Reshape and
+# InputLayer set ``built`` in __init__ themselves.
+_KERAS_BUILT_AT_INIT = frozenset("""
+Activation ActivityRegularization AdaptiveAveragePooling1D AdaptiveAveragePooling2D
+AdaptiveAveragePooling3D AdaptiveMaxPooling1D AdaptiveMaxPooling2D AdaptiveMaxPooling3D
+AlphaDropout AutoContrast AveragePooling1D AveragePooling2D AveragePooling3D CategoryEncoding
+CenterCrop Cropping1D Cropping2D Cropping3D CutMix Discretization Dropout ELU Equalization
+Flatten GaussianDropout GaussianNoise GlobalAveragePooling1D GlobalAveragePooling2D
+GlobalAveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D HashedCrossing
+Hashing Identity InputLayer IntegerLookup Lambda Layer LeakyReLU Masking MaxPooling1D
+MaxPooling2D MaxPooling3D MelSpectrogram MixUp Permute Pipeline RandomBrightness
+RandomColorDegeneration RandomContrast RandomCrop RandomElasticTransform RandomErasing
+RandomFlip RandomGaussianBlur RandomGrayscale RandomHue RandomInvert RandomPerspective
+RandomPosterization RandomRotation RandomSaturation RandomSharpness RandomShear
+RandomTranslation RandomZoom ReLU RepeatVector Rescaling Reshape Resizing Softmax Solarization
+SpatialDropout1D SpatialDropout2D SpatialDropout3D StringLookup UnitNormalization UpSampling1D
+UpSampling2D UpSampling3D ZeroPadding1D ZeroPadding2D ZeroPadding3D""".split())
+
+
+def _keras_built_at_init(layer):
+    """Whether Keras would build ``layer`` in __init__: a user class defining ``build``
+    is built later; otherwise the first portanet class in its MRO decides, by name."""
+    for klass in type(layer).__mro__:
+        if klass.__module__.startswith("portanet."):
+            return klass.__name__ in _KERAS_BUILT_AT_INIT
+        if "build" in vars(klass):
+            return False
+    return False
+
+
 def _subclassed_rows(model):
-    """A subclassed model's tracked layers; a layer's output shape is the one its
-    recorded build input gives ("?" when unknown, as Keras)."""
+    """A subclassed model's tracked layers, as Keras shows them: the output shape that the
+    layer's recorded build input gives (batch size included), "?" when there is none (a
+    layer Keras builds in __init__, or one not built yet)."""
     rows = []
     for layer in model.layers:
         shape = None
-        if layer.built and layer._build_input_shape is not None:
+        if layer.built and layer._build_input_shape is not None and not _keras_built_at_init(layer):
             try:
-                built = layer._build_input_shape
-                built = [(None,) + tuple(b[1:]) for b in built] if isinstance(built, list) \
-                    else (None,) + tuple(built[1:])
-                shape = layer.compute_output_shape(built)
+                shape = layer.compute_output_shape(layer._build_input_shape)
             except Exception:  # noqa: BLE001 - a layer that cannot say shows "?"
                 shape = None
         rows.append((f"{layer.name} ({type(layer).__name__})",
-                     _fmt_shape(shape) if shape is not None else "?", layer.count_params(), None,
+                     _fmt_shape(shape) if shape is not None else "?", _params(layer), None,
                      layer.trainable if layer.weights else None))
     return rows
 
@@ -185,7 +220,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     widths = _column_widths(positions, line_length)
     table = []
     for r in rows:
-        cells = [str(r[0]), str(r[1]), f"{r[2]:,}"]
+        cells = [str(r[0]), str(r[1]), r[2] if isinstance(r[2], str) else f"{r[2]:,}"]
         if not sequential_like:
             cells.append((r[3] or "-").replace(",\n", ", "))
         if show_trainable:

@@ -133,11 +133,41 @@ def nested_functional(K):
     return K.Model([b, c], K.layers.Dense(1, name="head")(merged), name="outer")
 
 
+def subclassed(K):
+    class Regressor(K.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = K.layers.Dense(8, activation="relu")
+            self.drop = K.layers.Dropout(0.1)
+            self.head = K.layers.Dense(1)
+
+        def call(self, x, training=False):
+            return self.head(self.drop(self.hidden(x), training=training))
+
+    model = Regressor(name="regressor")
+    model(np.zeros((2, 5)))  # built by a call on data (Keras's build() would leave it unbuilt)
+    return model
+
+
+def unbuilt_subclassed(K):
+    class Twice(K.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = K.layers.Dense(4)
+
+        def call(self, x):
+            return self.inner(x)
+
+    return Twice(name="twice")
+
+
 SUMMARIES = {"mlp": mlp, "cnn": cnn, "lstm": lstm, "multi_input": multi_input, "nested": nested}
 # name: (builder, summary() arguments); printed at 200 columns
 SUMMARY_OPTIONS = {"long_names_60": (long_names, {"line_length": 60}),
                    "trainable": (frozen, {"show_trainable": True}),
                    "shared": (shared, {}),
+                   "subclassed": (subclassed, {}),
+                   "unbuilt_subclassed": (unbuilt_subclassed, {}),
                    "nested_expanded": (nested, {"expand_nested": True}),
                    "nested_functional_expanded": (nested_functional, {"expand_nested": True}),
                    "positions": (cnn, {"positions": [0.5, 0.7, 1.0]}),
