@@ -101,11 +101,19 @@ def _subclassed_rows(model):
     layer's recorded build input gives (batch size included), "?" when there is none (a
     layer Keras builds in __init__, or one not built yet)."""
     rows = []
+    # build((None, ...)) runs call on a small batch: show None there, as Keras's symbolic build.
+    built_as = getattr(model, "_build_input_shape", None)
+    first = built_as[0] if isinstance(built_as, list) and built_as else built_as
+    unknown_batch = isinstance(first, tuple) and len(first) > 0 and first[0] is None
     for layer in model.layers:
         shape = None
         if layer.built and layer._build_input_shape is not None and not _keras_built_at_init(layer):
             try:
-                shape = layer.compute_output_shape(layer._build_input_shape)
+                built = layer._build_input_shape
+                if unknown_batch:
+                    built = [(None,) + tuple(b[1:]) for b in built] if isinstance(built, list) \
+                        else (None,) + tuple(built[1:])
+                shape = layer.compute_output_shape(built)
             except Exception:  # noqa: BLE001 - a layer that cannot say shows "?"
                 shape = None
         rows.append((f"{layer.name} ({type(layer).__name__})",
