@@ -210,6 +210,23 @@ def fit_run(K, verbose):
                                      validation_data=(xv, yv)))[0]
 
 
+def batches(x, y, size=8):
+    """A Python generator of (x, y) batches (its length unknown to fit)."""
+    for start in range(0, len(x), size):
+        yield x[start:start + size], y[start:start + size]
+
+
+def generator_run(K):
+    """fit verbose 1 and 2 on generators (the bar's target unknown until the epoch ends)."""
+    K.utils.clear_session()
+    model = classifier(K)
+    model.set_weights(initial_weights(model))
+    x, y, _, _ = data()
+    out1, _ = capture(lambda: model.fit(batches(x, y), epochs=1, verbose=1))
+    out2, _ = capture(lambda: model.fit(batches(x, y), epochs=1, verbose=2))
+    return out1, out2
+
+
 def evaluate_predict_run(K):
     K.utils.clear_session()
     model = classifier(K)
@@ -290,6 +307,8 @@ def main():
     for verbose in (1, 2):
         (OUT / f"fit_verbose{verbose}.txt").write_text(normalise(fit_run(keras, verbose)),
                                                        encoding="utf-8")
+    for verbose, text in zip((1, 2), generator_run(keras)):
+        (OUT / f"fit_generator_verbose{verbose}.txt").write_text(normalise(text), encoding="utf-8")
     ev, pr = evaluate_predict_run(keras)
     (OUT / "evaluate.txt").write_text(normalise(ev), encoding="utf-8")
     (OUT / "predict.txt").write_text(normalise(pr), encoding="utf-8")
