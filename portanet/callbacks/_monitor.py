@@ -127,7 +127,6 @@ def _greater(a, b):
     return a > b
 
 
-
 def _float_learning_rate(optimizer):
     """The optimizer's rate as a float when it is a plain number (settable, and state worth
     saving), None when it is a schedule or another callable (which recomputes it)."""

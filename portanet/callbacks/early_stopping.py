@@ -1,7 +1,7 @@
 """``EarlyStopping`` (keras/src/callbacks/early_stopping.py)."""
 
-from ._monitor import _check_int, _check_number, _MonitorCallback
 from ..progbar import print_msg
+from ._monitor import _check_int, _check_number, _MonitorCallback
 
 
 class EarlyStopping(_MonitorCallback):

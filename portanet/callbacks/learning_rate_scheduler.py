@@ -2,8 +2,8 @@
 
 import numbers
 
-from .callback import Callback
 from ..progbar import print_msg
+from .callback import Callback
 
 
 class LearningRateScheduler(Callback):

@@ -5,8 +5,8 @@ import math
 import os
 import warnings
 
-from ._monitor import _check_save_freq, _MonitorCallback
 from ..progbar import print_msg
+from ._monitor import _check_save_freq, _MonitorCallback
 
 
 class ModelCheckpoint(_MonitorCallback):

@@ -4,9 +4,9 @@ import math
 import struct
 import warnings
 
+from ..progbar import print_msg
 from ._monitor import _check_int, _check_mode, _check_number
 from .callback import Callback
-from ..progbar import print_msg
 
 
 class ReduceLROnPlateau(Callback):

@@ -3,9 +3,9 @@ that first produced a non-finite value."""
 
 import math
 
+from ..progbar import print_msg
 from ._layer_probe import _capture_outputs, _leaf_layers
 from .callback import Callback
-from ..progbar import print_msg
 
 
 class TerminateOnNaN(Callback):
