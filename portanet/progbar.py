@@ -1,14 +1,15 @@
 """``Progbar``, the progress bar ``fit``/``evaluate``/``predict`` print (keras/src/utils/progbar.py,
 exported as ``portanet.utils.Progbar``). A bottom-level helper: it imports nothing of portanet.
 
-The output is Keras 3's, character for character, when the display is dynamic (stdout is a
-terminal, or running under IPython/PyCharm): ``\\r``-redrawn lines with ANSI bold/green/white
-codes, e.g. ``3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - accuracy: 0.9012 - loss: 0.3050``.
-Otherwise (a file, a pipe, a captured stream) the same text is written plain, without ANSI
-codes, one full line per redraw, each ending in a newline. Keras also counts every POSIX
-system as dynamic, which fills redirected logs with backspaces; portanet does not.
+The output is Keras 3's, character for character: ``\\r``-redrawn lines with ANSI
+bold/green/white codes, e.g. ``3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - accuracy: 0.9012 -
+loss: 0.3050``. As in Keras the display counts as dynamic (backspaces and ``\\r`` before a
+redraw) on a terminal, under IPython/PyCharm and on every POSIX system; elsewhere each redraw
+starts on a new line. With interactive logging off (``disable_interactive_logging``) the text
+goes to the ``portanet`` logger instead of stdout, as Keras sends it to absl logging.
 """
 
+import logging
 import math
 import numbers
 import os
@@ -116,7 +117,7 @@ class Progbar:
                 # Keras's verbose-2 test is `avg > 1e-3` (not abs): negatives print as %.4e.
                 avg = self._average(k)
                 info += f" - {k}: {avg:.4f}" if avg > 1e-3 else f" - {k}: {avg:.4e}"
-            _write(info + "\n")
+            print_msg(info + "\n", line_break=False)
         self._last_update = now
 
     def add(self, n, values=None):
@@ -130,18 +131,17 @@ class Progbar:
         return value / max(1, count)
 
     def _draw(self, current, now, time_per_unit, finalize):
-        dynamic = self._dynamic_display
-
-        def style(code, text):
-            return f"{code}{text}\x1b[0m" if dynamic else text
-
+        """One verbose-1 redraw, Keras's text: backspaces and ``\\r`` before it when the
+        display is dynamic (a newline otherwise), ANSI bold/green/white codes, blanks over
+        what a longer previous line left, a newline when finalizing."""
+        message = "\b" * self._prev_total_width + "\r" if self._dynamic_display else "\n"
         if self.target is not None and self.target > 0:
             numdigits = int(math.log10(self.target)) + 1
-            bar = style("\x1b[1m", f"%{numdigits}d/%d" % (current, self.target)) + " "
+            bar = f"\x1b[1m{f'%{numdigits}d/%d' % (current, self.target)}\x1b[0m "
             prog_width = int(self.width * float(current) / self.target)
             if prog_width > 0:
-                bar += style("\33[32m", "━" * prog_width)
-            bar += style("\33[37m", "━" * (self.width - prog_width))
+                bar += f"\33[32m{'━' * prog_width}\x1b[0m"
+            bar += f"\33[37m{'━' * (self.width - prog_width)}\x1b[0m"
         else:
             bar = "%7d/Unknown" % current
         if self.target is not None and self.target > 0 and not finalize:
@@ -154,20 +154,17 @@ class Progbar:
                 eta_format = "%ds" % eta
         else:
             eta_format = f"{now - self._start:.0f}s"  # time elapsed since start
-        info = " " + style("\x1b[1m", eta_format) + _format_time(time_per_unit, self.unit_name)
+        info = f" \x1b[1m{eta_format}\x1b[0m" + _format_time(time_per_unit, self.unit_name)
         for k in self._values_order:
             avg = self._average(k)
             info += f" - {k}: {avg:.4f}" if abs(avg) > 1e-3 else f" - {k}: {avg:.4e}"
+        message += bar + info
         total_width = len(_strip_ansi(bar)) + len(_strip_ansi(info))
-        if dynamic:
-            message = "\b" * self._prev_total_width + "\r" + bar + info
-            if self._prev_total_width > total_width:
-                message += " " * (self._prev_total_width - total_width)
-            if finalize:
-                message += "\n"
-        else:
-            message = bar + info + "\n"
-        _write(message)
+        if self._prev_total_width > total_width:
+            message += " " * (self._prev_total_width - total_width)
+        if finalize:
+            message += "\n"
+        print_msg(message, line_break=False)
         self._prev_total_width = total_width
 
     def _estimate_step_duration(self, current, now):
@@ -212,12 +209,45 @@ def _strip_ansi(text):
 
 
 def _is_dynamic(stream):
+    """Keras's test: a terminal, IPython, PyCharm, or any POSIX system."""
     isatty = getattr(stream, "isatty", None)
     try:
         tty = bool(isatty()) if isatty is not None else False
     except (ValueError, OSError):  # a closed stream
         tty = False
-    return tty or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ
+    return (tty or "ipykernel" in sys.modules or "posix" in sys.modules
+            or "PYCHARM_HOSTED" in os.environ)
+
+
+_interactive_logging = [True]
+_logger = logging.getLogger("portanet")
+
+
+def enable_interactive_logging():
+    """Progress bars, summaries and callback messages go to stdout (the default), as
+    ``keras.utils.enable_interactive_logging``."""
+    _interactive_logging[0] = True
+
+
+def disable_interactive_logging():
+    """Send them to the ``portanet`` logger (``logging.info``) instead, as Keras sends them
+    to ``absl.logging`` (``keras.utils.disable_interactive_logging``)."""
+    _interactive_logging[0] = False
+
+
+def is_interactive_logging_enabled():
+    """Whether output goes to stdout (True) or to the ``portanet`` logger (False)."""
+    return _interactive_logging[0]
+
+
+def print_msg(message, line_break=True):
+    """Keras's ``io_utils.print_msg``: to stdout (plus a newline when ``line_break``) while
+    interactive logging is on, else to the ``portanet`` logger at INFO level."""
+    message = str(message)
+    if is_interactive_logging_enabled():
+        _write(f"{message}\n" if line_break else message)
+    else:
+        _logger.info(message)
 
 
 def _write(message):

@@ -657,3 +657,30 @@ def test_train_step_hooks_see_every_step_and_its_loss(backend):
     assert hist.history["loss"][0] == pytest.approx(mean, rel=1e-5)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert len(seen) == 3                                   # removed: not called any more
+
+
+def test_training_diagnostics_probe_comes_from_the_steps_of_any_data(backend):
+    # The probe rows come through the public step hook, so a PyDataset (which has no rows
+    # the loop could slice) is probed too; the hook is gone once probe_size rows are in.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    bias = np.r_[np.full(8, 100.0), np.full(8, -100.0)].astype("float32")
+
+    class Batches(pn.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[i * 16:(i + 1) * 16], y[i * 16:(i + 1) * 16]
+
+    layer = pn.layers.Dense(16, activation="relu", kernel_initializer="zeros")
+    model = pn.Sequential([pn.Input((4,)), layer, pn.layers.Dense(1)])
+    model.compile(optimizer=pn.optimizers.SGD(0.0), loss="mse")
+    layer.bias.assign(bias)
+    diag = pn.callbacks.TrainingDiagnostics(verbose=0, dead_threshold=0.4, probe_size=40)
+    model.fit(Batches(), epochs=1, verbose=0, shuffle=False, callbacks=[diag])
+    assert diag.records[0]["layers"][layer.name]["dead_fraction"] == 0.5
+    assert [int(a.shape[0]) for a in diag._probe] == [40]  # 16 + 16 + 8 rows
+    np.testing.assert_array_equal(model.backend.to_numpy(diag._probe[0]), x[:40])
+    assert list(model._train_step_hooks) == [] and not hasattr(model, "_train_data")

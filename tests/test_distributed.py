@@ -380,3 +380,52 @@ def test_scaling_bench_reports_one_and_two_ranks(tmp_path):
     assert rows[0]["gradient_values"] == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
     assert rows[1]["allreduce_isolated_ms"] > 0
     assert "| mlp-small | 2 | 128 | 256 |" in proc.stdout
+
+
+# ------------------------------------------------ data-parallel fit on datasets (mpirun -n 2)
+@pytest.fixture(scope="module")
+def two_rank_datasets_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("two_ranks_datasets")
+    proc = _mpirun([SCRIPTS / "train_datasets_two_ranks.py", out], cwd=out)
+    if proc.returncode != 0:
+        pytest.fail(f"mpirun -n 2 failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return out, proc
+
+
+@pytest.mark.parametrize("kind", common.DATASET_KINDS)
+def test_two_ranks_on_a_dataset_equal_one_process_on_pairs_of_batches(two_rank_datasets_run,
+                                                                      backend, float64, kind):
+    # Rank r trains on batch r of each pair of 4-row batches (the 11th batch alone: rank 1
+    # gets an empty one), so 2 ranks take the steps of one process with batches of 8 rows.
+    out, proc = two_rank_datasets_run
+    assert "rank 0 finished" in proc.stdout and "rank 1 finished" in proc.stdout
+    with pn.use_backend("numpy"):
+        reference, history = common.dataset_reference()
+    for a, b in zip(reference.get_weights(), _load_weights(out / f"{kind}_weights.npz")):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+    logs = json.loads((out / f"{kind}_history.json").read_text())
+    assert set(logs) == set(history.history)
+    for key, values in history.history.items():
+        np.testing.assert_allclose(logs[key], values, rtol=1e-10)
+
+
+def test_each_rank_reads_only_its_pydataset_batches(two_rank_datasets_run):
+    out, _ = two_rank_datasets_run
+    for rank in (0, 1):
+        read = json.loads((out / f"datasets_rank{rank}.json").read_text())
+        # batch 0 is read once to build and check (every rank), then per epoch rank 0 reads
+        # 0, 2, ..., 10 and rank 1 reads 1, 3, ..., 9 and batch 10 for its empty shard's shape.
+        mine = list(range(rank, 11, 2)) + ([10] if rank == 1 else [])
+        assert sorted(read["pydataset"]) == sorted([0] + mine * 2)
+        assert sorted(read["pydataset_workers"]) == sorted([0] + mine * 2)
+
+
+def test_sharding_a_dataset_adapter_in_one_process(backend):
+    # The groups and the empty batch without MPI: rank 1 of 2 over 5 batches.
+    from portanet.training.generator_data_adapter import _take_shard, empty_batch
+    pairs = [(i, (np.full((2, 3), i), np.full((2,), i))) for i in range(5)]
+    got = list(_take_shard(iter(pairs), 1, 2))
+    assert [i for i, _ in got] == [1, 3, 4]
+    assert got[2][1][0].shape == (0, 3) and got[2][1][1].shape == (0,)
+    assert [i for i, _ in _take_shard(iter(pairs), 0, 2)] == [0, 2, 4]
+    assert empty_batch({"a": np.ones((3, 2)), "b": None})["a"].shape == (0, 2)

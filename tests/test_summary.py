@@ -1,86 +1,94 @@
+"""``model.summary()`` beside Keras 3.15.1's own output (tests/keras_reference/transcripts/,
+made by tests/keras_reference/make_transcripts.py, which also holds the model builders):
+the same text line by line, box glyphs, column widths at an 80- and a 200-column terminal,
+wrapped cells, "Connected to", totals and the optimizer's parameters."""
+
+import pathlib
+import sys
+
+import pytest
+
 import portanet as pn
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "keras_reference"))
+import make_transcripts as mt  # noqa: E402  (the builders and the normalisation, no Keras)
+
+
+def _keras(name):
+    return (mt.OUT / name).read_text(encoding="utf-8")
 
 
 def _lines(model, **kwargs):
     out = []
     model.summary(print_fn=out.append, **kwargs)
-    return out
+    assert len(out) == 1  # as Keras: print_fn gets the whole table as one string
+    return out[0].split("\n")
 
 
-def test_sequential_summary_table():
-    model = pn.Sequential([pn.Input((4,)), pn.layers.Dense(8, activation="relu"),
-                           pn.layers.Dense(3)], name="seq")
-    lines = _lines(model)
-    assert lines[0] == 'Model: "seq"'
-    assert lines[1].startswith("┏") and "┳" in lines[1]
-    header = lines[2]
-    assert "Layer (type)" in header and "Output Shape" in header and "Param #" in header
-    assert "Connected to" not in header
-    body = "\n".join(lines)
-    assert "│ dense (Dense)" in body and "(None, 8)" in body and "(None, 3)" in body
-    row = next(l for l in lines if "dense_1 (Dense)" in l)
-    assert row.split("│")[3].strip() == "27"
-    assert lines[-3:] == [" Total params: 67 (268.00 B)", " Trainable params: 67 (268.00 B)",
-                          " Non-trainable params: 0 (0.00 B)"]
-    # every table line has the same width
-    table = [l for l in lines if l[:1] in "┏┃┡│├└"]
-    assert len({len(l) for l in table}) == 1
+@pytest.fixture(autouse=True)
+def _restore_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # restored after each test (summary_text sets it)
 
 
-def test_functional_summary_has_connected_to():
-    a, b = pn.Input((4,), name="a"), pn.Input((2,), name="b")
-    da = pn.layers.Dense(3, name="da")(a)
-    merged = pn.layers.Concatenate(name="cat")([da, b])
-    out = pn.layers.Dense(1, name="out")(merged)
-    model = pn.Model([a, b], out, name="two_in")
-    lines = _lines(model)
-    assert "Connected to" in lines[2]
-    body = "\n".join(lines)
-    assert "│ a (InputLayer)" in body and "(None, 4)" in body
-    cat_rows = [l for l in lines if "cat (Concatenate)" in l]
-    assert cat_rows and cat_rows[0].rstrip("│").rstrip().endswith("da[0][0],")
-    following = lines[lines.index(cat_rows[0]) + 1]
-    assert following.rstrip("│").rstrip().endswith("b[0][0]")          # second input, next line
-    in_row = next(l for l in lines if "a (InputLayer)" in l)
-    assert in_row.rstrip("│").rstrip().endswith("-")
-    assert " Total params: 21 (84.00 B)" in lines
+@pytest.fixture
+def columns(monkeypatch):
+    def set_columns(n):
+        monkeypatch.setenv("COLUMNS", str(n))
+    return set_columns
 
 
-def test_chain_functional_is_sequential_like():
-    x = pn.Input((3,))
-    model = pn.Model(x, pn.layers.Dense(2)(pn.layers.Dense(4)(x)))
-    lines = _lines(model)
-    assert "Connected to" not in lines[2]
-    assert any("(InputLayer)" in l for l in lines)
+@pytest.mark.parametrize("name", sorted(mt.SUMMARIES))
+@pytest.mark.parametrize("width", [80, 200])
+def test_summary_matches_keras_transcript(backend, name, width):
+    got = mt.normalise(mt.summary_text(pn, mt.SUMMARIES[name], width))
+    assert got.split("\n") == _keras(f"summary_{name}_{width}.txt").split("\n")
 
 
-def test_shared_layer_makes_connected_to_appear_and_counts_once():
-    x = pn.Input((3,), name="x")
-    shared = pn.layers.Dense(3, name="shared")
-    model = pn.Model(x, shared(shared(x)))
-    lines = _lines(model)
-    assert "Connected to" in lines[2]
-    shared_rows = [l for l in lines if "shared (Dense)" in l]
-    assert len(shared_rows) == 1 and "x[0][0]," in shared_rows[0]
-    assert "shared[0][0]" in lines[lines.index(shared_rows[0]) + 1]
-    assert " Total params: 12 (48.00 B)" in lines
+def test_fitted_summary_counts_optimizer_params_as_keras(backend, float64):
+    # Adam on 195 float64 weights: 2 slots each + iterations (int32) + learning rate = 392
+    # variables, 390 * 8 + 4 + 8 = 3,132 bytes; the total counts them (587, 4.58 KB).
+    got = mt.normalise(mt.summary_text(pn, mt.fitted, 200))
+    assert got.split("\n") == _keras("summary_fitted_200.txt").split("\n")
+    assert " Optimizer params: 392 (3.06 KB)" in got
 
 
-def test_non_trainable_counts():
-    model = pn.Sequential([pn.Input((5,)), pn.layers.Dense(4), pn.layers.Dense(2)])
-    model.layers[0].trainable = False
-    lines = _lines(model, show_trainable=True)
-    assert " Total params: 34 (136.00 B)" in lines
-    assert " Trainable params: 10 (40.00 B)" in lines
-    assert " Non-trainable params: 24 (96.00 B)" in lines
-    frozen = next(l for l in lines if "(Dense)" in l)
-    assert frozen.rstrip("│").rstrip().endswith("N")
+def test_print_fn_default_goes_to_stdout(backend, columns, capsys):
+    columns(80)
+    pn.utils.clear_session()
+    mt.mlp(pn).summary()
+    assert capsys.readouterr().out == _keras("summary_mlp_80.txt")
 
 
-def test_nested_model_row_and_byte_units():
-    inner = pn.Sequential([pn.Input((300,)), pn.layers.Dense(300)], name="inner")
-    x = pn.Input((300,))
-    model = pn.Model(x, pn.layers.Dense(1)(inner(x)))
-    lines = _lines(model)
-    assert any("inner (Sequential)" in l and "90,300" in l for l in lines)
-    assert " Total params: 90,601 (353.91 KB)" in lines
+@pytest.mark.parametrize("name", sorted(mt.SUMMARY_OPTIONS))
+def test_summary_options_match_keras_transcript(backend, name):
+    # long_names_60: line_length=60, a 40-letter name cut with "…", a name wrapped at its
+    # blank; trainable: show_trainable's centred Y/N/- column under a header cut to
+    # "Traina…"; shared: a layer called twice lists both inputs in "Connected to".
+    build, kwargs = mt.SUMMARY_OPTIONS[name]
+    got = mt.normalise(mt.summary_text(pn, build, 200, **kwargs))
+    assert got.split("\n") == _keras(f"summary_{name}.txt").split("\n")
+
+
+def test_column_widths_follow_keras_and_rich():
+    # 88 columns at [0.45, 0.8, 1.0]: 39, 31, 18, plus a blank each side = 94; the borders
+    # leave 84, so rich takes 10 off evenly (3, 4, 3): 38, 29, 17.
+    from portanet.models.summary import _column_widths, _wrap
+    assert _column_widths([0.45, 0.80, 1.0], 88) == [38, 29, 17]
+    assert _column_widths([0.3, 0.56, 0.74, 1.0], 76) == [21, 19, 12, 19]
+    assert _wrap("dense[0][0], dense_1[0][0]", 17) == ["dense[0][0],", "dense_1[0][0]"]
+    assert _wrap("abcdefgh (X)", 5) == ["abcd…", "(X)"]
+    with pytest.raises(ValueError, match="Insufficient console width"):
+        _column_widths([0.45, 0.80, 1.0], 8)
+
+
+def test_summary_goes_to_logger_without_interactive_logging(backend, columns, capsys, caplog):
+    columns(80)
+    pn.utils.clear_session()
+    pn.utils.disable_interactive_logging()
+    try:
+        with caplog.at_level("INFO", logger="portanet"):
+            mt.mlp(pn).summary()
+    finally:
+        pn.utils.enable_interactive_logging()
+    assert capsys.readouterr().out == ""
+    assert caplog.records[-1].getMessage() == _keras("summary_mlp_80.txt")

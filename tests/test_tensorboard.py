@@ -161,3 +161,20 @@ def test_images_and_embeddings(backend, tmp_path):
     np.testing.assert_allclose(rows, model.get_layer("emb").get_weights()[0], rtol=1e-5, atol=1e-6)
     meta = sorted((tmp_path / "logs" / "train").rglob("metadata.tsv"))
     assert meta and meta[0].read_text().split() == [f"word{i}" for i in range(10)]
+
+
+def test_fit_validation_writes_evaluation_vs_iterations(backend, tmp_path):
+    # fit's validation runs the test hooks (Keras's fit calls evaluate), so TensorBoard's
+    # on_test_end writes evaluation_<name>_vs_iterations at the optimizer's iteration count.
+    rng = np.random.default_rng(1)
+    x, y = _data(rng, 48)
+    model = _model()
+    tb = pn.callbacks.TensorBoard(log_dir=tmp_path)
+    h = model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x[:16], y[:16]),
+                  callbacks=[tb])
+    got = scalars(str(tmp_path / "validation"))
+    for name in ("loss", "accuracy"):
+        steps = [s for s, _ in got[f"evaluation_{name}_vs_iterations"]]
+        values = [v for _, v in got[f"evaluation_{name}_vs_iterations"]]
+        assert steps == [3, 6]  # 3 batches an epoch
+        np.testing.assert_allclose(values, h.history["val_" + name], rtol=1e-6)

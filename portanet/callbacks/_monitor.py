@@ -127,24 +127,6 @@ def _greater(a, b):
     return a > b
 
 
-
-def _start_recording_lr(cb):
-    # fit adds the optimizer's learning rate to every epoch's logs while ``_record_lr`` is
-    # truthy; a set of the callbacks asking keeps two such callbacks from undoing each other.
-    owners = getattr(cb.model, "_record_lr", False)
-    if not isinstance(owners, set):
-        owners = {"user"} if owners else set()
-    owners.add(id(cb))
-    cb.model._record_lr = owners
-
-
-def _stop_recording_lr(cb):
-    owners = getattr(cb.model, "_record_lr", False)
-    if isinstance(owners, set):
-        owners.discard(id(cb))
-
-
-
 def _float_learning_rate(optimizer):
     """The optimizer's rate as a float when it is a plain number (settable, and state worth
     saving), None when it is a schedule or another callable (which recomputes it)."""

@@ -46,17 +46,17 @@ class CallbackList:
         callbacks: the callbacks, in calling order.
         model: set on each callback (``set_model``).
         params: set on each callback (``set_params``): ``epochs``, ``steps``, ``verbose``...
-        add_history: put a ``History`` first unless one is given (Keras's argument).
-        add_progbar: put a ``ProgbarLogger`` (after History) unless one is given; it takes
+        add_history: append a ``History`` unless one is given (Keras's argument).
+        add_progbar: append a ``ProgbarLogger`` (after History) unless one is given; it takes
             ``verbose``, ``epochs`` and ``steps`` from ``params``.
     """
 
     def __init__(self, callbacks, model, params, add_history=False, add_progbar=False):
         self.callbacks = list(callbacks or [])
-        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
-            self.callbacks.insert(0, ProgbarLogger())
         if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
-            self.callbacks.insert(0, History())
+            self.callbacks.append(History())
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
+            self.callbacks.append(ProgbarLogger())
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)

@@ -1,5 +1,6 @@
 """``EarlyStopping`` (keras/src/callbacks/early_stopping.py)."""
 
+from ..progbar import print_msg
 from ._monitor import _check_int, _check_number, _MonitorCallback
 
 
@@ -70,8 +71,8 @@ class EarlyStopping(_MonitorCallback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print_msg(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)

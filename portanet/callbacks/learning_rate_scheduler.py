@@ -2,7 +2,7 @@
 
 import numbers
 
-from ._monitor import _start_recording_lr, _stop_recording_lr
+from ..progbar import print_msg
 from .callback import Callback
 
 
@@ -23,12 +23,6 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.verbose = verbose
 
-    def on_train_begin(self, logs=None):
-        _start_recording_lr(self)
-
-    def on_train_end(self, logs=None):
-        _stop_recording_lr(self)
-
     def on_epoch_begin(self, epoch, logs=None):
         lr = float(self.model.optimizer.learning_rate)
         try:
@@ -42,7 +36,7 @@ class LearningRateScheduler(Callback):
                 raise ValueError(f"The output of the `schedule` function should be a float. Got: {new_lr!r}") from None
         self.model.optimizer.learning_rate = float(new_lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
+            print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if isinstance(logs, dict):

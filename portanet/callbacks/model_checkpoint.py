@@ -5,6 +5,7 @@ import math
 import os
 import warnings
 
+from ..progbar import print_msg
 from ._monitor import _check_save_freq, _MonitorCallback
 
 
@@ -88,7 +89,7 @@ class ModelCheckpoint(_MonitorCallback):
     def _should_save(self, epoch, logs, filepath):
         if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+                print_msg(f"\nEpoch {epoch + 1}: saving model to {filepath}")
             return True
         if self.monitor_op is None:
             self._set_monitor_op()
@@ -102,12 +103,12 @@ class ModelCheckpoint(_MonitorCallback):
         best_str = "None" if unset else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to "
+                print_msg(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to "
                       f"{current:.5f}, saving model to {filepath}")
             self.best = current
             return True
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_str}")
+            print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_str}")
         return False
 
     def _save_model(self, epoch, batch, logs):
@@ -125,4 +126,4 @@ class ModelCheckpoint(_MonitorCallback):
         else:
             self.model.save(filepath, overwrite=True)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
+            print_msg(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")

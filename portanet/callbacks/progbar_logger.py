@@ -2,7 +2,7 @@
 ``evaluate`` and ``predict``, drawn with ``portanet.progbar.Progbar``; and ``format_logs``, the
 ``name: value - ...`` text of a logs mapping."""
 
-from ..progbar import Progbar, _write
+from ..progbar import Progbar, print_msg
 from .callback import Callback
 
 
@@ -80,7 +80,7 @@ class ProgbarLogger(Callback):
         self._reset_progbar()
         self._maybe_init_progbar()
         if self.verbose and self.epochs > 1:
-            _write(f"Epoch {epoch + 1}/{self.epochs}\n")
+            print_msg(f"Epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
         self._update_progbar(batch, logs)

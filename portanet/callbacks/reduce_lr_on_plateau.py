@@ -4,7 +4,8 @@ import math
 import struct
 import warnings
 
-from ._monitor import _check_int, _check_mode, _check_number, _start_recording_lr, _stop_recording_lr
+from ..progbar import print_msg
+from ._monitor import _check_int, _check_mode, _check_number
 from .callback import Callback
 
 
@@ -58,10 +59,6 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, logs=None):
         self._reset()
-        _start_recording_lr(self)
-
-    def on_train_end(self, logs=None):
-        _stop_recording_lr(self)
 
     def on_epoch_end(self, epoch, logs=None):
         if isinstance(logs, dict):
@@ -88,7 +85,7 @@ class ReduceLROnPlateau(Callback):
                     new_lr = max(old_lr * self.factor, self.min_lr)
                     self.model.optimizer.learning_rate = new_lr
                     if self.verbose > 0:
-                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                        print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 

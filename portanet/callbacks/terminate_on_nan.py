@@ -3,6 +3,7 @@ that first produced a non-finite value."""
 
 import math
 
+from ..progbar import print_msg
 from ._layer_probe import _capture_outputs, _leaf_layers
 from .callback import Callback
 
@@ -53,9 +54,9 @@ class TerminateOnNaN(Callback):
             return
         loss, xs, before = self._pending
         self._pending = None
-        print(f"Batch {batch}: Invalid loss, terminating training", flush=True)
+        print_msg(f"Batch {batch}: Invalid loss, terminating training")
         self.report = self._locate(batch, loss, xs, before)
-        print(self.report, flush=True)
+        print_msg(self.report)
         self.model.stop_training = True
 
     def _locate(self, batch, loss, xs, before):

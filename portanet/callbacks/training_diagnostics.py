@@ -18,7 +18,7 @@ class TrainingDiagnostics(Callback):
       is typical of healthy training);
     - ``saturation`` (sigmoid/tanh layers, except the model's output layer, where confident
       predictions look saturated): the fraction of unit outputs within 0.01 of an asymptote
-      on a probe batch (the first ``probe_size`` training rows), where the derivative is tiny;
+      on a probe batch (the first ``probe_size`` rows the training steps see), where the derivative is tiny;
     - ``dead_fraction`` (ReLU layers): the fraction of units that output 0 on every row of
       the probe batch ("dead ReLUs" never recover: their gradient is 0).
 
@@ -110,14 +110,34 @@ class TrainingDiagnostics(Callback):
         self._dead_layers = set()
         self._before = None
         self._epoch_stats = None
-        # The training data of the running fit (private to the training loop; absent outside
-        # fit, then no probe batch and no saturation numbers).
-        data = getattr(model, "_train_data", None)
+        # The probe rows are collected from the first training steps through the public
+        # step hook (model.add_train_step_hook): any data fit takes (arrays, a PyDataset, a
+        # generator) gives them, and the hook is removed once probe_size rows are in.
         self._probe = None
-        if self._saturating and data is not None and data.xs:
-            k = min(self.probe_size, data.size)
-            # asarray: streamed fit keeps big inputs on the host; the probe rows go to the device.
-            self._probe = [model.backend.asarray(a[0:k, ...]) for a in data.xs]
+        self._probe_parts = None
+        if self._saturating:
+            self._probe_parts = []
+            self._probe_hook = self._collect_probe  # one bound method, to remove it by identity
+            model.add_train_step_hook(self._probe_hook)
+
+    def _collect_probe(self, xs, ys, sws, n):
+        """A train-step hook: keep copies of the step's first rows until ``probe_size``."""
+        have = sum(int(p[0].shape[0]) for p in self._probe_parts)
+        take = min(self.probe_size - have, n)
+        if take > 0:
+            xp = self.model.backend.xp
+            self._probe_parts.append([xp.asarray(a[0:take, ...], copy=True) for a in xs])
+        if have + take >= self.probe_size:
+            self._finish_probe()
+        yield
+
+    def _finish_probe(self):
+        """Stop collecting; the probe is the rows collected so far (None if none)."""
+        self.model.remove_train_step_hook(self._probe_hook)
+        parts, self._probe_parts = self._probe_parts, None
+        if parts:
+            xp = self.model.backend.xp
+            self._probe = [xp.concat([p[i] for p in parts], axis=0) for i in range(len(parts[0]))]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._before = None
@@ -158,6 +178,8 @@ class TrainingDiagnostics(Callback):
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
         xp = model.backend.xp
+        if self._probe_parts is not None:
+            self._finish_probe()  # an epoch had fewer rows than probe_size
         plan, scalars = self._epoch_stats or ([], [])
         probe_plan = []
         if self._probe is not None:
@@ -200,6 +222,8 @@ class TrainingDiagnostics(Callback):
         self._check_loss(epoch, loss)
 
     def on_train_end(self, logs=None):
+        if self._probe_parts is not None:
+            self._finish_probe()
         if self.verbose >= 1 and self.records:
             if not self.warnings:
                 self._print("TrainingDiagnostics: no problems found. " + self._summary())

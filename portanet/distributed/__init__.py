@@ -25,6 +25,13 @@ last batch split unevenly (or not at all) still gives the gradient of the global
 mean loss: training on ``size`` processes with per-process batch ``B`` takes the same
 steps as one process with batch ``B * size`` on the same order.
 
+Datasets (a ``PyDataset``, a generator, any iterable of batches) are sharded by batch: each
+group of ``size`` consecutive batches is one global step, rank ``r`` training on the group's
+batch ``r`` (a PyDataset rank reads only its own batches; a generator is read whole on every
+rank and the other ranks' batches are skipped), so every rank must produce the same batches
+in the same order. ``batch_size`` is then the dataset's own; a last group with fewer batches
+than processes gives the others an empty batch, which still joins the all-reduce.
+
 Loss and metrics are global: their sums and counts are all-reduced when fit logs (once per
 epoch), never per step. Only rank 0 prints progress and runs callbacks that write files
 (``writes_files = True``, or ModelCheckpoint / CSVLogger / BackupAndRestore / TensorBoard).
@@ -346,7 +353,10 @@ class DataParallel(_distribution.Distribution):
         optimizer state everywhere, and rank 0's order for every epoch's shuffle."""
         comm, info = self.comm, self.info
         train = self._train
-        signature = (train.size if train is not None else None,
+        # Arrays: the row count; a PyDataset or a sized iterable: the number of groups of
+        # batches (global steps); a generator: None. Every rank must agree.
+        length = None if train is None else train.size if train.size is not None else train.num_batches
+        signature = (length,
                      [(tuple(v.shape), str(v.value.dtype)) for v in model.weights])
         seen = comm.allgather_object(signature)
         if any(s != seen[0] for s in seen):
@@ -355,7 +365,7 @@ class DataParallel(_distribution.Distribution):
                     else "the models differ across ranks (weight shapes or dtypes)")
             raise ValueError(f"DataParallel: {what}; every process must build the same model and "
                              "pass the same full data set (each takes its own shard)")
-        if train is not None and train.size < info.size:
+        if train is not None and train.size is not None and train.size < info.size:
             raise ValueError(f"DataParallel: {train.size} training samples cannot be shared by "
                              f"{info.size} processes; give at least one sample per process")
         _broadcast_weights(comm, model.weights)

@@ -46,5 +46,7 @@ def clone_model(model, input_tensors=None, clone_function=None):
 
 
 load_model = _saving.load_model
+save_model = _saving.save_model
 
 __all__ = ["Model", "Sequential", "Functional", "clone_model", "model_from_json", "load_model"]
+__all__ += ["save_model"]

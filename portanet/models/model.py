@@ -134,9 +134,12 @@ class Model(SubclassedGraph, Trainer, Layer):
 
     # ------------------------------------------------------------------ misc
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False):
-        """Print Keras's layer table with output shapes and parameter counts."""
-        print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
+                show_trainable=False, layer_range=None):
+        """Print Keras's layer table with output shapes and parameter counts
+        (``portanet.models.summary.print_summary``)."""
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
 
     def save(self, filepath, overwrite=True):
         """Save architecture, weights, compile config and optimizer state to one file."""

@@ -2,7 +2,7 @@
 
 from .. import backend as _backend
 from .. import layers as _layers
-from ..layers.base import Layer
+from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
 from .model import Model
@@ -88,6 +88,9 @@ class Sequential(Model):
         """Call the layers on the input's symbolic tensor, as Keras's Sequential builds its
         functional graph, so ``model.outputs`` and every ``layer.output`` exist. A layer
         already called on this very tensor keeps its node (rebuilds add none)."""
+        # Keras's Sequential builds an unnamed Functional here, which takes the next
+        # "functional" name: a functional model made after it is "functional_1".
+        unique_name("functional")
         x = self._input_layer.output
         for layer in self._layers:
             node = next((n for n in layer._inbound_nodes if n.inputs is x), None)

@@ -27,6 +27,7 @@ file (truncated, corrupted, bad JSON, unknown class, wrong shapes) raises one
 """
 
 from ..naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
+from ..naming import _scoped_objects
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from ._archive import FORMAT_NAME, FORMAT_VERSION, ModelFileError  # noqa: F401 - the format's name
 from .loading import load_model, load_weights, restore_training_state
@@ -42,3 +43,48 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "restore_
 def get_custom_objects():
     """The dict of user-registered classes and functions (as keras.saving.get_custom_objects)."""
     return CUSTOM_OBJECTS
+
+
+class CustomObjectScope:
+    """``with CustomObjectScope({"name": obj}):`` makes the objects resolvable by name while
+    deserializing inside the block (Keras's ``keras.saving.CustomObjectScope``; the same
+    scope as ``custom_object_scope``). ``custom_objects`` may be None (an empty scope)."""
+
+    def __init__(self, custom_objects):
+        self.custom_objects = custom_objects or {}
+        self._scope = None
+
+    def __enter__(self):
+        self._scope = custom_object_scope(self.custom_objects)
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        scope, self._scope = self._scope, None
+        return scope.__exit__(*exc)
+
+
+def get_registered_name(obj):
+    """The name ``obj`` was registered under (``"package>name"``) by
+    ``register_keras_serializable``, else its ``__name__`` (as Keras)."""
+    name = vars(obj).get("_registered_name") if hasattr(obj, "__dict__") else None
+    return name if name is not None and CUSTOM_OBJECTS.get(name) is obj else obj.__name__
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object registered as ``name``, looked up as Keras does: the active
+    ``custom_object_scope`` blocks (innermost first), the registered objects,
+    ``custom_objects``, then ``module_objects``; None when none has it."""
+    for scope in reversed(_scoped_objects()):
+        if name in scope:
+            return scope[name]
+    if name in CUSTOM_OBJECTS:
+        return CUSTOM_OBJECTS[name]
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if module_objects and name in module_objects:
+        return module_objects[name]
+    return None
+
+
+__all__ += ["CustomObjectScope", "get_registered_name", "get_registered_object"]

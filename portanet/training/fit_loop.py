@@ -117,9 +117,8 @@ class FitLoop:
         cblist = self._fit_callbacks(callbacks, verbose, diagnostics, {
             "epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
             "samples": train.size})
-        self.history = history = cblist.callbacks[0]
+        self.history = history = next(cb for cb in cblist if isinstance(cb, _callbacks.History))
         self.stop_training = False
-        self._train_data = train  # read by callbacks that probe the training rows (diagnostics)
         cblist.call("on_train_begin", None)
         if self._initial_epoch is not None:
             # Set in on_train_begin by a callback that resumed an interrupted run.
@@ -130,20 +129,28 @@ class FitLoop:
             if getattr(train, "last_count", None) == 0:
                 break  # the generator ran out (warned): no epoch to log
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_adapter(val) if isinstance(val, _data.DataAdapter) else \
-                    self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size)
+                val_logs = self._validate(val, cblist, validation_batch_size or batch_size)
                 if getattr(val, "last_count", None) != 0:
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            if getattr(self, "_record_lr", False):  # set by learning-rate callbacks
-                epoch_logs["learning_rate"] = float(self.optimizer.learning_rate)
             cblist.call("on_epoch_end", epoch, epoch_logs)
             if self.stop_training:
                 break
         self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: averages in
         cblist.call("on_train_end", epoch_logs)
         _adapters.close(train, val)
-        self._train_data = None
         return history
+
+    def _validate(self, val, cblist, batch_size):
+        """The validation pass at an epoch's end, as Keras's fit runs ``evaluate`` with its
+        own callbacks: ``on_test_begin``, ``on_test_batch_begin``/``end`` per batch and
+        ``on_test_end`` with the validation logs (the progress bar stays silent)."""
+        cblist.call("on_test_begin", None)
+        if isinstance(val, _data.DataAdapter):
+            val_logs = self._evaluate_adapter(val, cblist)
+        else:
+            val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cblist)
+        cblist.call("on_test_end", val_logs)
+        return val_logs
 
     def _fit_epoch(self, epoch, train, cblist, steps_per_epoch, record_batch_loss):
         """One epoch over ``train``; returns the epoch's logs (loss and metrics)."""
@@ -185,13 +192,17 @@ class FitLoop:
         return epoch_logs
 
     def _fit_callbacks(self, callbacks, verbose, diagnostics, params):
-        """History first, then the progress bar, the user's callbacks, diagnostics."""
-        cbs = [_callbacks.History()]
-        if verbose:
-            cbs.append(_callbacks.ProgbarLogger(verbose=verbose))
-        cbs += list(callbacks or [])
+        """Keras's order: the user's callbacks (then diagnostics), then History, then the
+        progress bar, each added unless the user gave one. So a callback that writes into
+        an epoch's logs (ReduceLROnPlateau's ``learning_rate``) does so before History records
+        them, and a callback's message ("\\nEpoch 1: ...") comes before the bar's last redraw."""
+        cbs = list(callbacks or [])
         if diagnostics and not any(isinstance(cb, _callbacks.TrainingDiagnostics) for cb in cbs):
             cbs.append(_callbacks.TrainingDiagnostics())
+        if not any(isinstance(cb, _callbacks.History) for cb in cbs):
+            cbs.append(_callbacks.History())
+        if verbose and not any(isinstance(cb, _callbacks.ProgbarLogger) for cb in cbs):
+            cbs.append(_callbacks.ProgbarLogger(verbose=verbose))
         return _callbacks.CallbackList(cbs, self, params)
 
     def _fit_data(self, x, y, batch_size, shuffle, validation_split, validation_data,

@@ -221,16 +221,30 @@ class IterableDataAdapter(_data.DataAdapter):
         self._slow = False  # read on the prefetch thread from the start of a pass
         self.workers = getattr(self, "workers", 1)
 
+    _shard = None
+
     @property
     def shard(self):
-        return None
+        """``(rank, size)`` in data-parallel training, else None. Each group of ``size``
+        consecutive batches is one global step: rank ``r`` trains on the group's batch
+        ``r``; in a last group with fewer batches than ranks, the ranks left over get an
+        empty batch (zero rows; they still join the gradient all-reduce). Every rank must
+        see the same batches in the same order (the same generator code and seed, or the
+        same PyDataset); ``num_batches`` becomes the number of groups."""
+        return self._shard
 
     @shard.setter
     def shard(self, value):
-        if value is not None and tuple(value)[1] > 1:
-            raise ValueError(f"data-parallel training reads arrays only; got x as a {self.kind}. "
-                             "Pass NumPy arrays (each process holding the same rows), or train on "
-                             "one process")
+        if value is not None:
+            rank, size = tuple(value)
+            if not 0 <= rank < size:
+                raise ValueError(f"shard={value!r}; expected (rank, size) with 0 <= rank < size")
+            value = (rank, size) if size > 1 else None
+        if not hasattr(self, "_unsharded_batches"):
+            self._unsharded_batches = self.num_batches
+        total = self._unsharded_batches
+        self.num_batches = total if value is None or total is None else -(-total // value[1])
+        self._shard = value
 
     # ------------------------------------------------------------------ the source
     def _count(self):
@@ -252,7 +266,12 @@ class IterableDataAdapter(_data.DataAdapter):
         return raw
 
     def _pairs(self):
-        """A new pass: ``(index, raw batch)`` pairs."""
+        """A new pass: ``(index, raw batch)`` pairs (this rank's, when sharded)."""
+        pairs = self._all_pairs()
+        return pairs if self._shard is None else _take_shard(pairs, *self._shard)
+
+    def _all_pairs(self):
+        """Every ``(index, raw batch)`` pair of a new pass."""
         it = iter(self.source)
         first, self._first = self._first, None
         index = 0
@@ -427,3 +446,27 @@ def _keep(raw, index):
 
 def _is_backend(model, a):
     return model.backend is not None and model.backend.is_array(a)
+
+
+def _take_shard(pairs, rank, size):
+    """Rank ``rank``'s pairs: batch ``rank`` of each group of ``size``; an empty batch (the
+    group's first, cut to zero rows) when a last, short group has none for it."""
+    group = []
+    for pair in pairs:
+        group.append(pair)
+        if len(group) == size:
+            yield group[rank]
+            group = []
+    if group:
+        yield group[rank] if rank < len(group) else (group[0][0], empty_batch(group[0][1]))
+
+
+def empty_batch(raw):
+    """``raw`` (a batch: an array, or a tuple/list/dict of them, None kept) with zero rows."""
+    if raw is None:
+        return None
+    if isinstance(raw, (tuple, list)):
+        return type(raw)(empty_batch(a) for a in raw)
+    if isinstance(raw, dict):
+        return {k: empty_batch(v) for k, v in raw.items()}
+    return raw[0:0]

@@ -161,7 +161,7 @@ class PyDatasetAdapter(_gen.IterableDataAdapter):
         return self.source[0]
 
     def _indices(self):
-        n = self.num_batches
+        n = getattr(self, "_unsharded_batches", self.num_batches)  # every batch, sharded or not
         if n is None:
             return itertools.count()
         indices = list(range(n))
@@ -172,16 +172,20 @@ class PyDatasetAdapter(_gen.IterableDataAdapter):
     def _pairs(self):
         dataset = self.source
         indices = self._indices()
+        fetch = dataset.__getitem__
+        if self._shard is not None:
+            # Data-parallel: this rank reads only its batches (see IterableDataAdapter.shard).
+            indices, fetch = _shard_indices(indices, *self._shard), _fetch_shard(dataset)
         if self.workers == 1:
             for index in indices:
-                yield index, dataset[index]
+                yield _index(index), fetch(index)
             return
         pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="portanet-pydataset")
         pending = collections.deque()
         indices = iter(indices)
         try:
             for index in indices:
-                pending.append((index, pool.submit(dataset.__getitem__, index)))
+                pending.append((index, pool.submit(fetch, index)))
                 if len(pending) >= self.max_queue_size:
                     break
             while pending:
@@ -189,8 +193,8 @@ class PyDatasetAdapter(_gen.IterableDataAdapter):
                 batch = future.result()
                 nxt = next(indices, None)
                 if nxt is not None:
-                    pending.append((nxt, pool.submit(dataset.__getitem__, nxt)))
-                yield index, batch
+                    pending.append((nxt, pool.submit(fetch, nxt)))
+                yield _index(index), batch
         finally:
             for _, future in pending:
                 future.cancel()
@@ -220,3 +224,27 @@ class PyDatasetAdapter(_gen.IterableDataAdapter):
             self._prefetcher = None
         self.source.on_epoch_end()
         self._epoch += 1
+
+
+def _shard_indices(indices, rank, size):
+    """Rank ``rank``'s batch indices: the group's ``rank``-th of each group of ``size``, or
+    ``("empty", first index of the group)`` in a last group too short to have one."""
+    if not isinstance(indices, list):  # endless (no __len__): every size-th index
+        return itertools.islice(indices, rank, None, size)
+    out = []
+    for start in range(0, len(indices), size):
+        group = indices[start:start + size]
+        out.append(group[rank] if rank < len(group) else ("empty", group[0]))
+    return out
+
+
+def _fetch_shard(dataset):
+    def fetch(index):
+        if isinstance(index, tuple):
+            return _gen.empty_batch(dataset[index[1]])
+        return dataset[index]
+    return fetch
+
+
+def _index(index):
+    return index[1] if isinstance(index, tuple) else index

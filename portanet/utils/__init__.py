@@ -29,8 +29,26 @@ from .text_dataset import text_dataset_from_directory  # noqa: E402
 from .image_utils import (array_to_img, image_dataset_from_directory, img_to_array,  # noqa: E402
                           load_img, save_img)
 
+from ..progbar import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402
+                       is_interactive_logging_enabled)
+from ..saving import (CustomObjectScope, deserialize_keras_object, get_custom_objects,  # noqa: E402
+                      get_registered_name, get_registered_object, register_keras_serializable,
+                      serialize_keras_object)
+from .config import Config  # noqa: E402
+from .dataset_utils import split_dataset, timeseries_dataset_from_array  # noqa: E402
+from .file_utils import get_file  # noqa: E402
+from .general_utils import get_source_inputs, is_keras_tensor, standardize_dtype  # noqa: E402
+
+custom_object_scope = CustomObjectScope  # Keras: keras.utils.custom_object_scope is the class
+
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_history",
            "find_learning_rate", "normalize", "pad_sequences", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "Progbar", "PyDataset", "Sequence", "plot_model", "model_to_dot",
-           "text_dataset_from_directory", "array_to_img", "image_dataset_from_directory", "img_to_array",
-           "load_img", "save_img"]
+           "unpack_x_y_sample_weight", "Progbar", "PyDataset", "Sequence", "plot_model", "model_to_dot"]
+__all__ += ["Config", "CustomObjectScope", "custom_object_scope", "get_custom_objects",
+            "get_registered_name", "get_registered_object", "register_keras_serializable",
+            "serialize_keras_object", "deserialize_keras_object", "get_source_inputs",
+            "is_keras_tensor", "standardize_dtype", "enable_interactive_logging",
+            "disable_interactive_logging", "is_interactive_logging_enabled",
+            "timeseries_dataset_from_array", "split_dataset", "get_file"]
+__all__ += ["text_dataset_from_directory", "array_to_img", "image_dataset_from_directory", "img_to_array",
+            "load_img", "save_img"]
