@@ -128,18 +128,6 @@ def decode(path, color_mode):
     return x[:, :, None] if x.ndim == 2 else x
 
 
-def keras_shuffle(items, seed):
-    """Shuffle a list in place as Keras's ``index_directory`` does
-    (``np.random.RandomState(seed).shuffle``), so file orders equal Keras's."""
-    np.random.RandomState(seed).shuffle(items)
-    return items
-
-
-def draw_seed():
-    """Keras's default seed of image_dataset_from_directory (``np.random.randint(1e6)``)."""
-    return int(np.random.randint(1000000))
-
-
 def stack(arrays, dtype):
     return np.stack([np.asarray(a) for a in arrays]).astype(dtype, copy=False)
 

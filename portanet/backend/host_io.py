@@ -1,15 +1,20 @@
-"""Host arrays in files: NumPy's .npy/.npz format for portanet's model files.
+"""Host arrays in files: NumPy's .npy/.npz format for portanet's model files, and the file
+listing and seeded shuffle of the directory datasets.
 
 Saving builds and reads the archive; what it needs of NumPy itself (the .npy header, the
 array reader with ``allow_pickle=False``, dtype objects, contiguous host copies, JSON
 values of NumPy scalars) lives here, in the package that knows the array library.
+``pn.utils.image_dataset_from_directory`` and ``text_dataset_from_directory`` list files and
+shuffle them with Keras's order and seeds through ``list_files`` / ``seeded_shuffle``.
 """
 
 import io
+import os
 
 import numpy as np
 
-__all__ = ["contiguous", "dtype", "json_value", "npz_bytes", "read_npy", "read_npy_header"]
+__all__ = ["contiguous", "dtype", "json_value", "npz_bytes", "read_npy", "read_npy_header", "list_files",
+           "seeded_shuffle", "random_seed"]
 
 _NOT_NUMPY = object()
 
@@ -60,3 +65,30 @@ def read_npy_header(f):
     else:
         raise ValueError(f"unsupported .npy version {version}")
     return tuple(shape), kind
+
+
+# ----------------------------------------------------------------------------- directories
+def list_files(directory, extensions, follow_links=False):
+    """Files under ``directory`` whose names end with one of ``extensions`` (case-insensitive),
+    walked recursively in Keras's order (``dataset_utils.iter_valid_files``: folders sorted,
+    then file names)."""
+    found = []
+    for root, _dirs, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda w: w[0]):
+        for name in sorted(files):
+            if name.lower().endswith(tuple(extensions)):
+                found.append(os.path.join(root, name))
+    return found
+
+
+def seeded_shuffle(items, seed):
+    """``items`` as a new list in the order ``np.random.RandomState(seed).shuffle`` gives, as
+    Keras's ``index_directory`` (the same seed gives Keras's order)."""
+    items = list(items)
+    np.random.RandomState(seed).shuffle(items)
+    return items
+
+
+def random_seed():
+    """A seed as Keras draws one when none is given: ``np.random.randint(1e6)``."""
+    return int(np.random.randint(1000000))
+

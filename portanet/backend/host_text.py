@@ -21,7 +21,6 @@ module reproduces what those kernels compute:
   summaries of ``Discretization.adapt`` (keras/src/layers/preprocessing/discretization.py).
 """
 
-import os
 import re
 
 import numpy as np
@@ -31,8 +30,8 @@ __all__ = [
     "fingerprint_cat64", "hash_to_bins", "hashed_cross", "standardize", "split_tokens",
     "ngrams", "TokenTable", "count_tokens", "sorted_vocabulary", "summarize",
     "merge_summaries", "bin_boundaries", "empty_summary", "read_lines", "to_host",
-    "list_text_files", "read_text_file", "host_array", "int64_array", "pad_sequences_int",
-    "is_ndarray", "float_array", "seeded_shuffle", "random_seed", "label_array", "text_batch",
+    "read_text_file", "host_array", "int64_array", "pad_sequences_int",
+    "is_ndarray", "float_array", "label_array", "text_batch",
 ]
 
 _M64 = (1 << 64) - 1
@@ -561,18 +560,6 @@ def bin_boundaries(summary, num_bins):
 
 
 # ---------------------------------------------------------------------- files
-def list_text_files(directory, follow_links=False, extensions=(".txt",)):
-    """Files under ``directory`` with one of ``extensions`` (case-insensitive), walked
-    recursively in Keras's order (``iter_valid_files``: folders sorted, then file names)."""
-    found = []
-    walk = sorted(os.walk(directory, followlinks=follow_links), key=lambda w: w[0])
-    for root, _dirs, files in walk:
-        for name in sorted(files):
-            if name.lower().endswith(tuple(extensions)):
-                found.append(os.path.join(root, name))
-    return found
-
-
 def read_text_file(path, max_length=None):
     """A file's text (decoded as UTF-8, undecodable bytes replaced), cut to ``max_length``
     characters when given."""
@@ -593,19 +580,6 @@ def pad_sequences_int(seqs, length, dtype=np.int64):
         s = s[:length]
         out[i, :len(s)] = s
     return out
-
-
-def seeded_shuffle(items, seed):
-    """``items`` shuffled in place-order by ``np.random.RandomState(seed).shuffle``, as
-    Keras's ``index_directory`` (the same seed gives the same order as Keras)."""
-    items = list(items)
-    np.random.RandomState(seed).shuffle(items)
-    return items
-
-
-def random_seed():
-    """A seed as Keras draws one when none is given: ``np.random.randint(1e6)``."""
-    return int(np.random.randint(1e6))
 
 
 def label_array(labels, label_mode, num_classes):

@@ -8,8 +8,10 @@ so this module imports no NumPy); ``fit`` moves each batch to the device as it r
 
 import math
 import numbers
+import os
 import random
 
+from ..backend import host_io as _host_io
 from ..data import as_host, host_take
 from ..training.py_dataset_adapter import PyDataset
 
@@ -274,3 +276,92 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         random.Random(seed).shuffle(start_positions)
     return TimeseriesDataset(data, targets, start_positions, start_index, int(sequence_length),
                              int(sampling_rate), batch_size)
+
+
+# ----------------------------------------------------------------------------- directories
+def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None,
+                    follow_links=False, verbose=True):
+    """Keras's ``dataset_utils.index_directory``: ``(file paths, labels, class names)`` of the
+    files under ``directory`` ending with one of ``formats``, in Keras's order (class folders
+    sorted, files sorted, then its seeded shuffle), printing "Found N files belonging to C
+    classes." as Keras does. ``labels``: "inferred" (one class a sub-folder), None, or a list
+    with one label per file."""
+    if labels == "inferred":
+        subdirs = [d for d in sorted(os.listdir(directory))
+                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+        if class_names is not None:
+            if not set(class_names).issubset(set(subdirs)):
+                raise ValueError("The `class_names` passed did not match the names of the "
+                                 f"subdirectories of the target directory. Expected: {subdirs} "
+                                 f"(or a subset of it), but received: class_names={class_names}")
+            subdirs = list(class_names)
+    else:
+        subdirs = [""]
+        if class_names is not None:
+            if labels is None:
+                raise ValueError("When `labels=None` (no labels), argument `class_names` cannot be "
+                                 "specified.")
+            raise ValueError("When argument `labels` is specified, argument `class_names` cannot be "
+                             "specified (the `class_names` will be the sorted list of labels).")
+    paths, found = [], []
+    for index, sub in enumerate(subdirs):
+        part = _host_io.list_files(os.path.join(directory, sub), formats, follow_links)
+        paths += part
+        found += [index] * len(part)
+    if labels == "inferred":
+        labels, class_names = found, subdirs
+    elif labels is None:
+        class_names = None
+    else:
+        labels = list(labels)
+        if len(labels) != len(paths):
+            raise ValueError("Expected the lengths of `labels` to match the number of files in the "
+                             f"target directory. len(labels) is {len(labels)} while we found "
+                             f"{len(paths)} files in directory {directory}.")
+        class_names = [str(label) for label in sorted(set(labels))]
+    if verbose:
+        if labels is None:
+            print(f"Found {len(paths)} files.")
+        else:
+            print(f"Found {len(paths)} files belonging to {len(class_names)} classes.")
+    if shuffle:
+        if seed is None:
+            seed = _host_io.random_seed()
+        paths = _host_io.seeded_shuffle(paths, seed)
+        if labels is not None:
+            labels = _host_io.seeded_shuffle(labels, seed)
+    return paths, labels, class_names
+
+
+def check_validation_split_arg(validation_split, subset, shuffle, seed, owner="dataset_from_directory"):
+    """Keras's checks of ``validation_split`` / ``subset`` / ``seed`` (its messages, prefixed
+    with ``owner``)."""
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"{owner}: `validation_split` must be between 0 and 1, received: {validation_split}")
+    if (validation_split or subset) and not (validation_split and subset):
+        raise ValueError(f"{owner}: If `subset` is set, `validation_split` must be set, and inversely.")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError(f'{owner}: `subset` must be either "training", "validation" or "both", '
+                         f"received: {subset!r}")
+    if validation_split and shuffle and seed is None:
+        raise ValueError(f"{owner}: If using `validation_split` and shuffling the data, you must provide a "
+                         "`seed` argument, to make sure that there is no overlap between the training and "
+                         "validation subset.")
+
+
+def get_training_or_validation_split(samples, labels, validation_split, subset, verbose=True):
+    """Keras's split of indexed files: the last ``int(validation_split * n)`` are the
+    validation subset, the rest the training subset ("Using N files for ...")."""
+    if not validation_split:
+        return samples, labels
+    n_val = int(validation_split * len(samples))
+    if subset == "training":
+        if verbose:
+            print(f"Using {len(samples) - n_val} files for training.")
+        return samples[:len(samples) - n_val], None if labels is None else labels[:len(labels) - n_val]
+    if subset == "validation":
+        if verbose:
+            print(f"Using {n_val} files for validation.")
+        return samples[len(samples) - n_val:], None if labels is None else labels[len(labels) - n_val:]
+    raise ValueError(f'`subset` must be either "training" or "validation", received: {subset!r}')
+

@@ -15,9 +15,11 @@ import warnings
 from .. import backend as _backend
 from .. import config as _config
 from ..backend import host_image as _host
+from ..backend import host_io as _host_io
 from ..layers import _windows as _W
 from ..layers.image_preprocessing import Resizing
 from ..training.py_dataset_adapter import PyDataset
+from .dataset_utils import check_validation_split_arg, get_training_or_validation_split, index_directory
 
 __all__ = ["load_img", "img_to_array", "array_to_img", "save_img", "smart_resize",
            "image_dataset_from_directory", "ImageDirectoryDataset"]
@@ -160,81 +162,6 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last",
 
 
 # ----------------------------------------------------------------------------- directories
-def _index_subdirectory(directory, follow_links, formats):
-    names = []
-    walk = os.walk(directory, followlinks=follow_links)
-    for root, _, files in sorted(walk, key=lambda w: w[0]):
-        for fname in sorted(files):
-            if fname.lower().endswith(formats):
-                names.append(os.path.join(os.path.basename(directory),
-                                          os.path.relpath(os.path.join(root, fname), directory)))
-    return names
-
-
-def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None,
-                    follow_links=False, verbose=True):
-    """Keras's ``dataset_utils.index_directory``: (file paths, labels, class names), with
-    Keras's order (sorted, then its seeded shuffle) and its "Found N files belonging to C
-    classes." line."""
-    if labels == "inferred":
-        subdirs = [d for d in sorted(os.listdir(directory))
-                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
-        if class_names is not None:
-            if not set(class_names).issubset(set(subdirs)):
-                raise ValueError(f"The `class_names` passed did not match the names of the "
-                                 f"subdirectories of the target directory. Expected: {subdirs} "
-                                 f"(or a subset of it), but received: class_names={class_names}")
-            subdirs = list(class_names)
-    else:
-        subdirs = [""]
-        if class_names is not None:
-            raise ValueError("When `labels=None` (no labels), argument `class_names` cannot be "
-                             "specified." if labels is None else
-                             "When argument `labels` is specified, argument `class_names` "
-                             "cannot be specified (the `class_names` will be the sorted list "
-                             "of labels).")
-    names, found = [], []
-    for index, sub in enumerate(subdirs):
-        part = _index_subdirectory(os.path.join(directory, sub), follow_links, formats)
-        names += part
-        found += [index] * len(part)
-    if labels == "inferred":
-        labels, class_names = found, subdirs
-    elif labels is None:
-        class_names = None
-    else:
-        labels = list(labels)
-        if len(labels) != len(names):
-            raise ValueError(f"Expected the lengths of `labels` to match the number of files in "
-                             f"the target directory. len(labels) is {len(labels)} while we "
-                             f"found {len(names)} files in directory {directory}.")
-        class_names = [str(label) for label in sorted(set(labels))]
-    if verbose:
-        if labels is None:
-            print(f"Found {len(names)} files.")
-        else:
-            print(f"Found {len(names)} files belonging to {len(class_names)} classes.")
-    paths = [os.path.join(directory, n) for n in names]
-    if shuffle:
-        if seed is None:
-            seed = _host.draw_seed()
-        _host.keras_shuffle(paths, seed)
-        if labels is not None:
-            _host.keras_shuffle(labels, seed)
-    return paths, labels, class_names
-
-
-def _split(paths, labels, validation_split, subset):
-    if not validation_split:
-        return paths, labels
-    n_val = int(validation_split * len(paths))
-    if subset == "training":
-        print(f"Using {len(paths) - n_val} files for training.")
-        return paths[:len(paths) - n_val], None if labels is None else labels[:len(labels) - n_val]
-    print(f"Using {n_val} files for validation.")
-    return paths[len(paths) - n_val:], None if labels is None else labels[len(labels) - n_val:]
-
-
 class ImageDirectoryDataset(PyDataset):
     """The batches of ``image_dataset_from_directory``: a ``PyDataset`` that ``fit``,
     ``evaluate`` and ``predict`` accept, and that iterates as ``(images, labels)`` batches
@@ -271,7 +198,7 @@ class ImageDirectoryDataset(PyDataset):
         (seeded: the same seed gives the same epochs)."""
         if self._shuffle:
             self._order = list(range(len(self.file_paths)))
-            _host.keras_shuffle(self._order, (self._seed + self._epoch) % (2 ** 32))
+            self._order = _host_io.seeded_shuffle(self._order, (self._seed + self._epoch) % (2 ** 32))
 
     def __len__(self):
         if self._batch_size is None:
@@ -399,24 +326,12 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
         raise ValueError(f"{owner}: batch_size={batch_size!r}; expected a positive int or None")
-    if validation_split and not 0 < validation_split < 1:
-        raise ValueError(f"{owner}: `validation_split` must be between 0 and 1, received: "
-                         f"{validation_split}")
-    if (validation_split or subset) and not (validation_split and subset):
-        raise ValueError(f"{owner}: If `subset` is set, `validation_split` must be set, and "
-                         f"inversely.")
-    if subset not in ("training", "validation", "both", None):
-        raise ValueError(f'{owner}: `subset` must be either "training", "validation" or "both", '
-                         f"received: {subset!r}")
-    if validation_split and shuffle and seed is None:
-        raise ValueError(f"{owner}: If using `validation_split` and shuffling the data, you must "
-                         f"provide a `seed` argument, to make sure that there is no overlap "
-                         f"between the training and validation subset.")
+    check_validation_split_arg(validation_split, subset, shuffle, seed, owner)
     if not os.path.isdir(directory):
         raise ValueError(f"{owner}: directory={directory!r} is not a directory")
     _host.pil_image()                        # the clear ImportError before any work
     if seed is None:
-        seed = _host.draw_seed()
+        seed = _host_io.random_seed()
     paths, labels, class_names = index_directory(
         directory, labels, ALLOWLIST_FORMATS, class_names=class_names, shuffle=shuffle,
         seed=seed, follow_links=follow_links, verbose=verbose)
@@ -429,8 +344,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                   crop_to_aspect_ratio=crop_to_aspect_ratio,
                   pad_to_aspect_ratio=pad_to_aspect_ratio, data_format=fmt, seed=seed)
     if subset == "both":
-        train = _split(paths, labels, validation_split, "training")
-        val = _split(paths, labels, validation_split, "validation")
+        train = get_training_or_validation_split(paths, labels, validation_split, "training")
+        val = get_training_or_validation_split(paths, labels, validation_split, "validation")
         if not train[0]:
             raise ValueError(f"No training images found in directory {directory}. Allowed "
                              f"formats: {ALLOWLIST_FORMATS}")
@@ -439,7 +354,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                              f"formats: {ALLOWLIST_FORMATS}")
         return [ImageDirectoryDataset(*train, shuffle=shuffle, **common),
                 ImageDirectoryDataset(*val, shuffle=False, **common)]
-    paths, labels = _split(paths, labels, validation_split, subset)
+    paths, labels = get_training_or_validation_split(paths, labels, validation_split, subset)
     if not paths:
         raise ValueError(f"No images found in directory {directory}. Allowed formats: "
                          f"{ALLOWLIST_FORMATS}")

@@ -17,8 +17,10 @@ holds the class names.
 import math
 import os
 
+from ..backend import host_io as _host_io
 from ..backend import host_text as _host
 from ..training.py_dataset_adapter import PyDataset
+from .dataset_utils import check_validation_split_arg, get_training_or_validation_split, index_directory
 
 __all__ = ["text_dataset_from_directory", "TextDataset"]
 
@@ -70,7 +72,7 @@ class TextDataset(PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self._epoch += 1
-            self._order = _host.seeded_shuffle(range(len(self.file_paths)),
+            self._order = _host_io.seeded_shuffle(range(len(self.file_paths)),
                                                (self.seed or 0) + self._epoch)
 
     def map(self, fn):
@@ -100,83 +102,6 @@ class _MappedDataset(PyDataset):
 
     def map(self, fn):
         return _MappedDataset(self, fn)
-
-
-def _check_validation_split(validation_split, subset, shuffle, seed):
-    if validation_split and not 0 < validation_split < 1:
-        raise ValueError("`validation_split` must be between 0 and 1, received: "
-                         f"{validation_split}")
-    if (validation_split or subset) and not (validation_split and subset):
-        raise ValueError("If `subset` is set, `validation_split` must be set, and inversely.")
-    if subset not in ("training", "validation", "both", None):
-        raise ValueError('`subset` must be either "training", "validation" or "both", '
-                         f"received: {subset}")
-    if validation_split and shuffle and seed is None:
-        raise ValueError("If using `validation_split` and shuffling the data, you must provide "
-                         "a `seed` argument, to make sure that there is no overlap between the "
-                         "training and validation subset.")
-
-
-def _split(samples, labels, validation_split, subset, verbose):
-    if not validation_split:
-        return samples, labels
-    n_val = int(validation_split * len(samples))
-    if subset == "training":
-        if verbose:
-            print(f"Using {len(samples) - n_val} files for training.")
-        return samples[:len(samples) - n_val], None if labels is None else labels[:len(labels) - n_val]
-    if verbose:
-        print(f"Using {n_val} files for validation.")
-    return samples[len(samples) - n_val:], None if labels is None else labels[len(labels) - n_val:]
-
-
-def _index_directory(directory, labels, class_names, shuffle, seed, follow_links, verbose):
-    if labels == "inferred":
-        subdirs = [d for d in sorted(os.listdir(directory))
-                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
-        if class_names is not None:
-            if not set(class_names).issubset(set(subdirs)):
-                raise ValueError("The `class_names` passed did not match the names of the "
-                                 "subdirectories of the target directory. Expected: "
-                                 f"{subdirs} (or a subset of it), but received: "
-                                 f"class_names={class_names}")
-            subdirs = list(class_names)
-    else:
-        subdirs = [""]
-        if class_names is not None:
-            if labels is None:
-                raise ValueError("When `labels=None` (no labels), argument `class_names` "
-                                 "cannot be specified.")
-            raise ValueError("When argument `labels` is specified, argument `class_names` "
-                             "cannot be specified (the `class_names` will be the sorted list "
-                             "of labels).")
-    class_names = subdirs
-    paths, found_labels = [], []
-    for index, sub in enumerate(subdirs):
-        files = _host.list_text_files(os.path.join(directory, sub), follow_links)
-        paths += files
-        found_labels += [index] * len(files)
-    if labels == "inferred":
-        labels = found_labels
-    elif labels is None:
-        class_names = None
-    else:
-        if len(labels) != len(paths):
-            raise ValueError("Expected the lengths of `labels` to match the number of files in "
-                             f"the target directory. len(labels) is {len(labels)} while we found "
-                             f"{len(paths)} files in directory {directory}.")
-        class_names = [str(label) for label in sorted(set(labels))]
-        labels = list(labels)
-    if verbose:
-        if labels is None:
-            print(f"Found {len(paths)} files.")
-        else:
-            print(f"Found {len(paths)} files belonging to {len(class_names)} classes.")
-    if shuffle:
-        paths = _host.seeded_shuffle(paths, seed)
-        if labels is not None:
-            labels = _host.seeded_shuffle(labels, seed)
-    return paths, labels, class_names
 
 
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
@@ -234,19 +159,20 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if labels is None or label_mode is None:
         labels = None
         label_mode = None
-    _check_validation_split(validation_split, subset, shuffle, seed)
+    check_validation_split_arg(validation_split, subset, shuffle, seed, "text_dataset_from_directory")
     if seed is None:
-        seed = _host.random_seed()
+        seed = _host_io.random_seed()
     directory = os.fspath(directory)
-    paths, found, names = _index_directory(directory, labels, class_names, shuffle, seed,
-                                           follow_links, verbose)
+    paths, found, names = index_directory(directory, labels, (".txt",), class_names=class_names,
+                                          shuffle=shuffle, seed=seed, follow_links=follow_links,
+                                          verbose=verbose)
     if label_mode == "binary" and len(names) != 2:
         raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
                          f"class_names. Received: class_names={names}")
     num_classes = len(names) if names else 0
 
     def make(subset_name, shuffle_it):
-        p, lab = _split(paths, found, validation_split, subset_name, verbose)
+        p, lab = get_training_or_validation_split(paths, found, validation_split, subset_name)
         if not p:
             kind = {"training": "training ", "validation": "validation "}.get(subset_name, "")
             raise ValueError(f"No {kind}text files found in directory {directory}. "
