@@ -9,7 +9,8 @@ Stored per case:
 - metrics: the result after two ``update_state`` calls with sample weights;
 - activations: the value and the vector-Jacobian product with a fixed cotangent;
 - optimizers: every weight and slot after three steps from fixed weights and gradients.
-objects.json holds Keras's get_config of each object. The inputs are drawn here from
+objects.json holds Keras's get_config of each object and Keras's public names of
+losses, metrics, optimizers, activations and callbacks. The inputs are drawn here from
 seeds fixed per case; the tests (test_*_extra.py) import this module for them, so this
 module imports Keras only inside ``main``.
 """
@@ -217,6 +218,9 @@ def main():
 
     keras.config.set_floatx("float64")
     arrays, configs = {}, {"loss": {}, "metric": {}, "optimizer": {}}
+    # Keras's public names of the five families this issue completes.
+    configs["names"] = {m: sorted(n for n in dir(getattr(keras, m)) if not n.startswith("_"))
+                        for m in ("losses", "metrics", "optimizers", "activations", "callbacks")}
 
     for name, (cls, kwargs, _, _) in LOSS_CASES.items():
         y, p, sw = loss_inputs(name)
