@@ -2,6 +2,8 @@
 integer labels and L2-normalized embeddings, with its exact gradient.
 """
 
+import array_api_compat
+
 from .loss import Loss, _bcast, _same_namespace, _xp
 
 _NEG = -1e30   # stands for Keras's -inf in the masked logsumexp; softplus gives 0 exactly
@@ -33,7 +35,7 @@ def _circle(xp, labels, emb, ref_labels, ref_emb, remove_diagonal, gamma, margin
     neg = ~pos
     if remove_diagonal:
         n, m = pos.shape
-        eye = xp.eye(n, m, dtype=xp.bool, device=emb.device)
+        eye = xp.eye(n, m, dtype=xp.bool, device=array_api_compat.device(emb))
         pos = pos & ~eye
     posf, negf = xp.astype(pos, emb.dtype), xp.astype(neg, emb.dtype)
     zero = xp.zeros_like(dist)

@@ -2,6 +2,8 @@
 forward-backward recursions in log space and the gradient softmax - occupancy.
 """
 
+import array_api_compat
+
 from ..ops import nn as _nn
 from .loss import Loss, _xp
 
@@ -19,7 +21,7 @@ def ctc_values(y_true, y_pred):
     labels = y_true if xp.isdtype(y_true.dtype, "integral") else xp.astype(y_true, xp.int64)
     batch, steps = y_pred.shape[0], y_pred.shape[1]
     label_length = xp.sum(xp.astype(labels != 0, xp.int64), axis=-1)
-    input_length = xp.full((batch,), steps, dtype=xp.int64, device=y_pred.device)
+    input_length = xp.full((batch,), steps, dtype=xp.int64, device=array_api_compat.device(y_pred))
     values = _nn._ctc_loss_impl(labels, y_pred, label_length, input_length, mask_index=0)
 
     def grad(dl):

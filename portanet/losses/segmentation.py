@@ -6,7 +6,7 @@ value per sample), then the base Loss applies sample weights and the reduction.
 """
 
 from .. import config as _config
-from .loss import Loss, _xp
+from .loss import Loss, _same_namespace, _xp
 
 
 def _axes(axis, ndim):
@@ -60,7 +60,29 @@ def _tversky_values(xp, y, p, alpha, beta, axis):
     return values, grad
 
 
-class Dice(Loss):
+class _WholeBatchLoss(Loss):
+    """With ``axis=None`` the loss is one scalar for the batch; Keras then multiplies it by
+    the sample weights and reduces the product (losses/loss.py reduce_weighted_values)."""
+
+    def forward(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None or self.axis is not None:
+            return super().forward(y_true, y_pred, sample_weight)
+        xp = _xp(y_pred)
+        value, backward = super().forward(y_true, y_pred)
+        sw = xp.reshape(xp.astype(_same_namespace(xp, sample_weight, y_pred), value.dtype), (-1,))
+        total = xp.sum(sw)
+        if self.reduction == "none":
+            return value * sw, lambda scale=1.0: backward(scale * total)
+        if self.reduction == "sum":
+            factor = total
+        elif self.reduction == "mean_with_sample_weight":
+            factor = xp.where(total == 0, xp.zeros_like(total), xp.ones_like(total))
+        else:
+            factor = total / float(max(sw.shape[0], 1))
+        return value * factor, lambda scale=1.0: backward(scale * factor)
+
+
+class Dice(_WholeBatchLoss):
     """Dice loss: 1 - 2·Σ(y·p) / (Σy + Σp + EPS), the sums over ``axis``.
 
     Args:
@@ -84,7 +106,7 @@ class Dice(Loss):
         return config
 
 
-class Tversky(Loss):
+class Tversky(_WholeBatchLoss):
     """Tversky loss: 1 - I / (I + alpha·Σ((1 - p)·y) + beta·Σ(p·(1 - y)) + EPS) with
     I = Σ(y·p), the sums over ``axis`` (alpha = beta = 0.5 is the Dice loss).
 

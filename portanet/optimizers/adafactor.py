@@ -3,6 +3,8 @@ moments for weights of rank >= 2."""
 
 import math
 
+import array_api_compat
+
 from ..validation import check_number
 from .base import Optimizer
 
@@ -40,11 +42,11 @@ class Adafactor(Optimizer):
         xp = variable.backend.xp
         w = variable.value
         if w.ndim < 2:
-            zero = xp.zeros((), dtype=w.dtype, device=w.device)
+            zero = xp.zeros((), dtype=w.dtype, device=array_api_compat.device(w))
             r, c = zero, zero
         else:
-            r = xp.zeros(tuple(w.shape[:-1]), dtype=w.dtype, device=w.device)
-            c = xp.zeros(tuple(w.shape[:-2]) + (w.shape[-1],), dtype=w.dtype, device=w.device)
+            r = xp.zeros(tuple(w.shape[:-1]), dtype=w.dtype, device=array_api_compat.device(w))
+            c = xp.zeros(tuple(w.shape[:-2]) + (w.shape[-1],), dtype=w.dtype, device=array_api_compat.device(w))
         return {"r": r, "c": c, "velocity": self._zeros_like(variable)}
 
     def update_step(self, g, variable, lr, slots):
@@ -55,7 +57,7 @@ class Adafactor(Optimizer):
         rho = min(lr, 1.0 / math.sqrt(t))
         w = variable.value
         rms_w = xp.sqrt(xp.mean(w * w))
-        alpha = xp.maximum(rms_w, xp.asarray(self.epsilon_2, dtype=w.dtype, device=w.device)) * rho
+        alpha = xp.maximum(rms_w, xp.asarray(self.epsilon_2, dtype=w.dtype, device=array_api_compat.device(w))) * rho
         gsq = g * g + self.epsilon_1
         beta2 = 1.0 - t ** self.beta_2_decay
         if w.ndim >= 2:

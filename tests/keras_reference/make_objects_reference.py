@@ -46,6 +46,8 @@ LOSS_CASES = {
                      "gamma": 1.5}, "logits", False),
     "cfce_gamma0_sum": ("CategoricalFocalCrossentropy", {"gamma": 0.0, "reduction": "sum"}, "probs", True),
     "dice": ("Dice", {}, "seg", False),
+    "dice_weighted": ("Dice", {}, "seg", True),
+    "tversky_sum_weighted": ("Tversky", {"reduction": "sum"}, "seg", True),
     "dice_axis": ("Dice", {"axis": (1, 2, 3)}, "seg", True),
     "tversky": ("Tversky", {}, "seg", False),
     "tversky_axis": ("Tversky", {"alpha": 0.3, "beta": 0.7, "axis": (1, 2, 3)}, "seg", True),
