@@ -171,6 +171,28 @@ def test_trains_in_fit(backend):
         assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
 
 
+def test_ctc_dice_circle_train_in_fit(backend):
+    rng = np.random.default_rng(0)
+    # CTC: integer label sequences (N, L), 0 pads; logits (N, T, C) from a per-step Dense.
+    x = rng.standard_normal((16, 6, 3)).astype("float32")
+    y = rng.integers(1, 4, (16, 2))
+    model = pn.Sequential([pn.Input((6, 3)), pn.layers.Dense(5)])
+    model.compile(optimizer=pn.optimizers.Adam(learning_rate=0.05), loss=pn.losses.CTC())
+    hist = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    # Dice by name on multi-label targets.
+    x2 = rng.standard_normal((32, 4)).astype("float32")
+    model = pn.Sequential([pn.Input((4,)), pn.layers.Dense(3, activation="sigmoid")])
+    model.compile(optimizer=pn.optimizers.Adam(learning_rate=0.05), loss="dice")
+    hist = model.fit(x2, (x2[:, :3] > 0).astype("float32"), epochs=5, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    # Circle: labels are ids of identities, not of output units (10 labels, 3-d embeddings).
+    model = pn.Sequential([pn.Input((4,)), pn.layers.Dense(3)])
+    model.compile(optimizer=pn.optimizers.Adam(learning_rate=0.05), loss=pn.losses.Circle(gamma=10.0))
+    hist = model.fit(x2, rng.integers(0, 10, 32), epochs=2, batch_size=16, verbose=0)
+    assert np.all(np.isfinite(hist.history["loss"]))
+
+
 def test_bad_arguments_name_the_argument():
     with pytest.raises(ValueError, match="gamma=-1"):
         pn.losses.CategoricalFocalCrossentropy(gamma=-1)

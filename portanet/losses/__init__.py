@@ -101,7 +101,7 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     def grad(y, p, dl):
         return circle_values(y, p, **kw)[1](dl)
     wrapper = LossFunctionWrapper(fn, grad=grad, reduction="none", name="circle")
-    wrapper.target_kind = "sparse"
+    wrapper.target_kind = "labels"
     wrapper._align = lambda y, p: (y, p)
     return wrapper(y_true, y_pred)
 

@@ -94,7 +94,8 @@ class Circle(Loss):
         gamma: scale (80.0). margin: relaxation (0.4). remove_diagonal: True.
     """
 
-    target_kind = "sparse"
+    # Integer labels that are not class ids of the output (fit checks no shape or range).
+    target_kind = "labels"
 
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size",
                  name="circle", dtype=None):

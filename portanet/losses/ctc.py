@@ -37,7 +37,8 @@ class CTC(Loss):
     y_pred: (batch, max_length, num_classes) logits (not softmaxed).
     """
 
-    target_kind = "sparse"
+    # Integer labels that are not class ids of the output (fit checks no shape or range).
+    target_kind = "labels"
 
     def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
