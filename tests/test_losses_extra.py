@@ -221,3 +221,23 @@ def test_every_keras_name_exists(family):
     missing = [n for n in CONFIGS["names"][family]
                if n not in NOT_HERE.get(family, ()) and not hasattr(module, n)]
     assert not missing, f"pn.{family} lacks Keras's {missing}"
+
+
+def test_ctc_ops_match_keras(backend, float64):
+    # Keras's JAX ctc_loss runs in float32: 1e-5 here.
+    target, logits, tl, ol = ref.ctc_ops_inputs()
+    with pn.GradientTape() as tape:
+        x = tape.watch(backend.asarray(logits, dtype="float64"))
+        value = pn.ops.ctc_loss(backend.asarray(target), x, backend.asarray(tl), backend.asarray(ol))
+        total = pn.ops.sum(value)
+    np.testing.assert_allclose(to_np(backend, pn.ops.tape.value_of(value)), STORED["ops/ctc_loss/value"],
+                               rtol=1e-5)
+    np.testing.assert_allclose(to_np(backend, tape.gradient(total, x)), STORED["ops/ctc_loss/grad"],
+                               rtol=1e-5, atol=1e-6)
+    for name, kwargs in ref.DECODE_CASES.items():
+        paths, scores = pn.ops.ctc_decode(backend.asarray(logits, dtype="float64"), backend.asarray(ol),
+                                          **kwargs)
+        np.testing.assert_array_equal(to_np(backend, paths), STORED[f"ops/ctc_decode/{name}/paths"],
+                                      err_msg=name)
+        np.testing.assert_allclose(to_np(backend, scores), STORED[f"ops/ctc_decode/{name}/scores"],
+                                   rtol=1e-5, err_msg=name)

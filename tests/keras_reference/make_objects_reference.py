@@ -179,6 +179,25 @@ def activation_inputs(name):
     return x, rng.normal(size=tuple(out_shape))
 
 
+# ----------------------------------------------------------------------------- CTC ops
+def ctc_ops_inputs():
+    """(target, logits, target_length, output_length) for ops.ctc_loss/ctc_decode, with
+    sequences shorter than the padded length and a repeated label."""
+    rng = _rng("ops", "ctc")
+    target = np.array([[1, 1, 3, 0], [2, 4, 0, 0], [3, 2, 1, 4]])
+    return target, 1.5 * rng.normal(size=(3, 9, 5)), np.array([3, 2, 4]), np.array([9, 6, 8])
+
+
+# name: ops.ctc_decode kwargs
+DECODE_CASES = {
+    "greedy": {},
+    "greedy_no_merge": {"merge_repeated": False},
+    "greedy_mask_last": {"mask_index": None},
+    "beam": {"strategy": "beam_search", "beam_width": 4, "top_paths": 3},
+    "beam_mask2": {"strategy": "beam_search", "beam_width": 6, "top_paths": 2, "mask_index": 2},
+}
+
+
 # ----------------------------------------------------------------------------- optimizers
 # Weights: name -> shape; three steps of fixed gradients each.
 OPT_WEIGHTS = {"kernel": (4, 3), "bias": (3,), "token_embedding": (5, 2)}
@@ -248,6 +267,16 @@ def main():
         y, vjp = jax.vjp(lambda v, fn=fn, kwargs=kwargs: fn(v, **kwargs), x)
         arrays[f"activation/{name}/value"] = np.asarray(y, dtype=np.float64)
         arrays[f"activation/{name}/grad"] = np.asarray(vjp(ct)[0], dtype=np.float64)
+
+    # Keras's JAX ctc_loss computes in float32 even under floatx float64 (the tests allow 1e-5).
+    target, logits, tl, ol = ctc_ops_inputs()
+    value, vjp = jax.vjp(lambda x: keras.ops.ctc_loss(target, x, tl, ol, mask_index=0), logits)
+    arrays["ops/ctc_loss/value"] = np.asarray(value, dtype=np.float64)
+    arrays["ops/ctc_loss/grad"] = np.asarray(vjp(np.ones(3, dtype=value.dtype))[0], dtype=np.float64)
+    for name, kwargs in DECODE_CASES.items():
+        paths, scores = keras.ops.ctc_decode(logits, ol, **kwargs)
+        arrays[f"ops/ctc_decode/{name}/paths"] = np.asarray(paths)
+        arrays[f"ops/ctc_decode/{name}/scores"] = np.asarray(scores, dtype=np.float64)
 
     for name, (cls, kwargs) in OPT_CASES.items():
         w0, grads = optimizer_inputs(name)
