@@ -1,6 +1,8 @@
 """Neural-network functions exported flat, as ``keras.ops`` does: activations, ``softmax``,
 ``one_hot``, ``conv``, ``depthwise_conv``, pooling, ``moments``, ``normalize``, the
-cross-entropies and ``dot_product_attention``.
+cross-entropies, ``dot_product_attention``, ``ctc_loss`` (forward-backward in log space, its
+own VJP) and ``ctc_decode`` (greedy and beam search, run on the host by
+``backend/ctc_host.py``).
 
 Activations and softmax are ops with their own vector-Jacobian products (they sit on the
 hot path of custom layers); convolution and pooling are written with slicing,
