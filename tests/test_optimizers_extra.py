@@ -4,6 +4,7 @@ make_objects_reference.py): every weight and slot after three steps from fixed w
 gradients, to 1e-6 in float64 on every backend; configs; training, saving and resuming."""
 
 import json
+import re
 import pathlib
 import sys
 
@@ -87,6 +88,9 @@ def test_config_matches_keras(name):
     opt = _make(name)
     mine = _plain(pn.optimizers.serialize(opt))
     assert _strip(mine) == _strip(CONFIGS["optimizer"][name])
+    # Default names as Keras's (which numbers a second instance: "lamb_1").
+    keras_name = CONFIGS["optimizer"][name]["config"]["name"]
+    assert mine["config"]["name"] == re.sub(r"_\d+$", "", keras_name)
     again = pn.optimizers.deserialize(mine)
     assert type(again) is type(opt) and _plain(pn.optimizers.serialize(again)) == mine
 

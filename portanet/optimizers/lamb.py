@@ -14,7 +14,7 @@ class Lamb(Optimizer):
         learning_rate: 0.001. beta_1: 0.9. beta_2: 0.999. epsilon: 1e-7.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="lamb",
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
                  **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         for n, b in (("beta_1", beta_1), ("beta_2", beta_2)):

@@ -21,7 +21,7 @@ class ScheduleFreeAdamW(Optimizer):
     """
 
     def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0,
-                 name="schedule_free_adamw", **kwargs):
+                 name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         check_number(beta_1, "beta_1", "ScheduleFreeAdamW", 0, 1, low_open=True, high_open=True)
         check_number(beta_2, "beta_2", "ScheduleFreeAdamW", 0, 1, high_open=True)
