@@ -11,6 +11,7 @@ import functools
 import array_api_compat
 
 from .naming import NameRegistry
+from .ops import nn as _ops_nn
 
 _registry = NameRegistry("activation")
 
@@ -490,6 +491,52 @@ def _exponential_grad(x, y, dy):
 def exponential(x):
     """exp(x)."""
     return _xp(x).exp(x)
+
+
+
+# Keras 3's glu, sparse_sigmoid, sparsemax and threshold: the array math lives in
+# portanet.ops.nn (shared with pn.ops.glu etc.).
+def _glu_grad(x, y, dy, axis=-1):
+    return _ops_nn._glu_grad_arrays(_xp(x), x, dy, axis=axis)
+
+
+@_with_grad(_glu_grad, "glu")
+def glu(x, axis=-1):
+    """Gated linear unit: a·sigmoid(b), ``x`` split into halves a, b along ``axis`` (its
+    size must be even)."""
+    return _ops_nn._glu_arrays(_xp(x), x, axis=axis)
+
+
+def _sparse_sigmoid_grad(x, y, dy):
+    return _ops_nn._sparse_sigmoid_grad_arrays(_xp(x), x, dy)
+
+
+@_with_grad(_sparse_sigmoid_grad, "sparse_sigmoid")
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1)/2 for -1 < x < 1, 1 for x >= 1."""
+    return _ops_nn._sparse_sigmoid_arrays(_xp(x), x)
+
+
+def _sparsemax_grad(x, y, dy, axis=-1):
+    return _ops_nn._sparsemax_grad_arrays(_xp(x), x, dy, axis=axis)
+
+
+@_with_grad(_sparsemax_grad, "sparsemax")
+def sparsemax(x, axis=-1):
+    """Sparsemax along ``axis``, max(x - tau, 0), with Keras 3.15.1's tau: over the sorted
+    entries, (Σ_{j<=k} cumsum_j - 1)/k for the support size k. (Keras sums the cumulative
+    sums over the support, so its outputs need not sum to 1; portanet gives Keras's numbers.)"""
+    return _ops_nn._sparsemax_arrays(_xp(x), x, axis=axis)
+
+
+def _threshold_grad(x, y, dy, threshold=None, default_value=None):
+    return _ops_nn._threshold_grad_arrays(_xp(x), x, dy, threshold)
+
+
+@_with_grad(_threshold_grad, "threshold")
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else ``default_value``."""
+    return _ops_nn._threshold_arrays(_xp(x), x, threshold, default_value)
 
 
 def get(identifier):

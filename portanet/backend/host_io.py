@@ -20,8 +20,10 @@ _NOT_NUMPY = object()
 
 
 def contiguous(a):
-    """A C-contiguous host NumPy array of ``a`` (a host array or anything np.asarray takes)."""
-    return np.ascontiguousarray(np.asarray(a))
+    """A C-contiguous host NumPy array of ``a`` (a host array or anything np.asarray takes);
+    a 0-d array stays 0-d (np.ascontiguousarray would make it 1-d)."""
+    a = np.asarray(a)
+    return a if a.flags["C_CONTIGUOUS"] else np.ascontiguousarray(a)
 
 
 def dtype(value):

@@ -13,7 +13,9 @@ Classes (string names in brackets): MeanSquaredError ("mse"), MeanAbsoluteError 
 MeanAbsolutePercentageError ("mape"), MeanSquaredLogarithmicError ("msle"), Huber
 ("huber"), LogCosh ("log_cosh"), KLDivergence ("kld", "kl_divergence"), Poisson,
 Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity, BinaryCrossentropy ("bce"),
-BinaryFocalCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy; each
+BinaryFocalCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+CategoricalFocalCrossentropy, CategoricalGeneralizedCrossEntropy, Dice, Tversky, Circle,
+CTC; each
 also as a function (``pn.losses.huber(y_true, y_pred)``) returning per-sample values.
 A custom ``f(y_true, y_pred)`` written with ``pn.ops`` trains as it is: its gradient
 comes from the tape (``portanet.ops.tape``); one carrying ``f.grad(y_true, y_pred, dl)``
@@ -21,7 +23,9 @@ uses that instead. A ``Loss`` subclass that defines ``call(y_true, y_pred)`` (Ke
 returns per-sample values from ``call`` and gets Keras's sample weighting and reduction.
 
 One family a file, as keras/src/losses: ``loss`` (the base Loss, reductions, the tape bridge,
-LossFunctionWrapper), ``regression``, ``probabilistic``, ``hinges``; this module holds the
+LossFunctionWrapper), ``regression``, ``probabilistic``, ``hinges``, ``categorical_extra``
+(categorical focal, generalized cross-entropy), ``segmentation`` (Dice, Tversky), ``circle``,
+``ctc``; this module holds the
 functional forms, the registry and get/serialize/deserialize.
 """
 
@@ -35,6 +39,10 @@ from .probabilistic import (BinaryCrossentropy, BinaryFocalCrossentropy, Categor
 from .regression import (CosineSimilarity, Huber, LogCosh, MeanAbsoluteError,
                          MeanAbsolutePercentageError, MeanSquaredError,
                          MeanSquaredLogarithmicError)
+from .categorical_extra import CategoricalFocalCrossentropy, CategoricalGeneralizedCrossEntropy
+from .circle import Circle, circle_values
+from .ctc import CTC
+from .segmentation import Dice, Tversky
 
 
 # Functional forms (Keras's keras.losses.mean_squared_error(y_true, y_pred) etc.).
@@ -60,6 +68,54 @@ binary_crossentropy = _functional(BinaryCrossentropy)
 binary_focal_crossentropy = _functional(BinaryFocalCrossentropy)
 categorical_crossentropy = _functional(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _functional(SparseCategoricalCrossentropy)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """Per-sample categorical focal cross-entropy (see CategoricalFocalCrossentropy)."""
+    return CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma, from_logits=from_logits,
+                                        label_smoothing=label_smoothing, axis=axis,
+                                        reduction="none")(y_true, y_pred)
+
+
+def dice(y_true, y_pred, axis=None):
+    """Dice loss 1 - 2·Σ(y·p)/(Σy + Σp + EPS) over ``axis`` (None: a scalar)."""
+    return Dice(axis=axis, reduction="none")(y_true, y_pred)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """Tversky loss over ``axis`` (see Tversky)."""
+    return Tversky(alpha=alpha, beta=beta, axis=axis, reduction="none")(y_true, y_pred)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80,
+           margin=0.4):
+    """Per-sample circle losses of integer labels and L2-normalized embeddings against
+    reference labels/embeddings (default: the batch itself)."""
+    kw = {"ref_labels": ref_labels, "ref_embeddings": ref_embeddings,
+          "remove_diagonal": remove_diagonal, "gamma": gamma, "margin": margin}
+
+    def fn(y, p):
+        return circle_values(y, p, **kw)[0]
+
+    def grad(y, p, dl):
+        return circle_values(y, p, **kw)[1](dl)
+    wrapper = LossFunctionWrapper(fn, grad=grad, reduction="none", name="circle")
+    wrapper.target_kind = "labels"
+    wrapper._align = lambda y, p: (y, p)
+    return wrapper(y_true, y_pred)
+
+
+def ctc(y_true, y_pred):
+    """Per-sequence CTC losses (see CTC)."""
+    return CTC(reduction="none")(y_true, y_pred)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Per-sample generalized cross-entropy (1 - p^q)/q of integer labels."""
+    return CategoricalGeneralizedCrossEntropy(q=q, reduction="none")(y_true, y_pred)
+
+
 for _n in ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
            "mean_squared_logarithmic_error", "huber", "log_cosh", "kl_divergence", "poisson",
            "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity",
@@ -100,6 +156,12 @@ register(BinaryCrossentropy, "binary_crossentropy", "bce", "BCE")
 register(BinaryFocalCrossentropy, "binary_focal_crossentropy")
 register(CategoricalCrossentropy, "categorical_crossentropy")
 register(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+register(CategoricalFocalCrossentropy, "categorical_focal_crossentropy")
+register(CategoricalGeneralizedCrossEntropy, "categorical_generalized_cross_entropy")
+register(Dice, "dice")
+register(Tversky, "tversky")
+register(Circle, "circle")
+register(CTC, "ctc")
 _registry.register(LossFunctionWrapper)
 _FUNCTION_TO_CLASS = {
     mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
@@ -110,6 +172,8 @@ _FUNCTION_TO_CLASS = {
     binary_crossentropy: BinaryCrossentropy, binary_focal_crossentropy: BinaryFocalCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    categorical_focal_crossentropy: CategoricalFocalCrossentropy, dice: Dice, tversky: Tversky,
+    circle: Circle, ctc: CTC,
 }
 
 

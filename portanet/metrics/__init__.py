@@ -10,7 +10,10 @@ MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
 MeanSquaredLogarithmicError, RootMeanSquaredError, LogCoshError, CosineSimilarity, Hinge,
 SquaredHinge, CategoricalHinge, KLDivergence, Poisson and the cross-entropies.
 Confusion-count metrics: Precision, Recall, TruePositives, FalsePositives, TrueNegatives,
-FalseNegatives, AUC (ROC / PR). Others: FBetaScore, F1Score, R2Score, Mean.
+FalseNegatives, AUC (ROC / PR), SensitivityAtSpecificity, SpecificityAtSensitivity,
+PrecisionAtRecall, RecallAtPrecision. IoU metrics: IoU, MeanIoU, BinaryIoU, OneHotIoU,
+OneHotMeanIoU. Others: FBetaScore, F1Score, R2Score, Mean, Sum, PearsonCorrelation,
+ConcordanceCorrelation.
 Strings resolve as Keras's: class names, their snake_case names and "mse", "mae",
 "mape", "msle", "rmse", "auc", "kld", "bce", "logcosh", ...
 
@@ -33,6 +36,10 @@ from .confusion_metrics import (_ConfusionCount, _ConfusionMetric, _NEG_INF, _Tr
                                 _add_counts, _check_thresholds, _div_no_nan, _filter_top_k,
                                 _threshold_counts)
 from .f_score_metrics import *  # noqa: F401,F403
+from .iou_metrics import *  # noqa: F401,F403
+from .correlation_metrics import *  # noqa: F401,F403
+from .threshold_metrics import *  # noqa: F401,F403
+from .reduction_metrics import _loss_fn as _loss_metric_fn
 
 
 _registry = NameRegistry("metric", Metric)
@@ -66,9 +73,20 @@ for _cls, _names in [
     (TrueNegatives, ("true_negatives",)), (FalseNegatives, ("false_negatives",)),
     (AUC, ("auc",)), (FBetaScore, ("fbeta_score",)), (F1Score, ("f1_score",)),
     (R2Score, ("r2_score",)),
+    (IoU, ("iou",)), (MeanIoU, ("mean_iou",)), (BinaryIoU, ("binary_iou",)),
+    (OneHotIoU, ("one_hot_iou",)), (OneHotMeanIoU, ("one_hot_mean_iou",)),
+    (PearsonCorrelation, ()), (ConcordanceCorrelation, ()),
+    (PrecisionAtRecall, ("precision_at_recall",)), (RecallAtPrecision, ("recall_at_precision",)),
+    (SensitivityAtSpecificity, ("sensitivity_at_specificity",)),
+    (SpecificityAtSensitivity, ("specificity_at_sensitivity",)), (Sum, ("sum",)),
 ]:
     register(_cls, *_names)
 mse, mae = mean_squared_error, mean_absolute_error
+register(pearson_correlation, "pearson_correlation")
+register(concordance_correlation, "concordance_correlation")
+# keras.metrics exports these two loss functions too (per-sample values).
+huber = _loss_metric_fn("huber")
+categorical_focal_crossentropy = _loss_metric_fn("categorical_focal_crossentropy")
 
 
 def resolve_accuracy(y_true_shape, y_pred_shape):

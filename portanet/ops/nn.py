@@ -1,6 +1,8 @@
 """Neural-network functions exported flat, as ``keras.ops`` does: activations, ``softmax``,
 ``one_hot``, ``conv``, ``depthwise_conv``, pooling, ``moments``, ``normalize``, the
-cross-entropies and ``dot_product_attention``.
+cross-entropies, ``dot_product_attention``, ``ctc_loss`` (forward-backward in log space, its
+own VJP) and ``ctc_decode`` (greedy and beam search, run on the host by
+``backend/ctc_host.py``).
 
 Activations and softmax are ops with their own vector-Jacobian products (they sit on the
 hot path of custom layers); convolution and pooling are written with slicing,
@@ -13,6 +15,7 @@ import math as _math
 import array_api_compat
 
 from .. import config as _config
+from ..backend import ctc_host as _ctc_host
 from ._dispatch import public_names, as_array, floatx_dtype, primitive, to_dtype
 from .array import _pad_impl, concatenate, pad, reshape, squeeze, stack, transpose
 from .linalg import einsum, matmul
@@ -456,6 +459,307 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         logits = where(allowed, logits, big)
     weights = softmax(logits, axis=-1)
     return einsum("bnts,bsnh->btnh", weights, value)
+
+
+# ----------------------------------------------------------------- more activations
+# The array math is shared with portanet.activations (which imports these helpers).
+def _glu_arrays(xp, x, axis=-1):
+    n = x.shape[axis]
+    if n % 2:
+        raise ValueError(f"glu: axis size must be divisible by 2; got x.shape={tuple(x.shape)} "
+                         f"with axis={axis}")
+    a, b = _halves(xp, x, axis)
+    return a * _sigmoid(xp, b)
+
+
+def _halves(xp, x, axis):
+    axis = axis % x.ndim
+    h = x.shape[axis] // 2
+    lo = [slice(None)] * x.ndim
+    hi = [slice(None)] * x.ndim
+    lo[axis], hi[axis] = slice(0, h), slice(h, None)
+    return x[tuple(lo)], x[tuple(hi)]
+
+
+def _glu_grad_arrays(xp, x, dy, axis=-1):
+    a, b = _halves(xp, x, axis)
+    s = _sigmoid(xp, b)
+    return xp.concat([dy * s, dy * a * s * (1.0 - s)], axis=axis % x.ndim)
+
+
+def _sparse_sigmoid_arrays(xp, x):
+    return xp.where(x <= -1.0, xp.zeros_like(x), xp.where(x >= 1.0, xp.ones_like(x), 0.5 * (x + 1.0)))
+
+
+def _sparse_sigmoid_grad_arrays(xp, x, dy):
+    return dy * 0.5 * xp.astype((x > -1.0) & (x < 1.0), dy.dtype)
+
+
+def _sparsemax_parts(xp, x, axis):
+    """Keras 3.15.1's sparsemax (backend/{numpy,jax}/nn.py): the support size k, the
+    threshold tau = (Σ_{j<=k} cumsum_j - 1)/k over the sorted entries, and each entry's rank.
+
+    Note: Keras sums the cumulative sums over the support (not cumsum_k), so its outputs
+    need not sum to 1 (sparsemax([1, .5, 0]) = [.25, 0, 0] in Keras); portanet matches
+    Keras's numbers."""
+    axis = axis % x.ndim
+    srt = -xp.sort(-x, axis=axis)
+    csum = xp.cumulative_sum(srt, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    r = xp.reshape(xp.arange(1, x.shape[axis] + 1, dtype=x.dtype, device=_device(x)), tuple(shape))
+    support = (srt - (csum - 1.0) / r) > 0
+    k = xp.sum(xp.astype(support, x.dtype), axis=axis, keepdims=True)
+    tau = (xp.sum(xp.where(support, csum, xp.zeros_like(csum)), axis=axis, keepdims=True) - 1.0) / k
+    return k, tau, axis
+
+
+def _sparsemax_arrays(xp, x, axis=-1):
+    _, tau, _ = _sparsemax_parts(xp, x, axis)
+    return xp.maximum(x - tau, xp.zeros((), dtype=x.dtype))
+
+
+def _sparsemax_grad_arrays(xp, x, dy, axis=-1):
+    k, tau, axis = _sparsemax_parts(xp, x, axis)
+    active = xp.astype(x - tau > 0, dy.dtype)
+    # rank of each entry in the descending sort (0-based, ties by position, as a stable sort).
+    order = xp.argsort(-x, axis=axis, stable=True)
+    rank = xp.astype(xp.argsort(order, axis=axis, stable=True), x.dtype)
+    # d tau / d x_i = (k - rank_i)/k for the k largest entries (Σ_{m<=k}(k-m+1)·sorted_m).
+    w = xp.where(rank < k, (k - rank) / k, xp.zeros_like(rank))
+    gd = dy * active
+    return gd - w * xp.sum(gd, axis=axis, keepdims=True)
+
+
+def _threshold_arrays(xp, x, threshold, default_value):
+    return xp.where(x > threshold, x, xp.full_like(x, default_value))
+
+
+def _threshold_grad_arrays(xp, x, dy, threshold):
+    return dy * xp.astype(x > threshold, dy.dtype)
+
+
+def _float_in(x):
+    xp = namespace_of(x)
+    x = as_array(xp, x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        x = xp.astype(x, floatx_dtype(xp))
+    return xp, x
+
+
+_glu = primitive("glu", lambda x, axis=-1: _glu_arrays(*_float_in(x), axis=axis),
+                 lambda g, o, x, axis=-1: (_glu_grad_arrays(*_float_in(x), g, axis=axis),))
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: a·sigmoid(b) where ``x`` splits into halves a, b along ``axis``."""
+    return _glu(x, axis=axis)
+
+
+sparse_sigmoid = _unary("sparse_sigmoid", _sparse_sigmoid_arrays,
+                        lambda xp, g, o, x: _sparse_sigmoid_grad_arrays(xp, x, g))
+_sparsemax = primitive("sparsemax", lambda x, axis=-1: _sparsemax_arrays(*_float_in(x), axis=axis),
+                       lambda g, o, x, axis=-1: (_sparsemax_grad_arrays(*_float_in(x), g, axis=axis),))
+
+
+def sparsemax(x, axis=-1):
+    """Sparsemax as Keras 3.15.1 computes it: max(x - tau, 0) along ``axis`` (see
+    ``_sparsemax_parts`` for Keras's tau)."""
+    return _sparsemax(x, axis=axis)
+
+
+_threshold = primitive(
+    "threshold",
+    lambda x, threshold=0.0, default_value=0.0: _threshold_arrays(*_float_in(x), threshold, default_value),
+    lambda g, o, x, threshold=0.0, default_value=0.0: (
+        _threshold_grad_arrays(*_float_in(x), g, threshold),))
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else ``default_value``."""
+    return _threshold(x, threshold=threshold, default_value=default_value)
+
+
+def _shrink_grad(g, o, x, threshold=0.5):
+    xp, x = _float_in(x)
+    return (g * xp.astype(xp.abs(x) > threshold, g.dtype),)
+
+
+_soft_shrink = primitive("soft_shrink", lambda x, threshold=0.5: (lambda xp, v: xp.where(
+    v > threshold, v - threshold, xp.where(v < -threshold, v + threshold, xp.zeros_like(v))))(*_float_in(x)),
+    _shrink_grad)
+_hard_shrink = primitive("hard_shrink", lambda x, threshold=0.5: (lambda xp, v: xp.where(
+    xp.abs(v) > threshold, v, xp.zeros_like(v)))(*_float_in(x)), _shrink_grad)
+
+
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, else 0."""
+    return _soft_shrink(x, threshold=threshold)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    return _hard_shrink(x, threshold=threshold)
+
+
+tanh_shrink = _unary("tanh_shrink", lambda xp, x: x - xp.tanh(x),
+                     lambda xp, g, o, x: g * xp.tanh(x) * xp.tanh(x))
+hard_tanh = _unary("hard_tanh", lambda xp, x: xp.clip(x, -1.0, 1.0),
+                   lambda xp, g, o, x: g * xp.astype((x > -1.0) & (x < 1.0), g.dtype))
+sparse_plus = _unary("sparse_plus", lambda xp, x: xp.where(
+    x <= -1.0, xp.zeros_like(x), xp.where(x < 1.0, 0.25 * (x + 1.0) * (x + 1.0), x)),
+    lambda xp, g, o, x: g * xp.where(x <= -1.0, xp.zeros_like(x),
+                                     xp.where(x < 1.0, 0.5 * (x + 1.0), xp.ones_like(x))))
+_squareplus = primitive(
+    "squareplus", lambda x, b=4: (lambda xp, v: (v + xp.sqrt(v * v + b)) / 2.0)(*_float_in(x)),
+    lambda g, o, x, b=4: (lambda xp, v: (g * 0.5 * (1.0 + v / xp.sqrt(v * v + b)),))(*_float_in(x)))
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x² + b)) / 2."""
+    return _squareplus(x, b=b)
+
+
+# ----------------------------------------------------------------- CTC
+_CTC_NEG = -1e30
+
+
+def _lae(xp, a, b):
+    m = xp.maximum(a, b)
+    return m + xp.log(xp.exp(a - m) + xp.exp(b - m))
+
+
+def _ctc_parts(target, output, target_length, output_length, mask_index):
+    """Forward-backward in log space over the extended label sequence (blanks between and
+    around the labels): log-probabilities, the emission one-hots, log alpha, log beta and
+    log P(labels | output) per sequence."""
+    xp = namespace_of(output)
+    output = as_array(xp, output)
+    if not xp.isdtype(output.dtype, "real floating") or output.dtype == getattr(xp, "float16", None):
+        output = xp.astype(output, xp.float32)
+    dev = _device(output)
+    target = as_array(xp, target, like=output)
+    target = xp.astype(target, xp.int64)
+    tl = xp.astype(as_array(xp, target_length, like=output), xp.int64)
+    ol = xp.astype(as_array(xp, output_length, like=output), xp.int64)
+    bsz, tmax, ncls = output.shape
+    lmax = target.shape[1]
+    smax = 2 * lmax + 1
+    shifted = output - xp.max(output, axis=-1, keepdims=True)
+    logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    # Extended labels: blank, l1, blank, l2, ..., blank (labels past target_length are blanks).
+    lpos = xp.arange(lmax, device=dev)
+    lab = xp.where(lpos < tl[:, None], target, xp.full_like(target, mask_index))
+    blanks = xp.full_like(lab, mask_index)
+    ext = xp.reshape(xp.stack([blanks, lab], axis=2), (bsz, 2 * lmax))
+    ext = xp.concat([ext, xp.full((bsz, 1), mask_index, dtype=ext.dtype, device=dev)], axis=1)
+    classes = xp.arange(ncls, dtype=ext.dtype, device=dev)
+    onehot = xp.astype(ext[:, :, None] == classes, output.dtype)            # (B, S, C)
+    lp_ext = xp.matmul(logp, xp.matrix_transpose(onehot))                    # (B, T, S)
+    spos = xp.arange(smax, device=dev)
+    slen = 2 * tl + 1
+    valid_s = spos[None, :] < slen[:, None]
+    prev2 = xp.concat([xp.full((bsz, 2), -1, dtype=ext.dtype, device=dev), ext], axis=1)[:, :smax]
+    skip = (ext != mask_index) & (ext != prev2) & (spos[None, :] >= 2)
+    neg = xp.full((bsz, smax), _CTC_NEG, dtype=output.dtype, device=dev)
+    one_col = xp.full((bsz, 1), _CTC_NEG, dtype=output.dtype, device=dev)
+    two_col = xp.full((bsz, 2), _CTC_NEG, dtype=output.dtype, device=dev)
+
+    def right(a, n):   # a shifted right by n along s (entries s-n)
+        return xp.concat([one_col if n == 1 else two_col, a], axis=1)[:, :smax]
+
+    def left(a, n):    # a shifted left by n (entries s+n)
+        return xp.concat([a, one_col if n == 1 else two_col], axis=1)[:, n:n + smax]
+
+    alphas = []
+    start = valid_s & (spos[None, :] < 2)
+    alpha = xp.where(start, lp_ext[:, 0, :], neg)
+    alphas.append(alpha)
+    for t in range(1, tmax):
+        acc = _lae(xp, alpha, right(alpha, 1))
+        acc = xp.where(skip, _lae(xp, acc, right(alpha, 2)), acc)
+        new = xp.where(valid_s, lp_ext[:, t, :] + acc, neg)
+        alpha = xp.where((t < ol)[:, None], new, alpha)
+        alphas.append(alpha)
+    last = xp.reshape(slen - 1, (bsz, 1))
+    end = (spos[None, :] == last) | ((spos[None, :] == last - 1) & (last >= 1))
+    final = xp.where(end, alpha, neg)
+    fm = xp.max(final, axis=1, keepdims=True)
+    log_p = xp.reshape(fm, (bsz,)) + xp.log(xp.sum(xp.exp(final - fm), axis=1))
+    return xp, logp, onehot, lp_ext, alphas, valid_s, skip, end, ol, log_p, neg, left
+
+
+def _ctc_loss_impl(target, output, target_length, output_length, mask_index=0):
+    return -_ctc_parts(target, output, target_length, output_length, mask_index)[9]
+
+
+def _ctc_loss_vjp(g, out, target, output, target_length, output_length, mask_index=0):
+    xp, logp, onehot, lp_ext, alphas, valid_s, skip, end, ol, log_p, neg, left = _ctc_parts(
+        target, output, target_length, output_length, mask_index)
+    bsz, tmax, _ = logp.shape
+    beta = neg
+    grads = [None] * tmax
+    soft = xp.exp(logp)
+    for t in range(tmax - 1, -1, -1):
+        acc = _lae(xp, beta, left(beta, 1))
+        skip_next = left(xp.astype(skip, logp.dtype), 2) > 0
+        acc = xp.where(skip_next, _lae(xp, acc, left(beta, 2)), acc)
+        rec = xp.where(valid_s, lp_ext[:, t, :] + acc, neg)
+        init = xp.where(end & valid_s, lp_ext[:, t, :], neg)
+        beta = xp.where((t == ol - 1)[:, None], init, xp.where((t < ol - 1)[:, None], rec, neg))
+        # Occupancy of each extended position at t: alpha·beta / y (both include y_t).
+        occ = xp.exp(alphas[t] + beta - lp_ext[:, t, :] - log_p[:, None])
+        occ = xp.where(valid_s & (t < ol)[:, None], occ, xp.zeros_like(occ))
+        per_class = xp.matmul(occ[:, None, :], onehot)[:, 0, :]              # (B, C)
+        active = xp.astype((t < ol)[:, None], logp.dtype)
+        grads[t] = (soft[:, t, :] - per_class) * active
+    d = xp.stack(grads, axis=1) * xp.reshape(g, (bsz, 1, 1))
+    return (None, xp.astype(d, as_array(xp, output).dtype), None, None)
+
+
+_ctc_loss = primitive("ctc_loss", _ctc_loss_impl, _ctc_loss_vjp)
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """CTC loss per sequence, -log P(target | output), as keras.ops.ctc_loss.
+
+    Args:
+        target: (batch, max_label_length) integer labels.
+        output: (batch, max_length, num_classes) logits (log-softmax is applied here).
+        target_length, output_length: (batch,) integer lengths.
+        mask_index: the blank class (0).
+
+    The forward (alpha) and backward (beta) recursions run in log space over the extended
+    label sequence; the gradient w.r.t. the logits is softmax - the posterior occupancy of
+    each class (zero past ``output_length``). An impossible alignment gives a loss of about
+    1e30 where Keras's log-epsilon recursion gives about 1e5.
+    """
+    return _ctc_loss(target, output, target_length, output_length, mask_index=mask_index)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decode CTC outputs as keras.ops.ctc_decode: greedy or beam search (on the host; the
+    algorithm is data-dependent and not differentiable).
+
+    Returns ``(decoded, scores)``: decoded (top_paths, batch, max_length) int32 class ids
+    padded with -1 (greedy: top_paths = 1), scores (batch, top_paths) (greedy: the negative
+    sum of the per-step maxima of ``inputs``; beam search: log-probabilities).
+    """
+    if strategy not in ("greedy", "beam_search"):
+        raise ValueError(f"ctc_decode: strategy={strategy!r}; expected 'greedy' or 'beam_search'")
+    v = value_of(inputs)
+    xp = namespace_of(v)
+    dev = _device(v)
+    host_in = _to_host(as_array(xp, v))
+    host_len = _to_host(as_array(xp, value_of(sequence_lengths), like=v))
+    if strategy == "greedy":
+        paths, scores = _ctc_host.greedy_decode(host_in, host_len, merge_repeated=merge_repeated,
+                                               mask_index=mask_index)
+    else:
+        paths, scores = _ctc_host.beam_search_decode(host_in, host_len, beam_width=beam_width,
+                                                    top_paths=top_paths, mask_index=mask_index)
+    return (xp.asarray(paths, device=dev), xp.asarray(scores, device=dev))
 
 
 __all__ = public_names(globals())

@@ -3,15 +3,21 @@
 from ..naming import NameRegistry
 from . import schedules
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
 from .base import Optimizer
 from .ftrl import Ftrl
+from .lamb import Lamb
 from .lion import Lion
+from . import multi_optimizer as _multi_optimizer
+from .multi_optimizer import MultiOptimizer, OptimizerMap
+from .muon import Muon
 from .nadam import Nadam
 from .rmsprop import RMSprop
+from .schedule_free_adamw import ScheduleFreeAdamW
 from .sgd import SGD
 
 _registry = NameRegistry("optimizer", Optimizer)
@@ -32,6 +38,11 @@ register(Adamax, "adamax")
 register(Nadam, "nadam")
 register(Lion, "lion")
 register(Ftrl, "ftrl")
+register(Lamb, "lamb")
+register(Adafactor, "adafactor")
+register(Muon, "muon")
+register(ScheduleFreeAdamW, "schedule_free_adamw", "schedulefreeadamw")
+register(MultiOptimizer)
 
 
 def get(identifier):
@@ -54,5 +65,10 @@ def deserialize(config):
     return _registry.deserialize(config)
 
 
+_multi_optimizer._serialize = serialize
+_multi_optimizer._deserialize = deserialize
+
+
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
-           "Lion", "Ftrl", "schedules", "get", "serialize", "deserialize"]
+           "Lion", "Ftrl", "Lamb", "Adafactor", "Muon", "ScheduleFreeAdamW", "MultiOptimizer",
+           "OptimizerMap", "schedules", "get", "serialize", "deserialize"]

@@ -321,6 +321,24 @@ class Optimizer:
             if wanted is None or id(v) in wanted:
                 v._set(slots["average"])
 
+    def _swap_variables_with_average(self):
+        """With ``use_ema``: exchange each weight with its moving average (the
+        SwapEMAWeights callback uses it to evaluate and save with the averages)."""
+        if not self.use_ema or self._variables is None:
+            return
+        for v, slots in zip(self._variables, self._slots):
+            xp = v.backend.xp
+            held = xp.asarray(v.value, copy=True)
+            v._set(slots["average"])
+            slots["average"] = held
+
+    def _set_average_from_variables(self):
+        """With ``use_ema``: set each moving average to its weight's current value."""
+        if not self.use_ema or self._variables is None:
+            return
+        for v, slots in zip(self._variables, self._slots):
+            slots["average"] = v.backend.xp.asarray(v.value, copy=True)
+
     def _update_all(self, pairs, grads, lr):
         """``update_step`` for each (slot index, variable) pair; a subclass may override
         this to run a backend's fused kernel over all of them (Adam does)."""
