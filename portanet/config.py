@@ -92,3 +92,96 @@ def disable_traceback_filtering():
 def is_traceback_filtering_enabled():
     """The recorded traceback-filtering flag (portanet's tracebacks are never filtered)."""
     return _TRACEBACK_FILTERING
+
+
+# ----------------------------------------------------------------------------- debugging caps
+# As Keras: set_max_epochs / set_max_steps_per_epoch cap every fit (steps: also evaluate and
+# predict) for quick debugging runs; KERAS_MAX_EPOCHS / KERAS_MAX_STEPS_PER_EPOCH (or the
+# PORTANET_ names) set them without touching a script.
+def _env_int(*names):
+    for name in names:
+        value = _os.environ.get(name)
+        if value:
+            return int(value)
+    return None
+
+
+import os as _os  # noqa: E402
+
+_MAX_EPOCHS = _env_int("PORTANET_MAX_EPOCHS", "KERAS_MAX_EPOCHS")
+_MAX_STEPS_PER_EPOCH = _env_int("PORTANET_MAX_STEPS_PER_EPOCH", "KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def max_epochs():
+    """The cap on ``fit``'s epochs (None: no cap)."""
+    return _MAX_EPOCHS
+
+
+def set_max_epochs(max_epochs):
+    """Cap the epochs of every ``fit`` (a debugging aid; None removes the cap)."""
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = _check_cap(max_epochs, "set_max_epochs", "max_epochs")
+
+
+def max_steps_per_epoch():
+    """The cap on the steps of one epoch of ``fit`` / ``evaluate`` / ``predict`` (None: no cap)."""
+    return _MAX_STEPS_PER_EPOCH
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the steps of each epoch of ``fit`` (and of ``evaluate``/``predict``); None removes it."""
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = _check_cap(max_steps_per_epoch, "set_max_steps_per_epoch", "max_steps_per_epoch")
+
+
+def _check_cap(value, owner, name):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: {name}={value!r}; expected a positive int or None")
+    return value
+
+
+# ----------------------------------------------------------------------------- safe mode
+_UNSAFE_REQUESTED = False
+
+
+def enable_unsafe_deserialization():
+    """Keras's switch that lets files carry Python bytecode (Lambda layers). portanet never
+    runs code from a file, so this only records the request and warns; loading a Lambda that
+    holds bytecode still fails, with a message saying to register the function instead
+    (``pn.saving.register_keras_serializable``)."""
+    global _UNSAFE_REQUESTED
+    import warnings
+    _UNSAFE_REQUESTED = True
+    warnings.warn("enable_unsafe_deserialization: portanet never deserializes Python bytecode (lambdas); "
+                  "register the functions your Lambda layers use with pn.saving.register_keras_serializable",
+                  stacklevel=2)
+
+
+# ----------------------------------------------------------------------------- backend name
+# portanet.backend registers how to read and set the active backend (it sits above this module).
+_backend_hooks = {"name": None, "set": None}
+
+
+def backend():
+    """The active backend's name ("numpy", "array_api_strict" or "cupy"), as keras.config.backend()."""
+    get = _backend_hooks["name"]
+    return "numpy" if get is None else get()
+
+
+def set_backend(backend):  # noqa: F811 - Keras's argument name
+    """Switch portanet's active backend (``pn.set_backend``)."""
+    setter = _backend_hooks["set"]
+    if setter is None:
+        raise RuntimeError("set_backend: portanet.backend is not imported yet")
+    return setter(backend)
+
+
+def _register_backend_hooks(name, setter):
+    _backend_hooks["name"], _backend_hooks["set"] = name, setter
+
+
+# Interactive logging (progress bars vs. the "portanet" logger), as keras.config exports them.
+from .progbar import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402,F401
+                      is_interactive_logging_enabled)

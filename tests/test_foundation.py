@@ -235,3 +235,27 @@ def test_env_variable_selects_backend(monkeypatch):
                          env={**__import__("os").environ, "PORTANET_BACKEND": "array_api_strict"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "array_api_strict"
+
+
+def test_keras_config_extras(backend, recwarn):
+    """keras.config's backend(), debugging caps and safe-mode switch."""
+    assert pn.config.backend() == backend.name
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.random.default_rng(1).normal(size=(40, 1))
+    model = pn.Sequential([pn.Input((3,)), pn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    pn.config.set_max_epochs(2)
+    pn.config.set_max_steps_per_epoch(3)
+    try:
+        with pytest.warns(UserWarning, match="Limiting epochs to 2"):
+            history = model.fit(x, y, batch_size=4, epochs=5, verbose=0)
+        assert len(history.history["loss"]) == 2
+        assert int(model.optimizer.iterations) == 6   # 2 epochs x 3 steps (10 batches each)
+    finally:
+        pn.config.set_max_epochs(None)
+        pn.config.set_max_steps_per_epoch(None)
+    with pytest.raises(ValueError, match="set_max_epochs: max_epochs=0"):
+        pn.config.set_max_epochs(0)
+    with pytest.warns(UserWarning, match="never deserializes Python bytecode"):
+        pn.config.enable_unsafe_deserialization()
+    assert pn.config.is_interactive_logging_enabled() in (True, False)

@@ -146,3 +146,9 @@ def host_xp():
 def host_rng(seed):
     """A fresh host NumPy generator for an explicit seed (int or sequence of ints)."""
     return np.random.default_rng(seed)
+
+
+# keras.config.backend() / set_backend() read and switch the active backend through these.
+from .. import config as _config  # noqa: E402
+
+_config._register_backend_hooks(lambda: current().name, set_backend)

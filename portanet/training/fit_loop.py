@@ -6,8 +6,10 @@ loss and metric sums stay on the device and are read back when a log is read.
 """
 
 import math
+import warnings
 
 from .. import callbacks as _callbacks
+from .. import config as _config
 from . import adapter_selection as _adapters
 from . import data_adapter as _data
 from . import step_api as _step
@@ -94,6 +96,7 @@ class FitLoop:
                 validation_freq=validation_freq, record_batch_loss=record_batch_loss,
                 diagnostics=diagnostics)
         self._require_compiled("training")
+        epochs, steps_per_epoch = _debug_caps(epochs, steps_per_epoch)
         given_batch_size = batch_size
         # A custom train_step may train without targets (fit(x), as Keras's VAE example).
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch,
@@ -260,3 +263,17 @@ class FitLoop:
         n = int(xs[0].shape[0])
         sws = self._sample_weights(vw, None, ys, n)
         return xs, ys, sws
+
+
+def _debug_caps(epochs, steps_per_epoch):
+    """pn.config.set_max_epochs / set_max_steps_per_epoch (Keras's debugging caps), warned as Keras."""
+    cap = _config.max_epochs()
+    if cap and cap < epochs:
+        warnings.warn(f"Limiting epochs to {cap}", stacklevel=3)
+        epochs = cap
+    cap = _config.max_steps_per_epoch()
+    if cap and (not steps_per_epoch or cap < steps_per_epoch):
+        warnings.warn(f"Limiting steps_per_epoch to {cap}", stacklevel=3)
+        steps_per_epoch = cap
+    return epochs, steps_per_epoch
+
