@@ -309,3 +309,24 @@ def test_names_keras_exports_exist():
     assert [n for n in layers if not hasattr(pn.layers, n)] == []
     for n in ("adaptive_average_pool", "adaptive_max_pool"):
         assert hasattr(pn.ops, n) and n in pn.ops.ALL
+
+
+def test_models_with_the_new_layers_save_and_load(backend, float64, tmp_path):
+    rng = np.random.default_rng(7)
+    inputs = pn.Input((3, 6, 5, 2))
+    x = pn.layers.ConvLSTM2D(2, 3, padding="same", return_sequences=True)(inputs)
+    x = pn.layers.ConvLSTM2D(2, 2)(x)
+    x = pn.layers.AdaptiveAveragePooling2D((2, 2))(x)
+    x = pn.layers.Flatten()(x)
+    x = pn.layers.SpectralNormalization(pn.layers.Dense(4))(x)
+    x = pn.layers.Pipeline([pn.layers.Dense(3), pn.layers.Activation("tanh")])(x)
+    model = pn.Model(inputs, x)
+    model.compile(optimizer="adam", loss="mse")
+    data, target = rng.standard_normal((4, 3, 6, 5, 2)), rng.standard_normal((4, 3))
+    model.fit(data, target, epochs=1, batch_size=2, verbose=0)
+    path = tmp_path / "model.portanet"
+    model.save(path)
+    loaded = pn.load_model(path)
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
+                               rtol=1e-12, atol=1e-12)
+    assert [w.shape for w in loaded.get_weights()] == [w.shape for w in model.get_weights()]
