@@ -13,6 +13,7 @@ import math
 
 from .. import initializers as _initializers
 from .. import ops
+from ..ops import tape as _tape
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
 from .base import Layer
@@ -327,7 +328,6 @@ class MelSpectrogram(Layer):
         if pad >= time_seq:
             raise ValueError(f"MelSpectrogram {self.name!r}: the signal ({time_seq} samples) must "
                              f"be longer than fft_length // 2 = {pad} (reflect padding)")
-        from ..ops import tape as _tape
         dtype = _tape.value_of(x).dtype
         if pad:
             left = ops.flip(x[:, 1:pad + 1], axis=1)

@@ -18,23 +18,18 @@ recurrent_kernel (*kernel_size, filters, 4·filters), bias (4·filters,), named
 "<layer>/conv_lstm_cell/kernel" etc.
 """
 
-import functools
-
 from .. import activations as _activations
 from .. import backend as _backend
-from .. import initializers as _initializers
 from .. import ops
 from ..ops._dispatch import primitive as _primitive
+from ..ops import tape as _tape
 from ..validation import check_positive_int
 from . import _windows as W
+from . import traced as _traced
 from .base import Layer
 from .recurrent.rnn import RNN
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
-
-_CELL_OPTIONS = ("kernel_initializer", "recurrent_initializer", "bias_initializer",
-                 "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                 "kernel_constraint", "recurrent_constraint", "bias_constraint")
 
 _ACTIVATION_OPS = {}
 
@@ -368,7 +363,8 @@ class ConvLSTM(RNN):
 
     # ------------------------------------------------------------------ running
     def forward(self, inputs, training=False, mask=None):
-        from . import traced as _traced
+        # call() runs on a tape of its own; forward is defined here because RNN's (the
+        # built-in cells' path) would otherwise take precedence.
         return _traced.traced_forward(self, inputs, (), training=training, mask=mask)
 
     def reset_states(self, states=None):
@@ -452,7 +448,6 @@ class ConvLSTM(RNN):
 
 
 def _value(x):
-    from ..ops import tape as _tape
     return _tape.value_of(x)
 
 

@@ -2,7 +2,9 @@
 that can also project vectors back to the vocabulary, ``layer(x, reverse=True)``, as
 language models tie their input embedding and output projection."""
 
+from .. import backend as _backend
 from .. import ops
+from ..ops import tape as _tape
 from ..validation import check_number
 from .embedding import Embedding
 from . import symbolic
@@ -75,11 +77,9 @@ class ReversibleEmbedding(Embedding):
 
     def reverse(self, inputs):
         """The reverse projection (``layer(x, reverse=True)``): logits over the vocabulary."""
-        from ..ops import tape as _tape
         if not isinstance(inputs, (_tape.Tensor, _tape.VariableLike)):
             backend = self.backend
             if backend is None:
-                from .. import backend as _backend
                 backend = _backend.current()
             inputs = backend.asarray(inputs, dtype=self._input_dtype(inputs))
         shape = tuple(ops.shape(inputs))
