@@ -21,6 +21,7 @@ recurrent_kernel (*kernel_size, filters, 4·filters), bias (4·filters,), named
 from .. import activations as _activations
 from .. import backend as _backend
 from .. import ops
+from .. import regularizers as _regularizers
 from ..ops._dispatch import primitive as _primitive
 from ..ops import tape as _tape
 from ..validation import check_positive_int
@@ -438,8 +439,8 @@ class ConvLSTM(RNN):
                        "stateful": self.stateful,
                        "unroll": False,
                        "zero_output_for_mask": False})
-        cell_config = _cell_config(self.cell)
-        config.update(cell_config)
+        config.update(_cell_config(self.cell))
+        config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
