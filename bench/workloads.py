@@ -10,17 +10,24 @@ side runs its native, fastest layout for the same shapes.
 ``call()`` is ``ops.matmul(x, self.kernel) + self.bias`` then the activation, so the tape
 differentiates it; its PyTorch peer is the same MLP. Its step time over mlp-small's is the
 cost of writing layers the Keras way (``python -m bench.custom_overhead`` prints it).
+
+``transformer`` (issue 16) is two post-norm transformer encoder blocks (d_model 128, 4 heads
+of 32, feed-forward 256 with relu, LayerNormalization epsilon 1e-3, no dropout) over a
+sequence of 64 feature vectors, then global average pooling and the softmax head; portanet
+builds it from ``MultiHeadAttention`` in the functional API, PyTorch from
+``nn.MultiheadAttention`` (``TransformerNet``).
 """
 
 import numpy as np
 
-NAMES = ("mlp-small", "mlp-large", "cnn", "lstm", "mlp-small-custom")
+NAMES = ("mlp-small", "mlp-large", "cnn", "lstm", "mlp-small-custom", "transformer")
 
 # Batch sizes per device kind; the GPU cnn runs at both 128 and 1024.
 BATCHES = {
-    "cpu": {"mlp-small": [128], "mlp-large": [1024], "cnn": [64], "lstm": [64], "mlp-small-custom": [128]},
+    "cpu": {"mlp-small": [128], "mlp-large": [1024], "cnn": [64], "lstm": [64], "mlp-small-custom": [128],
+            "transformer": [32]},
     "gpu": {"mlp-small": [128], "mlp-large": [4096], "cnn": [128, 1024], "lstm": [64],
-            "mlp-small-custom": [128]},
+            "mlp-small-custom": [128], "transformer": [32]},
 }
 
 # Which portanet layer classes each workload needs (the bench skips a workload whose
@@ -31,7 +38,12 @@ NEEDS = {
     "cnn": ("Conv2D", "MaxPooling2D", "Flatten", "Dense"),
     "lstm": ("LSTM", "Dense"),
     "mlp-small-custom": ("Layer",),
+    "transformer": ("MultiHeadAttention", "LayerNormalization", "Add", "Dense",
+                    "GlobalAveragePooling1D"),
 }
+
+# The transformer workload's sizes (issue 16).
+SEQ, D_MODEL, HEADS, FF = 64, 128, 4, 256
 
 CLASSES = 10
 
@@ -43,7 +55,7 @@ class Unavailable(Exception):
 def input_shape(name):
     """Per-sample input shape (portanet layout)."""
     return {"mlp-small": (784,), "mlp-large": (784,), "cnn": (28, 28, 1), "lstm": (32, 32),
-            "mlp-small-custom": (784,)}[name]
+            "mlp-small-custom": (784,), "transformer": (SEQ, D_MODEL)}[name]
 
 
 def make_data(name, rows, seed=0):
@@ -102,12 +114,32 @@ def call_dense_class(pn):
     return CallDense
 
 
+def transformer_encoder_block(pn, x, d_model=D_MODEL, heads=HEADS, ff=FF):
+    """One post-norm encoder block in the functional API (the README's code):
+    x + MHA(x, x) -> LayerNorm -> + FFN -> LayerNorm."""
+    L = pn.layers
+    attn = L.MultiHeadAttention(num_heads=heads, key_dim=d_model // heads)(x, x)
+    x = L.LayerNormalization()(L.Add()([x, attn]))
+    h = L.Dense(ff, activation="relu")(x)
+    h = L.Dense(d_model)(h)
+    return L.LayerNormalization()(L.Add()([x, h]))
+
+
 def portanet_model(name, pn, optimizer="adam"):
-    """The workload as a compiled portanet Sequential (raises Unavailable if a layer is missing)."""
+    """The workload as a compiled portanet model (raises Unavailable if a layer is missing)."""
     missing = missing_layers(name, pn)
     if missing:
         raise Unavailable(f"layer not available: {', '.join(missing)}")
     L = pn.layers
+    if name == "transformer":
+        inputs = pn.Input(input_shape(name))
+        x = transformer_encoder_block(pn, inputs)
+        x = transformer_encoder_block(pn, x)
+        outputs = L.Dense(CLASSES, activation="softmax")(L.GlobalAveragePooling1D()(x))
+        model = pn.Model(inputs, outputs)
+        opt = pn.optimizers.Adam(learning_rate=1e-3) if optimizer == "adam" else optimizer
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+        return model
     if name == "mlp-small":
         body = [L.Dense(256, activation="relu"), L.Dense(256, activation="relu")]
     elif name == "mlp-large":
@@ -141,6 +173,9 @@ def torch_model(name, torch):
                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 12 * 12, 128), nn.ReLU(),
                              nn.Linear(128, CLASSES))
 
+    if name == "transformer":
+        return transformer_torch(torch)
+
     class LSTMNet(nn.Module):
         def __init__(self):
             super().__init__()
@@ -151,6 +186,35 @@ def torch_model(name, torch):
             out, _ = self.lstm(x)
             return self.head(out[:, -1, :])
     return LSTMNet()
+
+
+def transformer_torch(torch):
+    """The transformer workload in PyTorch: the same blocks with ``nn.MultiheadAttention``."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True)
+            self.norm1 = nn.LayerNorm(D_MODEL, eps=1e-3)
+            self.ff1 = nn.Linear(D_MODEL, FF)
+            self.ff2 = nn.Linear(FF, D_MODEL)
+            self.norm2 = nn.LayerNorm(D_MODEL, eps=1e-3)
+
+        def forward(self, x):
+            a, _ = self.attn(x, x, x, need_weights=False)
+            x = self.norm1(x + a)
+            return self.norm2(x + self.ff2(torch.relu(self.ff1(x))))
+
+    class TransformerNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.Sequential(Block(), Block())
+            self.head = nn.Linear(D_MODEL, CLASSES)
+
+        def forward(self, x):
+            return self.head(self.blocks(x).mean(dim=1))
+    return TransformerNet()
 
 
 def torch_layout(name, x):

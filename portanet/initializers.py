@@ -269,6 +269,97 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+_WINDOWS = ("hann", "hamming", "blackman", "bartlett", "boxcar")
+
+
+def _window(name, length, periodic):
+    """scipy.signal.get_window(name, length, fftbins=periodic) for the common windows
+    (hann, hamming, blackman, bartlett, boxcar), computed on the host."""
+    hx = _backend.host_xp()
+    if length == 1:
+        return hx.ones((1,), dtype=hx.float64)
+    m = length + 1 if periodic else length
+    n = hx.arange(m, dtype=hx.float64)
+    if name == "boxcar":
+        w = hx.ones((m,), dtype=hx.float64)
+    elif name == "bartlett":
+        w = 1.0 - hx.abs(2.0 * n / (m - 1) - 1.0)
+    else:
+        a = {"hann": (0.5, 0.5, 0.0), "hamming": (0.54, 0.46, 0.0),
+             "blackman": (0.42, 0.5, 0.08)}[name]
+        x = 2.0 * math.pi * n / (m - 1)
+        w = a[0] - a[1] * hx.cos(x) + a[2] * hx.cos(2.0 * x)
+    return w[:length]
+
+
+class STFT(Initializer):
+    """Kernels of a convolution computing a short-time Fourier transform (Keras's
+    ``keras.initializers.STFT``, alias ``STFTInitializer``), for ``STFTSpectrogram``.
+
+    For a kernel of shape ``(T, 1, F//2 + 1)`` (T the frame length, F the FFT length) the
+    value at (t, 0, f) is ``cos(-2π·t·f/F)`` (``side="real"``) or ``sin(-2π·t·f/F)``
+    (``side="imag"``), times the window ``w[t]`` divided by ``sqrt(Σ w²)``
+    (``scaling="density"``) or ``Σ|w|`` (``"spectrum"``).
+
+    Args:
+        side: "real" or "imag" (default "real").
+        window: a window name ("hann", "hamming", "blackman", "bartlett", "boxcar"), a
+            sequence of T window values, or None for no window. Default "hann".
+        scaling: "density", "spectrum" or None. Default "density".
+        periodic: whether the named window is periodic (scipy's ``fftbins``). Default False.
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side={side!r}; expected 'real' or 'imag'")
+        if isinstance(window, str) and window not in _WINDOWS:
+            raise ValueError(f"STFT: window={window!r}; expected one of {list(_WINDOWS)}, a "
+                             "sequence of window values or None")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"STFT: scaling={scaling!r}; expected 'density', 'spectrum' or None")
+        self.side = side
+        self.window = window
+        self.scaling = scaling
+        self.periodic = bool(periodic)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3:
+            raise ValueError(f"STFT: shape={shape}; expected (frame_length, input_channels, "
+                             "fft_length // 2 + 1)")
+        frame_length, _, bins = shape
+        hx = _backend.host_xp()
+        fft_length = (bins - 1) * 2
+        freq = hx.reshape(hx.arange(bins, dtype=hx.float64), (1, 1, bins)) / fft_length
+        time = hx.reshape(hx.arange(frame_length, dtype=hx.float64), (frame_length, 1, 1))
+        args = (-2.0 * time) * freq * math.pi
+        kernel = hx.cos(args) if self.side == "real" else hx.sin(args)
+        if self.window is not None:
+            if isinstance(self.window, str):
+                win = _window(self.window, frame_length, self.periodic)
+            else:
+                win = hx.asarray(self.window, dtype=hx.float64)
+            if win.ndim != 1 or win.shape[0] != frame_length:
+                raise ValueError(f"STFT: the window has shape {tuple(win.shape)}; expected "
+                                 f"({frame_length},) (the frame length)")
+            win = hx.reshape(win, (frame_length, 1, 1))
+            scale = 1.0
+            if self.scaling == "density":
+                scale = hx.sqrt(hx.sum(win * win))
+            elif self.scaling == "spectrum":
+                scale = hx.sum(hx.abs(win))
+            kernel = kernel * win / scale
+        kernel = hx.broadcast_to(kernel, shape) if shape[1] != 1 else kernel
+        return hx.astype(kernel, hx.float64).astype(self._dtype(dtype))
+
+    def get_config(self):
+        window = self.window
+        if window is not None and not isinstance(window, str):
+            window = [float(v) for v in window]
+        return {"side": self.side, "window": window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
 _registry = NameRegistry("initializer", Initializer)
 for _cls, _names in [
     (Zeros, ("zeros",)), (Ones, ("ones",)), (Constant, ("constant",)),
@@ -278,11 +369,21 @@ for _cls, _names in [
     (HeUniform, ("he_uniform",)), (HeNormal, ("he_normal",)),
     (LecunUniform, ("lecun_uniform",)), (LecunNormal, ("lecun_normal",)),
     (Orthogonal, ("orthogonal",)), (Identity, ("identity",)),
+    (STFT, ("stft", "STFTInitializer")),
 ]:
     _registry.register(_cls, *_names)
 
 # Keras's aliases: class names also resolve, and so do the old short names.
 zeros, ones, constant = Zeros, Ones, Constant
+# The other aliases keras.initializers exports (class aliases and lowercase names).
+STFTInitializer = stft = STFT
+IdentityInitializer = identity = Identity
+OrthogonalInitializer = orthogonal = Orthogonal
+glorot_normal, glorot_uniform = GlorotNormal, GlorotUniform
+he_normal, he_uniform = HeNormal, HeUniform
+lecun_normal, lecun_uniform = LecunNormal, LecunUniform
+random_normal, random_uniform = RandomNormal, RandomUniform
+truncated_normal, variance_scaling = TruncatedNormal, VarianceScaling
 
 
 def get(identifier):

@@ -120,6 +120,7 @@ _registry.register(L2, "l2")
 _registry.register(L1L2, "l1_l2", "l1l2")
 _registry.register(OrthogonalRegularizer, "orthogonal_regularizer")
 l1, l2, l1_l2 = L1, L2, L1L2
+orthogonal_regularizer = OrthogonalRegularizer
 
 
 def get(identifier):

@@ -23,6 +23,15 @@ from .regularization import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .categorical import *  # noqa: F401,F403
 from .text_preprocessing import *  # noqa: F401,F403
+from .adaptive_pooling import *  # noqa: F401,F403
+from .conv_lstm import *  # noqa: F401,F403
+from .wrappers import *  # noqa: F401,F403
+from .reversible_embedding import *  # noqa: F401,F403
+from .audio import *  # noqa: F401,F403
+from .input_spec import InputSpec
+from .volumetric import AveragePooling3D as AvgPool3D, MaxPooling3D as MaxPool3D
+from .volumetric import GlobalAveragePooling3D as GlobalAvgPool3D
+from .volumetric import GlobalMaxPooling3D as GlobalMaxPool3D
 
 def _register_module(namespace):
     for obj in list(namespace.values()):

@@ -763,3 +763,74 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
 
 
 __all__ = public_names(globals())
+
+
+# ----------------------------------------------------------------- adaptive pooling
+def _adaptive_bins(length, out):
+    """Keras 3.15's (and PyTorch's) bins: bin i covers [floor(i·L/O), ceil((i+1)·L/O))."""
+    return [((i * length) // out, -((-(i + 1) * length) // out)) for i in range(out)]
+
+
+def _adaptive_sizes(output_size, nd):
+    if isinstance(output_size, int) and not isinstance(output_size, bool):
+        sizes = (output_size,) * nd
+    else:
+        try:
+            sizes = tuple(int(s) for s in output_size)
+        except TypeError:
+            raise ValueError(f"output_size={output_size!r}; expected an int or {nd} ints") from None
+    if len(sizes) != nd or any(s <= 0 for s in sizes):
+        raise ValueError(f"output_size={output_size!r}; expected an int or {nd} positive ints "
+                         f"for an input with {nd} spatial axes")
+    return sizes
+
+
+def _adaptive_pool(inputs, output_size, data_format, kind):
+    nd = len(inputs.shape) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"adaptive_{kind}_pool: inputs of shape {tuple(inputs.shape)}; expected "
+                         "rank 3, 4 or 5 (batch, spatial..., channels)")
+    fmt = data_format or "channels_last"
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"data_format={data_format!r}; expected 'channels_last' or "
+                         "'channels_first'")
+    sizes = _adaptive_sizes(output_size, nd)
+    x, first = _channels_last(inputs, fmt)
+    for axis, out in zip(range(1, nd + 1), sizes):
+        length = x.shape[axis]
+        bins = _adaptive_bins(length, out)
+        if kind == "average":
+            # A (L, O) averaging matrix: one contraction per axis, exact means.
+            v = value_of(x)
+            xp = namespace_of(v)
+            rows = [[(1.0 / (b - a)) if a <= j < b else 0.0 for (a, b) in bins]
+                    for j in range(length)]
+            mat = xp.asarray(rows, dtype=v.dtype, device=_device(v))
+            moved = transpose(x, tuple(a for a in range(nd + 2) if a != axis) + (axis,))
+            pooled = matmul(moved, mat)
+            order = list(range(nd + 1))
+            order.insert(axis, nd + 1)
+            x = transpose(pooled, tuple(order))
+        else:
+            parts = []
+            for a, b in bins:
+                index = tuple([slice(None)] * axis + [slice(a, b), Ellipsis])
+                parts.append(_max(x[index], axis=axis))
+            x = stack(parts, axis=axis)
+    return _back_to_first(x, first)
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Adaptive average pooling (Keras 3.15's ``ops.adaptive_average_pool``): each output
+    position i of a spatial axis of length L averages the input over
+    ``[floor(i·L/O), ceil((i+1)·L/O))``, O = ``output_size`` (an int or one per axis).
+    Inputs of rank 3, 4 or 5; ``data_format`` default "channels_last"."""
+    return _adaptive_pool(inputs, output_size, data_format, "average")
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Adaptive max pooling over the same bins as ``adaptive_average_pool``."""
+    return _adaptive_pool(inputs, output_size, data_format, "max")
+
+
+__all__ = public_names(globals())
