@@ -10,6 +10,8 @@ from .adamw import AdamW
 from .base import Optimizer
 from .ftrl import Ftrl
 from .lion import Lion
+from . import loss_scale_optimizer as _loss_scale_optimizer
+from .loss_scale_optimizer import LossScaleOptimizer
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -32,6 +34,7 @@ register(Adamax, "adamax")
 register(Nadam, "nadam")
 register(Lion, "lion")
 register(Ftrl, "ftrl")
+register(LossScaleOptimizer)
 
 
 def get(identifier):
@@ -54,5 +57,8 @@ def deserialize(config):
     return _registry.deserialize(config)
 
 
+_loss_scale_optimizer._deserialize_optimizer = get  # LossScaleOptimizer.from_config's inner
+
+
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
-           "Lion", "Ftrl", "schedules", "get", "serialize", "deserialize"]
+           "Lion", "Ftrl", "LossScaleOptimizer", "schedules", "get", "serialize", "deserialize"]
