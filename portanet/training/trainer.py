@@ -368,7 +368,9 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         for v in self._regularized_weights(weights):
             if v.trainable:
                 v.add_grad(v.regularizer.grad(v.value) * scale)
-        dys = [None if d is None else d * scale for d in dys]
+        dys = [None if d is None
+               else _fast.PreActivationGrad(d.pre_activation_grad * scale)
+               if isinstance(d, _fast.PreActivationGrad) else d * scale for d in dys]
         with _dtype_policies.loss_scale_scope(scale):
             backward(dys)
 
