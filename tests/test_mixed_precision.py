@@ -436,3 +436,19 @@ def test_loss_scale_config_state_and_errors(backend, tmp_path):
     loaded.train_on_batch(x, y)
     for u, v in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-6)
+
+
+def test_layer_dtype_from_keras_config_and_autocast_off(backend):
+    keras_dtype = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"},
+                   "registered_name": None}
+    layer = pn.layers.Dense(2, dtype=keras_dtype)
+    assert layer.dtype_policy == pn.DTypePolicy("mixed_float16") and layer.input_dtype == "float16"
+    assert pn.layers.Dense(2, dtype=pn.DTypePolicy("float64")).dtype == "float64"
+    if not has_float16(backend):
+        return
+    # autocast=False (Keras's argument): inputs and weights keep their dtypes.
+    plain = pn.layers.Dense(2, dtype="mixed_float16", autocast=False)
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    y = plain(x)
+    assert y.dtype == backend.xp.float32
+    np.testing.assert_allclose(backend.to_numpy(y), x @ plain.kernel.numpy() + plain.bias.numpy(), rtol=1e-6)

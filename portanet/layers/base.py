@@ -108,12 +108,11 @@ class Variable(_tape.VariableLike):
     _ids = itertools.count()
     # Mixed precision (see _autocast_run): inside a mixed-policy layer's run, ``value`` is a
     # compute-dtype copy and ``_master`` the stored value; ``_autocast`` is add_weight's
-    # ``autocast``; ``_cast_grads`` is set on weights ever read in another dtype, whose
-    # gradients add_grad casts back to the stored dtype. Class defaults: a float32 model
-    # never touches them.
+    # ``autocast``. A weight once read in another dtype gets an instance ``add_grad`` that
+    # casts its gradients back (_add_grad_cast). Class defaults: a float32 model never
+    # touches them.
     _master = None
     _autocast = True
-    _cast_grads = False
 
     def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
                  backend=None):
@@ -138,10 +137,8 @@ class Variable(_tape.VariableLike):
     def add_grad(self, g):
         """Accumulate a gradient (sums when the weight is used several times in a step).
 
-        A weight read in a lower compute dtype (mixed precision) gets its gradient cast
-        back to its own dtype here."""
-        if self._cast_grads and g.dtype != self.value.dtype:
-            g = self.backend.xp.astype(g, self.value.dtype)
+        A weight read in a lower compute dtype (mixed precision) has this replaced by
+        ``_add_grad_cast``, which first casts the gradient back to the weight's dtype."""
         if self.grad is None:
             self.grad = g
         else:
@@ -668,6 +665,15 @@ def _scope_variables(layer, out=None, seen=None):
     return out
 
 
+def _add_grad_cast(variable, g):
+    """``Variable.add_grad`` of a weight read in a lower compute dtype: the gradient is cast
+    back to the weight's own dtype (float32) before it accumulates."""
+    dtype = variable.dtype
+    if g.dtype != dtype:
+        g = variable.backend.xp.astype(g, dtype)
+    Variable.add_grad(variable, g)
+
+
 def _enter_scope(variables, dtype, xp):
     """Give each variable a ``dtype`` copy of its stored value; returns what _exit_scope
     needs. A variable already read in ``dtype`` (an outer scope's) is left as it is."""
@@ -679,7 +685,8 @@ def _enter_scope(variables, dtype, xp):
         saved.append((v, v.value, v._master, master))
         v._master = master
         v.value = xp.astype(master, dtype)
-        v._cast_grads = True
+        if "add_grad" not in v.__dict__:
+            v.add_grad = types.MethodType(_add_grad_cast, v)
     return saved
 
 
