@@ -549,11 +549,6 @@ def _get_quantized_dtype_policy_by_str(policy):
     return QuantizedFloat8DTypePolicy(mode, source_name)
 
 
-def is_mixed(policy):
-    """True when the policy computes in another dtype than it stores variables in."""
-    return policy.compute_dtype != policy.variable_dtype
-
-
 __all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy",
            "Int4DTypePolicy", "GPTQDTypePolicy", "AWQDTypePolicy", "DTypePolicyMap", "get",
            "serialize", "deserialize"]
