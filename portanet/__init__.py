@@ -11,6 +11,8 @@ from . import (activations, backend, callbacks, config, constraints, datasets, i
                layers, losses, metrics, optimizers, regularizers, saving, utils)
 from . import diagnostics, distributed
 from . import ops, preprocessing, random
+from . import dtype_policies, mixed_precision
+from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .ops import GradientTape
 from .backend import set_backend, use_backend
 from .layers import Input
@@ -20,4 +22,4 @@ from .saving import load_model
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
-           "preprocessing"]
+           "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy"]

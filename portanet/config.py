@@ -185,3 +185,33 @@ def _register_backend_hooks(name, setter):
 # Interactive logging (progress bars vs. the "portanet" logger), as keras.config exports them.
 from .progbar import (disable_interactive_logging, enable_interactive_logging,  # noqa: E402,F401
                       is_interactive_logging_enabled)
+
+
+# The global dtype policy (keras.config.dtype_policy / set_dtype_policy). The policy classes
+# live in portanet.dtype_policies, which imports this module (for floatx) and so cannot be
+# imported from here; it registers its two functions below when it is imported (importing
+# any part of portanet imports it).
+_DTYPE_POLICY_FUNCTIONS = None
+
+
+def _register_dtype_policy_functions(get_policy, set_policy):
+    global _DTYPE_POLICY_FUNCTIONS
+    _DTYPE_POLICY_FUNCTIONS = (get_policy, set_policy)
+
+
+def _dtype_policy_functions():
+    if _DTYPE_POLICY_FUNCTIONS is None:  # pragma: no cover - portanet/__init__ imports it
+        raise RuntimeError("portanet.dtype_policies is not imported; `import portanet` first")
+    return _DTYPE_POLICY_FUNCTIONS
+
+
+def dtype_policy():
+    """The global dtype policy (a ``DTypePolicy``): ``DTypePolicy(floatx())`` until
+    ``set_dtype_policy`` is called. Layers created without ``dtype=`` take it."""
+    return _dtype_policy_functions()[0]()
+
+
+def set_dtype_policy(policy):
+    """Set the global dtype policy: a name ("float32", "mixed_float16", "mixed_bfloat16")
+    or a ``DTypePolicy``. Layers created afterwards without ``dtype=`` use it."""
+    _dtype_policy_functions()[1](policy)

@@ -37,6 +37,7 @@ LEVELS = {
     "portanet.version": 0,
     "portanet.progbar": 0,
     "portanet.datasets": 0,
+    "portanet.dtype_policies": 0,  # dtype policies and the global policy; imports config
     # The only package that knows the array library.
     "portanet.backend": 1,
     # Host data ingestion and preparation (NumPy comes in here); uses the backend.
@@ -53,6 +54,7 @@ LEVELS = {
     "portanet.metrics": 3,
     "portanet.optimizers": 3,
     "portanet.layers": 3,
+    "portanet.mixed_precision": 3,  # keras.mixed_precision: policies + LossScaleOptimizer
     # File formats, then what the training loop calls back, then the loop itself.
     "portanet.saving": 4,
     "portanet.serialization": 4,  # serialize_keras_object; saving re-exports it

@@ -12,10 +12,11 @@ passes on is ``compute_mask(inputs, mask)``.
 
 import inspect
 import itertools
+import types
 
 from .. import backend as _backend
-from .. import config as _config
 from .. import constraints as _constraints
+from .. import dtype_policies as _dtype_policies
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..naming import snake_case
@@ -78,7 +79,8 @@ def _weight_arguments(layer, args, kwargs):
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{owner}: name={name!r}; expected a string")
     return (name, shape, given.get("initializer"), given.get("dtype"),
-            bool(given.get("trainable", True)), given.get("regularizer"), given.get("constraint"))
+            bool(given.get("trainable", True)), given.get("regularizer"), given.get("constraint"),
+            bool(given.get("autocast", True)))
 
 
 def _option_catalogue(key):
@@ -104,6 +106,13 @@ class Variable(_tape.VariableLike):
     """
 
     _ids = itertools.count()
+    # Mixed precision (see _autocast_run): inside a mixed-policy layer's run, ``value`` is a
+    # compute-dtype copy and ``_master`` the stored value; ``_autocast`` is add_weight's
+    # ``autocast``. A weight once read in another dtype gets an instance ``add_grad`` that
+    # casts its gradients back (_add_grad_cast). Class defaults: a float32 model never
+    # touches them.
+    _master = None
+    _autocast = True
 
     def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
                  backend=None):
@@ -123,10 +132,13 @@ class Variable(_tape.VariableLike):
 
     @property
     def dtype(self):
-        return self.value.dtype
+        return (self.value if self._master is None else self._master).dtype
 
     def add_grad(self, g):
-        """Accumulate a gradient (sums when the weight is used several times in a step)."""
+        """Accumulate a gradient (sums when the weight is used several times in a step).
+
+        A weight read in a lower compute dtype (mixed precision) has this replaced by
+        ``_add_grad_cast``, which first casts the gradient back to the weight's dtype."""
         if self.grad is None:
             self.grad = g
         else:
@@ -135,6 +147,14 @@ class Variable(_tape.VariableLike):
     def assign(self, value):
         """Replace the value, keeping shape and dtype (host arrays are moved to the device).
         A traced value is assigned as a constant (no gradient flows through an assignment)."""
+        if self._master is not None:
+            # Assigned inside a mixed-precision scope: the stored value takes it (in the
+            # stored dtype) and the scope's copy follows.
+            master = Variable(self._master, self.name, backend=self.backend)
+            master.assign(value)
+            self._master = master.value
+            self.value = self.backend.xp.astype(master.value, self.value.dtype)
+            return
         value = self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype)
         if value.ndim == 0 and self.shape != ():
             value = self.backend.xp.broadcast_to(value, self.shape)  # assign(0), as Keras
@@ -145,19 +165,21 @@ class Variable(_tape.VariableLike):
 
     def assign_add(self, value):
         """``self.assign(self + value)``."""
-        self.assign(self.value + self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype))
+        current = self.value if self._master is None else self._master
+        self.assign(current + self.backend.asarray(_tape.value_of(value), dtype=current.dtype))
 
     def assign_sub(self, value):
         """``self.assign(self - value)``."""
-        self.assign(self.value - self.backend.asarray(_tape.value_of(value), dtype=self.value.dtype))
+        current = self.value if self._master is None else self._master
+        self.assign(current - self.backend.asarray(_tape.value_of(value), dtype=current.dtype))
 
     def _set(self, value):
         # Optimizers that keep weights in a flat buffer replace this to write into the view.
         self.value = value
 
     def numpy(self):
-        """A host NumPy copy of the value."""
-        return self.backend.to_numpy(self.value).copy()
+        """A host NumPy copy of the value (the stored one, in its own dtype)."""
+        return self.backend.to_numpy(self.value if self._master is None else self._master).copy()
 
     def __repr__(self):
         return f"<Variable {self.path} shape={self.shape} trainable={self.trainable}>"
@@ -169,7 +191,12 @@ class Layer:
     Args:
         name: unique name; default is the snake_case class name with a counter.
         trainable: whether the layer's weights are updated by fit.
-        dtype: float dtype of the weights; default ``pn.config.floatx()``.
+        dtype: the layer's dtype policy: a policy name ("float32", "float64",
+            "mixed_float16", "mixed_bfloat16"), a ``pn.DTypePolicy`` or its config; default
+            the global policy (``pn.config.dtype_policy()``, which follows
+            ``pn.config.floatx()`` until set). ``layer.dtype`` is the variable dtype, as Keras.
+        autocast: under a mixed policy, cast floating inputs and weights to the compute
+            dtype inside the layer (Keras's ``autocast``).
         input_shape: (Keras 2 style) shape without the batch axis, for a first layer.
         activity_regularizer: penalty on the layer's output, added to the loss
             (divided by the batch size, as Keras).
@@ -179,9 +206,17 @@ class Layer:
     # handled by each layer's get_config/from_config.
     supports_masking = False
     _is_layer_base = True     # marks Layer for layers.traced (which cannot import it)
+    autocast = True
+    # Set to the compute dtype's name when the policy is mixed (compute != variable dtype);
+    # None keeps the float32 path untouched.
+    _autocast_dtype = None
+    # Layers that Keras runs in float32 under a mixed policy (BatchNormalization: statistics
+    # in float32, output cast to the compute dtype) set this True.
+    _mixed_precision_float32 = False
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
-                 batch_input_shape=None, input_dim=None, activity_regularizer=None, **kwargs):
+                 batch_input_shape=None, input_dim=None, activity_regularizer=None,
+                 autocast=True, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{sorted(kwargs)}")
@@ -189,7 +224,9 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: name={name!r}; expected a string")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
-        self.dtype = dtype or _config.floatx()
+        if autocast is not True:
+            self.autocast = bool(autocast)
+        self.dtype_policy = dtype
         self.built = False
         self.backend = None
         self._weights = []
@@ -216,6 +253,65 @@ class Layer:
                 object.__setattr__(self, "_tracked_attributes", tracked)
             tracked[name] = None
 
+    # ------------------------------------------------------------------ dtype policy
+    @property
+    def dtype_policy(self):
+        """The layer's ``DTypePolicy`` (``<DTypePolicy "mixed_float16">``...)."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        try:
+            policy = _dtype_policies.get(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{type(self).__name__}: dtype={value!r} is not a dtype policy ({exc}); "
+                             "expected a dtype name ('float32', 'float64'...), 'mixed_float16', "
+                             "'mixed_bfloat16' or a pn.DTypePolicy") from None
+        if isinstance(policy, _dtype_policies.DTypePolicyMap):
+            effective = policy[self.name]
+        else:
+            effective = policy
+        if effective.quantization_mode is not None:
+            raise ValueError(f"{type(self).__name__}: dtype={effective!r} is a quantized policy "
+                             f"(quantization_mode={effective.quantization_mode!r}); portanet has no "
+                             "quantized kernels. Use a float policy ('float32', 'mixed_float16'...)")
+        self._dtype_policy = policy
+        self.dtype = effective.variable_dtype
+        compute = effective.compute_dtype
+        if compute != effective.variable_dtype:
+            self._autocast_dtype = compute
+            # Only layers under a mixed policy get the autocasting run (an instance attribute,
+            # so every other layer keeps the plain Layer.run with no test on its path).
+            self.run = types.MethodType(_autocast_run, self)
+        else:
+            self.__dict__.pop("_autocast_dtype", None)
+            self.__dict__.pop("run", None)
+
+    def _effective_policy(self):
+        policy = self._dtype_policy
+        if isinstance(policy, _dtype_policies.DTypePolicyMap):
+            return policy[self.name]
+        return policy
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in (its inputs are cast to it)."""
+        return self._effective_policy().compute_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype of the layer's weights (= ``layer.dtype``)."""
+        return self._effective_policy().variable_dtype
+
+    @property
+    def input_dtype(self):
+        """The dtype floating inputs are converted to (the compute dtype, as Keras)."""
+        return self.compute_dtype
+
+    @property
+    def quantization_mode(self):
+        return self._effective_policy().quantization_mode
+
     # ------------------------------------------------------------------ backend
     @property
     def xp(self):
@@ -231,7 +327,7 @@ class Layer:
         portanet form ``add_weight(name, shape, initializer, regularizer, constraint,
         trainable=True, dtype=None)`` (name first) is accepted too.
         """
-        name, shape, initializer, dtype, trainable, regularizer, constraint = \
+        name, shape, initializer, dtype, trainable, regularizer, constraint, autocast = \
             _weight_arguments(self, args, kwargs)
         if self.backend is None:
             self.backend = _backend.current()
@@ -248,6 +344,8 @@ class Layer:
                        constraint=_constraints.get(constraint), backend=self.backend)
         var.path = f"{self.name}/{name}"
         var._own_trainable = trainable
+        if not autocast:
+            var._autocast = False
         self._weights.append(var)
         return var
 
@@ -336,6 +434,8 @@ class Layer:
             if self.backend is None:
                 self.backend = _backend.current()
             self._build_input_shape = input_shape
+            if self._autocast_dtype is not None:
+                _check_compute_dtype(self)
             self.build(input_shape)
             self.built = True
 
@@ -413,7 +513,11 @@ class Layer:
             inner = backward
 
             def backward(dy):
-                return inner(dy + reg.grad(y) / batch)
+                g = reg.grad(y) / batch
+                scale = _dtype_policies._LOSS_SCALE  # a loss-scaled step (mixed precision)
+                if scale is not None:
+                    g = g * scale
+                return inner(dy + g)
         return y, backward, out_mask, extra
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
@@ -483,3 +587,151 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+
+# ---------------------------------------------------------------------------- mixed precision
+# Keras's autocast (keras/src/layers/layer.py __call__, backend/common/variables.py
+# AutocastScope), for layers whose policy is mixed (compute dtype != variable dtype). Their
+# ``run`` is ``_autocast_run``: floating inputs are cast to the compute dtype, the weights
+# read inside the forward (and captured by its backward closure) are compute-dtype copies of
+# the stored float32 values, the outputs are in the compute dtype, and the backward casts the
+# output gradient to the dtype the forward computed in and the input gradient back to the
+# input's dtype; weight gradients go back to float32 in Variable.add_grad. Layers of the
+# default policy never come here.
+
+def _check_compute_dtype(layer):
+    """A mixed policy needs its compute dtype on the layer's backend: raise before building."""
+    backend = layer.backend or _backend.current()
+    compute = layer._autocast_dtype
+    try:
+        backend.dtype(compute)
+    except ValueError:
+        raise ValueError(f"{layer.name}: dtype policy {layer.dtype_policy.name!r} computes in "
+                         f"{compute}, which backend {backend.name!r} does not have; use a float "
+                         "policy ('float32') on this backend, or a backend with "
+                         f"{compute}") from None
+
+
+def _map_floats(tree, fn):
+    """``fn`` applied to each floating array of an array, a list/tuple of them (None kept)."""
+    if tree is None:
+        return None
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map_floats(t, fn) for t in tree)
+    return fn(tree)
+
+
+def _dtypes_of(tree):
+    if tree is None:
+        return None
+    if isinstance(tree, (list, tuple)):
+        return [_dtypes_of(t) for t in tree]
+    return getattr(tree, "dtype", None)
+
+
+def _cast_to_dtypes(tree, dtypes, xp):
+    """Cast each floating array of ``tree`` to the matching dtype of ``dtypes``."""
+    if tree is None or dtypes is None:
+        return tree
+    if isinstance(tree, (list, tuple)) and isinstance(dtypes, list):
+        return type(tree)(_cast_to_dtypes(t, d, xp) for t, d in zip(tree, dtypes))
+    dtype = getattr(tree, "dtype", None)
+    if dtype is None or dtype == dtypes or not _is_floating(xp, dtype) or not _is_floating(xp, dtypes):
+        return tree
+    return xp.astype(tree, dtypes)
+
+
+def _is_floating(xp, dtype):
+    try:
+        return xp.isdtype(dtype, "real floating")
+    except (TypeError, ValueError):
+        return False
+
+
+def _scope_variables(layer, out=None, seen=None):
+    """The weights read in the compute dtype during ``layer``'s run: its own (when its
+    policy is mixed and it autocasts) and its sub-layers', by the same rule."""
+    if out is None:
+        out, seen = [], set()
+    if (layer._autocast_dtype is not None and layer.autocast
+            and not layer._mixed_precision_float32):
+        for v in layer._weights:
+            if v._autocast and id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+    for sub in _traced.sublayers(layer):
+        _scope_variables(sub, out, seen)
+    return out
+
+
+def _add_grad_cast(variable, g):
+    """``Variable.add_grad`` of a weight read in a lower compute dtype: the gradient is cast
+    back to the weight's own dtype (float32) before it accumulates."""
+    dtype = variable.dtype
+    if g.dtype != dtype:
+        g = variable.backend.xp.astype(g, dtype)
+    Variable.add_grad(variable, g)
+
+
+def _enter_scope(variables, dtype, xp):
+    """Give each variable a ``dtype`` copy of its stored value; returns what _exit_scope
+    needs. A variable already read in ``dtype`` (an outer scope's) is left as it is."""
+    saved = []
+    for v in variables:
+        master = v.value if v._master is None else v._master
+        if v.value.dtype == dtype or not _is_floating(xp, master.dtype):
+            continue
+        saved.append((v, v.value, v._master, master))
+        v._master = master
+        v.value = xp.astype(master, dtype)
+        if "add_grad" not in v.__dict__:
+            v.add_grad = types.MethodType(_add_grad_cast, v)
+    return saved
+
+
+def _exit_scope(saved, xp):
+    """Undo _enter_scope, keeping any value assigned meanwhile (Variable.assign)."""
+    for v, old_value, old_master, master_at_entry in reversed(saved):
+        current = v._master
+        if current is master_at_entry:
+            v.value, v._master = old_value, old_master
+        elif old_master is None:
+            v.value, v._master = current, None
+        else:
+            v._master = current
+            v.value = xp.astype(current, old_value.dtype)
+
+
+def _autocast_run(layer, inputs, training=False, mask=None):
+    """``Layer.run`` of a layer under a mixed dtype policy (see above)."""
+    backend = layer.backend
+    xp = backend.xp
+    compute = backend.dtype(layer._autocast_dtype)
+    if not layer.autocast:
+        in_dtype = None
+    elif layer._mixed_precision_float32:
+        in_dtype = backend.dtype(layer.dtype)
+    else:
+        in_dtype = compute
+    input_dtypes = _dtypes_of(inputs)
+    if in_dtype is not None:
+        inputs = _map_floats(inputs, lambda a: xp.astype(a, in_dtype)
+                             if a.dtype != in_dtype and _is_floating(xp, a.dtype) else a)
+    saved = _enter_scope(_scope_variables(layer), compute, xp) if in_dtype is compute else ()
+    try:
+        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask)
+    finally:
+        if saved:
+            _exit_scope(saved, xp)
+    if not layer.autocast:
+        return y, backward, out_mask, extra
+    inner_dtypes = _dtypes_of(y)
+    y = _map_floats(y, lambda a: xp.astype(a, compute)
+                    if a.dtype != compute and _is_floating(xp, a.dtype) else a)
+    inner = backward
+
+    def backward(dy):
+        dx = inner(_cast_to_dtypes(dy, inner_dtypes, xp))
+        return _cast_to_dtypes(dx, input_dtypes, xp)
+    return y, backward, out_mask, extra

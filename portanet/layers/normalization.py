@@ -61,6 +61,10 @@ class BatchNormalization(Layer):
         >>> layer = pn.layers.BatchNormalization()
     """
 
+    # Under a mixed policy Keras computes this layer in float32 (float32 weights, inputs cast
+    # to float32) and casts its output to the compute dtype.
+    _mixed_precision_float32 = True
+
     supports_masking = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -299,6 +303,10 @@ class LayerNormalization(Layer):
     Example:
         >>> layer = pn.layers.LayerNormalization(axis=[1, 2])
     """
+
+    # Under a mixed policy Keras computes this layer in float32 (float32 weights, inputs cast
+    # to float32) and casts its output to the compute dtype.
+    _mixed_precision_float32 = True
 
     supports_masking = True
 

@@ -60,6 +60,10 @@ class GroupNormalization(Layer):
         >>> layer = pn.layers.GroupNormalization(groups=4)
     """
 
+    # Under a mixed policy Keras computes this layer in float32 (float32 weights, inputs cast
+    # to float32) and casts its output to the compute dtype.
+    _mixed_precision_float32 = True
+
     supports_masking = True
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,

@@ -90,7 +90,9 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
     layer._maybe_build(shapes)
     out_shape = layer.compute_output_shape(shapes)
-    out_dtype = getattr(layer, "output_dtype", None) or (layer.dtype if "float" in str(layer.dtype) else dtype)
+    # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
+    compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
+    out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)
     node = Node(layer, inputs, [])
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]

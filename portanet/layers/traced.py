@@ -17,6 +17,7 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 import inspect
 
 from .. import backend as _backend
+from .. import dtype_policies as _dtype_policies
 from ..ops import tape as _tape
 
 
@@ -135,7 +136,9 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
         for loss in losses:
             if isinstance(loss, _tape.Tensor):
                 targets.append(loss)
-                seeds.append(_tape.namespace_of(loss.value).ones_like(loss.value))
+                seed = _tape.namespace_of(loss.value).ones_like(loss.value)
+                scale = _dtype_policies._LOSS_SCALE  # a loss-scaled step (mixed precision)
+                seeds.append(seed if scale is None else seed * scale)
         grads = tape.backward(targets, seeds)
         tape.accumulate(grads)
         if constant_input:

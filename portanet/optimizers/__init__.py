@@ -15,6 +15,8 @@ from .lion import Lion
 from . import multi_optimizer as _multi_optimizer
 from .multi_optimizer import MultiOptimizer, OptimizerMap
 from .muon import Muon
+from . import loss_scale_optimizer as _loss_scale_optimizer
+from .loss_scale_optimizer import LossScaleOptimizer
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .schedule_free_adamw import ScheduleFreeAdamW
@@ -43,6 +45,7 @@ register(Adafactor, "adafactor")
 register(Muon, "muon")
 register(ScheduleFreeAdamW, "schedule_free_adamw", "schedulefreeadamw")
 register(MultiOptimizer)
+register(LossScaleOptimizer)
 
 
 def get(identifier):
@@ -67,8 +70,9 @@ def deserialize(config):
 
 _multi_optimizer._serialize = serialize
 _multi_optimizer._deserialize = deserialize
+_loss_scale_optimizer._deserialize_optimizer = get  # LossScaleOptimizer.from_config's inner
 
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
            "Lion", "Ftrl", "Lamb", "Adafactor", "Muon", "ScheduleFreeAdamW", "MultiOptimizer",
-           "OptimizerMap", "schedules", "get", "serialize", "deserialize"]
+           "OptimizerMap", "LossScaleOptimizer", "schedules", "get", "serialize", "deserialize"]

@@ -26,6 +26,7 @@ back only when it logs (docs/ARCHITECTURE.md, "the hot loop").
 from .. import callbacks as _callbacks
 from .. import losses as _losses
 from .. import metrics as _metrics
+from .. import dtype_policies as _dtype_policies
 from .. import optimizers as _optimizers
 from . import adapter_selection as _adapters
 from . import compile_utils as _compile
@@ -107,11 +108,19 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             loss_weights: floats weighting each output's loss (list or dict).
             metrics: metrics per output (one list for all, a list of lists, or a dict).
             weighted_metrics: like metrics, but they see the sample weights.
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
-                Keras compatibility (portanet always runs eagerly).
+            auto_scale_loss: with the model's dtype policy "mixed_float16", wrap the
+                optimizer in a ``LossScaleOptimizer`` (as Keras).
+            run_eagerly, steps_per_execution, jit_compile: accepted for Keras
+                compatibility (portanet always runs eagerly).
         """
         opt = _optimizers.get(optimizer)
         _compile.validate_specs(loss, metrics, weighted_metrics)
+        given_opt = opt
+        if (auto_scale_loss and getattr(self, "dtype_policy", None) is not None
+                and self.dtype_policy.name == "mixed_float16" and opt is not None
+                and not isinstance(opt, _optimizers.LossScaleOptimizer)):
+            # As Keras: a mixed_float16 model trains with dynamic loss scaling.
+            opt = _optimizers.LossScaleOptimizer(opt, name="loss_scale_optimizer")
         self._loss_spec = loss
         self._loss_weights_spec = loss_weights
         self._metrics_spec = metrics
@@ -120,7 +129,7 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         self.compiled = True
         self._compiled_outputs = None
         self._init_step_metrics()
-        self._compile_config = {"optimizer": _optimizers.serialize(opt),
+        self._compile_config = {"optimizer": _optimizers.serialize(given_opt),
                                 "loss": _compile.serialize_spec(loss, _losses),
                                 "loss_weights": loss_weights,
                                 "metrics": _compile.serialize_spec(metrics, _metrics),
@@ -257,14 +266,21 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         finally:
             if skip is not None:
                 skip._skip_input_grad = False
+        if self._autocast_dtype is not None:  # mixed policy: losses and metrics in float32
+            outs = _float_outputs(self, outs)
         self._compiled_outputs.build_metrics(ys, outs)
         total, dys, per_output = self._loss_and_grads(ys, outs, sws)
         for e in extras:
             total = e if total is None else total + e
         if total is None:
             raise self._no_loss_error()
-        total = self._regularization(total, weights)
-        backward(dys)
+        scale = _loss_scale(self.optimizer)
+        if scale is None:
+            total = self._regularization(total, weights)
+            backward(dys)
+        else:
+            self._scaled_backward(backward, dys, total, weights, scale)
+            total = self._regularization(total, weights, grads=False)
         if distribution is not None:
             distribution.reduce_gradients(trainable, n)
         self.optimizer.apply(trainable)
@@ -281,6 +297,8 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         if self._trackers is None:
             self._reset_trackers()
         outs, _, extras = self._forward_graph(xs, training=False)
+        if self._autocast_dtype is not None:  # mixed policy: losses and metrics in float32
+            outs = _float_outputs(self, outs)
         self._compiled_outputs.build_metrics(ys, outs)
         total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False)
         for e in extras:
@@ -341,12 +359,26 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             total = contrib if total is None else total + contrib
         return total, dys, per_output
 
-    def _regularization(self, total, weights=None):
+    def _regularization(self, total, weights=None, grads=True):
         for v in self._regularized_weights(weights):
             total = total + v.regularizer(v.value)
-            if v.trainable:
+            if grads and v.trainable:
                 v.add_grad(v.regularizer.grad(v.value))
         return total
+
+    def _scaled_backward(self, backward, dys, total, weights, scale):
+        """The backward pass of the loss times ``scale`` (Keras's ``optimizer.scale_loss``):
+        the output gradients, the weight penalties' gradients and (through
+        ``dtype_policies.loss_scale``) the activity / add_loss terms' are all scaled; the
+        optimizer divides the gradients by ``scale`` again."""
+        for v in self._regularized_weights(weights):
+            if v.trainable:
+                v.add_grad(v.regularizer.grad(v.value) * scale)
+        dys = [None if d is None
+               else _fast.PreActivationGrad(d.pre_activation_grad * scale)
+               if isinstance(d, _fast.PreActivationGrad) else d * scale for d in dys]
+        with _dtype_policies.loss_scale_scope(scale):
+            backward(dys)
 
     def _regularized_weights(self, weights=None):
         weights = self.weights if weights is None else weights
@@ -552,3 +584,20 @@ def _synchronized_layers(model):
         walk(layer)
     return found
 
+
+
+def _loss_scale(optimizer):
+    """What the built-in step multiplies the loss by (Keras's ``optimizer.scale_loss``):
+    a LossScaleOptimizer's ``dynamic_scale``, an optimizer's ``loss_scale_factor``, or None."""
+    if isinstance(optimizer, _optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return getattr(optimizer, "loss_scale_factor", None)
+
+
+def _float_outputs(model, outs):
+    """Outputs of a mixed-precision model cast to its variable dtype (float32) for the
+    losses and metrics, as Keras's losses and metrics convert ``y_pred`` to their dtype."""
+    xp = model.backend.xp
+    target = model.backend.dtype(model.dtype)
+    return [o if o is None or o.dtype == target or not xp.isdtype(o.dtype, "real floating")
+            else xp.astype(o, target) for o in outs]

@@ -79,7 +79,7 @@ class GroupedQueryAttention(MultiHeadAttention):
                       kernel_regularizer=self.kernel_regularizer,
                       bias_regularizer=self.bias_regularizer,
                       kernel_constraint=self.kernel_constraint,
-                      bias_constraint=self.bias_constraint, dtype=self.dtype)
+                      bias_constraint=self.bias_constraint, dtype=self.dtype_policy)
         bias = self.use_bias
         self.feature_dim = q_shape[-1]
         self._query_dense = EinsumDense("bqm,muh->bquh", (None, self.num_query_heads, self.head_dim),

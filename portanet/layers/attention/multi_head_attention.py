@@ -214,7 +214,7 @@ class MultiHeadAttention(Layer):
                       kernel_regularizer=self.kernel_regularizer,
                       bias_regularizer=self.bias_regularizer,
                       kernel_constraint=self.kernel_constraint,
-                      bias_constraint=self.bias_constraint, dtype=self.dtype)
+                      bias_constraint=self.bias_constraint, dtype=self.dtype_policy)
         denses = {}
         projections = [("query", q_shape, self.key_dim, None), ("key", k_shape, self.key_dim, None)]
         if self.use_gate:
