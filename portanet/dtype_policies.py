@@ -508,6 +508,13 @@ def set_dtype_policy(policy):
     _GLOBAL_POLICY = policy
 
 
+def clear_global_policy():
+    """Forget the global policy (``pn.utils.clear_session`` calls this, as Keras's resets it):
+    layers again follow ``floatx()``."""
+    global _GLOBAL_POLICY
+    _GLOBAL_POLICY = None
+
+
 def dtype_policy():
     """The global dtype policy (``DTypePolicy(floatx())`` until one is set)."""
     policy = _GLOBAL_POLICY

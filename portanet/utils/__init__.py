@@ -11,8 +11,9 @@ from .py_dataset import PyDataset, Sequence
 
 
 def clear_session():
-    """Reset layer name counters (as keras.utils.clear_session)."""
+    """Reset layer name counters and the global dtype policy (as keras.utils.clear_session)."""
     reset_names()
+    _dtype_policies.clear_global_policy()
 
 
 def plot_history(history, path=None, title=None, dpi=100):
@@ -23,6 +24,7 @@ def plot_history(history, path=None, title=None, dpi=100):
     return _plot_history(history, path, title=title, dpi=dpi)
 
 
+from .. import dtype_policies as _dtype_policies  # noqa: E402
 from .lr_finder import find_learning_rate  # noqa: E402
 from .model_visualization import model_to_dot, plot_model  # noqa: E402
 from .text_dataset import text_dataset_from_directory  # noqa: E402
