@@ -164,7 +164,7 @@ def rgb_to_grayscale(images, data_format=None):
     return y if original == _dtype_name(y) else _C.cast(y, original)
 
 
-def _split3(images, ch):
+def split3(images, ch):
     return [_A.squeeze(p, axis=ch) for p in _A.split(images, 3, axis=ch)]
 
 
@@ -182,7 +182,7 @@ def rgb_to_hsv(images, data_format=None):
     ch = _color_args(images, data_format, "rgb_to_hsv")
     dtype = _dtype_name(images)
     images = _M.where(_M.abs(images) < _EPS.get(dtype, 0.0), 0.0, images)
-    r, g, b = _split3(images, ch)
+    r, g, b = split3(images, ch)
     value = _M.maximum(_M.maximum(r, g), b)
     minimum = _M.minimum(_M.minimum(r, g), b)
     range_ = value - minimum
@@ -199,7 +199,7 @@ def rgb_to_hsv(images, data_format=None):
 def hsv_to_rgb(images, data_format=None):
     """HSV (all in [0, 1]) to RGB, as dm_pix and Keras."""
     ch = _color_args(images, data_format, "hsv_to_rgb")
-    hue, saturation, value = _split3(images, ch)
+    hue, saturation, value = split3(images, ch)
     dh = _M.mod(hue, 1.0) * 6.0
     dr = _M.clip(_M.abs(dh - 3.0) - 1.0, 0.0, 1.0)
     dg = _M.clip(2.0 - _M.abs(dh - 2.0), 0.0, 1.0)
@@ -315,7 +315,7 @@ def aspect_pad(height, width, target_h, target_w):
     return (hs, 0) if hs > 0 else (0, ws)
 
 
-def _window_index(ndim, axes, starts, sizes):
+def window_index(ndim, axes, starts, sizes):
     index = [slice(None)] * ndim
     for a, s, n in zip(axes, starts, sizes):
         index[a] = slice(s, s + n)
@@ -360,7 +360,7 @@ def _pad_vjp(g, out, x, widths=(), value=0.0):
 pad_window = primitive("image_pad", _pad_impl, _pad_vjp)
 
 
-def _pad_widths(ndim, axis, before, after):
+def pad_widths(ndim, axis, before, after):
     widths = [(0, 0)] * ndim
     widths[axis] = (before, after)
     return tuple(widths)
@@ -394,12 +394,12 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
     h, w = x.shape[h_ax], x.shape[w_ax]
     if crop_to_aspect_ratio:
         hs, ws, ch, cw = aspect_crop(h, w, size[0], size[1])
-        x = crop_window(x, index=_window_index(len(x.shape), (h_ax, w_ax), (hs, ws), (ch, cw)))
+        x = crop_window(x, index=window_index(len(x.shape), (h_ax, w_ax), (hs, ws), (ch, cw)))
     elif pad_to_aspect_ratio:
         hs, ws = aspect_pad(h, w, size[0], size[1])
         if hs or ws:
             axis, n = (h_ax, hs) if hs else (w_ax, ws)
-            x = pad_window(x, widths=_pad_widths(len(x.shape), axis, n, n),
+            x = pad_window(x, widths=pad_widths(len(x.shape), axis, n, n),
                            value=float(fill_value))
     mats = resize_mats(x, (h_ax, w_ax), size, interpolation, antialias)
     y = resample_axes(x, mats=mats) if mats else x
@@ -955,6 +955,6 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
         raise ValueError(f"crop_images: the window (top {top_cropping}, height {target_height}, "
                          f"left {left_cropping}, width {target_width}) exceeds the images "
                          f"({h}x{w})")
-    index = _window_index(len(images.shape), (h_ax, w_ax), (top_cropping, left_cropping),
+    index = window_index(len(images.shape), (h_ax, w_ax), (top_cropping, left_cropping),
                           (target_height, target_width))
     return crop_window(images, index=index)
