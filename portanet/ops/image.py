@@ -20,8 +20,9 @@ This module is the one home of portanet's image math: the image layers
   host plan (``_sampling_plan``: the 1 or 2^d neighbours of each point with their weights,
   the indices outside mapped by ``fill_mode`` as jax.scipy.ndimage.map_coordinates does) and
   one gather op whose gradient is a scatter-add (op ``image_gather``);
-- blurs, Sobel, SSIM and patch extraction are convolutions (``ops.conv`` /
-  ``ops.depthwise_conv``), the color conversions elementwise ops.
+- Gaussian blurs are separable: a banded (n, n) matrix per axis through the same op;
+  Sobel, SSIM and patch extraction are convolutions (``ops.conv`` / ``ops.depthwise_conv``),
+  the color conversions elementwise ops.
 
 Gradients flow to the images (and, for ``ssim``, to both images); coordinates, transforms,
 sizes and kernel parameters are constants (host values).
@@ -686,16 +687,35 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
 
 
 # ----------------------------------------------------------------------------- filters
-def gaussian_kernel2d(size_x, size_y, sigma_x, sigma_y):
-    """Keras's ``gaussian_blur`` kernel (size_y, size_x): outer(k_y, k_x), each
-    exp(-x²/2σ²) normalized to sum 1 (host float64)."""
+def gaussian_kernel1d(size, sigma):
+    """Keras's 1D Gaussian: exp(-x²/2σ²) at x = k − (size − 1)/2, normalized (host float64)."""
     np = _np()
+    x = np.arange(int(size), dtype=np.float64) - (int(size) - 1) / 2
+    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return k / np.sum(k)
 
-    def k1(size, sigma):
-        x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-        k = np.exp(-0.5 * (x / sigma) ** 2)
-        return k / np.sum(k)
-    return np.linalg.outer(k1(int(size_y), float(sigma_y)), k1(int(size_x), float(sigma_x)))
+
+def gaussian_kernel2d(size_x, size_y, sigma_x, sigma_y):
+    """Keras's ``gaussian_blur`` kernel (size_y, size_x): outer(k_y, k_x) (host float64)."""
+    return _np().linalg.outer(gaussian_kernel1d(size_y, sigma_y),
+                              gaussian_kernel1d(size_x, sigma_x))
+
+
+def band_matrix(n, kernel):
+    """The (n, n) host matrix of a zero-padded 'same' 1D correlation with ``kernel``
+    (``(k − 1) // 2`` zeros before, as XLA's SAME): ``y[j] = Σ_i x[i]·M[i, j]``."""
+    np = _np()
+    size = kernel.shape[0]
+    d = np.arange(n)[:, None] - np.arange(n)[None, :] + (size - 1) // 2
+    inside = np.logical_and(d >= 0, d < size)
+    return np.where(inside, kernel[np.clip(d, 0, size - 1)], 0.0)
+
+
+def separable_blur(x, axes, kernels):
+    """``x`` correlated ('same', zero padding) along each of ``axes`` with the host 1D
+    ``kernels``: the separable form of a 2D Gaussian blur, as the resampling op."""
+    mats = tuple((axis, const(x, band_matrix(x.shape[axis], k))) for axis, k in zip(axes, kernels))
+    return resample_axes(x, mats=mats)
 
 
 def depthwise_same(images, kernel2d, data_format):
@@ -730,9 +750,10 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     if not all(k == int(k) and k > 0 for k in ks):
         raise ValueError(f"gaussian_blur: kernel_size={kernel_size!r}; expected two positive ints")
     sx, sy = _pair_of(sigma, "sigma", owner)
-    x, unbatched = _batched(_float(images))
-    y = depthwise_same(x, gaussian_kernel2d(int(ks[0]), int(ks[1]), sx, sy), data_format)
-    return y[0, ...] if unbatched else y
+    x = _float(images)
+    h_ax, w_ax, _ = image_axes(len(x.shape), data_format)
+    return separable_blur(x, (h_ax, w_ax), (gaussian_kernel1d(ks[1], sy),
+                                            gaussian_kernel1d(ks[0], sx)))
 
 
 def _sobel(images, data_format):
@@ -792,12 +813,10 @@ def elastic_fields(dx, dy, alpha, sigma, like):
     normal fields ``dx``, ``dy``: each ``blur(σ·field)`` (Gaussian, kernel int(6σ)|1) scaled
     by α and added to the pixel grid. ``like``: an array of the namespace to blur with."""
     np = _np()
-    size = int(6 * sigma) | 1
-    kernel = gaussian_kernel2d(size, size, sigma, sigma)
+    kernel = gaussian_kernel1d(int(6 * sigma) | 1, sigma)
     fields = np.stack([np.asarray(dx, dtype=np.float64), np.asarray(dy, dtype=np.float64)], axis=-1)
-    blurred = depthwise_same(const(value_of(like), fields * sigma, "float64"), kernel,
-                             "channels_last")
-    blurred = _host(blurred)
+    blurred = _host(separable_blur(const(value_of(like), fields * sigma, "float64"), (1, 2),
+                                   (kernel, kernel)))
     _, h, w = blurred.shape[:3]
     x = np.astype(np.arange(w), np.float64)[None, None, :]
     y = np.astype(np.arange(h), np.float64)[None, :, None]
@@ -894,34 +913,50 @@ def _two_of(a, b, target, names, owner):
                          f"{names[0]}={a}, {names[1]}={b}, {names[2]}={target}")
 
 
+def _margins(images, kind, values, data_format, owner):
+    """Keras's pad/crop arguments ``values`` = (top, left, bottom, right, target_height,
+    target_width) completed (two of each triple given; ``kind`` +1 pads, -1 crops:
+    target = size ± (before + after)) and checked: (h axis, w axis, (top, bottom),
+    (left, right))."""
+    data_format = data_format_of(data_format, owner)
+    _check_rank(images, owner)
+    word = "padding" if kind > 0 else "cropping"
+    names = [f"top_{word}", f"left_{word}", f"bottom_{word}", f"right_{word}", "target_height",
+             "target_width"]
+    h_ax, w_ax, _ = image_axes(len(images.shape), data_format)
+    out = []
+    for k, axis in enumerate((h_ax, w_ax)):
+        before, after, target = values[k], values[k + 2], values[k + 4]
+        if [before, after, target].count(None) != 1:
+            raise ValueError(f"{owner}: exactly two of {names[k]}, {names[k + 2]}, "
+                             f"{names[k + 4]} expected; got {names[k]}={before}, "
+                             f"{names[k + 2]}={after}, {names[k + 4]}={target}")
+        for name, v in ((names[k], before), (names[k + 2], after), (names[k + 4], target)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise ValueError(f"{owner}: {name}={v!r}; expected a non-negative int or None")
+        size = images.shape[axis]
+        if before is None:
+            before = kind * (target - size) - after
+        elif after is None:
+            after = kind * (target - size) - before
+        for name, v in ((names[k], before), (names[k + 2], after),
+                        (names[k + 4], size + kind * (before + after))):
+            if v < 0:
+                raise ValueError(f"{owner}: {name} would be {v} for images of "
+                                 f"shape {tuple(images.shape)}; expected >= 0")
+        out.append((before, after))
+    return h_ax, w_ax, out[0], out[1]
+
+
 def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
                right_padding=None, target_height=None, target_width=None, data_format=None):
     """Zero-pads images: two of (top_padding, bottom_padding, target_height) and two of
     (left_padding, right_padding, target_width) given."""
-    owner = "pad_images"
-    data_format = data_format_of(data_format, owner)
-    _check_rank(images, owner)
-    _two_of(top_padding, bottom_padding, target_height,
-            ("top_padding", "bottom_padding", "target_height"), owner)
-    _two_of(left_padding, right_padding, target_width,
-            ("left_padding", "right_padding", "target_width"), owner)
-    _non_negative({"top_padding": top_padding, "left_padding": left_padding,
-                   "bottom_padding": bottom_padding, "right_padding": right_padding,
-                   "target_height": target_height, "target_width": target_width}, owner)
-    h_ax, w_ax, _ = image_axes(len(images.shape), data_format)
-    h, w = images.shape[h_ax], images.shape[w_ax]
-    if top_padding is None:
-        top_padding = target_height - bottom_padding - h
-    if bottom_padding is None:
-        bottom_padding = target_height - top_padding - h
-    if left_padding is None:
-        left_padding = target_width - right_padding - w
-    if right_padding is None:
-        right_padding = target_width - left_padding - w
-    _non_negative({"top_padding": top_padding, "left_padding": left_padding,
-                   "bottom_padding": bottom_padding, "right_padding": right_padding}, owner)
+    h_ax, w_ax, rows, cols = _margins(images, 1, (top_padding, left_padding, bottom_padding,
+                                                  right_padding, target_height, target_width),
+                                      data_format, "pad_images")
     widths = [(0, 0)] * len(images.shape)
-    widths[h_ax], widths[w_ax] = (top_padding, bottom_padding), (left_padding, right_padding)
+    widths[h_ax], widths[w_ax] = rows, cols
     return pad_window(images, widths=tuple(widths), value=0.0)
 
 
@@ -929,32 +964,9 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
                 right_cropping=None, target_height=None, target_width=None, data_format=None):
     """Crops images: two of (top_cropping, bottom_cropping, target_height) and two of
     (left_cropping, right_cropping, target_width) given."""
-    owner = "crop_images"
-    data_format = data_format_of(data_format, owner)
-    _check_rank(images, owner)
-    _two_of(top_cropping, bottom_cropping, target_height,
-            ("top_cropping", "bottom_cropping", "target_height"), owner)
-    _two_of(left_cropping, right_cropping, target_width,
-            ("left_cropping", "right_cropping", "target_width"), owner)
-    _non_negative({"top_cropping": top_cropping, "left_cropping": left_cropping,
-                   "bottom_cropping": bottom_cropping, "right_cropping": right_cropping,
-                   "target_height": target_height, "target_width": target_width}, owner)
-    h_ax, w_ax, _ = image_axes(len(images.shape), data_format)
-    h, w = images.shape[h_ax], images.shape[w_ax]
-    if top_cropping is None:
-        top_cropping = h - target_height - bottom_cropping
-    if target_height is None:
-        target_height = h - bottom_cropping - top_cropping
-    if left_cropping is None:
-        left_cropping = w - target_width - right_cropping
-    if target_width is None:
-        target_width = w - right_cropping - left_cropping
-    _non_negative({"top_cropping": top_cropping, "left_cropping": left_cropping,
-                   "target_height": target_height, "target_width": target_width}, owner)
-    if top_cropping + target_height > h or left_cropping + target_width > w:
-        raise ValueError(f"crop_images: the window (top {top_cropping}, height {target_height}, "
-                         f"left {left_cropping}, width {target_width}) exceeds the images "
-                         f"({h}x{w})")
-    index = window_index(len(images.shape), (h_ax, w_ax), (top_cropping, left_cropping),
-                          (target_height, target_width))
+    h_ax, w_ax, rows, cols = _margins(images, -1, (top_cropping, left_cropping, bottom_cropping,
+                                                   right_cropping, target_height, target_width),
+                                      data_format, "crop_images")
+    sizes = (images.shape[h_ax] - sum(rows), images.shape[w_ax] - sum(cols))
+    index = window_index(len(images.shape), (h_ax, w_ax), (rows[0], cols[0]), sizes)
     return crop_window(images, index=index)
