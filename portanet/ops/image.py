@@ -29,6 +29,7 @@ sizes and kernel parameters are constants (host values).
 """
 
 import itertools
+import operator
 import math as _pymath
 
 from .. import backend as _backend
@@ -367,6 +368,18 @@ def pad_widths(ndim, axis, before, after):
     return tuple(widths)
 
 
+def _size_pair(size):
+    """``size`` as (height, width), two positive ints (NumPy ints and 1-D arrays accepted)."""
+    try:
+        pair = tuple(operator.index(s) for s in (size.tolist() if hasattr(size, "tolist")
+                                                 else size))
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or min(pair) <= 0 or any(isinstance(s, bool) for s in size):
+        raise ValueError(f"resize: size={size!r}; expected (height, width), two positive ints")
+    return pair
+
+
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     """Resizes images to ``size = (height, width)`` (half-pixel centers, Keras's numbers).
@@ -384,9 +397,7 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
     if pad_to_aspect_ratio and crop_to_aspect_ratio:
         raise ValueError("resize: crop_to_aspect_ratio and pad_to_aspect_ratio are both True; "
                          "expected at most one")
-    if not isinstance(size, (list, tuple)) or len(size) != 2 or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(f"resize: size={size!r}; expected (height, width), two positive ints")
+    size = _size_pair(size)
     _check_rank(images, owner)
     original = _dtype_name(images)
     integer = not _is_float(images)
