@@ -58,6 +58,34 @@ def test_matches_keras(backend, float64, case):
            case["case"])
 
 
+@pytest.mark.parametrize("case", PLAIN, ids=[c["case"] for c in PLAIN])
+def test_matches_keras_in_float32(backend, case):
+    """The same images in float32 (transforms and coordinates kept) against Keras's float64
+    outputs: 1e-5 of the range."""
+    images = 2 if case["op"] == "ssim" else 1
+    args = [backend.xp.astype(a, backend.xp.float32) if k < images else a
+            for k, a in enumerate(_args(backend, case))]
+    out = getattr(ops.image, case["op"])(*args, **_kwargs(case))
+    assert "float32" in str(out.dtype)
+    _close(backend.to_numpy(out), DATA[f"{case['case']}__out"], 1e-5, case["case"])
+
+
+def test_layers_and_ops_share_their_numbers(backend, float64):
+    x = backend.from_numpy(np.random.default_rng(2).random((2, 7, 9, 3)))
+    np.testing.assert_array_equal(
+        backend.to_numpy(pn.layers.Resizing(5, 4, interpolation="bicubic")(x)),
+        backend.to_numpy(ops.image.resize(x, (5, 4), interpolation="bicubic")))
+    np.testing.assert_array_equal(
+        backend.to_numpy(pn.layers.Resizing(4, 8, crop_to_aspect_ratio=True)(x)),
+        backend.to_numpy(ops.image.resize(x, (4, 8), crop_to_aspect_ratio=True)))
+    shear = pn.layers.RandomShear(0.3, seed=1)
+    got = shear.transform_images(x, {"shear_factor": np.array([[0.2, 0.0], [-0.1, 0.0]])})
+    want = ops.image.affine_transform(
+        x, np.array([[1, 0.2, 0, 0, 1, 0, 0, 0], [1, -0.1, 0, 0, 1, 0, 0, 0]], dtype=float),
+        fill_mode="reflect")
+    np.testing.assert_array_equal(backend.to_numpy(got), backend.to_numpy(want))
+
+
 @pytest.mark.parametrize("case", ELASTIC, ids=[c["case"] for c in ELASTIC])
 def test_elastic_matches_keras_for_its_noise(backend, float64, case):
     kw = _kwargs(case)
