@@ -153,12 +153,6 @@ def rgb_to_grayscale(layer, images, data_format):
     return image.rgb_to_grayscale(images, data_format)
 
 
-def affine_images(layer, images, matrices, interpolation, fill_mode, fill_value, data_format):
-    """``ops.image.affine_transform`` of a 4D batch (differentiable)."""
-    return image.affine_transform(images, matrices, interpolation, fill_mode, fill_value,
-                                  data_format)
-
-
 def _host_op(name):
     """An op computed by ``fn(layer, array)`` on arrays, recorded with no gradient (the
     function is piecewise constant: histograms, quantization)."""
@@ -1157,8 +1151,8 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         s = np.asarray(transformation["shear_factor"], dtype=np.float64)
         one, zero = np.ones((s.shape[0],)), np.zeros((s.shape[0],))
         m = np.stack([one, s[:, 0], zero, s[:, 1], one, zero, zero, zero], axis=1)
-        return affine_images(self, images, m, self.interpolation, self.fill_mode,
-                             self.fill_value, self.data_format)
+        return image.affine_transform(images, m, self.interpolation, self.fill_mode,
+                                      self.fill_value, self.data_format)
 
     def get_config(self):
         config = super().get_config()
@@ -1513,8 +1507,8 @@ class _AffineOp:
 
     def transform_images(self, images, transformation, owner):
         layer = self.layer
-        return affine_images(owner, images, transformation["matrices"], layer.interpolation,
-                             layer.fill_mode, layer.fill_value, layer.data_format)
+        return image.affine_transform(images, transformation["matrices"], layer.interpolation,
+                                      layer.fill_mode, layer.fill_value, layer.data_format)
 
 
 class _Policy(_Augmentation):
