@@ -180,6 +180,10 @@ GRADIENT_CASES = {
     "map_coordinates": (lambda x: ops.image.map_coordinates(
         x, np.array([[0.3, 1.7, -0.4, 2.2], [2.6, 0.1, 1.5, 3.3]]), 1, fill_mode="mirror"),
         [(3, 4)]),
+    "map_coordinates_at_traced_coordinates": (lambda x, c: ops.image.map_coordinates(
+        x, c * 3.0 - 0.8, 1, fill_value=0.4), [(3, 4), (2, 3, 2)]),
+    "map_coordinates_coordinate_list": (lambda x, r, c: ops.image.map_coordinates(
+        x, [r * 2.0, c * 4.0 - 1.0], 1, fill_mode="reflect"), [(3, 4), (5,), (5,)]),
     "elastic": (lambda x: ops.image.elastic_transform(x, alpha=1.5, sigma=0.8, seed=5),
                 [(1, 4, 5, 1)]),
     "gaussian_blur": (lambda x: ops.image.gaussian_blur(x, (3, 5), (0.9, 1.3)), [(1, 4, 5, 2)]),

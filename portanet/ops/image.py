@@ -24,8 +24,8 @@ This module is the one home of portanet's image math: the image layers
   Sobel, SSIM and patch extraction are convolutions (``ops.conv`` / ``ops.depthwise_conv``),
   the color conversions elementwise ops.
 
-Gradients flow to the images (and, for ``ssim``, to both images); coordinates, transforms,
-sizes and kernel parameters are constants (host values).
+Gradients flow to the images (for ``ssim`` to both images, for ``map_coordinates`` to the
+coordinates too); transforms, points, sizes and kernel parameters are constants (host values).
 """
 
 import itertools
@@ -39,7 +39,7 @@ from . import creation as _C
 from . import math as _M
 from . import nn as _N
 from ._dispatch import as_array, primitive
-from .tape import namespace_of, value_of
+from .tape import Tensor, VariableLike, namespace_of, value_of
 
 __all__ = ["affine_transform", "crop_images", "elastic_transform", "extract_patches",
            "extract_patches_3d", "gaussian_blur", "hsv_to_rgb", "map_coordinates",
@@ -99,6 +99,11 @@ def _dtype_name(x):
 
 def _is_float(x):
     return _dtype_name(x) in ("float16", "float32", "float64")
+
+
+def _is_tensor(x):
+    """Whether ``x`` is differentiated (a Tensor of the tape or a Variable)."""
+    return isinstance(x, (Tensor, VariableLike))
 
 
 def _float(x):
@@ -465,34 +470,41 @@ def fix_index(np, idx, n, fill_mode):
     return clamped, np.logical_and(idx >= 0, idx < n)
 
 
-def sampling_plan(coords, shape, order, fill_mode, base=None):
+def sampling_plan(coords, shape, order, fill_mode, base=None, slopes=False):
     """Host plan of sampling an array of ``shape`` at float ``coords`` (one host array per
     axis, all of one shape S): flat gather indices (N·K,), weights (N, K) and the weight left
     to the fill value (N,) (N = prod(S); K = 1 for order 0, 2^d for order 1). ``base``: a
-    flat offset added to every index (the batch row of an image), broadcast against S."""
+    flat offset added to every index (the batch row of an image), broadcast against S.
+    ``slopes``: also the weights' derivatives by each coordinate (d, N, K) and which
+    neighbours lie inside (N, K) (the gradient with respect to the coordinates)."""
     np = _np()
     nodes = []
     for c, n in zip(coords, shape):
         if order == 0:
-            candidates = [(np.floor(c + 0.5), 1.0)]
+            candidates = [(np.floor(c + 0.5), 1.0, 0.0)]
         else:
             lo = np.floor(c)
             frac = c - lo
-            candidates = [(lo, 1 - frac), (lo + 1, frac)]
-        nodes.append([fix_index(np, np.astype(i, np.int64), n, fill_mode) + (w,)
-                      for i, w in candidates])
+            candidates = [(lo, 1 - frac, -1.0), (lo + 1, frac, 1.0)]
+        nodes.append([fix_index(np, np.astype(i, np.int64), n, fill_mode) + (w, sign)
+                      for i, w, sign in candidates])
     strides = [int(_pymath.prod(shape[k + 1:])) for k in range(len(shape))]
     target = coords[0].shape
     fill = np.zeros(target, dtype=np.float64)
-    indices, weights = [], []
+    indices, weights, derivatives, inside = [], [], [], []
     for combo in itertools.product(*nodes):
         flat = np.zeros(target, dtype=np.int64) if base is None else base
         weight, valid = 1.0, None
-        for (j, v, w), stride in zip(combo, strides):
+        for (j, v, w, _), stride in zip(combo, strides):
             flat = flat + j * stride
             weight = weight * w
             if v is not None:
                 valid = v if valid is None else np.logical_and(valid, v)
+        if slopes:
+            derivatives.append([np.broadcast_to(combo[d][3] * _pymath.prod(
+                [node[2] for e, node in enumerate(combo) if e != d]), target)
+                for d in range(len(combo))])
+            inside.append(np.ones(target, dtype=bool) if valid is None else valid)
         weight = np.broadcast_to(np.asarray(weight, dtype=np.float64), target)
         if valid is not None:
             fill = fill + np.where(valid, 0.0, weight)
@@ -500,8 +512,13 @@ def sampling_plan(coords, shape, order, fill_mode, base=None):
         indices.append(np.broadcast_to(flat, target))
         weights.append(weight)
     k = len(indices)
-    return (np.reshape(np.stack(indices, axis=-1), (-1,)),
+    plan = (np.reshape(np.stack(indices, axis=-1), (-1,)),
             np.reshape(np.stack(weights, axis=-1), (-1, k)), np.reshape(fill, (-1,)))
+    if not slopes:
+        return plan
+    d = np.reshape(np.stack([np.stack(dk, axis=0) for dk in derivatives], axis=-1),
+                   (len(shape), -1, k))
+    return plan + (d, np.reshape(np.stack(inside, axis=-1), (-1, k)))
 
 
 def _gather_impl(x, plan=None):
@@ -525,6 +542,26 @@ def _gather_vjp(g, out, x, plan=None):
 # Rows of a (P, C) array mixed by a plan (indices (N·K,), weights (N, K, 1), fill (N, 1) or
 # None) into (N, C); the gradient scatter-adds back.
 gather_rows = primitive("image_gather", _gather_impl, _gather_vjp)
+
+
+def _coords_impl(x, coords, plan=None):
+    return _gather_impl(x, plan=plan[:3])
+
+
+def _coords_vjp(g, out, x, coords, plan=None):
+    idx, wts, _, slopes, inside, cval = plan
+    xp = namespace_of(g)
+    n, k = wts.shape[0], wts.shape[1]
+    vals = xp.reshape(xp.take(x, idx, axis=0), (n, k))
+    vals = xp.where(inside, vals, xp.full((n, k), cval, dtype=vals.dtype,
+                                          device=getattr(vals, "device", None)))
+    dc = xp.sum(slopes * vals[None, :, :], axis=2) * g[:, 0][None, :]
+    return _gather_vjp(g, out, x, plan=plan[:3])[0], xp.astype(dc, coords.dtype)
+
+
+# ``gather_rows`` of one column whose plan depends on coordinates (d, N) being
+# differentiated: the gradient also flows to the coordinates (order 1: the weights' slopes).
+gather_at_coords = primitive("image_gather_coordinates", _coords_impl, _coords_vjp)
 
 
 def device_plan(like, plan, fill_value):
@@ -674,6 +711,8 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
     if order not in (0, 1):
         raise ValueError(f"map_coordinates: order={order!r}; expected 0 or 1")
     np = _np()
+    traced = any(_is_tensor(c) for c in (
+        coordinates if isinstance(coordinates, (list, tuple)) else [coordinates]))
     if isinstance(coordinates, (list, tuple)):
         coords = [_host(c) for c in coordinates]
     else:
@@ -689,8 +728,17 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
     original = _dtype_name(inputs)
     integer = not _is_float(inputs)
     x = _C.cast(inputs, _config.floatx()) if integer else inputs
-    plan = sampling_plan(coords, tuple(inputs.shape), order, fill_mode)
-    y = gather_rows(_A.reshape(x, (-1, 1)), plan=device_plan(x, plan, fill_value))
+    flat = _A.reshape(x, (-1, 1))
+    if not traced:
+        plan = sampling_plan(coords, tuple(inputs.shape), order, fill_mode)
+        y = gather_rows(flat, plan=device_plan(x, plan, fill_value))
+    else:
+        plan = sampling_plan(coords, tuple(inputs.shape), order, fill_mode, slopes=True)
+        extra = (const(x, plan[3]), const(x, plan[4], "bool"), float(fill_value))
+        stacked = coordinates if not isinstance(coordinates, (list, tuple)) else _A.stack(
+            [c if _is_tensor(c) else const(x, _host(c)) for c in coordinates], axis=0)
+        y = gather_at_coords(flat, _A.reshape(stacked, (len(coords), -1)),
+                             plan=device_plan(x, plan[:3], fill_value) + extra)
     y = _A.reshape(y, tuple(coords[0].shape))
     if integer:
         y = _C.cast(_M.sign(y) * _M.floor(_M.abs(y) + 0.5), original)
