@@ -184,6 +184,13 @@ GRADIENT_CASES = {
         x, c * 3.0 - 0.8, 1, fill_value=0.4), [(3, 4), (2, 3, 2)]),
     "map_coordinates_coordinate_list": (lambda x, r, c: ops.image.map_coordinates(
         x, [r * 2.0, c * 4.0 - 1.0], 1, fill_mode="reflect"), [(3, 4), (5,), (5,)]),
+    "affine_at_traced_transform": (lambda x, t: ops.image.affine_transform(
+        x, ops.concatenate([t * 0.4 + 0.8, ops.zeros((2, 2), dtype="float64")], axis=1)
+        - 0.3 * ops.convert_to_tensor(np.array([0, 1, 0, 1, 0, 0, 0, 0.0])), fill_value=0.6),
+        [(2, 3, 4, 2), (2, 6)]),
+    "affine_one_traced_transform_reflect": (lambda x, t: ops.image.affine_transform(
+        x, ops.concatenate([t * 1.5 - 0.3, ops.zeros((2,), dtype="float64")], axis=0),
+        fill_mode="reflect", data_format="channels_first"), [(2, 2, 3, 4), (6,)]),
     "elastic": (lambda x: ops.image.elastic_transform(x, alpha=1.5, sigma=0.8, seed=5),
                 [(1, 4, 5, 1)]),
     "gaussian_blur": (lambda x: ops.image.gaussian_blur(x, (3, 5), (0.9, 1.3)), [(1, 4, 5, 2)]),

@@ -25,7 +25,8 @@ This module is the one home of portanet's image math: the image layers
   the color conversions elementwise ops.
 
 Gradients flow to the images (for ``ssim`` to both images, for ``map_coordinates`` to the
-coordinates too); transforms, points, sizes and kernel parameters are constants (host values).
+coordinates and for ``affine_transform`` to the transform too, as Keras's JAX backend);
+perspective points, sizes and kernel parameters are constants (host values).
 """
 
 import itertools
@@ -552,15 +553,17 @@ def _coords_vjp(g, out, x, coords, plan=None):
     idx, wts, _, slopes, inside, cval = plan
     xp = namespace_of(g)
     n, k = wts.shape[0], wts.shape[1]
-    vals = xp.reshape(xp.take(x, idx, axis=0), (n, k))
-    vals = xp.where(inside, vals, xp.full((n, k), cval, dtype=vals.dtype,
-                                          device=getattr(vals, "device", None)))
-    dc = xp.sum(slopes * vals[None, :, :], axis=2) * g[:, 0][None, :]
+    c = x.shape[1]
+    vals = xp.reshape(xp.take(x, idx, axis=0), (n, k, c))
+    vals = xp.where(inside[:, :, None], vals, xp.full((n, k, c), cval, dtype=vals.dtype,
+                                                      device=getattr(vals, "device", None)))
+    dc = xp.sum(slopes * xp.sum(vals * g[:, None, :], axis=2)[None, :, :], axis=2)
     return _gather_vjp(g, out, x, plan=plan[:3])[0], xp.astype(dc, coords.dtype)
 
 
-# ``gather_rows`` of one column whose plan depends on coordinates (d, N) being
-# differentiated: the gradient also flows to the coordinates (order 1: the weights' slopes).
+# ``gather_rows`` whose plan depends on coordinates (d, N) being differentiated: the gradient
+# also flows to the coordinates (order 1: the weights' slopes). The plan adds the slopes
+# (d, N, K), the inside mask (N, K) and the fill value.
 gather_at_coords = primitive("image_gather_coordinates", _coords_impl, _coords_vjp)
 
 
@@ -574,25 +577,46 @@ def device_plan(like, plan, fill_value):
     return const(like, idx, "int64"), const(like, weights[..., None]), fill_arr
 
 
-def image_plan(rows, cols, height, width, interpolation, fill_mode):
+def image_plan(rows, cols, height, width, interpolation, fill_mode, slopes=False):
     """``sampling_plan`` of a batch of (height, width) images at host ``rows``, ``cols``
     (B, H', W'), indexing the (B·height·width) pixel rows of a channels_last batch."""
     np = _np()
     batch = rows.shape[0]
     base = np.reshape(np.arange(batch, dtype=np.int64) * (height * width), (batch, 1, 1))
     return sampling_plan((rows, cols), (height, width), AFFINE_INTERPOLATIONS[interpolation],
-                         fill_mode, base=base)
+                         fill_mode, base=base, slopes=slopes)
 
 
 def sample_images(images, rows, cols, interpolation="bilinear", fill_mode="constant",
-                  fill_value=0.0, data_format="channels_last"):
+                  fill_value=0.0, data_format="channels_last", traced_coords=None):
     """A 4D batch sampled at host coordinates ``rows``, ``cols`` (B, H', W'): (B, H', W', C)
-    (channels_first: C first); differentiable in the images."""
+    (channels_first: C first); differentiable in the images, and in ``traced_coords``
+    (the same coordinates as a traced (2, B·H'·W') tensor) when given."""
     x = _to_last(images, data_format)
     b, h, w, c = x.shape
-    plan = image_plan(rows, cols, h, w, interpolation, fill_mode)
-    y = gather_rows(_A.reshape(x, (b * h * w, c)), plan=device_plan(x, plan, fill_value))
+    flat = _A.reshape(x, (b * h * w, c))
+    if traced_coords is None:
+        plan = image_plan(rows, cols, h, w, interpolation, fill_mode)
+        y = gather_rows(flat, plan=device_plan(x, plan, fill_value))
+    else:
+        plan = image_plan(rows, cols, h, w, interpolation, fill_mode, slopes=True)
+        y = gather_at_coords(flat, traced_coords, plan=device_plan(x, plan[:3], fill_value) + (
+            const(x, plan[3]), const(x, plan[4], "bool"), float(fill_value)))
     return _from_last(_A.reshape(y, tuple(rows.shape) + (c,)), data_format)
+
+
+def _traced_affine_coords(transform, batch, height, width, like):
+    """The affine sampling coordinates (2, B·H·W) as ops of a traced ``transform``."""
+    np = _np()
+    t = _A.reshape(transform, (-1, 8))
+    if t.shape[0] != batch:
+        t = t * const(like, np.ones((batch, 1)), _dtype_name(t))
+    i = const(like, np.repeat(np.arange(height, dtype=np.float64), width)[None, :],
+              _dtype_name(t))
+    j = const(like, np.tile(np.arange(width, dtype=np.float64), height)[None, :], _dtype_name(t))
+    a0, a1, a2, b0, b1, b2 = (t[:, k:k + 1] for k in range(6))
+    rows, cols = b0 * j + b1 * i + b2, a0 * j + a1 * i + a2
+    return _A.stack([_A.reshape(rows, (-1,)), _A.reshape(cols, (-1,))], axis=0)
 
 
 def affine_coords(matrices, height, width):
@@ -641,7 +665,10 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
                   rows, cols, full(k, rows.shape)]
         y = map_coordinates(x, coords, AFFINE_INTERPOLATIONS[interpolation], fill_mode, fill_value)
     else:
-        y = sample_images(x, rows, cols, interpolation, fill_mode, fill_value)
+        traced = (_traced_affine_coords(transform, b, h, w, x) if _is_tensor(transform)
+                  else None)
+        y = sample_images(x, rows, cols, interpolation, fill_mode, fill_value,
+                          traced_coords=traced)
     y = _from_last(y, data_format)
     return y[0, ...] if unbatched else y
 
