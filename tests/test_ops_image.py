@@ -108,6 +108,10 @@ def test_elastic_transform_is_seeded(backend, float64):
     assert a.shape == (2, 8, 9, 1) and not np.allclose(a, c)
     one = ops.image.elastic_transform(x[0, ...], seed=3)
     assert tuple(one.shape) == (8, 9, 1)
+    generator = pn.random.SeedGenerator(7)
+    d = backend.to_numpy(ops.image.elastic_transform(x, seed=generator))
+    e = backend.to_numpy(ops.image.elastic_transform(x, seed=generator))
+    assert not np.allclose(d, e)      # a SeedGenerator advances between calls
 
 
 def test_data_format_defaults_to_the_config(backend, float64):

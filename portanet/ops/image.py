@@ -35,6 +35,7 @@ import math as _pymath
 
 from .. import backend as _backend
 from .. import config as _config
+from .. import random as _random
 from . import array as _A
 from . import creation as _C
 from . import math as _M
@@ -918,8 +919,9 @@ def elastic_from_fields(images, dx, dy, alpha, sigma, interpolation, fill_mode, 
 
 def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
                       fill_mode="reflect", fill_value=0.0, seed=None, data_format=None):
-    """Elastic distortion: two unit normal fields (drawn from ``seed``: an int, or None for
-    the backend's stream) blurred by a Gaussian of σ = ``sigma`` (kernel int(6σ)|1), scaled
+    """Elastic distortion: two unit normal fields (drawn from ``seed``: an int, a
+    ``pn.random.SeedGenerator``, or None for the backend's stream; Keras's JAX backend uses one
+    field for both, its NumPy backend two, as here) blurred by a Gaussian of σ = ``sigma`` (kernel int(6σ)|1), scaled
     by ``sigma`` and ``alpha``, displace the sampling grid (``fill_mode`` outside)."""
     owner = "elastic_transform"
     data_format = data_format_of(data_format, owner)
@@ -928,14 +930,8 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
     x, unbatched = _batched(_float(images))
     h_ax, w_ax, _ = image_axes(4, data_format)
     shape = (x.shape[0], x.shape[h_ax], x.shape[w_ax])
-    if seed is None:
-        b = _backend.current()
-        dx, dy = (_host(b.random_normal(shape, dtype="float64")) for _ in range(2))
-    else:
-        seed = value_of(seed)
-        rng = _backend.host_rng(seed if isinstance(seed, int) else
-                                [int(v) for v in _np().reshape(_host(seed, "int64"), (-1,))])
-        dx, dy = rng.normal(size=shape), rng.normal(size=shape)
+    noise = _host(_random.normal((2,) + shape, dtype="float64", seed=seed))
+    dx, dy = noise[0], noise[1]
     y = elastic_from_fields(x, dx, dy, _host(alpha), _host(sigma), interpolation, fill_mode,
                             fill_value, data_format)
     return y[0, ...] if unbatched else y
