@@ -14,11 +14,14 @@ are computed on the host, the forward gathers the (up to four) input pixels of e
 pixel and the backward scatter-adds the weighted gradient back (``backend.scatter_add``).
 Random numbers: ``seed=None`` draws from the backend's stream (``pn.utils.set_random_seed``
 reseeds it); an int seed gives the layer its own ``pn.random.SeedGenerator(seed)``.
+The sampling math (coordinates, plan, gather op) is ``portanet.ops.image``'s, shared with
+``ops.image.affine_transform``.
 """
 
 import math
 
 from .. import backend as _backend
+from ..ops import image
 from ..random import SeedGenerator, uniform
 from ..validation import check_number, check_one_of
 from . import _windows as W
@@ -31,73 +34,21 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")
 
 
-def _map_index(np, idx, n, fill_mode):
-    """Integer indices (any values) -> (indices inside [0, n), valid mask) for a fill mode
-    (numpy.pad's "symmetric", "wrap", "edge", or "constant" with the mask)."""
-    if fill_mode == "reflect":
-        period = 2 * n
-        m = idx % period
-        return np.where(m >= n, period - 1 - m, m), None
-    if fill_mode == "wrap":
-        return idx % n, None
-    clamped = np.clip(idx, 0, n - 1)
-    if fill_mode == "nearest":
-        return clamped, None
-    return clamped, np.logical_and(idx >= 0, idx < n)
-
-
-def affine_plan(matrices, height, width, interpolation, fill_mode):
-    """Host arrays for sampling a batch of (height, width) images through ``matrices``
-    (B, 8): flat source indices (B·H·W·K,) into the (B·H·W) pixels, their weights
-    (B, H, W, K) and the weight left to the fill value (B, H, W) ("constant" only)."""
-    np = _backend.host_xp()
-    m = np.asarray(matrices, dtype=np.float64)
-    batch = m.shape[0]
-    a0, a1, a2, b0, b1, b2 = (m[:, k][:, None, None] for k in range(6))
-    i = np.astype(np.arange(height), np.float64)[None, :, None]
-    j = np.astype(np.arange(width), np.float64)[None, None, :]
-    row = b0 * j + b1 * i + b2
-    col = a0 * j + a1 * i + a2
-    if interpolation == "nearest":
-        corners = [(np.floor(row + 0.5), np.floor(col + 0.5), np.ones_like(row))]
-    else:
-        r0, c0 = np.floor(row), np.floor(col)
-        fr, fc = row - r0, col - c0
-        corners = [(r0, c0, (1 - fr) * (1 - fc)), (r0, c0 + 1, (1 - fr) * fc),
-                   (r0 + 1, c0, fr * (1 - fc)), (r0 + 1, c0 + 1, fr * fc)]
-    base = np.reshape(np.arange(batch, dtype=np.int64) * (height * width), (batch, 1, 1))
-    indices, weights = [], []
-    fill = np.zeros((batch, height, width), dtype=np.float64)
-    for r, c, w in corners:
-        r, rv = _map_index(np, np.astype(r, np.int64), height, fill_mode)
-        c, cv = _map_index(np, np.astype(c, np.int64), width, fill_mode)
-        if rv is not None:
-            valid = np.logical_and(rv, cv)
-            fill = fill + np.where(valid, 0.0, w)
-            w = np.where(valid, w, 0.0)
-        indices.append(base + r * width + c)
-        weights.append(w)
-    return (np.reshape(np.stack(indices, axis=-1), (-1,)), np.stack(weights, axis=-1), fill)
-
-
 def affine_transform(layer, x, matrices, interpolation, fill_mode, fill_value, data_format):
-    """``(y, backward)``: the images ``x`` (rank 3 or 4) sampled through ``matrices``."""
-    xp, backend = layer.xp, layer.backend
+    """``(y, backward)``: the images ``x`` (rank 3 or 4) sampled through ``matrices`` (B, 8)
+    (``ops.image``'s sampling plan and gather op: its forward and its gradient)."""
+    xp = layer.xp
     unbatched = x.ndim == 3
     if unbatched:
         x = xp.expand_dims(x, axis=0)
     if data_format == "channels_first":
         x = W.to_channels_last(xp, x)
     b, h, w, c = x.shape
-    idx, weights, fill = affine_plan(matrices, h, w, interpolation, fill_mode)
-    k = weights.shape[-1]
-    idx = backend.from_numpy(idx)
-    wts = backend.from_numpy(weights[..., None], x.dtype)
+    rows, cols = image.affine_coords(matrices, h, w)
+    plan = image.device_plan(x, image.image_plan(rows, cols, h, w, interpolation, fill_mode),
+                             fill_value)
     flat = xp.reshape(x, (b * h * w, c))
-    vals = xp.reshape(xp.take(flat, idx, axis=0), (b, h, w, k, c))
-    y = xp.sum(vals * wts, axis=3)
-    if fill_mode == "constant" and fill_value != 0:
-        y = y + backend.from_numpy(fill[..., None] * fill_value, x.dtype)
+    y = xp.reshape(image.gather_rows.impl(flat, plan=plan), (b, h, w, c))
 
     def finish(a):
         if data_format == "channels_first":
@@ -109,9 +60,8 @@ def affine_transform(layer, x, matrices, interpolation, fill_mode, fill_value, d
             dy = xp.expand_dims(dy, axis=0)
         if data_format == "channels_first":
             dy = W.to_channels_last(xp, dy)
-        spread = xp.reshape(dy[:, :, :, None, :] * wts, (b * h * w * k, c))
-        zeros = xp.zeros((b * h * w, c), dtype=dy.dtype, device=backend.device)
-        return finish(xp.reshape(backend.scatter_add(zeros, idx, spread), (b, h, w, c)))
+        g = image.gather_rows.vjp(xp.reshape(dy, (b * h * w, c)), None, flat, plan=plan)[0]
+        return finish(xp.reshape(g, (b, h, w, c)))
     return finish(y), backward
 
 

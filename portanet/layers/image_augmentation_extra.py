@@ -28,14 +28,14 @@ MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes thr
 
 from .. import backend as _backend
 from .. import ops as O
+from ..ops import image
 from ..ops._dispatch import primitive
 from ..ops import tape as _tape
 from ..random import SeedGenerator
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
 from .base import Layer
-from .image_augmentation import RandomRotation, RandomTranslation, _map_index
-from .image_preprocessing import resize_matrix
+from .image_augmentation import RandomRotation, RandomTranslation
 
 __all__ = ["RandomCrop", "RandomContrast", "RandomBrightness", "RandomGrayscale", "RandomHue",
            "RandomSaturation", "RandomSharpness", "RandomShear", "RandomColorJitter",
@@ -43,10 +43,6 @@ __all__ = ["RandomCrop", "RandomContrast", "RandomBrightness", "RandomGrayscale"
            "RandomGaussianBlur", "RandomPerspective", "RandomElasticTransform", "AutoContrast",
            "Equalization", "Solarization", "ContrastLimitedAdaptiveHistogramEqualization",
            "MixUp", "CutMix", "AugMix", "RandAugment", "MaxNumBoundingBoxes"]
-
-_EPS = {"float16": 9.765625e-04, "float32": 1.1920928955078125e-07,
-        "float64": 2.220446049250313e-16}
-
 
 # ----------------------------------------------------------------------------- validation
 def _owner(layer):
@@ -145,206 +141,16 @@ def _transform_value_range(images, original, target):
 
 def _axes(data_format):
     """(height axis, width axis, channels axis) of a 4D batch."""
-    return (2, 3, 1) if data_format == "channels_first" else (1, 2, 3)
+    return image.image_axes(4, data_format)
 
 
 def rgb_to_grayscale(layer, images, data_format):
-    """Keras's ``ops.image.rgb_to_grayscale`` (weights 0.2989, 0.587, 0.114)."""
+    """``ops.image.rgb_to_grayscale``, its error naming the layer."""
     ch = _axes(data_format)[2]
-    if images.shape[ch] == 1:
-        return images
-    if images.shape[ch] != 3:
+    if images.shape[ch] not in (1, 3):
         raise ValueError(f"{_owner(layer)}: expected images with 3 (RGB) or 1 channels; got "
                          f"shape {tuple(images.shape)}")
-    shape = [1, 1, 1, 1]
-    shape[ch] = 3
-    w = _const(layer, _host_weights(shape), like=images)
-    return O.sum(images * w, axis=ch, keepdims=True)
-
-
-def _host_weights(shape):
-    np = _backend.host_xp()
-    return np.reshape(np.asarray([0.2989, 0.587, 0.114]), tuple(shape))
-
-
-def _split3(images, ch):
-    parts = O.split(images, 3, axis=ch)
-    return [O.squeeze(p, axis=ch) for p in parts]
-
-
-def rgb_to_hsv(images, data_format):
-    """Keras's ``ops.image.rgb_to_hsv`` (NumPy backend formulas)."""
-    ch = _axes(data_format)[2]
-    eps = _EPS[_dtype_name(images)]
-    images = O.where(O.abs(images) < eps, 0.0, images)
-    r, g, b = _split3(images, ch)
-    value = O.maximum(O.maximum(r, g), b)
-    minimum = O.minimum(O.minimum(r, g), b)
-    range_ = value - minimum
-    safe_value = O.where(value > 0, value, 1.0)
-    safe_range = O.where(range_ > 0, range_, 1.0)
-    saturation = O.where(value > 0, range_ / safe_value, 0.0)
-    norm = 1.0 / (6.0 * safe_range)
-    hue = O.where(value == g, norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0)
-    hue = O.where(value == r, norm * (g - b), hue)
-    hue = O.where(range_ > 0, hue, 0.0) + O.cast(hue < 0.0, _dtype_name(images))
-    return O.stack([hue, saturation, value], axis=ch)
-
-
-def hsv_to_rgb(images, data_format):
-    """Keras's ``ops.image.hsv_to_rgb``."""
-    ch = _axes(data_format)[2]
-    hue, saturation, value = _split3(images, ch)
-    dh = O.mod(hue, 1.0) * 6.0
-    dr = O.clip(O.abs(dh - 3.0) - 1.0, 0.0, 1.0)
-    dg = O.clip(2.0 - O.abs(dh - 2.0), 0.0, 1.0)
-    db = O.clip(2.0 - O.abs(dh - 4.0), 0.0, 1.0)
-    one_minus_s = 1.0 - saturation
-    return O.stack([value * (one_minus_s + saturation * dr),
-                    value * (one_minus_s + saturation * dg),
-                    value * (one_minus_s + saturation * db)], axis=ch)
-
-
-def _to_last(images, data_format):
-    return O.transpose(images, (0, 2, 3, 1)) if data_format == "channels_first" else images
-
-
-def _from_last(images, data_format):
-    return O.transpose(images, (0, 3, 1, 2)) if data_format == "channels_first" else images
-
-
-def _depthwise_same(layer, images, kernel2d, data_format):
-    """Zero-padded 'same' depthwise correlation of every channel with a host 2D kernel."""
-    np = _backend.host_xp()
-    x = _to_last(images, data_format)
-    c = x.shape[-1]
-    k = np.asarray(kernel2d, dtype=np.float64)
-    k = np.tile(np.reshape(k, (k.shape[0], k.shape[1], 1, 1)), (1, 1, c, 1))
-    y = O.depthwise_conv(x, _const(layer, k, like=images), strides=1, padding="same",
-                         data_format="channels_last")
-    return _from_last(y, data_format)
-
-
-def _gaussian_kernel2d(size_x, size_y, sigma_x, sigma_y):
-    """Keras's ``gaussian_blur`` kernel: outer(k_y, k_x), each exp(-x²/2σ²) normalized."""
-    np = _backend.host_xp()
-
-    def k1(size, sigma):
-        x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-        k = np.exp(-0.5 * (x / sigma) ** 2)
-        return k / np.sum(k)
-    return np.linalg.outer(k1(int(size_y), float(sigma_y)), k1(int(size_x), float(sigma_x)))
-
-
-def _host_blur(a, kernel):
-    """Host zero-padded 'same' correlation of (B, H, W) with a 2D kernel (odd sizes)."""
-    np = _backend.host_xp()
-    kh, kw = kernel.shape
-    ph, pw = (kh - 1) // 2, (kw - 1) // 2
-    b, h, w = a.shape
-    padded = np.zeros((b, h + kh - 1, w + kw - 1), dtype=a.dtype)
-    padded[:, ph:ph + h, pw:pw + w] = a
-    out = np.zeros_like(a)
-    for i in range(kh):
-        for j in range(kw):
-            out = out + kernel[i, j] * padded[:, i:i + h, j:j + w]
-    return out
-
-
-# ------------------------------------------------------------------ resampling (gather op)
-def coords_plan(rows, cols, interpolation, fill_mode, height, width):
-    """Host sampling plan of (B, H, W) float source coordinates over (height, width) inputs:
-    flat gather indices, weights (B, H, W, K) and the weight left to the fill value, as
-    Keras's ``map_coordinates`` (order 0 or 1, the input extended by ``fill_mode``:
-    "reflect" = numpy "symmetric", "mirror" = numpy "reflect", "wrap", "nearest", "constant")."""
-    np = _backend.host_xp()
-    batch = rows.shape[0]
-    out_h, out_w = rows.shape[1], rows.shape[2]
-    if interpolation == "nearest":
-        corners = [(np.floor(rows + 0.5), np.floor(cols + 0.5), np.ones_like(rows))]
-    else:
-        r0, c0 = np.floor(rows), np.floor(cols)
-        fr, fc = rows - r0, cols - c0
-        corners = [(r0, c0, (1 - fr) * (1 - fc)), (r0, c0 + 1, (1 - fr) * fc),
-                   (r0 + 1, c0, fr * (1 - fc)), (r0 + 1, c0 + 1, fr * fc)]
-    base = np.reshape(np.arange(batch, dtype=np.int64) * (height * width), (batch, 1, 1))
-    indices, weights = [], []
-    fill = np.zeros((batch, out_h, out_w), dtype=np.float64)
-    for r, c, w in corners:
-        r, rv = _index(np, np.astype(r, np.int64), height, fill_mode)
-        c, cv = _index(np, np.astype(c, np.int64), width, fill_mode)
-        if rv is not None:
-            valid = np.logical_and(rv, cv)
-            fill = fill + np.where(valid, 0.0, w)
-            w = np.where(valid, w, 0.0)
-        indices.append(base + r * width + c)
-        weights.append(w)
-    return (np.reshape(np.stack(indices, axis=-1), (-1,)), np.stack(weights, axis=-1), fill)
-
-
-def _index(np, idx, n, fill_mode):
-    if fill_mode == "mirror":          # numpy.pad "reflect": period 2(n-1), edge not repeated
-        if n == 1:
-            return np.zeros_like(idx), None
-        period = 2 * (n - 1)
-        m = idx % period
-        return np.where(m >= n, period - m, m), None
-    return _map_index(np, idx, n, fill_mode)
-
-
-def _sample_impl(x, plan=None, backend=None):
-    xp = backend.xp
-    idx, wts, fill = plan
-    b = wts.shape[0]
-    h, w, k = wts.shape[1], wts.shape[2], wts.shape[3]
-    c = x.shape[-1]
-    flat = xp.reshape(x, (x.shape[0] * x.shape[1] * x.shape[2], c))
-    vals = xp.reshape(xp.take(flat, idx, axis=0), (b, h, w, k, c))
-    y = xp.sum(vals * wts, axis=3)
-    return y if fill is None else y + fill
-
-
-def _sample_vjp(g, out, x, plan=None, backend=None):
-    xp = backend.xp
-    idx, wts, _ = plan
-    b, h, w, k = wts.shape[0], wts.shape[1], wts.shape[2], wts.shape[3]
-    c = x.shape[-1]
-    spread = xp.reshape(g[:, :, :, None, :] * wts, (b * h * w * k, c))
-    rows = x.shape[0] * x.shape[1] * x.shape[2]
-    zeros = xp.zeros((rows, c), dtype=g.dtype, device=backend.device)
-    return (xp.reshape(backend.scatter_add(zeros, idx, spread), tuple(x.shape)),)
-
-
-_sample = primitive("image_sample", _sample_impl, _sample_vjp)
-
-
-def resample(layer, images, rows, cols, interpolation, fill_mode, fill_value, data_format):
-    """Images (4D) sampled at host coordinates ``rows``, ``cols`` (B, H, W); differentiable."""
-    x = _to_last(images, data_format)
-    h, w = x.shape[1], x.shape[2]
-    idx, weights, fill = coords_plan(rows, cols, interpolation, fill_mode, h, w)
-    fill_arr = None
-    if fill_mode == "constant" and fill_value != 0:
-        fill_arr = _const(layer, fill[..., None] * fill_value, like=images)
-    plan = (layer.backend.from_numpy(idx), _const(layer, weights[..., None], like=images),
-            fill_arr)
-    y = _sample(x, plan=plan, backend=layer.backend)
-    return _from_last(y, data_format)
-
-
-def affine_images(layer, images, matrices, interpolation, fill_mode, fill_value, data_format):
-    """Keras's ``ops.image.affine_transform`` (NumPy backend) of a 4D batch; differentiable."""
-    np = _backend.host_xp()
-    m = np.asarray(matrices, dtype=np.float64)
-    h_ax, w_ax, _ = _axes(data_format)
-    h, w = images.shape[h_ax], images.shape[w_ax]
-    i = np.astype(np.arange(h), np.float64)[None, :, None]
-    j = np.astype(np.arange(w), np.float64)[None, None, :]
-    a0, a1, a2, b0, b1, b2 = (m[:, k][:, None, None] for k in range(6))
-    rows = b0 * j + b1 * i + b2
-    cols = a0 * j + a1 * i + a2
-    return resample(layer, images, rows, cols, interpolation, fill_mode, fill_value,
-                    data_format)
+    return image.rgb_to_grayscale(images, data_format)
 
 
 def _host_op(name):
@@ -541,13 +347,8 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         index[h_ax] = slice(hs, min(hs + self.height, images.shape[h_ax]))
         index[w_ax] = slice(ws, min(ws + self.width, images.shape[w_ax]))
         images = images[tuple(index)]
-        for axis, size in ((h_ax, self.height), (w_ax, self.width)):
-            if images.shape[axis] != size:
-                m = _const(self, resize_matrix(images.shape[axis], size, "bilinear"), like=images)
-                y = O.tensordot(images, m, axes=([axis], [0]))
-                perm = tuple(range(axis)) + (3,) + tuple(range(axis, 3))
-                images = O.transpose(y, perm)
-        return images
+        mats = image.resize_mats(images, (h_ax, w_ax), (self.height, self.width), "bilinear")
+        return image.resample_axes(images, mats=mats) if mats else images
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -713,12 +514,12 @@ class RandomHue(_ColorLayer):
         x = _transform_value_range(images, self.value_range, (0, 1))
         adjust = _const(self, transformation["factor"], like=images)
         adjust = O.reshape(adjust, (-1, 1, 1))
-        hsv = rgb_to_hsv(x, self.data_format)
-        h, s, v = _split3(hsv, ch)
+        hsv = image.rgb_to_hsv(x, self.data_format)
+        h, s, v = image.split3(hsv, ch)
         h = h + adjust
         h = O.where(h > 1.0, h - 1.0, h)
         h = O.where(h < 0.0, h + 1.0, h)
-        x = hsv_to_rgb(O.stack([h, s, v], axis=ch), self.data_format)
+        x = image.hsv_to_rgb(O.stack([h, s, v], axis=ch), self.data_format)
         x = O.clip(x, 0, 1)
         return _transform_value_range(x, (0, 1), self.value_range)
 
@@ -753,10 +554,10 @@ class RandomSaturation(_ColorLayer):
             return images
         ch = _axes(self.data_format)[2]
         adjust = O.reshape(_const(self, transformation["factor"], like=images), (-1, 1, 1))
-        hsv = rgb_to_hsv(images, self.data_format)
-        h, s, v = _split3(hsv, ch)
+        hsv = image.rgb_to_hsv(images, self.data_format)
+        h, s, v = image.split3(hsv, ch)
         s = O.clip(s * adjust, self.value_range[0], self.value_range[1])
-        return hsv_to_rgb(O.stack([h, s, v], axis=ch), self.data_format)
+        return image.hsv_to_rgb(O.stack([h, s, v], axis=ch), self.data_format)
 
 
 class RandomSharpness(_ColorLayer):
@@ -789,7 +590,7 @@ class RandomSharpness(_ColorLayer):
         np = _backend.host_xp()
         a, b = 1.0 / 13.0, 5.0 / 13.0
         kernel = np.asarray([[a, a, a], [a, b, a], [a, a, a]])
-        smooth = _depthwise_same(self, images, kernel, self.data_format)
+        smooth = image.depthwise_same(images, kernel, self.data_format)
         f = np.reshape(np.asarray(transformation["factor"], dtype=np.float64) * 2, (-1, 1, 1, 1))
         out = images + O.multiply(_const(self, 1.0 - f, like=images), smooth - images)
         return O.clip(out, self.value_range[0], self.value_range[1])
@@ -1286,8 +1087,7 @@ class RandomGaussianBlur(_Augmentation):
             return images
         np = _backend.host_xp()
         s = np.asarray(transformation["blur_factor"], dtype=np.float64)
-        kernel = _gaussian_kernel2d(self.kernel_size[0], self.kernel_size[1], s[0], s[1])
-        blurred = _depthwise_same(self, images, kernel, self.data_format)
+        blurred = image.gaussian_blur(images, self.kernel_size, (s[0], s[1]), self.data_format)
         apply = np.reshape(np.asarray(transformation["should_apply_blur"], dtype=bool),
                            (-1, 1, 1, 1))
         out = O.where(_const(self, apply, dtype="bool"), blurred, images)
@@ -1351,8 +1151,8 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         s = np.asarray(transformation["shear_factor"], dtype=np.float64)
         one, zero = np.ones((s.shape[0],)), np.zeros((s.shape[0],))
         m = np.stack([one, s[:, 0], zero, s[:, 1], one, zero, zero, zero], axis=1)
-        return affine_images(self, images, m, self.interpolation, self.fill_mode,
-                             self.fill_value, self.data_format)
+        return image.affine_transform(images, m, self.interpolation, self.fill_mode,
+                                      self.fill_value, self.data_format)
 
     def get_config(self):
         config = super().get_config()
@@ -1360,24 +1160,6 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
                        "fill_mode": self.fill_mode, "interpolation": self.interpolation,
                        "seed": self.seed, "fill_value": self.fill_value})
         return config
-
-
-def compute_homography_matrix(start_points, end_points):
-    """Keras's ``ops.image.compute_homography_matrix`` on host arrays: (B, 4, 2) x2 -> (B, 8),
-    the projective map from end (output) points to start (input) points."""
-    np = _backend.host_xp()
-    s = np.asarray(start_points, dtype=np.float64)
-    e = np.asarray(end_points, dtype=np.float64)
-    rows, target = [], []
-    for k in range(4):
-        ex, ey, sx, sy = e[:, k, 0], e[:, k, 1], s[:, k, 0], s[:, k, 1]
-        one, zero = np.ones_like(ex), np.zeros_like(ex)
-        rows.append(np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], axis=-1))
-        rows.append(np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], axis=-1))
-        target += [sx, sy]
-    a = np.stack(rows, axis=1)
-    t = np.stack(target, axis=-1)[..., None]
-    return np.reshape(np.linalg.solve(a, t), (-1, 8))
 
 
 class RandomPerspective(_GeometryNoBoxes, _Augmentation):
@@ -1424,16 +1206,9 @@ class RandomPerspective(_GeometryNoBoxes, _Augmentation):
         if not training or transformation is None:
             return images
         np = _backend.host_xp()
-        m = compute_homography_matrix(transformation["start_points"], transformation["end_points"])
-        h, w = self._hw(images)
-        y = np.astype(np.arange(h), np.float64)[None, :, None]
-        x = np.astype(np.arange(w), np.float64)[None, None, :]
-        a = [m[:, k][:, None, None] for k in range(8)]
-        den = a[6] * x + a[7] * y + 1.0
-        cols = (a[0] * x + a[1] * y + a[2]) / den
-        rows = (a[3] * x + a[4] * y + a[5]) / den
-        warped = resample(self, images, rows, cols, self.interpolation, "constant",
-                          self.fill_value, self.data_format)
+        warped = image.perspective_transform(images, transformation["start_points"],
+                                             transformation["end_points"], self.interpolation,
+                                             self.fill_value, self.data_format)
         apply = np.reshape(np.asarray(transformation["apply_perspective"], dtype=bool),
                            (-1, 1, 1, 1))
         return O.where(_const(self, apply, dtype="bool"), warped, images)
@@ -1499,14 +1274,9 @@ class RandomElasticTransform(_GeometryNoBoxes, _Augmentation):
         h, w = self._hw(images)
         d = float(transformation["distortion_factor"])
         alpha, sigma = max(h, w) * 0.1 * d, min(h, w) * 0.05 * d
-        size = int(6 * sigma) | 1
-        kernel = _gaussian_kernel2d(size, size, sigma, sigma)
-        dx = _host_blur(np.asarray(transformation["dx"], dtype=np.float64) * sigma, kernel)
-        dy = _host_blur(np.asarray(transformation["dy"], dtype=np.float64) * sigma, kernel)
-        x = np.astype(np.arange(w), np.float64)[None, None, :]
-        y = np.astype(np.arange(h), np.float64)[None, :, None]
-        warped = resample(self, images, y + alpha * dy, x + alpha * dx, self.interpolation,
-                          self.fill_mode, self.fill_value, self.data_format)
+        warped = image.elastic_from_fields(images, transformation["dx"], transformation["dy"],
+                                           alpha, sigma, self.interpolation, self.fill_mode,
+                                           self.fill_value, self.data_format)
         apply = np.reshape(np.asarray(transformation["apply_transform"], dtype=bool),
                            (-1, 1, 1, 1))
         out = O.where(_const(self, apply, dtype="bool"), warped, images)
@@ -1737,8 +1507,8 @@ class _AffineOp:
 
     def transform_images(self, images, transformation, owner):
         layer = self.layer
-        return affine_images(owner, images, transformation["matrices"], layer.interpolation,
-                             layer.fill_mode, layer.fill_value, layer.data_format)
+        return image.affine_transform(images, transformation["matrices"], layer.interpolation,
+                                      layer.fill_mode, layer.fill_value, layer.data_format)
 
 
 class _Policy(_Augmentation):

@@ -6,16 +6,15 @@ each resized axis is a linear map, a weight matrix ``W`` of shape ``(in, out)`` 
 ``j`` samples the input at ``(j + 0.5)·in/out − 0.5`` (half-pixel centers) through the
 kernel (triangle for bilinear, Keys cubic, Lanczos), normalized to sum 1. "nearest" takes
 input ``floor((j + 0.5)·in/out)`` (computed in float32 as Keras). The layer contracts the
-image with ``W`` along height and width, and its backward contracts with ``Wᵀ``.
+image with ``W`` along height and width, and its backward contracts with ``Wᵀ`` (the math and
+the op are ``portanet.ops.image``'s: ``resize`` and the layers share them).
 
 Images are 4D ``(batch, height, width, channels)`` (or ``(batch, channels, height, width)``
 with ``data_format="channels_first"``) or 3D (one unbatched image). Integer inputs are cast
 to the layer's float dtype, as Keras does.
 """
 
-import math
-
-from .. import backend as _backend
+from ..ops import image
 from ..random import SeedGenerator, uniform
 from ..validation import check_number
 from . import _windows as W
@@ -24,6 +23,7 @@ from .base import Layer, check_positive_int
 __all__ = ["Rescaling", "CenterCrop", "Resizing", "RandomFlip"]
 
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5")
+# The image math (resize matrices, windows, the aspect-ratio boxes) lives in portanet.ops.image.
 
 
 def _to_float(layer, x):
@@ -33,59 +33,6 @@ def _to_float(layer, x):
     return x
 
 
-# ----------------------------------------------------------------------------- resize kernels
-# Host math on NumPy arrays through the Array API namespace (numpy stays in the backend).
-def _triangle(np, x):
-    return np.where(x < 1.0, 1.0 - x, 0.0)
-
-
-def _keys_cubic(np, x):
-    out = ((1.5 * x - 2.5) * x) * x + 1.0
-    out = np.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
-    return np.where(x >= 2.0, 0.0, out)
-
-
-def _lanczos(radius):
-    def kernel(np, x):
-        y = radius * np.sin(math.pi * x) * np.sin(math.pi * x / radius)
-        out = np.where(x > 1e-3, y / np.where(x != 0, math.pi ** 2 * x ** 2, 1.0), 1.0)
-        return np.where(x > radius, 0.0, out)
-    return kernel
-
-
-_KERNELS = {"bilinear": _triangle, "bicubic": _keys_cubic, "lanczos3": _lanczos(3.0),
-            "lanczos5": _lanczos(5.0)}
-
-
-def resize_matrix(in_size, out_size, interpolation="bilinear", antialias=False):
-    """The ``(in_size, out_size)`` float64 matrix of one resized axis (Keras's NumPy
-    backend: ``_compute_weight_mat``, or nearest's ``floor((j + 0.5)·in/out)``)."""
-    np = _backend.host_xp()
-    if interpolation == "nearest":
-        offsets = (np.arange(out_size, dtype=np.float32) + 0.5) * in_size / out_size
-        idx = np.astype(np.floor(offsets), np.int64)
-        return np.astype(np.arange(in_size)[:, None] == idx[None, :], np.float64)
-    kernel = _KERNELS[interpolation]
-    scale = out_size / in_size
-    inv_scale = 1.0 / scale
-    kernel_scale = max(inv_scale, 1.0) if antialias else 1.0
-    sample = (np.arange(out_size, dtype=np.float64) + 0.5) * inv_scale - 0.5
-    x = np.abs(sample[None, :] - np.arange(in_size, dtype=np.float64)[:, None]) / kernel_scale
-    w = kernel(np, x)
-    total = np.sum(w, axis=0, keepdims=True)
-    w = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
-                 w / np.where(total != 0, total, 1.0), 0.0)
-    inside = np.logical_and(sample >= -0.5, sample <= in_size - 0.5)[None, :]
-    return np.where(inside, w, 0.0)
-
-
-def _contract(xp, x, w, axis):
-    """``x`` with ``axis`` (of length w.shape[0]) replaced by ``x ·_axis w``."""
-    y = xp.tensordot(x, w, axes=([axis], [0]))
-    nd = y.ndim
-    return xp.permute_dims(y, tuple(range(axis)) + (nd - 1,) + tuple(range(axis, nd - 1)))
-
-
 def _image_axes(ndim, data_format, owner):
     if ndim not in (3, 4):
         raise ValueError(f"{owner}: expected images of rank 3 (one image) or 4 (a batch); got "
@@ -93,38 +40,11 @@ def _image_axes(ndim, data_format, owner):
     return (ndim - 2, ndim - 1) if data_format == "channels_first" else (ndim - 3, ndim - 2)
 
 
-def _crop(xp, x, axes, starts, sizes):
+def _crop(x, axes, starts, sizes):
     """A window of ``x`` along the two image axes, and its adjoint (zero-fill)."""
-    index = [slice(None)] * x.ndim
-    for a, s, n in zip(axes, starts, sizes):
-        index[a] = slice(s, s + n)
-    index = tuple(index)
-    shape, dtype = tuple(x.shape), x.dtype
-    device = getattr(x, "device", None)
-
-    def adjoint(dy):
-        dx = xp.zeros(shape, dtype=dtype, device=device)
-        dx[index] = dy
-        return dx
-    return x[index], adjoint
-
-
-def _pad(xp, x, axis, before, value):
-    """``before`` rows of ``value`` on both sides of ``axis``, and its adjoint (a slice)."""
-    shape = list(x.shape)
-    shape[axis] = before
-    block = xp.full(tuple(shape), value, dtype=x.dtype, device=getattr(x, "device", None))
-    index = [slice(None)] * x.ndim
-    index[axis] = slice(before, before + x.shape[axis])
-    index = tuple(index)
-    return xp.concat([block, x, block], axis=axis), (lambda dy: dy[index])
-
-
-def _aspect_crop(height, width, target_h, target_w):
-    """Keras's crop_to_aspect_ratio box: (h_start, w_start, crop_h, crop_w)."""
-    crop_h = max(min(height, int(float(width * target_h) / target_w)), 1)
-    crop_w = max(min(width, int(float(height * target_w) / target_h)), 1)
-    return int(float(height - crop_h) / 2), int(float(width - crop_w) / 2), crop_h, crop_w
+    index = image.window_index(x.ndim, axes, starts, sizes)
+    y = image.crop_window.impl(x, index=index)
+    return y, lambda dy: image.crop_window.vjp(dy, y, x, index=index)[0]
 
 
 class _ImageLayer(Layer):
@@ -140,22 +60,11 @@ class _ImageLayer(Layer):
         return tuple(shape)
 
     def _resize(self, x, axes, interpolation, antialias=False):
-        """Resize the two image axes of ``x`` to (height, width): ``(y, backward)``."""
-        xp = self.xp
-        mats = []
-        for axis, size in zip(axes, (self.height, self.width)):
-            if x.shape[axis] != size:
-                host = resize_matrix(x.shape[axis], size, interpolation, antialias)
-                mats.append((axis, self.backend.from_numpy(host, x.dtype)))
-        y = x
-        for axis, m in mats:
-            y = _contract(xp, y, m, axis)
-
-        def backward(dy):
-            for axis, m in reversed(mats):
-                dy = _contract(xp, dy, xp.matrix_transpose(m), axis)
-            return dy
-        return y, backward
+        """Resize the two image axes of ``x`` to (height, width): ``(y, backward)``
+        (``ops.image``'s resampling op, its forward and its gradient)."""
+        mats = image.resize_mats(x, axes, (self.height, self.width), interpolation, antialias)
+        y = image.resample_axes.impl(x, mats=mats)
+        return y, lambda dy: image.resample_axes.vjp(dy, y, x, mats=mats)[0]
 
 
 class Rescaling(Layer):
@@ -240,10 +149,10 @@ class CenterCrop(_ImageLayer):
         axes = self._axes(x.ndim)
         h, w = x.shape[axes[0]], x.shape[axes[1]]
         if h >= self.height and w >= self.width:
-            return _crop(self.xp, x, axes, ((h - self.height) // 2, (w - self.width) // 2),
+            return _crop(x, axes, ((h - self.height) // 2, (w - self.width) // 2),
                          (self.height, self.width))
-        hs, ws, ch, cw = _aspect_crop(h, w, self.height, self.width)
-        cropped, crop_back = _crop(self.xp, x, axes, (hs, ws), (ch, cw))
+        hs, ws, ch, cw = image.aspect_crop(h, w, self.height, self.width)
+        cropped, crop_back = _crop(x, axes, (hs, ws), (ch, cw))
         y, resize_back = self._resize(cropped, axes, "bilinear")
         return y, lambda dy: crop_back(resize_back(dy))
 
@@ -304,16 +213,17 @@ class Resizing(_ImageLayer):
         h, w = x.shape[axes[0]], x.shape[axes[1]]
         pre_back = None
         if self.crop_to_aspect_ratio:
-            hs, ws, ch, cw = _aspect_crop(h, w, self.height, self.width)
-            x, pre_back = _crop(self.xp, x, axes, (hs, ws), (ch, cw))
+            hs, ws, ch, cw = image.aspect_crop(h, w, self.height, self.width)
+            x, pre_back = _crop(x, axes, (hs, ws), (ch, cw))
         elif self.pad_to_aspect_ratio:
-            pad_h = max(h, int(float(w * self.height) / self.width))
-            pad_w = max(w, int(float(h * self.width) / self.height))
-            hs, ws = int(float(pad_h - h) / 2), int(float(pad_w - w) / 2)
-            if hs > 0:
-                x, pre_back = _pad(self.xp, x, axes[0], hs, self.fill_value)
-            elif ws > 0:
-                x, pre_back = _pad(self.xp, x, axes[1], ws, self.fill_value)
+            hs, ws = image.aspect_pad(h, w, self.height, self.width)
+            if hs or ws:
+                axis, n = (axes[0], hs) if hs else (axes[1], ws)
+                widths = image.pad_widths(x.ndim, axis, n, n)
+                unpadded, value = x, float(self.fill_value)
+                x = image.pad_window.impl(unpadded, widths=widths, value=value)
+                pre_back = (lambda dy: image.pad_window.vjp(dy, None, unpadded, widths=widths,
+                                                            value=value)[0])
         y, resize_back = self._resize(x, axes, self.interpolation, self.antialias)
         if pre_back is None:
             return y, resize_back

@@ -52,3 +52,6 @@ for _name in ALL:
     setattr(numpy, _name, globals()[_name])
 numpy.__all__ = list(ALL)
 del _name
+
+# keras.ops.image: the image functions as one namespace (``ops.image.resize``...).
+from . import image  # noqa: E402,F401
