@@ -230,6 +230,15 @@ def test_every_differentiable_op_is_checked():
     # differences in tests/test_ops_extra.py (GRAD_CASES).
     from test_ops_extra import GRAD_CASES
     checked |= {c[0] for c in GRAD_CASES}
+    # The image primitives behind pn.ops.image are checked through its functions against
+    # finite differences in tests/test_ops_image.py (GRADIENT_CASES: resize, crop, pad,
+    # gathers at grid and traced coordinates); image_piecewise_constant (Equalization,
+    # CLAHE, posterization) has a zero gradient by definition, as in Keras.
+    from test_ops_image import GRADIENT_CASES as IMAGE_CASES
+    assert {"resize_bicubic", "crop", "pad", "affine_constant", "map_coordinates_at_traced_coordinates"} \
+        <= set(IMAGE_CASES)
+    checked |= {"image_resize", "image_crop", "image_pad", "image_gather", "image_gather_coordinates",
+                "image_piecewise_constant"}
     missing = []
     for name, op in _OPS.items():
         if getattr(op, "vjp", None) is None and name not in ("split",):
