@@ -1,7 +1,7 @@
 """Core layers: Input/InputLayer, Dense, Activation, Identity."""
 
 from .. import activations as _activations
-from .base import Layer, check_positive_int
+from .base import Layer, check_no_quantization, check_positive_int
 from .symbolic import KerasTensor, Node
 
 
@@ -90,8 +90,11 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         check_positive_int(units, "units", "Dense")
+        check_no_quantization("Dense", lora_rank=lora_rank, lora_alpha=lora_alpha,
+                              quantization_config=quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = units
         self.activation = _activations.get(activation)
@@ -167,7 +170,7 @@ class Dense(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return config
+        return self._keras_config_always(config, "quantization_config")
 
 
 class Activation(Layer):

@@ -35,7 +35,7 @@ from .confusion_metrics import (_ConfusionCount, _ConfusionMetric, _NEG_INF, _Tr
 from .f_score_metrics import *  # noqa: F401,F403
 
 
-_registry = NameRegistry("metric", Metric)
+_registry = NameRegistry("metric", Metric, "keras.metrics")
 
 
 def register(obj, *names):

@@ -14,7 +14,7 @@ from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-_registry = NameRegistry("optimizer", Optimizer)
+_registry = NameRegistry("optimizer", Optimizer, "keras.optimizers")
 
 
 def register(cls, *names):

@@ -416,7 +416,9 @@ class MultiHeadAttention(Layer):
             "dropout": self.dropout,
             "use_bias": self.use_bias,
             "output_shape": None if self._output_shape is None else list(self._output_shape),
-            "attention_axes": (None if self._attention_axes_arg is None
+            # Keras writes the axes it resolved at build (default: all but batch and features).
+            "attention_axes": (list(self._attention_axes) if getattr(self, "_attention_axes", None)
+                               is not None else None if self._attention_axes_arg is None
                                else list(self._attention_axes_arg)),
             "seed": self.seed,
             "use_gate": self.use_gate,
@@ -425,4 +427,13 @@ class MultiHeadAttention(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return self._flags_config(config)
+        return self._flags_config(self._keras_config_always(config, "activity_regularizer"))
+
+    def get_build_config(self):
+        """Keras's form: ``{"shapes_dict": {"query_shape", "value_shape"[, "key_shape"]}}``
+        (Keras's build takes the shapes as named arguments)."""
+        if not self.built or self._build_input_shape is None:
+            return None
+        shapes = list(self._build_input_shape)
+        names = ("query_shape", "value_shape", "key_shape")
+        return {"shapes_dict": {names[i]: list(shapes[i]) for i in range(min(len(shapes), 3))}}
