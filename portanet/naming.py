@@ -154,6 +154,9 @@ class NameRegistry:
         if not isinstance(config, dict) or "class_name" not in config:
             raise ValueError(f"cannot deserialize {self.kind} from {config!r}: expected a name "
                              "or a dict with 'class_name' and 'config'")
+        if config["class_name"] == "function" and isinstance(config.get("config"), str):
+            # Keras's form of a built-in function ({"class_name": "function", "config": name}).
+            return self.get(config["config"])
         cls = self.lookup(_class_key(config))
         cfg = dict(config.get("config") or {})
         if not isinstance(cls, type):

@@ -189,9 +189,13 @@ def _deserialize(config):
             first_error = first_error or exc
             continue
         if pn_module is _layers:
-            # build_config and compile_config too; registered_name already resolved.
-            return _layers.deserialize(dict(config, class_name=inner["class_name"], config=inner["config"],
-                                            registered_name=None))
+            # build_config too; registered_name already resolved.
+            obj = _layers.deserialize(dict(config, class_name=inner["class_name"], config=inner["config"],
+                                           registered_name=None))
+            compile_config = config.get("compile_config")
+            if compile_config and callable(getattr(obj, "compile_from_config", None)):
+                obj.compile_from_config(compile_config)     # as Keras's deserialize_keras_object
+            return obj
         return pn_module.deserialize(inner)
     raise first_error
 

@@ -81,6 +81,32 @@ KERAS_LAYERS_WITHOUT_BUILD_CONFIG = frozenset("""
     """.split())
 
 
+# The keyword arguments Keras records in a layer's inbound node when the layer is called on
+# symbolic tensors with none given (Keras fills ``mask`` for a call that takes one and the
+# call-context ``training`` where its default is not None). Measured with Keras 3.15.1 by
+# tests/keras_reference/make_config_reference.py ("node_kwargs"); a class not listed records
+# none. A new layer class may set ``_keras_node_kwargs = {...}`` on itself instead.
+KERAS_NODE_KWARGS = {
+    **{name: {"training": False} for name in (
+        "AlphaDropout", "Dropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
+        "SpatialDropout2D", "SpatialDropout3D")},
+    **{name: {"training": True} for name in (
+        "CenterCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing")},
+    **{name: {"mask": None} for name in (
+        "BatchNormalization", "Bidirectional", "GlobalAveragePooling1D", "Softmax", "TimeDistributed",
+        "Functional", "Sequential")},
+    **{name: {"mask": None, "training": False} for name in ("GRU", "LSTM", "RNN", "SimpleRNN")},
+}
+
+
+def keras_node_kwargs(layer):
+    """The kwargs Keras records in ``layer``'s inbound node (see KERAS_NODE_KWARGS)."""
+    own = getattr(type(layer), "_keras_node_kwargs", None)
+    if own is None:
+        own = KERAS_NODE_KWARGS.get(type(layer).__name__, {})
+    return dict(own)
+
+
 def check_no_quantization(owner, **values):
     """Keras's LoRA / quantization arguments (``lora_rank``, ``lora_alpha``,
     ``quantization_config``): accepted at their default None only."""

@@ -16,7 +16,10 @@ class InputLayer(Layer):
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
-                 sparse=False, **kwargs):
+                 sparse=False, ragged=False, optional=False, **kwargs):
+        for arg, value in (("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"InputLayer: {arg}={value!r}; {arg} inputs are not supported (use False)")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("InputLayer: give shape=(...) (without the batch axis) or batch_shape")
@@ -31,6 +34,7 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + shape
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.batch_shape = tuple(batch_shape)
+        self.sparse = bool(sparse)
         self.built = True
         self._tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name,
                                    node=Node(self, [], []), index=0)
@@ -52,7 +56,9 @@ class InputLayer(Layer):
         return self.batch_shape
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+        # Keras 3's InputLayer config (dtype as the plain name, no trainable).
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": self.sparse,
+                "ragged": False, "name": self.name, "optional": False}
 
 
 def _identity(dy):

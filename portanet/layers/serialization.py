@@ -55,9 +55,10 @@ def serialize(layer):
     return entry
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(config):
     """A layer (or model) from ``serialize``'s form, Keras 3's or Keras 2's; a
-    ``build_config`` builds it, a non-empty ``compile_config`` compiles a model."""
+    ``build_config`` builds it. A ``compile_config`` is not applied here (nested models
+    and load_model(compile=False) stay uncompiled): ``deserialize_keras_object`` applies it."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"cannot deserialize a layer from {config!r}: expected a dict with "
                          "'class_name' and 'config'")
@@ -72,7 +73,4 @@ def deserialize(config, custom_objects=None):
     build = config.get("build_config")
     if isinstance(build, dict) and not layer.built:
         layer.build_from_config(build)
-    compile_config = config.get("compile_config")
-    if compile_config and callable(getattr(layer, "compile_from_config", None)):
-        layer.compile_from_config(compile_config)
     return layer

@@ -279,14 +279,19 @@ def main():
         ident, cls, args, shapes = case[:4]
         dtype = case[4] if len(case) > 4 else "float32"
         layer = make_layer(cls, args, ident)
+        node_kwargs = None
         if shapes is not None:
             if isinstance(shapes, list):
                 inputs = [keras.Input(shape=s, dtype=dtype) for s in shapes]
-                layer(*inputs) if cls in ("MultiHeadAttention", "GroupedQueryAttention") else layer(inputs)
+                y = layer(*inputs) if cls in ("MultiHeadAttention", "GroupedQueryAttention") else layer(inputs)
             else:
-                layer(keras.Input(shape=shapes, dtype=dtype))
+                inputs = keras.Input(shape=shapes, dtype=dtype)
+                y = layer(inputs)
+            # The kwargs Keras records in the layer's inbound node of a functional model.
+            entry = keras.Model(inputs, y).get_config()["layers"][-1]
+            node_kwargs = entry["inbound_nodes"][0]["kwargs"]
         out["layers"].append({"id": ident, "class_name": cls, "args": to_jsonable(args),
-                              "inputs": to_jsonable(shapes), "dtype": dtype,
+                              "inputs": to_jsonable(shapes), "dtype": dtype, "node_kwargs": node_kwargs,
                               "keras": keras.saving.serialize_keras_object(layer)})
 
     for kind, module, table in (("loss", keras.losses, LOSSES), ("metric", keras.metrics, METRICS),
@@ -349,6 +354,18 @@ def main():
                                    keras.layers.Dense(2, name="sn_d")], name="seq_nested")
     record("sequential_nested", seq_nested, rng.normal(size=(3, 4)).astype("float32"),
            "Sequential holding a Sequential")
+
+    t = keras.Input(shape=(5, 4), name="seq_x")
+    r = keras.layers.LSTM(3, return_sequences=True, name="m_lstm")(t)
+    r = keras.layers.BatchNormalization(name="m_bn")(r)
+    r = keras.layers.Dropout(0.2, name="m_drop")(r)
+    att = keras.layers.Attention(name="m_att")([r, r])
+    mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=2, name="m_mha")(att, r)
+    pooled = keras.layers.GlobalAveragePooling1D(name="m_pool")(mha)
+    probs = keras.layers.Softmax(name="m_soft")(keras.layers.Dense(3, name="m_d")(pooled))
+    masks = keras.Model(t, probs, name="call_kwargs")
+    record("functional_call_kwargs", masks, rng.normal(size=(2, 5, 4)).astype("float32"),
+           "layers whose call takes a mask: the node kwargs Keras records")
 
     compiled = keras.Sequential([keras.Input(shape=(4,), name="c_in"), keras.layers.Dense(2, name="c_d")],
                                 name="compiled")

@@ -96,6 +96,9 @@ class MultiHeadAttention(Layer):
 
     supports_masking = True
 
+    # In a functional config Keras records query, value (and key) as separate arguments.
+    _keras_positional_inputs = 3
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
