@@ -99,6 +99,9 @@ class MultiHeadAttention(Layer):
     # In a functional config Keras records query, value (and key) as separate arguments.
     _keras_positional_inputs = 3
 
+    # In a functional config Keras records query, value (and key) as separate arguments.
+    _keras_positional_inputs = 3
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -173,6 +176,11 @@ class MultiHeadAttention(Layer):
                 inputs.append(value if key is None else key)
             if attention_mask is not None:
                 inputs.append(attention_mask)
+        if value is not None and self._symbolic_flags is None and symbolic.is_symbolic(inputs):
+            # The first functional call of a layer rebuilt from a config (Keras's form passes
+            # query, value, key separately): the flags kept in its config apply.
+            return_attention_scores = return_attention_scores or self.return_attention_scores
+            use_causal_mask = use_causal_mask or self.use_causal_mask
         explicit = [query_mask, value_mask, key_mask]
         if any(m is not None for m in explicit):
             mask = explicit + [None] * (len(inputs) - 3)
