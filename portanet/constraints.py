@@ -28,10 +28,10 @@ def _norms(w, axis):
 class MaxNorm(Constraint):
     """Scale each slice along ``axis`` so its L2 norm is at most ``max_value``."""
 
-    def __init__(self, max_value=2.0, axis=0):
+    def __init__(self, max_value=2, axis=0):
         if not max_value > 0:
             raise ValueError(f"MaxNorm: max_value={max_value!r}; expected a positive float")
-        self.max_value, self.axis = float(max_value), axis
+        self.max_value, self.axis = max_value, axis
 
     def __call__(self, w):
         xp, norms = _norms(w, self.axis)
@@ -83,7 +83,7 @@ class UnitNorm(Constraint):
         return {"axis": self.axis}
 
 
-_registry = NameRegistry("constraint", Constraint)
+_registry = NameRegistry("constraint", Constraint, "keras.constraints")
 _registry.register(MaxNorm, "max_norm")
 _registry.register(MinMaxNorm, "min_max_norm")
 _registry.register(NonNeg, "non_neg")

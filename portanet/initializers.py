@@ -16,9 +16,17 @@ from . import config
 _TRUNC = 0.87962566103423978  # stddev of a unit normal truncated at ±2, as Keras
 
 
-def compute_fans(shape):
-    """Keras's fan computation: conv kernels (k..., in, out) count the receptive field."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Keras's fan computation: conv kernels (k..., in, out) count the receptive field;
+    with ``input_axes`` and ``output_axes`` the fans are the products of those axes."""
     shape = tuple(int(s) for s in shape)
+    if input_axes is not None and output_axes is not None:
+        fan_in = fan_out = 1
+        for axis in input_axes:
+            fan_in *= shape[axis]
+        for axis in output_axes:
+            fan_out *= shape[axis]
+        return fan_in, fan_out
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -151,8 +159,15 @@ class VarianceScaling(_Seeded):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform", "normal")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
+        for arg, axes in (("input_axes", input_axes), ("output_axes", output_axes)):
+            if axes is not None and (not isinstance(axes, (list, tuple)) or not all(
+                    isinstance(a, int) and not isinstance(a, bool) for a in axes)):
+                raise ValueError(f"{type(self).__name__}: {arg}={axes!r}; expected None or a list of ints")
+        self.input_axes = None if input_axes is None else list(input_axes)
+        self.output_axes = None if output_axes is None else list(output_axes)
         if not scale > 0:
             raise ValueError(f"VarianceScaling: scale={scale!r}; expected a positive float")
         if mode not in self._MODES:
@@ -163,7 +178,7 @@ class VarianceScaling(_Seeded):
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         s = self.scale / max(1.0, n)
         rng = self._rng()
@@ -178,55 +193,55 @@ class VarianceScaling(_Seeded):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_avg", "uniform", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(1.0, "fan_avg", "uniform", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class HeUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(2.0, "fan_in", "uniform", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(2.0, "fan_in", "uniform", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class HeNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(2.0, "fan_in", "truncated_normal", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class LecunUniform(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_in", "uniform", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(1.0, "fan_in", "uniform", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class LecunNormal(VarianceScaling):
-    def __init__(self, seed=None):
-        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(1.0, "fan_in", "truncated_normal", seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class Orthogonal(_Seeded):
@@ -266,7 +281,7 @@ class Identity(Initializer):
         return self.gain * _backend.host_xp().eye(shape[0], shape[1], dtype=self._dtype(dtype))
 
     def get_config(self):
-        return {"gain": self.gain}
+        return {}      # Keras 3.15 writes no gain (keras/src/initializers/constant_initializers.py)
 
 
 _WINDOWS = ("hann", "hamming", "blackman", "bartlett", "boxcar")
@@ -360,7 +375,7 @@ class STFT(Initializer):
                 "scaling": self.scaling}
 
 
-_registry = NameRegistry("initializer", Initializer)
+_registry = NameRegistry("initializer", Initializer, "keras.initializers")
 for _cls, _names in [
     (Zeros, ("zeros",)), (Ones, ("ones",)), (Constant, ("constant",)),
     (RandomNormal, ("random_normal", "normal")), (RandomUniform, ("random_uniform", "uniform")),

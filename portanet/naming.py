@@ -79,9 +79,11 @@ def snake_case(name):
 class NameRegistry:
     """Maps names (strings and class names) to classes or functions of one kind."""
 
-    def __init__(self, kind, base=None):
+    def __init__(self, kind, base=None, module=None):
         self.kind = kind
         self.base = base
+        # The Keras module objects of this kind serialize under ("keras.initializers", ...).
+        self.module = module
         self._by_name = {}
         self._canonical = {}
 
@@ -133,6 +135,8 @@ class NameRegistry:
                         f"name (one of {', '.join(self.names())}), a config dict or an instance")
 
     def serialize(self, obj):
+        """Keras 3's form: ``{"module", "class_name", "config", "registered_name"}`` (see
+        ``keras_object_config``); a function or class without get_config gives its name."""
         if obj is None:
             return None
         if isinstance(obj, type) or not hasattr(obj, "get_config"):
@@ -140,7 +144,7 @@ class NameRegistry:
             if name is None:
                 raise TypeError(f"cannot serialize {self.kind} {obj!r}: it has no name or get_config")
             return name
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        return keras_object_config(obj, self.module)
 
     def deserialize(self, config):
         if config is None:
@@ -150,10 +154,47 @@ class NameRegistry:
         if not isinstance(config, dict) or "class_name" not in config:
             raise ValueError(f"cannot deserialize {self.kind} from {config!r}: expected a name "
                              "or a dict with 'class_name' and 'config'")
-        cls = self.lookup(config["class_name"])
+        if config["class_name"] == "function" and isinstance(config.get("config"), str):
+            # Keras's form of a built-in function ({"class_name": "function", "config": name}).
+            return self.get(config["config"])
+        cls = self.lookup(_class_key(config))
         cfg = dict(config.get("config") or {})
         if not isinstance(cls, type):
             return cls
         if hasattr(cls, "from_config"):
             return cls.from_config(cfg)
         return cls(**cfg)
+
+
+def registered_name(obj_or_cls):
+    """The ``"package>name"`` a class was registered under, or None for built-in classes."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    name = cls.__dict__.get("_registered_name")
+    return name if isinstance(name, str) else None
+
+
+def keras_object_config(obj, module, config=None):
+    """Keras 3's serialized form of a built-in or registered object:
+    ``{"module", "class_name", "config", "registered_name"}``.
+
+    A built-in object is written under ``module`` (its Keras module, e.g.
+    ``"keras.initializers"``) with ``registered_name`` None; a class registered with
+    ``register_serializable`` writes its Python module (only recorded, never imported back)
+    and its ``"package>name"``, as Keras does. ``config`` defaults to ``obj.get_config()``.
+    """
+    registered = registered_name(obj)
+    cls = type(obj)
+    return {"module": module if registered is None else cls.__module__,
+            # A class Keras exports under another name sets _keras_class_name on itself.
+            "class_name": cls.__dict__.get("_keras_class_name", cls.__name__),
+            "config": obj.get_config() if config is None else config,
+            "registered_name": registered}
+
+
+def _class_key(config):
+    """The name to resolve for a ``{"class_name", "registered_name", ...}`` dict: a
+    registered custom class is found by its ``"package>name"`` first (as Keras)."""
+    registered = config.get("registered_name")
+    if isinstance(registered, str) and registered in CUSTOM_OBJECTS and registered != config["class_name"]:
+        return registered
+    return config["class_name"]

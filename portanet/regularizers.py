@@ -114,7 +114,7 @@ class OrthogonalRegularizer(Regularizer):
         return {"factor": self.factor, "mode": self.mode}
 
 
-_registry = NameRegistry("regularizer", Regularizer)
+_registry = NameRegistry("regularizer", Regularizer, "keras.regularizers")
 _registry.register(L1, "l1")
 _registry.register(L2, "l2")
 _registry.register(L1L2, "l1_l2", "l1l2")

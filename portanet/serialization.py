@@ -23,7 +23,7 @@ from . import metrics as _metrics
 from . import optimizers as _optimizers
 from . import regularizers as _regularizers
 from .layers.base import Layer
-from .naming import CUSTOM_OBJECTS, custom_object_scope
+from .naming import CUSTOM_OBJECTS, custom_object_scope, keras_object_config, registered_name
 from .optimizers import schedules as _schedules
 
 # (Keras module, portanet module, base class): the order in which an object's kind is told.
@@ -37,15 +37,7 @@ _KINDS = (
     ("keras.regularizers", _regularizers, _regularizers.Regularizer),
     ("keras.constraints", _constraints, _constraints.Constraint),
 )
-# Where Keras 3 puts the model classes (``keras.Sequential``, the functional model).
-_MODEL_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.functional"}
 _JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def _registered_name(obj_or_cls):
-    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    name = cls.__dict__.get("_registered_name")
-    return name if isinstance(name, str) else None
 
 
 def _function_entry(fn):
@@ -83,25 +75,15 @@ def serialize_keras_object(obj):
         return [serialize_keras_object(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): serialize_keras_object(v) for k, v in obj.items()}
-    for module, pn_module, base in _KINDS:
+    if isinstance(obj, Layer):
+        return _layers.serialize(obj)      # adds build_config (and a model's compile_config)
+    for module, pn_module, base in _KINDS[1:]:
         if isinstance(obj, base):
-            cls_name = type(obj).__name__
-            registered = _registered_name(obj)
-            if base is Layer:
-                module = _MODEL_MODULES.get(cls_name, module)
-            # A registered user class: its Python module, only recorded (never imported back).
-            entry = {"module": module if registered is None else type(obj).__module__,
-                     "class_name": cls_name, "config": obj.get_config(), "registered_name": registered or
-                     ("Functional" if cls_name == "Functional" else None)}
-            if base is Layer:
-                shape = _build_shape(obj)
-                if shape is not None:
-                    entry["build_config"] = {"input_shape": shape}
-            return entry
+            return keras_object_config(obj, module)
     if callable(obj) and not isinstance(obj, type):
         return _function_entry(obj)
     if hasattr(obj, "get_config"):
-        registered = _registered_name(obj)
+        registered = registered_name(obj)
         if registered is None:
             raise TypeError(f"serialize_keras_object: {type(obj).__name__} is not a portanet object; "
                             "register it with pn.saving.register_serializable")
@@ -109,22 +91,6 @@ def serialize_keras_object(obj):
                 "config": obj.get_config(), "registered_name": registered}
     raise TypeError(f"serialize_keras_object: cannot serialize {obj!r} ({type(obj).__name__}); expected "
                     "a portanet object, a named function or plain values")
-
-
-def _build_shape(layer):
-    """The input shape a built layer was built on (a list, or a list of lists), or None."""
-    if not getattr(layer, "built", False):
-        return None
-    shapes = None
-    try:
-        shapes = layer.input_shapes          # models
-    except (AttributeError, NotImplementedError, ValueError):
-        shape = getattr(layer, "_build_input_shape", None)
-        shapes = None if shape is None else [shape]
-    if not shapes:
-        return None
-    as_lists = [list(s) if isinstance(s, (tuple, list)) else s for s in shapes]
-    return as_lists[0] if len(as_lists) == 1 else as_lists
 
 
 def _kind_for(module):
@@ -222,14 +188,15 @@ def _deserialize(config):
         except ValueError as exc:
             first_error = first_error or exc
             continue
-        obj = pn_module.deserialize(inner)
-        build = config.get("build_config")
-        if isinstance(obj, Layer) and not obj.built and isinstance(build, dict) and build.get("input_shape"):
-            shape = build["input_shape"]
-            many = shape and isinstance(shape[0], (list, tuple))
-            build_fn = getattr(obj, "_maybe_build", obj.build)    # records the shape as built
-            build_fn([tuple(s) for s in shape] if many else tuple(shape))
-        return obj
+        if pn_module is _layers:
+            # build_config too; registered_name already resolved.
+            obj = _layers.deserialize(dict(config, class_name=inner["class_name"], config=inner["config"],
+                                           registered_name=None))
+            compile_config = config.get("compile_config")
+            if compile_config and callable(getattr(obj, "compile_from_config", None)):
+                obj.compile_from_config(compile_config)     # as Keras's deserialize_keras_object
+            return obj
+        return pn_module.deserialize(inner)
     raise first_error
 
 

@@ -65,7 +65,9 @@ def test_keras_forms():
 
 
 @pytest.mark.parametrize("obj, check", [
-    (pn.losses.Huber(delta=2.0), lambda o: o.get_config()["delta"] == 2.0),
+    # Keras 3.15's Huber writes only name and reduction (delta is not saved); so does portanet.
+    (pn.losses.Huber(delta=2.0), lambda o: o.get_config() == {"name": "huber_loss",
+                                                              "reduction": "sum_over_batch_size"}),
     (pn.metrics.MeanSquaredError(), lambda o: isinstance(o, pn.metrics.MeanSquaredError)),
     (pn.optimizers.SGD(learning_rate=0.25, momentum=0.5),
      lambda o: o.get_config()["momentum"] == 0.5 and abs(float(o.get_config()["learning_rate"]) - 0.25) < 1e-7),

@@ -40,3 +40,4 @@ def _register_module(namespace):
 
 
 _register_module(dict(globals()))
+_registry.register(GroupedQueryAttention, "GroupQueryAttention")   # Keras writes that name

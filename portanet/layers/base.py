@@ -40,6 +40,73 @@ def reset_names():
     _name_counters.clear()
 
 
+# ---------------------------------------------------------------------- Keras config form
+# Keras 3 layer classes that are built in their __init__ (``self._build_at_init()`` or
+# ``self.built = True``: stateless layers), so Keras records no input shape and writes no
+# build_config for them. A portanet layer of one of these names writes none either; a new
+# layer class may set ``_keras_build_config = False`` (or True) on itself instead.
+KERAS_LAYERS_WITHOUT_BUILD_CONFIG = frozenset("""
+    Activation ActivityRegularization AlphaDropout AveragePooling1D AveragePooling2D
+    AveragePooling3D Dropout ELU GaussianDropout GaussianNoise GlobalAveragePooling1D
+    GlobalAveragePooling2D GlobalAveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D
+    GlobalMaxPooling3D Identity InputLayer LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D
+    ReLU Reshape Softmax SpatialDropout1D SpatialDropout2D SpatialDropout3D UnitNormalization
+    """.split())
+
+
+# The keyword arguments Keras records in a layer's inbound node when the layer is called on
+# symbolic tensors with none given (Keras fills ``mask`` for a call that takes one and the
+# call-context ``training`` where its default is not None). Measured with Keras 3.15.1 by
+# tests/keras_reference/make_config_reference.py ("node_kwargs"); a class not listed records
+# none. A new layer class may set ``_keras_node_kwargs = {...}`` on itself instead.
+KERAS_NODE_KWARGS = {
+    **{name: {"training": False} for name in (
+        "AlphaDropout", "Dropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
+        "SpatialDropout2D", "SpatialDropout3D")},
+    **{name: {"training": True} for name in (
+        "CenterCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing")},
+    **{name: {"mask": None} for name in (
+        "BatchNormalization", "Bidirectional", "GlobalAveragePooling1D", "Softmax", "TimeDistributed",
+        "Functional", "Sequential")},
+    **{name: {"mask": None, "training": False} for name in ("GRU", "LSTM", "RNN", "SimpleRNN")},
+}
+
+
+def keras_node_kwargs(layer):
+    """The kwargs Keras records in ``layer``'s inbound node (see KERAS_NODE_KWARGS)."""
+    own = getattr(type(layer), "_keras_node_kwargs", None)
+    if own is None:
+        own = KERAS_NODE_KWARGS.get(type(layer).__name__, {})
+    return dict(own)
+
+
+def check_no_quantization(owner, **values):
+    """Keras's LoRA / quantization arguments (``lora_rank``, ``lora_alpha``,
+    ``quantization_config``): accepted at their default None only."""
+    for arg, value in values.items():
+        if value is not None:
+            raise ValueError(f"{owner}: {arg}={value!r}; LoRA and quantization are not supported "
+                             "(use None)")
+
+
+def _as_shape(shape):
+    """A shape from a config: a list of dims becomes a tuple; a list of shapes a list of tuples."""
+    if isinstance(shape, (list, tuple)) and shape and all(
+            isinstance(s, (list, tuple)) or s is None for s in shape) and any(
+            isinstance(s, (list, tuple)) for s in shape):
+        return [tuple(s) if isinstance(s, (list, tuple)) else s for s in shape]
+    return tuple(shape) if isinstance(shape, list) else shape
+
+
+def _plain_shape(shape):
+    """Tuples to lists, recursively (a config holds JSON lists)."""
+    if isinstance(shape, (tuple, list)):
+        return [_plain_shape(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _plain_shape(v) for k, v in shape.items()}
+    return shape
+
+
 
 
 _KERAS_WEIGHT_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
@@ -574,9 +641,12 @@ class Layer:
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
-        if self._batch_input_shape is not None:
-            config["batch_input_shape"] = list(self._batch_input_shape)
+        """Keras 3's base config: ``name``, ``trainable``, ``dtype`` (the DTypePolicy dict)
+        and ``activity_regularizer`` when one is set. Subclasses add their arguments with
+        ``config.update(...)``; nested objects go in serialized (``_weight_options_config``,
+        ``layers.serialize``), as Keras writes them."""
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": _dtype_policies.serialize(self.dtype_policy)}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config
@@ -584,6 +654,48 @@ class Layer:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def _keras_config_always(self, config, *keys):
+        """Write Keras's keys that some Keras layers write even at their default None:
+        ``"activity_regularizer"`` (serialized) and ``"quantization_config"`` (always None:
+        portanet does not quantize)."""
+        for key in keys:
+            if key == "activity_regularizer":
+                config[key] = _regularizers.serialize(self.activity_regularizer)
+            elif key == "quantization_config":
+                config[key] = None
+            else:
+                raise ValueError(f"_keras_config_always: unknown key {key!r}")
+        return config
+
+    def get_build_config(self):
+        """Keras's build config: ``{"input_shape": shape}`` for a built layer (None when not
+        built, or when Keras's class is built at construction, as Keras). Layers whose Keras ``build`` takes several
+        named shapes override this to return ``{"shapes_dict": {...}}``."""
+        if not self.built or self._build_input_shape is None:
+            return None
+        writes = getattr(type(self), "_keras_build_config", None)
+        if writes is None:
+            writes = type(self).__name__ not in KERAS_LAYERS_WITHOUT_BUILD_CONFIG
+        if not writes:
+            return None
+        return {"input_shape": _plain_shape(self._build_input_shape)}
+
+    def build_from_config(self, config):
+        """Build from ``get_build_config()``'s dict (Keras's ``input_shape`` or
+        ``shapes_dict`` form); nothing to do for None or a layer already built."""
+        if not config or self.built:
+            return
+        if "input_shape" in config:
+            shape = config["input_shape"]
+        elif isinstance(config.get("shapes_dict"), dict):
+            shapes = list(config["shapes_dict"].values())
+            shape = shapes[0] if len(shapes) == 1 else shapes
+        else:
+            return
+        if shape is None:
+            return
+        self._maybe_build(_as_shape(shape))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

@@ -1,7 +1,7 @@
 """Core layers: Input/InputLayer, Dense, Activation, Identity."""
 
 from .. import activations as _activations
-from .base import Layer, check_positive_int
+from .base import Layer, check_no_quantization, check_positive_int
 from .symbolic import KerasTensor, Node
 
 
@@ -16,7 +16,10 @@ class InputLayer(Layer):
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
-                 sparse=False, **kwargs):
+                 sparse=False, ragged=False, optional=False, **kwargs):
+        for arg, value in (("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"InputLayer: {arg}={value!r}; {arg} inputs are not supported (use False)")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("InputLayer: give shape=(...) (without the batch axis) or batch_shape")
@@ -31,6 +34,7 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + shape
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.batch_shape = tuple(batch_shape)
+        self.sparse = bool(sparse)
         self.built = True
         self._tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name,
                                    node=Node(self, [], []), index=0)
@@ -52,7 +56,9 @@ class InputLayer(Layer):
         return self.batch_shape
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+        # Keras 3's InputLayer config (dtype as the plain name, no trainable).
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": self.sparse,
+                "ragged": False, "name": self.name, "optional": False}
 
 
 def _identity(dy):
@@ -90,8 +96,11 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         check_positive_int(units, "units", "Dense")
+        check_no_quantization("Dense", lora_rank=lora_rank, lora_alpha=lora_alpha,
+                              quantization_config=quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = units
         self.activation = _activations.get(activation)
@@ -167,7 +176,7 @@ class Dense(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return config
+        return self._keras_config_always(config, "quantization_config")
 
 
 class Activation(Layer):

@@ -5,7 +5,7 @@ masks id 0; ``Masking(mask_value)`` masks timesteps whose features all equal the
 """
 
 from ..validation import check_positive_int
-from .base import Layer
+from .base import Layer, check_no_quantization
 
 __all__ = ["Embedding", "Masking"]
 
@@ -35,7 +35,10 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 input_length=None, **kwargs):
+                 input_length=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
+        check_no_quantization("Embedding", lora_rank=lora_rank, lora_alpha=lora_alpha,
+                              quantization_config=quantization_config)
         super().__init__(**kwargs)
         self.input_dim = check_positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
@@ -92,7 +95,7 @@ class Embedding(Layer):
                                           "embeddings_constraint"),
             "mask_zero": self.mask_zero,
         })
-        return config
+        return self._keras_config_always(config, "activity_regularizer", "quantization_config")
 
 
 class Masking(Layer):

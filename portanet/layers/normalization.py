@@ -71,10 +71,16 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
+        if renorm:
+            raise ValueError(f"BatchNormalization: renorm={renorm!r}; batch renormalization is not "
+                             "supported (use False)")
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"BatchNormalization: axis={axis!r}; expected an int")
+        # Keras's renormalization arguments, kept for the config (renorm itself is refused).
+        self.renorm, self.renorm_clipping, self.renorm_momentum = False, renorm_clipping, renorm_momentum
         self.axis = axis
         self.momentum = check_number(momentum, "momentum", "BatchNormalization", 0, 1)
         self.epsilon = check_number(epsilon, "epsilon", "BatchNormalization", 0, low_open=True)
@@ -274,6 +280,9 @@ class BatchNormalization(Layer):
                                           "gamma_regularizer", "beta_constraint",
                                           "gamma_constraint"),
             "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
         })
         return config
 
@@ -421,7 +430,8 @@ class LayerNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "axis": self.axis,
+            # Keras 3 writes the axis as a list ([-1] for the default -1).
+            "axis": list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis],
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,

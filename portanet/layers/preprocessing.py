@@ -216,7 +216,10 @@ class Normalization(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
+        axis = self.axis
+        # Keras keeps the axis as a tuple and so writes a list ([-1] for the default -1).
+        axis = list(axis) if isinstance(axis, (tuple, list)) else [axis] if isinstance(axis, int) else axis
+        config.update({"axis": axis,
                        "mean": self.input_mean, "variance": self.input_variance,
                        "invert": self.invert})
         return config

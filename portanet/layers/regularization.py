@@ -101,8 +101,9 @@ class _SpatialDropout(Dropout):
         return (shape[0],) + ones + (shape[-1],)
 
     def get_config(self):
-        config = Layer.get_config(self)
-        config.update({"rate": self.rate, "seed": self.seed})
+        # Keras 3.15's SpatialDropout writes name, dtype (the plain name) and its arguments,
+        # not the base layer's trainable / dtype policy.
+        config = {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
         if self._rank > 3:
             config["data_format"] = self.data_format
         return config

@@ -3,12 +3,25 @@ through this registry only (never by importing a module named in the config).
 
 ``portanet/layers/__init__.py`` registers every Layer subclass of the package here; models
 and registered custom layers add theirs. Layers that nest other layers (RNN cells,
-wrappers) deserialize them through this module, which imports nothing but the base."""
+wrappers, models) serialize and deserialize them through this module, which imports
+nothing but the base.
 
-from ..naming import NameRegistry
+``serialize(layer)`` is Keras 3's ``serialize_keras_object(layer)``: ``{"module",
+"class_name", "config", "registered_name"}`` plus ``"build_config"`` when the layer is
+built (``layer.get_build_config()``) and, for models, ``"compile_config"``
+(``model.get_compile_config()``). ``deserialize`` reads that form, Keras 2's
+``{"class_name", "config"}`` and portanet's older configs alike.
+"""
+
+from ..naming import NameRegistry, _class_key, keras_object_config
 from .base import Layer
 
-_registry = NameRegistry("layer", Layer)
+_registry = NameRegistry("layer", Layer, "keras.layers")
+
+# Where Keras 3 puts the model classes (``keras.Sequential``, the functional model), and the
+# registered name Keras writes for them.
+MODEL_MODULES = {"Sequential": ("keras", None),
+                 "Functional": ("keras.src.models.functional", "Functional")}
 
 
 def register(cls):
@@ -22,12 +35,42 @@ def get(identifier):
 
 
 def serialize(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """Keras 3's serialized form of a layer or model (see the module docstring)."""
+    if layer is None:
+        return None
+    name = type(layer).__name__
+    entry = keras_object_config(layer, "keras.layers")
+    if entry["registered_name"] is None and name in MODEL_MODULES and \
+            _registry._by_name.get(name) is type(layer):
+        entry["module"], entry["registered_name"] = MODEL_MODULES[name]
+    get_build = getattr(layer, "get_build_config", None)
+    build = get_build() if callable(get_build) else None
+    if build is not None:
+        entry["build_config"] = build
+    get_compile = getattr(layer, "get_compile_config", None)
+    if callable(get_compile):
+        compile_config = get_compile()
+        if compile_config is not None:
+            entry["compile_config"] = compile_config
+    return entry
 
 
 def deserialize(config):
+    """A layer (or model) from ``serialize``'s form, Keras 3's or Keras 2's; a
+    ``build_config`` builds it. A ``compile_config`` is not applied here (nested models
+    and load_model(compile=False) stay uncompiled): ``deserialize_keras_object`` applies it."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"cannot deserialize a layer from {config!r}: expected a dict with "
                          "'class_name' and 'config'")
-    cls = _registry.lookup(config["class_name"])
-    return cls.from_config(dict(config.get("config") or {}))
+    cls = _registry.lookup(_class_key(config))
+    inner = config.get("config")
+    if inner is None:
+        inner = {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"cannot deserialize layer {config['class_name']!r}: its 'config' must be a "
+                         f"dict; got {type(inner).__name__}")
+    layer = cls.from_config(dict(inner))
+    build = config.get("build_config")
+    if isinstance(build, dict) and not layer.built:
+        layer.build_from_config(build)
+    return layer

@@ -128,7 +128,7 @@ mse, mae, mape, msle = (mean_squared_error, mean_absolute_error, mean_absolute_p
 kld = kullback_leibler_divergence = kl_divergence
 logcosh = log_cosh
 
-_registry = NameRegistry("loss", Loss)
+_registry = NameRegistry("loss", Loss, "keras.losses")
 _STRING_TO_CLASS = {}
 
 

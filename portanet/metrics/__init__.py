@@ -42,7 +42,7 @@ from .threshold_metrics import *  # noqa: F401,F403
 from .reduction_metrics import _loss_fn as _loss_metric_fn
 
 
-_registry = NameRegistry("metric", Metric)
+_registry = NameRegistry("metric", Metric, "keras.metrics")
 
 
 def register(obj, *names):

@@ -127,6 +127,12 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
                          from_sorted_ids=bool(from_sorted_ids))
         self.k = k
 
+    def get_config(self):
+        config = super().get_config()
+        if not config.get("from_sorted_ids"):        # Keras writes it only when True
+            config.pop("from_sorted_ids", None)
+        return config
+
 
 def _check_k(owner, k):
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -181,7 +181,7 @@ class _ConfusionCount(_ConfusionMetric):
         return 0.0 if value is None else self._finish(value)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self._dtype, "thresholds": self.init_thresholds}
+        return {**Metric.get_config(self), "thresholds": self.init_thresholds}
 
 
 class TruePositives(_ConfusionCount):
@@ -362,5 +362,7 @@ class AUC(Metric):
         config.update({"num_thresholds": self.num_thresholds, "curve": self.curve,
                        "summation_method": self.summation_method, "multi_label": self.multi_label,
                        "num_labels": self.num_labels, "label_weights": self.label_weights,
-                       "thresholds": self._init_thresholds, "from_logits": self.from_logits})
+                       "from_logits": self.from_logits})
+        if self._init_thresholds is not None:      # Keras writes them only when given
+            config["thresholds"] = self._init_thresholds
         return config

@@ -127,7 +127,7 @@ class Metric:
         return self.result()
 
     def get_config(self):
-        return {"name": self.name, "dtype": self._dtype}
+        return {"name": self.name, "dtype": self._dtype or _config.floatx()}
 
     @classmethod
     def from_config(cls, config):

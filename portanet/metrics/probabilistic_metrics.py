@@ -17,10 +17,11 @@ KLDivergence = _wrapper_class("KLDivergence", kl_divergence, "kl_divergence", "M
 Poisson = _wrapper_class("Poisson", poisson, "poisson", "Mean Poisson loss.")
 BinaryCrossentropy = _wrapper_class(
     "BinaryCrossentropy", binary_crossentropy, "binary_crossentropy", "Mean binary cross-entropy.",
-    from_logits=False, label_smoothing=0.0)
+    from_logits=False, label_smoothing=0)
 CategoricalCrossentropy = _wrapper_class(
     "CategoricalCrossentropy", categorical_crossentropy, "categorical_crossentropy",
-    "Mean categorical cross-entropy.", from_logits=False, label_smoothing=0.0)
+    "Mean categorical cross-entropy.", from_logits=False, label_smoothing=0, axis=-1)
 SparseCategoricalCrossentropy = _wrapper_class(
     "SparseCategoricalCrossentropy", sparse_categorical_crossentropy, "sparse_categorical_crossentropy",
-    "Mean sparse categorical cross-entropy.", from_logits=False)
+    "Mean sparse categorical cross-entropy.", _last_axis_only=("axis",), from_logits=False,
+    ignore_class=None, axis=-1)

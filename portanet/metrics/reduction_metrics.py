@@ -79,11 +79,29 @@ def _loss_fn(name, **fixed):
     return fn
 
 
-def _wrapper_class(class_name, fn, default_name, doc, **defaults):
-    """A MeanMetricWrapper subclass for a per-sample function, with Keras's signature."""
+def _wrapper_class(class_name, fn, default_name, doc, _hidden=(), _last_axis_only=(), **defaults):
+    """A MeanMetricWrapper subclass for a per-sample function, with Keras's signature.
+
+    ``_hidden``: arguments passed to ``fn`` but not written by get_config (Keras writes
+    none for them). ``_last_axis_only``: arguments Keras writes (``axis``) that ``fn`` does
+    not take; only their default (-1) is accepted."""
     def __init__(self, name=default_name, dtype=None, **kwargs):
         unknown = sorted(set(kwargs) - set(defaults))
         if unknown:
             raise TypeError(f"{class_name}: unexpected keyword argument(s) {unknown}")
-        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **{**defaults, **kwargs})
-    return type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc})
+        for key in _last_axis_only:
+            if kwargs.get(key, -1) != -1:
+                raise ValueError(f"{class_name}: {key}={kwargs[key]!r}; only -1 (the last axis) is "
+                                 "supported")
+        passed = {k: v for k, v in {**defaults, **kwargs}.items() if k not in _last_axis_only}
+        MeanMetricWrapper.__init__(self, fn, name=name, dtype=dtype, **passed)
+        self._config_extra = {k: kwargs.get(k, defaults[k]) for k in _last_axis_only}
+
+    def get_config(self):
+        config = MeanMetricWrapper.get_config(self)
+        for key in _hidden:
+            config.pop(key, None)
+        config.update(self._config_extra)
+        return config
+    return type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "get_config": get_config,
+                                                    "__doc__": doc})

@@ -62,7 +62,7 @@ class RootMeanSquaredError(Mean):
         return _xp(self.total).sqrt(value)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self._dtype}
+        return Metric.get_config(self)
 
 
 class R2Score(Metric):
@@ -158,4 +158,4 @@ MeanSquaredLogarithmicError = _wrapper_class(
     "Mean of (log(p + 1) - log(y + 1))².")
 LogCoshError = _wrapper_class("LogCoshError", log_cosh, "logcosh", "Mean of log(cosh(p - y)).")
 CosineSimilarity = _wrapper_class("CosineSimilarity", cosine_similarity, "cosine_similarity",
-                                  "Mean cosine similarity (+1 is best).", axis=-1)
+                                  "Mean cosine similarity (+1 is best).", _hidden=("axis",), axis=-1)

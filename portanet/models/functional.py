@@ -15,6 +15,7 @@ through ``Variable.add_grad``, so sharing needs nothing special.
 
 from .. import backend as _backend
 from .. import layers as _layers
+from ..layers.base import keras_node_kwargs
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
 from ..naming import custom_object_scope
@@ -384,16 +385,32 @@ class Functional(Model):
             for node in self._model_nodes(layer):
                 if node.is_input:
                     continue
-                if node.multi_input:
-                    arg = [self._tensor_config(t) for t in node.input_tensors]
+                kwargs = keras_node_kwargs(layer)
+                if node.multi_input and getattr(layer, "_keras_positional_inputs", 0):
+                    # Keras calls these layers with separate tensors (MultiHeadAttention:
+                    # query, value, key; attention_mask by keyword).
+                    n = layer._keras_positional_inputs
+                    tensors = [self._tensor_config(t) for t in node.input_tensors]
+                    args = tensors[:n]
+                    if len(tensors) > n:
+                        kwargs["attention_mask"] = tensors[n]
+                elif node.multi_input:
+                    args = [[self._tensor_config(t) for t in node.input_tensors]]
                 else:
-                    arg = self._tensor_config(node.inputs)
-                inbound.append({"args": [arg], "kwargs": {}})
+                    args = [self._tensor_config(node.inputs)]
+                inbound.append({"args": args, "kwargs": kwargs})
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layer_configs,
                 "input_layers": self._struct_config(self._inputs, self._inputs_kind, self._input_keys),
                 "output_layers": self._struct_config(self._outputs, self._outputs_kind, self._output_keys)}
+
+    def get_build_config(self):
+        # A functional model is built when it is made; Keras writes {"input_shape": None}.
+        return {"input_shape": None}
+
+    def build_from_config(self, config):
+        return None
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -418,7 +435,8 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict):
             raise ValueError(f"Functional.from_config: a layer entry must be a dict; got {entry!r}")
-        layer = make_layer({"class_name": entry.get("class_name"), "config": entry.get("config")})
+        # The whole entry (module, registered_name, build_config) but the graph keys.
+        layer = make_layer({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")})
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"Functional.from_config: layer name {name!r} appears twice")
@@ -448,12 +466,27 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             return None if any(i is None for i in items) else items
         raise ValueError(f"Functional.from_config: cannot read node argument {str(arg)[:200]}")
 
+    def is_tensor(arg):
+        return isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" or (
+            isinstance(arg, list) and bool(arg) and all(is_tensor(a) for a in arg))
+
     def node_inputs(node_config):
+        """(args, tensor kwargs) of one call, or None while an input is not produced yet.
+        Keras 3 records every positional argument (MultiHeadAttention: query, value) and
+        tensors given by keyword (key=...); other recorded kwargs (mask=None,
+        training=False) are the call's defaults and are not replayed."""
         if isinstance(node_config, dict):
             args = node_config.get("args")
             if not isinstance(args, list) or not args:
                 raise ValueError(f"Functional.from_config: node without args: {str(node_config)[:200]}")
-            return resolve(args[0])
+            kwargs = node_config.get("kwargs") or {}
+            if not isinstance(kwargs, dict):
+                raise ValueError(f"Functional.from_config: node kwargs must be a dict: {str(kwargs)[:200]}")
+            resolved = [resolve(a) for a in args]
+            tensor_kwargs = {k: resolve(v) for k, v in kwargs.items() if is_tensor(v)}
+            if any(a is None for a in resolved) or any(v is None for v in tensor_kwargs.values()):
+                return None
+            return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
             for item in node_config:
@@ -463,7 +496,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
                 if outs is None:
                     return None
                 tensors.append(outs[item[2]])
-            return tensors[0] if len(tensors) == 1 else tensors
+            return [tensors[0] if len(tensors) == 1 else tensors], {}
         raise ValueError(f"Functional.from_config: cannot read inbound node {str(node_config)[:200]}")
 
     done = set()
@@ -478,7 +511,8 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             if inputs is None:
                 rest.append((name, layer, k, node_config))
                 continue
-            out = layer(inputs)
+            args, kwargs = inputs
+            out = layer(*args, **kwargs)
             produced[(name, k)] = list(out) if isinstance(out, list) else [out]
             done.add((name, k))
             progressed = True

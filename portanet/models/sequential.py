@@ -5,6 +5,7 @@ from .. import layers as _layers
 from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
+from ..naming import custom_object_scope
 from .model import Model
 
 
@@ -168,17 +169,41 @@ class Sequential(Model):
         return [x], backward, extras
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "layers": []}
+        """Keras 3's Sequential config: the base layer config (name, trainable, dtype policy),
+        ``layers`` (the InputLayer first when the input is known, each in Keras's serialized
+        form) and ``build_input_shape`` once the input shape is known."""
+        config = Layer.get_config(self)
+        config["layers"] = []
         if self._input_layer is not None:
             config["layers"].append(_layers.serialize(self._input_layer))
         config["layers"] += [_layers.serialize(l) for l in self._layers]
+        if self._input_layer is not None:
+            config["build_input_shape"] = list(self._input_layer.batch_shape)
         return config
 
+    def get_build_config(self):
+        if not self.built or self._input_layer is None:
+            return None
+        return {"input_shape": list(self._input_layer.batch_shape)}
+
+    def build_from_config(self, config):
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            self.build(tuple(shape))
+
     @classmethod
-    def from_config(cls, config):
-        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
-        for lc in config["layers"]:
-            model.add(_layers.deserialize(lc), rebuild=False)
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from ``get_config``'s dict (Keras 3's, Keras 2's or portanet's older form)."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("Sequential.from_config: expected a dict with 'name' and a list 'layers'; "
+                             f"got {str(config)[:200]}")
+        with custom_object_scope(custom_objects or {}):
+            model = cls(name=config.get("name"), trainable=config.get("trainable", True),
+                        dtype=config.get("dtype"))
+            for lc in config["layers"]:
+                model.add(_layers.deserialize(lc), rebuild=False)
         if model._input_layer is not None:
             model.build(model._input_layer.batch_shape)
+        elif isinstance(config.get("build_input_shape"), (list, tuple)):
+            model.build(tuple(config["build_input_shape"]))
         return model

@@ -22,7 +22,7 @@ from .rmsprop import RMSprop
 from .schedule_free_adamw import ScheduleFreeAdamW
 from .sgd import SGD
 
-_registry = NameRegistry("optimizer", Optimizer)
+_registry = NameRegistry("optimizer", Optimizer, "keras.optimizers")
 
 
 def register(cls, *names):

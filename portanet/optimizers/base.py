@@ -379,6 +379,9 @@ class Optimizer:
         lr = self._learning_rate
         if callable(lr) and hasattr(lr, "get_config"):
             lr = schedules.serialize(lr)
+        # A float rate is written as given: Keras writes float() of its float32 variable
+        # (0.001 -> 0.0010000000474974513), the same number as float32; portanet keeps the
+        # exact value so a resumed run equals an uninterrupted one.
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm, "use_ema": self.use_ema,

@@ -255,7 +255,7 @@ class CosineDecayRestarts(LearningRateSchedule):
                 "alpha": self.alpha, "name": self.name}
 
 
-_registry = NameRegistry("learning-rate schedule", LearningRateSchedule)
+_registry = NameRegistry("learning-rate schedule", LearningRateSchedule, "keras.optimizers.schedules")
 for _cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay,
              CosineDecayRestarts):
     _registry.register(_cls)

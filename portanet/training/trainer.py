@@ -28,6 +28,7 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import dtype_policies as _dtype_policies
 from .. import optimizers as _optimizers
+from .. import serialization as _serialization
 from . import adapter_selection as _adapters
 from . import compile_utils as _compile
 from . import data_adapter as _data
@@ -76,6 +77,15 @@ def get_data_adapter(model, x, y=None, sample_weight=None, batch_size=None, shuf
     ys = model._prepare_targets(ys_raw, model._output_shapes())
     sws = model._sample_weights(sample_weight, None, ys, n)
     return _data.ArrayDataAdapter(model.backend, xs, ys, sws, batch_size=batch_size, shuffle=shuffle)
+
+
+def _compile_value(spec, module):
+    """A compile argument in Keras's serialized form; an object Keras's form cannot name (a
+    lambda, an unregistered function) is written by name, as before, so compile never fails."""
+    try:
+        return _serialization.serialize_keras_object(spec)
+    except TypeError:
+        return _compile.serialize_spec(spec, module)
 
 
 class Trainer(FitLoop, InputPreparation, StepAPI):
@@ -129,14 +139,41 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         self.compiled = True
         self._compiled_outputs = None
         self._init_step_metrics()
-        self._compile_config = {"optimizer": _optimizers.serialize(given_opt),
-                                "loss": _compile.serialize_spec(loss, _losses),
-                                "loss_weights": loss_weights,
-                                "metrics": _compile.serialize_spec(metrics, _metrics),
-                                "weighted_metrics": _compile.serialize_spec(weighted_metrics, _metrics)}
+        # Keras 3's compile config (keras/src/trainers/trainer.py): every argument serialized
+        # with serialize_keras_object (names stay names). jit_compile="auto" is written as
+        # Keras's JAX and TensorFlow backends resolve it (True); portanet runs eagerly.
+        self._compile_config = {
+            "optimizer": _serialization.serialize_keras_object(given_opt),
+            "loss": _compile_value(loss, _losses),
+            "loss_weights": loss_weights,
+            "metrics": _compile_value(metrics, _metrics),
+            "weighted_metrics": _compile_value(weighted_metrics, _metrics),
+            "run_eagerly": bool(run_eagerly),
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": True if jit_compile == "auto" else bool(jit_compile)}
 
     def get_compile_config(self):
-        return getattr(self, "_compile_config", None)
+        """Keras's compile config: ``{"optimizer", "loss", "loss_weights", "metrics",
+        "weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile"}`` with the
+        objects in Keras's serialized form; ``{}`` when the model is not compiled."""
+        if not self.compiled or getattr(self, "_compile_config", None) is None:
+            return {}
+        return dict(self._compile_config)
+
+    def compile_from_config(self, config):
+        """Compile with ``get_compile_config()``'s dict (portanet's or Keras 3's); nothing is
+        imported or evaluated (names resolve through portanet's registries)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"compile_from_config: config={type(config).__name__}; expected a dict")
+        known = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
+                 "steps_per_execution", "jit_compile", "auto_scale_loss")
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise ValueError(f"compile_from_config: unknown key(s) {unknown}; expected some of {list(known)}")
+        args = {k: _serialization.deserialize_keras_object(v) for k, v in config.items()}
+        if args.get("optimizer") is None:
+            args.pop("optimizer", None)
+        self.compile(**args)
 
     def _ensure_compiled_outputs(self):
         if self._compiled_outputs is None:

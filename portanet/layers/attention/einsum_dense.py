@@ -298,4 +298,4 @@ class EinsumDense(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return config
+        return self._keras_config_always(config, "activity_regularizer")

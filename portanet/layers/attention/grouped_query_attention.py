@@ -40,6 +40,9 @@ class GroupedQueryAttention(MultiHeadAttention):
     output bias (dim,).
     """
 
+    # Keras exports this class as keras.layers.GroupQueryAttention and writes that name.
+    _keras_class_name = "GroupQueryAttention"
+
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
                  use_bias=True, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -158,7 +161,7 @@ class GroupedQueryAttention(MultiHeadAttention):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return self._flags_config(config)
+        return self._flags_config(self._keras_config_always(config, "activity_regularizer"))
 
 
 GroupQueryAttention = GroupedQueryAttention   # Keras's exported name

@@ -96,6 +96,12 @@ class MultiHeadAttention(Layer):
 
     supports_masking = True
 
+    # In a functional config Keras records query, value (and key) as separate arguments.
+    _keras_positional_inputs = 3
+
+    # In a functional config Keras records query, value (and key) as separate arguments.
+    _keras_positional_inputs = 3
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -170,6 +176,11 @@ class MultiHeadAttention(Layer):
                 inputs.append(value if key is None else key)
             if attention_mask is not None:
                 inputs.append(attention_mask)
+        if value is not None and self._symbolic_flags is None and symbolic.is_symbolic(inputs):
+            # The first functional call of a layer rebuilt from a config (Keras's form passes
+            # query, value, key separately): the flags kept in its config apply.
+            return_attention_scores = return_attention_scores or self.return_attention_scores
+            use_causal_mask = use_causal_mask or self.use_causal_mask
         explicit = [query_mask, value_mask, key_mask]
         if any(m is not None for m in explicit):
             mask = explicit + [None] * (len(inputs) - 3)
@@ -416,7 +427,9 @@ class MultiHeadAttention(Layer):
             "dropout": self.dropout,
             "use_bias": self.use_bias,
             "output_shape": None if self._output_shape is None else list(self._output_shape),
-            "attention_axes": (None if self._attention_axes_arg is None
+            # Keras writes the axes it resolved at build (default: all but batch and features).
+            "attention_axes": (list(self._attention_axes) if getattr(self, "_attention_axes", None)
+                               is not None else None if self._attention_axes_arg is None
                                else list(self._attention_axes_arg)),
             "seed": self.seed,
             "use_gate": self.use_gate,
@@ -425,4 +438,13 @@ class MultiHeadAttention(Layer):
                                           "kernel_regularizer", "bias_regularizer",
                                           "kernel_constraint", "bias_constraint"),
         })
-        return self._flags_config(config)
+        return self._flags_config(self._keras_config_always(config, "activity_regularizer"))
+
+    def get_build_config(self):
+        """Keras's form: ``{"shapes_dict": {"query_shape", "value_shape"[, "key_shape"]}}``
+        (Keras's build takes the shapes as named arguments)."""
+        if not self.built or self._build_input_shape is None:
+            return None
+        shapes = list(self._build_input_shape)
+        names = ("query_shape", "value_shape", "key_shape")
+        return {"shapes_dict": {names[i]: list(shapes[i]) for i in range(min(len(shapes), 3))}}

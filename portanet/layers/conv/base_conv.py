@@ -118,7 +118,7 @@ class _BaseConv(Layer):
             **self._weight_options_config("bias_initializer", "bias_regularizer",
                                           "bias_constraint"),
         })
-        return config
+        return self._keras_config_always(config, "activity_regularizer")
 
 
 class _Conv(_BaseConv):

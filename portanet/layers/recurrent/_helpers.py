@@ -1,5 +1,7 @@
 """Small helpers shared by the recurrent layers, cells and wrappers."""
 
+from ..serialization import serialize as _serialize
+
 __all__ = []
 
 
@@ -11,8 +13,9 @@ def first_mask(mask):
 
 
 def serialize_layer(layer):
-    """``{"class_name", "config"}`` of a layer, as ``portanet.layers.serialize``."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """Keras 3's serialized form of a nested layer (``portanet.layers.serialize``: module,
+    class_name, config, registered_name and, once built, build_config)."""
+    return _serialize(layer)
 
 
 def state_sizes(cell):

@@ -49,10 +49,12 @@ class Bidirectional(Layer):
                              "'concat', 'sum', 'mul', 'ave' or None")
         super().__init__(**kwargs)
         config = serialize_layer(layer)
+        config.pop("build_config", None)        # the copies are built when this layer is
         config["config"]["name"] = "forward_" + _remove_prefix(layer.name, "forward_")
         self.forward_layer = _copy_layer(config)
         if backward_layer is None:
             config = serialize_layer(layer)
+            config.pop("build_config", None)
             config["config"]["go_backwards"] = not layer.go_backwards
             config["config"]["name"] = "backward_" + _remove_prefix(layer.name, "backward_")
             self.backward_layer = _copy_layer(config)

@@ -289,9 +289,7 @@ class LSTM(RNN):
         self.use_cudnn = use_cudnn
 
     def get_config(self):
-        config = self._flat_config()
-        config["use_cudnn"] = self.use_cudnn
-        return config
+        return self._flat_config()     # Keras writes no use_cudnn
 
     @classmethod
     def from_config(cls, config):

@@ -27,6 +27,7 @@ sequence in that (reversed) order. ``stateful=True`` is not supported (pass the 
 Python loop.
 """
 
+from ... import regularizers as _regularizers
 from ..base import Layer
 from ._helpers import first_mask, output_size, serialize_layer, state_sizes
 from .stacked_rnn_cells import StackedRNNCells
@@ -277,6 +278,8 @@ class RNN(Layer):
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
         config.update(cell_config)
+        # Keras's LSTM/GRU/SimpleRNN write it even when None.
+        config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

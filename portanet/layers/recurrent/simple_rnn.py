@@ -126,7 +126,9 @@ class SimpleRNN(RNN):
                          activity_regularizer=activity_regularizer, **kwargs)
 
     def get_config(self):
-        return self._flat_config()
+        config = self._flat_config()
+        config.pop("seed", None)       # Keras's SimpleRNN writes no seed (its cell does)
+        return config
 
     @classmethod
     def from_config(cls, config):
