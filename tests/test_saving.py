@@ -160,12 +160,14 @@ def test_registry_is_covered(backend, tmp_path, rng):
     for name in sorted(REGISTERED - set(LAYER_CASES) - NOT_LAYER_CASES):
         cls = pn.layers._registry.lookup(name)
         for shape in ((4,), (3, 4), (4, 4, 2)):
+            x = _inputs([shape], rng)[0]
             try:
                 inp = pn.Input(shape)
                 model = pn.Model(inp, cls()(inp))
+                model.predict(x, verbose=0)
             except (TypeError, ValueError):
-                continue
-            _round_trip(model, _inputs([shape], rng)[0], tmp_path / f"{name}.portanet")
+                continue   # needs other arguments or shapes (e.g. a long signal): its own tests
+            _round_trip(model, x, tmp_path / f"{name}.portanet")
             break
 
 

@@ -219,12 +219,12 @@ class _Augmentation(Layer):
     def call(self, inputs, training=None):
         training = bool(training)
         images = _float_images(self, inputs)
-        if not (training or self._APPLY_AT_INFERENCE):
-            return images
-        unbatched = len(images.shape) == 3
         if len(images.shape) not in (3, 4):
             raise ValueError(f"{_owner(self)} {self.name!r}: expected images of rank 3 (one "
                              f"image) or 4 (a batch); got shape {tuple(images.shape)}")
+        if not (training or self._APPLY_AT_INFERENCE):
+            return images
+        unbatched = len(images.shape) == 3
         if unbatched:
             images = O.expand_dims(images, 0)
         transformation = self.get_random_transformation(images, training=training)
@@ -267,7 +267,15 @@ class _Augmentation(Layer):
         return data
 
     def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
         return input_shape
+
+    def _check_rank(self, input_shape):
+        """Images are (H, W, C) or (batch, H, W, C) (channels_first alike): refused at build
+        time, before a model is made around the layer."""
+        if not isinstance(input_shape, dict) and len(input_shape) not in (3, 4):
+            raise ValueError(f"{_owner(self)} {self.name!r}: expected images of rank 3 (one image) or 4 "
+                             f"(a batch); got input shape {tuple(input_shape)}")
 
     def get_config(self):
         config = super().get_config()
@@ -351,6 +359,7 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         return image.resample_axes(images, mats=mats) if mats else images
 
     def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
         shape = list(input_shape)
         off = 4 - len(shape)
         h_ax, w_ax, _ = _axes(self.data_format)
