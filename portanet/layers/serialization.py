@@ -11,6 +11,27 @@ nothing but the base.
 built (``layer.get_build_config()``) and, for models, ``"compile_config"``
 (``model.get_compile_config()``). ``deserialize`` reads that form, Keras 2's
 ``{"class_name", "config"}`` and portanet's older configs alike.
+
+How a layer class gives exactly Keras 3's config (tests/test_keras_config.py checks each
+class against Keras's own output, tests/keras_reference/configs.json):
+
+- ``get_config``: start from ``super().get_config()`` (name, trainable, ``dtype`` as
+  Keras's DTypePolicy dict), add the constructor arguments under Keras's keys; weight
+  options through ``self._weight_options_config("kernel_initializer", ...)`` (Keras's
+  ``{"module", "class_name", "config", "registered_name"}``), activations through
+  ``activations.serialize`` (a name), nested layers through ``serialize`` below. Keys Keras
+  writes even at None: ``self._keras_config_always(config, "activity_regularizer",
+  "quantization_config")``. Keras's LoRA/quantization arguments: accept them and call
+  ``base.check_no_quantization``.
+- ``from_config``: the default ``cls(**config)`` works: ``Layer.__init__`` takes a
+  DTypePolicy dict or a dtype name, and the catalogues' ``get`` take either form.
+- build_config: written by ``Layer.get_build_config`` once built, except for the classes
+  Keras builds at construction (``base.KERAS_LAYERS_WITHOUT_BUILD_CONFIG``, or a class
+  attribute ``_keras_build_config = False``). A layer whose Keras ``build`` takes named
+  shapes overrides ``get_build_config`` (MultiHeadAttention's ``shapes_dict``).
+- In a functional config, the kwargs Keras records in a node come from
+  ``base.KERAS_NODE_KWARGS`` (or ``_keras_node_kwargs`` on the class); a class Keras
+  exports under another name sets ``_keras_class_name``.
 """
 
 from ..naming import NameRegistry, _class_key, keras_object_config

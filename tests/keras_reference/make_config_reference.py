@@ -204,7 +204,9 @@ LAYERS = [
 
 # Keras classes portanet does not have (as of this script), so not listed above.
 SKIPPED = {
-    "layers": ["Lambda (Keras writes Python bytecode; portanet refuses it)"],
+    "layers": ["Lambda (Keras writes Python bytecode; portanet refuses it)",
+               "UpSampling2D(interpolation='bilinear') (portanet implements 'nearest' only)"],
+    "losses": ["Tversky, Dice, CTC, Circle, CategoricalFocalCrossentropy (not in portanet)"],
 }
 
 LOSSES = [
@@ -259,6 +261,7 @@ def main():
     import keras
 
     keras.config.set_floatx("float32")
+    keras.utils.set_random_seed(0)      # the models' initial weights: the same file on each run
     out = {"keras_version": keras.__version__, "skipped": SKIPPED, "layers": [], "objects": [],
            "models": []}
 
