@@ -4,6 +4,7 @@ hand-computed decoding, splits, label modes, fit, and bad input."""
 
 import importlib.util
 import pathlib
+import struct
 import wave
 
 import numpy as np
@@ -174,6 +175,14 @@ def test_bad_input(backend, tmp_path):
         w.writeframes(bytes([128, 130, 120]))
     ds = f(tmp_path / "bad", verbose=False, shuffle=False)
     with pytest.raises(ValueError, match=r"eight\.wav.*8-bit PCM.*16-bit PCM"):
+        ds[0]
+    # 32-bit IEEE float (format tag 3)
+    payload = np.array([0.5, -0.25], dtype="<f4").tobytes()
+    header = (b"RIFF" + struct.pack("<I", 36 + len(payload)) + b"WAVEfmt "
+              + struct.pack("<IHHIIHH", 16, 3, 1, 8000, 32000, 4, 32)
+              + b"data" + struct.pack("<I", len(payload)))
+    (bad / "eight.wav").write_bytes(header + payload)
+    with pytest.raises(ValueError, match=r"eight\.wav.*IEEE float samples.*16-bit PCM"):
         ds[0]
     (bad / "eight.wav").write_bytes(b"not a wav file at all")
     with pytest.raises(ValueError, match=r"eight\.wav.*cannot be read as a WAV file"):

@@ -19,6 +19,10 @@ import numpy as np
 
 __all__ = ["read_wav", "resample", "pad_batch"]
 
+# WAV format tags the wave module refuses ("unknown format: N").
+_FORMAT_NAMES = {"3": "IEEE float", "6": "A-law", "7": "mu-law", "2": "ADPCM",
+                 "17": "IMA ADPCM", "85": "MP3"}
+
 
 def read_wav(path, desired_samples=-1):
     """``(audio, sample_rate)``: ``audio`` float32 of shape ``(samples, channels)``."""
@@ -29,8 +33,11 @@ def read_wav(path, desired_samples=-1):
             rate = f.getframerate()
             frames = f.readframes(f.getnframes())
     except wave.Error as exc:
-        raise ValueError(f"audio file {str(path)!r} cannot be read as a WAV file ({exc}); "
-                         "expected 16-bit PCM WAV (mono or stereo)") from None
+        text = str(exc)
+        kind = _FORMAT_NAMES.get(text.rsplit(":", 1)[-1].strip()) if "format" in text else None
+        what = f"holds {kind} samples" if kind else f"cannot be read as a WAV file ({text})"
+        raise ValueError(f"audio file {str(path)!r} {what}; only 16-bit PCM WAV files (mono or "
+                         "stereo) are supported (as tf.audio.decode_wav)") from None
     except EOFError:
         raise ValueError(f"audio file {str(path)!r} is truncated; expected a complete 16-bit "
                          "PCM WAV file") from None
