@@ -25,12 +25,17 @@ look up there) and hands device arrays of the active backend to the encoders:
 - ``get_inputs()`` / ``get_encoded_features()`` give the ``pn.Input`` dict and the
   symbolic encoded tensor, for a functional model taking raw columns.
 
+Saving: ``get_config`` is Keras's (features, crosses and their preprocessors' configs; as
+in Keras an adapted vocabulary is not in it). The adapted state lives in the preprocessors:
+Normalization's weights, Discretization's ``bin_boundaries`` (in its config), the lookups'
+vocabularies (their ``save_assets``/``load_assets`` hooks). A model built from
+``get_inputs()``/``get_encoded_features()`` contains those layers, so saving the model keeps
+them where the file format writes layer assets (Keras's ``.keras``).
+
 Differences from Keras: ``"float"`` features are cast to the layer's float dtype (Keras
-passes the column through unchanged, so a float64 column fails in its concat); the
-save of an adapted FeatureSpace is through its preprocessors' own state hooks
-(``save_assets``/``load_assets`` of the lookups, Normalization's weights), as Keras's
-saver walks them; ``get_config`` is Keras's (features, crosses and their preprocessors'
-configs).
+passes the column through unchanged, so a float64 column fails in its concat); Keras's
+``FeatureSpace.save(path)`` (a ``.keras`` file holding the FeatureSpace alone) is not here:
+portanet's savers take models.
 """
 
 from .. import backend as _backend
