@@ -254,3 +254,13 @@ def test_bad_input(backend, data):
     custom = FeatureSpace({"x": FeatureSpace.feature("float32", pn.layers.Identity(), "one_hot")})
     with pytest.raises(ValueError, match="should return an integer dtype"):
         custom({"x": [1.0]})
+
+
+def test_float64_floatx(backend, float64, data, query):
+    """With floatx float64 the encoding is float64 (Normalization and the encoders follow
+    floatx) and equals Keras's float32 numbers to float32 precision."""
+    fs = _concat_space()
+    fs.adapt(data)
+    out = _host(fs(query))
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, KERAS["concat_query"], rtol=1e-5, atol=1e-5)
