@@ -54,3 +54,7 @@ __all__ += ["Config", "CustomObjectScope", "custom_object_scope", "get_custom_ob
             "timeseries_dataset_from_array", "split_dataset", "get_file"]
 __all__ += ["text_dataset_from_directory", "array_to_img", "image_dataset_from_directory", "img_to_array",
             "load_img", "save_img"]
+from .feature_space import FeatureSpace  # noqa: E402
+from .audio_dataset import audio_dataset_from_directory  # noqa: E402
+
+__all__ += ["FeatureSpace", "audio_dataset_from_directory"]
