@@ -23,7 +23,9 @@ inference, as its other layers). Images are ``(batch, H, W, C)`` or one ``(H, W,
 
 Dict inputs ``{"images": ..., "labels": ..., "bounding_boxes": {"boxes", "labels"}}`` are
 accepted outside a model (a data pipeline): MixUp and CutMix mix the labels, and
-MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes through.
+MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes through;
+RandomCrop, RandomShear and RandomPerspective move them as Keras does (their
+``bounding_box_format`` argument; the math is in ``layers/bounding_boxes.py``).
 """
 
 from .. import backend as _backend
@@ -33,6 +35,7 @@ from ..ops import tape as _tape
 from ..random import SeedGenerator
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
+from . import bounding_boxes as BB
 from .base import Layer
 from .image_augmentation import RandomRotation, RandomTranslation, _map_index
 from .image_preprocessing import resize_matrix
@@ -438,6 +441,9 @@ class _Augmentation(Layer):
         if "images" not in data:
             raise ValueError(f"{_owner(self)}: a dict input needs the key 'images'; got "
                              f"{sorted(data)}")
+        moves_boxes = isinstance(self, BB.BoundingBoxFormatArg)
+        if "bounding_boxes" in data and moves_boxes:
+            self._require_box_format()
         images = backend.asarray(data["images"])
         images = _float_images(self, images)
         unbatched = images.ndim == 3
@@ -455,7 +461,11 @@ class _Augmentation(Layer):
                 labels = O.expand_dims(labels, 0)
             labels = self.transform_labels(labels, transformation, training=training)
             data["labels"] = O.squeeze(labels, axis=0) if unbatched else labels
-        if "bounding_boxes" in data:
+        if "bounding_boxes" in data and moves_boxes:
+            boxes = BB.boxes_in(self, data["bounding_boxes"], unbatched)
+            boxes = self.transform_bounding_boxes(boxes, transformation, training=active)
+            data["bounding_boxes"] = BB.boxes_out(boxes, unbatched)
+        elif "bounding_boxes" in data:
             data["bounding_boxes"] = self.transform_bounding_boxes(
                 dict(data["bounding_boxes"]), transformation, training=active)
         return data
@@ -470,18 +480,19 @@ class _Augmentation(Layer):
 
 
 class _GeometryNoBoxes:
-    """Geometric layers: Keras moves the boxes; portanet does not yet (a clear error)."""
+    """RandomElasticTransform: Keras 3.15.1 has no box transform for it (its
+    ``transform_bounding_boxes`` raises NotImplementedError); portanet gives a clear error."""
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         if not training:
             return bounding_boxes
         raise ValueError(f"{_owner(self)}: bounding_boxes in the input dict are not supported "
-                         f"by this portanet layer (it moves pixels; the boxes would need the "
-                         f"same transform); pass images and labels only")
+                         f"(an elastic warp does not move boxes; Keras 3 does not support them "
+                         f"either); pass images and labels only")
 
 
 # ----------------------------------------------------------------------------- crop
-class RandomCrop(_GeometryNoBoxes, _Augmentation):
+class RandomCrop(BB.BoundingBoxFormatArg, _Augmentation):
     """Crops a random ``height x width`` window of the images in training, as Keras 3.
 
     In training, when the images are larger than the target on both axes, one window (the
@@ -497,6 +508,8 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         width: int, the output width.
         seed: int or None (Keras draws a seed for None and stores it in the config).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
@@ -548,6 +561,15 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
                 perm = tuple(range(axis)) + (3,) + tuple(range(axis, 3))
                 images = O.transpose(y, perm)
         return images
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` (h_start, w_start). (As Keras 3.15.1: x loses
+        h_start and y w_start, floored at 0, with no clipping to the crop.)"""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.random_crop_boxes(bounding_boxes, transformation, self.height, self.width,
+                                    self.bounding_box_format)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -1306,7 +1328,7 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")
 
 
-class RandomShear(_GeometryNoBoxes, _Augmentation):
+class RandomShear(BB.BoundingBoxFormatArg, _Augmentation):
     """Shears images by random amounts along x and y, as Keras 3: each image draws a sign
     (shared by both axes), ``sx ~ U[x_factor)`` and ``sy ~ U[y_factor)``; the output pixel
     (x, y) reads the input at ``(x + sx·y, sy·x + y)`` (``fill_mode`` outside).
@@ -1319,6 +1341,8 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         fill_value: float (default 0), the "constant" value.
         data_format: "channels_last" (default) or "channels_first".
         seed: None or an int.
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
@@ -1354,6 +1378,15 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         return affine_images(self, images, m, self.interpolation, self.fill_mode,
                              self.fill_value, self.data_format)
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"shear_factor": (batch, 2), "input_shape"}:
+        the corners sheared (in rel_xyxy, as Keras), clipped."""
+        if not training or transformation is None:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.shear_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                              self.data_format, self.dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update({"x_factor": list(self.x_factor), "y_factor": list(self.y_factor),
@@ -1380,7 +1413,7 @@ def compute_homography_matrix(start_points, end_points):
     return np.reshape(np.linalg.solve(a, t), (-1, 8))
 
 
-class RandomPerspective(_GeometryNoBoxes, _Augmentation):
+class RandomPerspective(BB.BoundingBoxFormatArg, _Augmentation):
     """Random perspective warps, as Keras 3: the four corners move by ``corner·u`` with
     u ~ U[-scale/2, scale/2) per coordinate, the output samples the input through the
     homography (constant ``fill_value`` outside); applied to each image with probability
@@ -1393,6 +1426,8 @@ class RandomPerspective(_GeometryNoBoxes, _Augmentation):
         fill_value: float (default 0).
         seed: None or an int.
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
@@ -1437,6 +1472,16 @@ class RandomPerspective(_GeometryNoBoxes, _Augmentation):
         apply = np.reshape(np.asarray(transformation["apply_perspective"], dtype=bool),
                            (-1, 1, 1, 1))
         return O.where(_const(self, apply, dtype="bool"), warped, images)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"apply_perspective", "start_points",
+        "end_points", "input_shape"}: the corners through the inverse homography, their
+        enclosing box, clipped. (As Keras 3.15.1, returned in xyxy.)"""
+        if not training or transformation is None:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.perspective_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                                    self.data_format, self.dtype)
 
     def get_config(self):
         config = super().get_config()
