@@ -778,7 +778,7 @@ class BoundingBoxFormatArg:
 
     def _require_box_format(self):
         if not self.bounding_box_format:
-            raise ValueError(f"{type(self).__name__}: got bounding boxes, but "
+            raise ValueError(f"{type(self).__name__}: the input has 'bounding_boxes', but "
                              f"bounding_box_format=None; pass the boxes' format to the layer, "
                              f"e.g. {type(self).__name__}(..., bounding_box_format='xyxy')")
 
