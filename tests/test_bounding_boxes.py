@@ -302,3 +302,52 @@ def test_function_errors(backend):
         BB.affine_transform(boxes, [0.0], [0.0], [0.0], [1.0], [0.0], [0.0], 10, 10)
     with pytest.raises(ValueError, match="bounding_box_format='yxyx'"):
         BB.crop(boxes, 0, 0, 5, 5, bounding_box_format="yxyx")
+
+
+# Keras 3.15.1's image preprocessing layers (BaseImagePreprocessingLayer) all take
+# bounding_box_format as a keyword; the required arguments of each here.
+IMAGE_LAYERS = {
+    "AugMix": {}, "AutoContrast": {}, "CenterCrop": dict(height=4, width=4),
+    "ContrastLimitedAdaptiveHistogramEqualization": {}, "CutMix": {}, "Equalization": {},
+    "MaxNumBoundingBoxes": dict(max_number=2), "MixUp": {}, "RandAugment": {},
+    "RandomBrightness": dict(factor=0.1), "RandomColorDegeneration": dict(factor=0.1),
+    "RandomColorJitter": {}, "RandomContrast": dict(factor=0.1), "RandomCrop": dict(
+        height=4, width=4, seed=1), "RandomElasticTransform": {}, "RandomErasing": {},
+    "RandomFlip": {}, "RandomGaussianBlur": {}, "RandomGrayscale": {},
+    "RandomHue": dict(factor=0.1), "RandomInvert": {}, "RandomPerspective": {},
+    "RandomPosterization": dict(factor=(1, 4)), "RandomRotation": dict(factor=0.1),
+    "RandomSaturation": dict(factor=0.1), "RandomSharpness": dict(factor=0.1),
+    "RandomShear": {}, "RandomTranslation": dict(height_factor=0.1, width_factor=0.1),
+    "RandomZoom": dict(height_factor=0.1), "Resizing": dict(height=4, width=4),
+    "Solarization": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_LAYERS))
+def test_every_image_layer_takes_bounding_box_format(name):
+    layer = getattr(L, name)(**IMAGE_LAYERS[name], bounding_box_format="yxyx")
+    assert layer.bounding_box_format == "yxyx"
+    config = layer.get_config()
+    assert config["bounding_box_format"] == "yxyx"
+    assert type(layer).from_config(config).get_config() == config
+
+
+def test_color_layer_passes_boxes_through(backend):
+    images, boxes = _scene()
+    out = L.RandomContrast(0.3, seed=1, bounding_box_format="xyxy")(
+        {"images": backend.asarray(images * 255.0), "bounding_boxes": dict(boxes)},
+        training=True)
+    np.testing.assert_array_equal(to_np(backend, out["bounding_boxes"]["boxes"]),
+                                  boxes["boxes"])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: L.RandomFlip("horizontal", bounding_box_format="xyxy"),
+    lambda: L.RandomRotation(0.1, bounding_box_format="rel_xyxy"),
+    lambda: L.CenterCrop(3, 4, bounding_box_format="xywh"),
+    lambda: L.RandomShear(0.2, bounding_box_format="center_yxhw"),
+])
+def test_layers_with_a_box_format_pass_the_harness(backend, make):
+    from harness import run_layer_test
+    layer = run_layer_test(make, (2, 5, 6, 2), backend, training=True)
+    assert layer.bounding_box_format == make().bounding_box_format

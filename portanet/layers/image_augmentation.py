@@ -14,6 +14,11 @@ are computed on the host, the forward gathers the (up to four) input pixels of e
 pixel and the backward scatter-adds the weighted gradient back (``backend.scatter_add``).
 Random numbers: ``seed=None`` draws from the backend's stream (``pn.utils.set_random_seed``
 reseeds it); an int seed gives the layer its own ``pn.random.SeedGenerator(seed)``.
+
+Dict inputs ``{"images", "bounding_boxes": {"boxes", "labels"}, "labels"}`` (a data pipeline,
+outside a model): one draw moves the images and the boxes, as Keras's
+``transform_bounding_boxes`` (``bounding_box_format``; the math is in
+``layers/bounding_boxes.py``).
 """
 
 import math

@@ -362,10 +362,13 @@ _piecewise = _host_op("image_piecewise_constant")
 
 
 # ----------------------------------------------------------------------------- the base
-class _Augmentation(Layer):
-    """Shared seeding, dict inputs, batching and the training switch."""
+class _Augmentation(BB.BoundingBoxFormatArg, Layer):
+    """Shared seeding, dict inputs, batching and the training switch. Every layer takes
+    Keras's ``bounding_box_format`` (keyword); the geometric ones (``_MOVES_BOXES``) need it
+    when a dict input has boxes, the others pass boxes through."""
 
     _APPLY_AT_INFERENCE = False
+    _MOVES_BOXES = False
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -441,7 +444,7 @@ class _Augmentation(Layer):
         if "images" not in data:
             raise ValueError(f"{_owner(self)}: a dict input needs the key 'images'; got "
                              f"{sorted(data)}")
-        moves_boxes = isinstance(self, BB.BoundingBoxFormatArg)
+        moves_boxes = self._MOVES_BOXES
         if "bounding_boxes" in data and moves_boxes:
             self._require_box_format()
         images = backend.asarray(data["images"])
@@ -492,7 +495,7 @@ class _GeometryNoBoxes:
 
 
 # ----------------------------------------------------------------------------- crop
-class RandomCrop(BB.BoundingBoxFormatArg, _Augmentation):
+class RandomCrop(_Augmentation):
     """Crops a random ``height x width`` window of the images in training, as Keras 3.
 
     In training, when the images are larger than the target on both axes, one window (the
@@ -511,6 +514,8 @@ class RandomCrop(BB.BoundingBoxFormatArg, _Augmentation):
         bounding_box_format: None (default) or the format of the boxes of dict inputs
             ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         if seed is None:
@@ -1328,7 +1333,7 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")
 
 
-class RandomShear(BB.BoundingBoxFormatArg, _Augmentation):
+class RandomShear(_Augmentation):
     """Shears images by random amounts along x and y, as Keras 3: each image draws a sign
     (shared by both axes), ``sx ~ U[x_factor)`` and ``sy ~ U[y_factor)``; the output pixel
     (x, y) reads the input at ``(x + sx·y, sy·x + y)`` (``fill_mode`` outside).
@@ -1344,6 +1349,8 @@ class RandomShear(BB.BoundingBoxFormatArg, _Augmentation):
         bounding_box_format: None (default) or the format of the boxes of dict inputs
             ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
                  fill_value=0.0, data_format=None, seed=None, **kwargs):
@@ -1413,7 +1420,7 @@ def compute_homography_matrix(start_points, end_points):
     return np.reshape(np.linalg.solve(a, t), (-1, 8))
 
 
-class RandomPerspective(BB.BoundingBoxFormatArg, _Augmentation):
+class RandomPerspective(_Augmentation):
     """Random perspective warps, as Keras 3: the four corners move by ``corner·u`` with
     u ~ U[-scale/2, scale/2) per coordinate, the output samples the input through the
     homography (constant ``fill_value`` outside); applied to each image with probability
@@ -1429,6 +1436,8 @@ class RandomPerspective(BB.BoundingBoxFormatArg, _Augmentation):
         bounding_box_format: None (default) or the format of the boxes of dict inputs
             ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
                  seed=None, data_format=None, **kwargs):

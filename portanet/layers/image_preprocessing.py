@@ -11,6 +11,10 @@ image with ``W`` along height and width, and its backward contracts with ``Wᵀ`
 Images are 4D ``(batch, height, width, channels)`` (or ``(batch, channels, height, width)``
 with ``data_format="channels_first"``) or 3D (one unbatched image). Integer inputs are cast
 to the layer's float dtype, as Keras does.
+
+CenterCrop, Resizing and RandomFlip also take Keras's dict inputs ``{"images",
+"bounding_boxes": {"boxes", "labels"}, "labels"}`` (a data pipeline, outside a model) and move
+the boxes as Keras does (``bounding_box_format``; the math is in ``layers/bounding_boxes.py``).
 """
 
 import math
