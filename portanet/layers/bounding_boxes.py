@@ -18,6 +18,7 @@ numbers here are Keras's, so boxes agree with Keras for the same transformation.
 """
 
 import math
+import numbers
 
 from .. import backend as _backend
 from .. import config as _config
@@ -105,7 +106,7 @@ def _from_xyxy(fmt, boxes, height, width):
 
 def _size(value, dtype):
     """An image height or width: a Python number stays one, an array is cast to ``dtype``."""
-    if value is None or isinstance(value, (int, float)):
+    if value is None or isinstance(value, numbers.Real):
         return None if value is None else float(value)
     return O.cast(value, dtype)
 
