@@ -16,6 +16,11 @@ Random numbers: ``seed=None`` draws from the backend's stream (``pn.utils.set_ra
 reseeds it); an int seed gives the layer its own ``pn.random.SeedGenerator(seed)``.
 The sampling math (coordinates, plan, gather op) is ``portanet.ops.image``'s, shared with
 ``ops.image.affine_transform``.
+
+Dict inputs ``{"images", "bounding_boxes": {"boxes", "labels"}, "labels"}`` (a data pipeline,
+outside a model): one draw moves the images and the boxes, as Keras's
+``transform_bounding_boxes`` (``bounding_box_format``; the math is in
+``layers/bounding_boxes.py``).
 """
 
 import math
@@ -25,6 +30,7 @@ from ..ops import image
 from ..random import SeedGenerator, uniform
 from ..validation import check_number, check_one_of
 from . import _windows as W
+from . import bounding_boxes as BB
 from .base import Layer
 from .image_preprocessing import _image_axes, _to_float
 
@@ -78,7 +84,7 @@ def _factor(value, name, owner, low_open=False):
     return -f, f
 
 
-class _RandomAffine(Layer):
+class _RandomAffine(BB.BoundingBoxDict, Layer):
     """Shared arguments, random draws and config of the affine augmentation layers."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
@@ -120,6 +126,17 @@ class _RandomAffine(Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    # -- bounding boxes (dict inputs): one draw moves the images and the boxes
+    def _dict_images(self, images, active):
+        x = _to_float(self, images)
+        if not active:
+            return x, None
+        h_axis, w_axis = _image_axes(x.ndim, self.data_format, f"{type(self).__name__} {self.name!r}")
+        matrices = self._matrices(x.shape[0], x.shape[h_axis], x.shape[w_axis])
+        y, _ = affine_transform(self, x, matrices, self.interpolation, self.fill_mode,
+                                self.fill_value, self.data_format)
+        return y, self._box_transformation(matrices, tuple(x.shape))
+
     def get_config(self):
         config = super().get_config()
         config.update({"fill_mode": self.fill_mode, "interpolation": self.interpolation,
@@ -147,6 +164,8 @@ class RandomTranslation(_RandomAffine):
         seed: None (the backend's stream) or an int (the layer's own SeedGenerator).
         fill_value: float, the value of "constant" filling (default 0).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_first: C first).
     Output shape: same as the input.
@@ -170,6 +189,20 @@ class RandomTranslation(_RandomAffine):
         one, zero = np.ones((batch,)), np.zeros((batch,))
         return _stack_columns(np, [one, zero, -wt, zero, one, -ht, zero, zero])
 
+    def _box_transformation(self, matrices, input_shape):
+        np = _backend.host_xp()
+        return {"translations": np.stack([-matrices[:, 2], -matrices[:, 5]], axis=1),
+                "input_shape": input_shape}
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"translations": (batch, 2) pixels (dx, dy),
+        "input_shape"}: shifted, clipped to the image (labels of empty boxes -> -1)."""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.translate_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                                  self.data_format)
+
     def get_config(self):
         config = super().get_config()
         config.update({"height_factor": self.height_factor, "width_factor": self.width_factor})
@@ -187,6 +220,8 @@ class RandomRotation(_RandomAffine):
         seed: None (the backend's stream) or an int (the layer's own SeedGenerator).
         fill_value: float, the value of "constant" filling (default 0).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_first: C first).
     Output shape: same as the input.
@@ -210,6 +245,23 @@ class RandomRotation(_RandomAffine):
         zero = np.zeros((batch,))
         return _stack_columns(np, [a0, a1, a2, b0, b1, b2, zero, zero])
 
+    def _box_transformation(self, matrices, input_shape):
+        np = _backend.host_xp()
+        h, w = (input_shape[2], input_shape[3]) if self.data_format == "channels_first" \
+            else (input_shape[1], input_shape[2])
+        angle = np.atan2(matrices[:, 3], matrices[:, 0]) * (180.0 / math.pi)
+        return {"angle": angle, "image_height": h, "image_width": w,
+                "batch_size": input_shape[0]}
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"angle": (batch,) degrees, "image_height",
+        "image_width", "batch_size"}: the rotated corners' enclosing box, clipped. (As Keras
+        3.15.1, the boxes are read as xyxy and returned in ``bounding_box_format``.)"""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.rotate_boxes(bounding_boxes, transformation, self.bounding_box_format)
+
     def get_config(self):
         config = super().get_config()
         config["factor"] = list(self.factor)
@@ -232,6 +284,8 @@ class RandomZoom(_RandomAffine):
         seed: None (the backend's stream) or an int (the layer's own SeedGenerator).
         fill_value: float, the value of "constant" filling (default 0).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_first: C first).
     Output shape: same as the input.
@@ -260,6 +314,19 @@ class RandomZoom(_RandomAffine):
         y_off = (height - 1.0) / 2.0 * (1.0 - hz)
         zero = np.zeros((batch,))
         return _stack_columns(np, [wz, zero, x_off, zero, hz, y_off, zero, zero])
+
+    def _box_transformation(self, matrices, input_shape):
+        return {"width_zoom": matrices[:, 0:1], "height_zoom": matrices[:, 4:5],
+                "input_shape": input_shape}
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"height_zoom", "width_zoom": (batch, 1),
+        "input_shape"}: the boxes in the zoomed window, rescaled to the image and clipped."""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.zoom_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                             self.data_format)
 
     def get_config(self):
         config = super().get_config()

@@ -23,7 +23,9 @@ inference, as its other layers). Images are ``(batch, H, W, C)`` or one ``(H, W,
 
 Dict inputs ``{"images": ..., "labels": ..., "bounding_boxes": {"boxes", "labels"}}`` are
 accepted outside a model (a data pipeline): MixUp and CutMix mix the labels, and
-MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes through.
+MaxNumBoundingBoxes pads or truncates the boxes; the color layers pass boxes through;
+RandomCrop, RandomShear and RandomPerspective move them as Keras does (their
+``bounding_box_format`` argument; the math is in ``layers/bounding_boxes.py``).
 """
 
 from .. import backend as _backend
@@ -34,6 +36,7 @@ from ..ops import tape as _tape
 from ..random import SeedGenerator
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
+from . import bounding_boxes as BB
 from .base import Layer
 from .image_augmentation import RandomRotation, RandomTranslation
 
@@ -165,10 +168,13 @@ _piecewise = _host_op("image_piecewise_constant")
 
 
 # ----------------------------------------------------------------------------- the base
-class _Augmentation(Layer):
-    """Shared seeding, dict inputs, batching and the training switch."""
+class _Augmentation(BB.BoundingBoxFormatArg, Layer):
+    """Shared seeding, dict inputs, batching and the training switch. Every layer takes
+    Keras's ``bounding_box_format`` (keyword); the geometric ones (``_MOVES_BOXES``) need it
+    when a dict input has boxes, the others pass boxes through."""
 
     _APPLY_AT_INFERENCE = False
+    _MOVES_BOXES = False
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -244,6 +250,9 @@ class _Augmentation(Layer):
         if "images" not in data:
             raise ValueError(f"{_owner(self)}: a dict input needs the key 'images'; got "
                              f"{sorted(data)}")
+        moves_boxes = self._MOVES_BOXES
+        if "bounding_boxes" in data and moves_boxes:
+            self._require_box_format()
         images = backend.asarray(data["images"])
         images = _float_images(self, images)
         unbatched = images.ndim == 3
@@ -261,7 +270,11 @@ class _Augmentation(Layer):
                 labels = O.expand_dims(labels, 0)
             labels = self.transform_labels(labels, transformation, training=training)
             data["labels"] = O.squeeze(labels, axis=0) if unbatched else labels
-        if "bounding_boxes" in data:
+        if "bounding_boxes" in data and moves_boxes:
+            boxes = BB.boxes_in(self, data["bounding_boxes"], unbatched)
+            boxes = self.transform_bounding_boxes(boxes, transformation, training=active)
+            data["bounding_boxes"] = BB.boxes_out(boxes, unbatched)
+        elif "bounding_boxes" in data:
             data["bounding_boxes"] = self.transform_bounding_boxes(
                 dict(data["bounding_boxes"]), transformation, training=active)
         return data
@@ -284,18 +297,19 @@ class _Augmentation(Layer):
 
 
 class _GeometryNoBoxes:
-    """Geometric layers: Keras moves the boxes; portanet does not yet (a clear error)."""
+    """RandomElasticTransform: Keras 3.15.1 has no box transform for it (its
+    ``transform_bounding_boxes`` raises NotImplementedError); portanet gives a clear error."""
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         if not training:
             return bounding_boxes
         raise ValueError(f"{_owner(self)}: bounding_boxes in the input dict are not supported "
-                         f"by this portanet layer (it moves pixels; the boxes would need the "
-                         f"same transform); pass images and labels only")
+                         f"(an elastic warp does not move boxes; Keras 3 does not support them "
+                         f"either); pass images and labels only")
 
 
 # ----------------------------------------------------------------------------- crop
-class RandomCrop(_GeometryNoBoxes, _Augmentation):
+class RandomCrop(_Augmentation):
     """Crops a random ``height x width`` window of the images in training, as Keras 3.
 
     In training, when the images are larger than the target on both axes, one window (the
@@ -311,7 +325,11 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         width: int, the output width.
         seed: int or None (Keras draws a seed for None and stores it in the config).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         if seed is None:
@@ -357,6 +375,15 @@ class RandomCrop(_GeometryNoBoxes, _Augmentation):
         images = images[tuple(index)]
         mats = image.resize_mats(images, (h_ax, w_ax), (self.height, self.width), "bilinear")
         return image.resample_axes(images, mats=mats) if mats else images
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` (h_start, w_start). (As Keras 3.15.1: x loses
+        h_start and y w_start, floored at 0, with no clipping to the crop.)"""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.random_crop_boxes(bounding_boxes, transformation, self.height, self.width,
+                                    self.bounding_box_format)
 
     def compute_output_shape(self, input_shape):
         self._check_rank(input_shape)
@@ -1115,7 +1142,7 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")
 
 
-class RandomShear(_GeometryNoBoxes, _Augmentation):
+class RandomShear(_Augmentation):
     """Shears images by random amounts along x and y, as Keras 3: each image draws a sign
     (shared by both axes), ``sx ~ U[x_factor)`` and ``sy ~ U[y_factor)``; the output pixel
     (x, y) reads the input at ``(x + sx·y, sy·x + y)`` (``fill_mode`` outside).
@@ -1128,7 +1155,11 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         fill_value: float (default 0), the "constant" value.
         data_format: "channels_last" (default) or "channels_first".
         seed: None or an int.
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
                  fill_value=0.0, data_format=None, seed=None, **kwargs):
@@ -1163,6 +1194,15 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         return image.affine_transform(images, m, self.interpolation, self.fill_mode,
                                       self.fill_value, self.data_format)
 
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"shear_factor": (batch, 2), "input_shape"}:
+        the corners sheared (in rel_xyxy, as Keras), clipped."""
+        if not training or transformation is None:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.shear_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                              self.data_format, self.dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update({"x_factor": list(self.x_factor), "y_factor": list(self.y_factor),
@@ -1171,7 +1211,7 @@ class RandomShear(_GeometryNoBoxes, _Augmentation):
         return config
 
 
-class RandomPerspective(_GeometryNoBoxes, _Augmentation):
+class RandomPerspective(_Augmentation):
     """Random perspective warps, as Keras 3: the four corners move by ``corner·u`` with
     u ~ U[-scale/2, scale/2) per coordinate, the output samples the input through the
     homography (constant ``fill_value`` outside); applied to each image with probability
@@ -1184,7 +1224,11 @@ class RandomPerspective(_GeometryNoBoxes, _Augmentation):
         fill_value: float (default 0).
         seed: None or an int.
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
     """
+
+    _MOVES_BOXES = True
 
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
                  seed=None, data_format=None, **kwargs):
@@ -1221,6 +1265,16 @@ class RandomPerspective(_GeometryNoBoxes, _Augmentation):
         apply = np.reshape(np.asarray(transformation["apply_perspective"], dtype=bool),
                            (-1, 1, 1, 1))
         return O.where(_const(self, apply, dtype="bool"), warped, images)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"apply_perspective", "start_points",
+        "end_points", "input_shape"}: the corners through the inverse homography, their
+        enclosing box, clipped. (As Keras 3.15.1, returned in xyxy.)"""
+        if not training or transformation is None:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.perspective_boxes(bounding_boxes, transformation, self.bounding_box_format,
+                                    self.data_format, self.dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -12,12 +12,17 @@ the op are ``portanet.ops.image``'s: ``resize`` and the layers share them).
 Images are 4D ``(batch, height, width, channels)`` (or ``(batch, channels, height, width)``
 with ``data_format="channels_first"``) or 3D (one unbatched image). Integer inputs are cast
 to the layer's float dtype, as Keras does.
+
+CenterCrop, Resizing and RandomFlip also take Keras's dict inputs ``{"images",
+"bounding_boxes": {"boxes", "labels"}, "labels"}`` (a data pipeline, outside a model) and move
+the boxes as Keras does (``bounding_box_format``; the math is in ``layers/bounding_boxes.py``).
 """
 
 from ..ops import image
 from ..random import SeedGenerator, uniform
 from ..validation import check_number
 from . import _windows as W
+from . import bounding_boxes as BB
 from .base import Layer, check_positive_int
 
 __all__ = ["Rescaling", "CenterCrop", "Resizing", "RandomFlip"]
@@ -47,7 +52,7 @@ def _crop(x, axes, starts, sizes):
     return y, lambda dy: image.crop_window.vjp(dy, y, x, index=index)[0]
 
 
-class _ImageLayer(Layer):
+class _ImageLayer(BB.BoundingBoxDict, Layer):
     """Shared data_format handling and output shapes of the layers that resize images."""
 
     def _axes(self, ndim):
@@ -58,6 +63,13 @@ class _ImageLayer(Layer):
         h, w = self._axes(len(shape))
         shape[h], shape[w] = self.height, self.width
         return tuple(shape)
+
+    # -- bounding boxes (dict inputs): applied in training and inference, as the images
+    _BOXES_AT_INFERENCE = True
+
+    def _dict_images(self, images, active):
+        x = _to_float(self, images)
+        return self.forward(x)[0], self._box_transformation(tuple(x.shape))
 
     def _resize(self, x, axes, interpolation, antialias=False):
         """Resize the two image axes of ``x`` to (height, width): ``(y, backward)``
@@ -130,6 +142,8 @@ class CenterCrop(_ImageLayer):
         height: int, the output height.
         width: int, the output width.
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_last; channels_first:
     ``(batch, C, H, W)`` or ``(C, H, W)``). Output shape: H, W replaced by height, width.
@@ -156,6 +170,16 @@ class CenterCrop(_ImageLayer):
         y, resize_back = self._resize(cropped, axes, "bilinear")
         return y, lambda dy: crop_back(resize_back(dy))
 
+    def _box_transformation(self, input_shape):
+        return {"input_shape": input_shape}
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"input_shape"}: the boxes in the central
+        window (rescaled when it is resized), clipped; in training and inference."""
+        self._require_box_format()
+        return BB.center_crop_boxes(bounding_boxes, transformation, self.height, self.width,
+                                    self.bounding_box_format, self.data_format)
+
     def get_config(self):
         config = super().get_config()
         config.update({"height": self.height, "width": self.width, "data_format": self.data_format})
@@ -177,6 +201,8 @@ class Resizing(_ImageLayer):
         fill_value: float, the padding value.
         antialias: when downsampling, widen the kernel by the scale (anti-aliasing).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_last; channels_first:
     ``(batch, C, H, W)`` or ``(C, H, W)``). Output shape: H, W replaced by height, width.
@@ -229,6 +255,19 @@ class Resizing(_ImageLayer):
             return y, resize_back
         return y, lambda dy: pre_back(resize_back(dy))
 
+    def _box_transformation(self, input_shape):
+        h, w = self._axes(len(input_shape))
+        return (input_shape[h], input_shape[w])
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` (input_height, input_width): scaled as the
+        image (stretched, cropped or padded to the aspect ratio), clipped; all-0 and all-(-1)
+        padding boxes stay 0. In training and inference."""
+        self._require_box_format()
+        return BB.resize_boxes(bounding_boxes, transformation, self.height, self.width,
+                               self.crop_to_aspect_ratio, self.pad_to_aspect_ratio,
+                               self.bounding_box_format)
+
     def get_config(self):
         config = super().get_config()
         config.update({"height": self.height, "width": self.width,
@@ -243,7 +282,7 @@ class Resizing(_ImageLayer):
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
-class RandomFlip(Layer):
+class RandomFlip(BB.BoundingBoxDict, Layer):
     """Flips images at random in training (``training=True``); the identity otherwise.
 
     As Keras 3, each image draws one number u ~ U[0, 1) and is flipped when u <= 0.5; with
@@ -256,6 +295,8 @@ class RandomFlip(Layer):
             reseeds) or an int (the layer's own ``pn.random.SeedGenerator(seed)``: the same
             sequence of flips for every layer built with that seed).
         data_format: "channels_last" (default) or "channels_first".
+        bounding_box_format: None (default) or the format of the boxes of dict inputs
+            ``{"images", "bounding_boxes"}`` (see ``pn.utils.bounding_boxes``).
 
     Input shape: ``(batch, H, W, C)`` or ``(H, W, C)`` (channels_first: C first).
     Output shape: same as the input.
@@ -303,6 +344,29 @@ class RandomFlip(Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    # -- bounding boxes (dict inputs): one draw flips the images and the boxes
+    def _dict_images(self, images, active):
+        x = _to_float(self, images)
+        if not active:
+            return x, None
+        xp = self.xp
+        h, w = _image_axes(x.ndim, self.data_format, f"RandomFlip {self.name!r}")
+        flips = self._draw((x.shape[0], 1, 1, 1)) <= 0.5
+        for axis, modes in ((w, ("horizontal", "horizontal_and_vertical")),
+                            (h, ("vertical", "horizontal_and_vertical"))):
+            if self.mode in modes:
+                x = xp.where(flips, xp.flip(x, axis=axis), x)
+        return x, {"flips": flips, "input_shape": tuple(x.shape)}
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Keras's boxes for ``transformation`` {"flips": (batch, 1, 1, 1) bools,
+        "input_shape"}: mirrored where the image is."""
+        if not training:
+            return bounding_boxes
+        self._require_box_format()
+        return BB.flip_boxes(bounding_boxes, transformation, self.mode,
+                             self.bounding_box_format, self.data_format)
 
     def get_config(self):
         config = super().get_config()

@@ -40,6 +40,7 @@ from .config import Config  # noqa: E402
 from .dataset_utils import split_dataset, timeseries_dataset_from_array  # noqa: E402
 from .file_utils import get_file  # noqa: E402
 from .general_utils import get_source_inputs, is_keras_tensor, standardize_dtype  # noqa: E402
+from . import bounding_boxes  # noqa: E402  (keras.utils.bounding_boxes, a module)
 
 custom_object_scope = CustomObjectScope  # Keras: keras.utils.custom_object_scope is the class
 
