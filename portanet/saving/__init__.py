@@ -29,8 +29,7 @@ file (truncated, corrupted, bad JSON, unknown class, wrong shapes) raises one
 from ..naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from ._archive import FORMAT_NAME, FORMAT_VERSION, ModelFileError  # noqa: F401 - the format's name
-from .loading import restore_training_state
-from .api import load_model, load_weights, save_model, save_weights
+from .api import load_model, load_weights, restore_training_state, save_model, save_weights
 
 register_keras_serializable = register_serializable
 

@@ -150,3 +150,21 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
         warn = (lambda msg: warnings.warn(f"load_weights: {msg}", stacklevel=4)) if skip_mismatch else None
         return _keras.load_weights_h5(model, path, skip_mismatch=skip_mismatch, warn=warn)
     return _legacy.load_weights_legacy(model, path, skip_mismatch=skip_mismatch)
+
+
+def restore_training_state(model, filepath):
+    """Load weights and optimizer state (iterations, learning rate, slots) from a model
+    file (``.portanet`` or Keras 3's ``.keras``) into an existing compiled model of the same
+    architecture, e.g. to resume after a crash or to continue a Keras run.
+
+    Returns the file's metadata dict. Raises ValueError naming the file if it does not fit.
+    """
+    path = _path(filepath, "restore_training_state")
+    if not getattr(model, "compiled", False):
+        raise ValueError(f"restore_training_state: compile model {model.name!r} first; the optimizer "
+                         "state is restored into its optimizer")
+    if not model.built:
+        raise ValueError(f"restore_training_state: build model {model.name!r} first")
+    if path.lower().endswith(".keras"):
+        return _keras.restore_keras(model, path)
+    return _loading.restore_training_state(model, path)

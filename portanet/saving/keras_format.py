@@ -216,15 +216,15 @@ def optimizer_arrays(opt, variables):
             s = {k: v.backend.to_numpy(a) for k, a in opt._new_slots(v).items()}
         per_var.append(s)
     names = list(per_var[0]) if per_var else list(opt._new_slots(variables[0])) if variables else []
-    arrays = [_host_io.contiguous(_as_int64(opt.iterations))]
+    arrays = [_as_int64(opt.iterations)]
     if _has_lr_variable(opt):
-        arrays.append(_host_io.contiguous(_as_float32(opt.learning_rate)))
+        arrays.append(_as_float32(opt.learning_rate))
     for group in _slot_groups(opt, names):
         for s in per_var:
             for n in group:
                 arrays.append(_host_io.contiguous(s[n]))
     for _, attr, default in _SCALARS.get(_layout_class(opt), ()):
-        arrays.append(_host_io.contiguous(_as_float32(getattr(opt, attr, default))))
+        arrays.append(_as_float32(getattr(opt, attr, default)))
     return arrays
 
 
@@ -550,3 +550,22 @@ def load_weights_h5(model, path, skip_mismatch=False, warn=None):
         pairs = _plan_layers(model, reader, path, skip_mismatch=skip_mismatch, warn=warn)
     for v, array in pairs:
         v.assign(array)
+
+
+def restore_keras(model, path):
+    """Weights and optimizer state (iterations, learning rate, slots) of a ``.keras`` file
+    into an existing compiled ``model`` of the same architecture; nothing else is read
+    from the file's configuration. Returns the file's metadata dict."""
+    with SafeZip(path) as zf:
+        meta = zf.json(_METADATA) if _METADATA in zf.names else {}
+        weights = zf.read(_WEIGHTS)
+    with _h5.H5Reader(weights, f"{path!r} ({_WEIGHTS})") as reader:
+        pairs = _plan_layers(model, reader, path)
+        state = _plan_optimizer(model, reader, path)
+        if state is None:
+            raise _error(path, "it holds no optimizer state (saved without a compiled optimizer or "
+                               "with include_optimizer=False)")
+    for v, array in pairs:
+        v.assign(array)
+    _apply_optimizer(model, state)
+    return meta

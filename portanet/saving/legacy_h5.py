@@ -203,7 +203,9 @@ def save_legacy(model, path, include_optimizer=True):
     cc = _compile_config(model)
     if cc is not None:
         training = {k: v for k, v in cc.items() if k != "optimizer"}
-        training["optimizer_config"] = cc["optimizer"]
+        # Keras's legacy form of the optimizer: {"class_name", "config"} only.
+        training["optimizer_config"] = {"class_name": cc["optimizer"]["class_name"],
+                                        "config": cc["optimizer"]["config"]}
         root_attrs["training_config"] = json.dumps(training)
     names, groups = _weight_groups(model, "model_weights/")
     groups.insert(0, ("model_weights", {"layer_names": names, "backend": "portanet",
