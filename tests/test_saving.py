@@ -390,9 +390,9 @@ def test_bad_json_and_metadata_are_refused(saved, tmp_path):
                    dict(members, **{"metadata.json": json.dumps(dict(meta, format_version=99)).encode()}))
     with pytest.raises(ValueError, match="format_version 99 is not supported"):
         pn.load_model(tmp_path / "future.portanet")
-    _write_members(tmp_path / "other.zip", {"hello.txt": b"hi"})
-    with pytest.raises(ValueError, match=r"other\.zip.*no 'metadata\.json'"):
-        pn.load_model(tmp_path / "other.zip")
+    _write_members(tmp_path / "other.portanet", {"hello.txt": b"hi"})
+    with pytest.raises(ValueError, match=r"other\.portanet.*no 'metadata\.json'"):
+        pn.load_model(tmp_path / "other.portanet")
     with pytest.raises(ValueError, match="missing.portanet.*no such file"):
         pn.load_model(tmp_path / "missing.portanet")
 
