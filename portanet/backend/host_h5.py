@@ -16,7 +16,7 @@ import io
 
 import numpy as np
 
-__all__ = ["H5Error", "H5Reader", "h5_bytes", "require_h5py", "scalar"]
+__all__ = ["H5Error", "H5Reader", "h5_bytes", "host_array", "require_h5py", "scalar"]
 
 _NUMERIC_KINDS = "fiub"
 
@@ -190,6 +190,11 @@ class H5Reader:
             return np.asarray(self.file[path][()])
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise H5Error(f"{self.label}: dataset {path!r} cannot be read ({exc})") from None
+
+
+def host_array(a):
+    """A C-ordered host NumPy array of ``a``, keeping its shape (0-d stays 0-d)."""
+    return np.asarray(a, order="C")
 
 
 def scalar(value, dtype):

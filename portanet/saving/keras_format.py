@@ -74,15 +74,60 @@ def _own_variables(layer):
     return trainable + [v for v in own if not getattr(v, "_own_trainable", True)]
 
 
+_BASE_NAMES = None
+
+
+def _base_names():
+    """What Keras's ``get_attr_skipset("Layer")`` is to Keras: the attributes every layer
+    has (a bare Layer's and its class's), which the walk never enters."""
+    global _BASE_NAMES
+    if _BASE_NAMES is None:
+        _BASE_NAMES = frozenset(dir(Layer)) | frozenset(vars(Layer()))
+    return _BASE_NAMES
+
+
+# Public properties Keras's classes have (and its walk reaches first) where portanet's class
+# keeps only the private attribute; and properties a portanet class inherits that the Keras
+# class lacks (Keras's GroupedQueryAttention is no MultiHeadAttention).
+_MHA_DENSE = {"query_dense": "_query_dense", "key_dense": "_key_dense",
+              "value_dense": "_value_dense", "output_dense": "_output_dense"}
+_KERAS_PROPERTIES = {"MultiHeadAttention": _MHA_DENSE}
+_NOT_KERAS_PROPERTIES = {"GroupedQueryAttention": set(_MHA_DENSE)}
+
+
+def _attribute_names(obj):
+    """The instance attributes and the public properties of ``obj``'s class (Keras walks
+    ``dir(obj)``, so ``MultiHeadAttention.query_dense`` is reached by its property)."""
+    names = set(vars(obj))
+    cls_name = type(obj).__name__
+    not_keras = _NOT_KERAS_PROPERTIES.get(cls_name, ())
+    for name in dir(type(obj)):
+        if not name.startswith("_") and isinstance(getattr(type(obj), name, None), property) \
+                and name not in not_keras:
+            names.add(name)
+    names.update(_KERAS_PROPERTIES.get(cls_name, {}))
+    base = _base_names()
+    return sorted((n for n in names if not n.startswith("__") and n not in _SKIP and n not in base),
+                  key=_name_key)
+
+
 def _children(obj):
     """(attribute name, layer or container) pairs in Keras's walk order."""
     if _is_graph_model(obj):
         yield "layers", list(obj.layers)
         return
-    for name in sorted(vars(obj), key=_name_key):
-        if name.startswith("__") or name in _SKIP:
-            continue
-        value = vars(obj)[name]
+    aliases = _KERAS_PROPERTIES.get(type(obj).__name__, {})
+    for name in _attribute_names(obj):
+        if name in vars(obj):
+            value = vars(obj)[name]
+        elif name in aliases and aliases[name] in vars(obj) and not isinstance(
+                getattr(type(obj), name, None), property):
+            value = vars(obj)[aliases[name]]
+        else:
+            try:
+                value = getattr(obj, name)
+            except Exception:  # noqa: BLE001 - as Keras's walk: an attribute that fails is not state
+                continue
         if isinstance(value, Layer) and value is not obj:
             yield name, value
         elif isinstance(value, (list, tuple, dict)) and _holds_layers(value):
@@ -222,7 +267,7 @@ def optimizer_arrays(opt, variables):
     for group in _slot_groups(opt, names):
         for s in per_var:
             for n in group:
-                arrays.append(_host_io.contiguous(s[n]))
+                arrays.append(_h5.host_array(s[n]))
     for _, attr, default in _SCALARS.get(_layout_class(opt), ()):
         arrays.append(_as_float32(getattr(opt, attr, default)))
     return arrays
@@ -261,7 +306,7 @@ def _weights_groups(model, include_optimizer):
     for path, layer, own in walk(model):
         vars_path = _join(path, "vars")
         groups.append((vars_path, {"name": layer.name},
-                       [(str(i), _host_io.contiguous(v.numpy())) for i, v in enumerate(own)]))
+                       [(str(i), _h5.host_array(v.numpy())) for i, v in enumerate(own)]))
     if include_optimizer and getattr(model, "compiled", False) and model.optimizer is not None:
         opt = model.optimizer
         variables = model.trainable_weights

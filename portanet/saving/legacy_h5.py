@@ -17,7 +17,6 @@ import json
 import warnings
 
 from ..backend import host_h5 as _h5
-from ..backend import host_io as _host_io
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from ._archive import ModelFileError, _atomic_write, _is_model
 from .keras_format import (KERAS_VERSION, _apply_optimizer, _compile_from, _compile_config,
@@ -190,7 +189,7 @@ def _weight_groups(model, prefix):
         for wname, v in zip(wnames, weights):
             folder, leaf = wname.rsplit("/", 1) if "/" in wname else ("", wname)
             gpath = f"{prefix}{layer.name}" + (f"/{folder}" if folder else "")
-            groups.append((gpath, {}, [(leaf, _host_io.contiguous(v.numpy()))]))
+            groups.append((gpath, {}, [(leaf, _h5.host_array(v.numpy()))]))
     return names, groups
 
 
