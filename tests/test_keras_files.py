@@ -93,6 +93,31 @@ def test_training_resumes_from_keras_optimizer_state(backend, case):
     _one_more_step_matches_keras(model, _ref(case))
 
 
+@pytest.mark.parametrize("case", ["dense_adam", "conv2d_sgd"])
+def test_load_weights_into_compiled_model_restores_optimizer_as_keras(backend, case, tmp_path):
+    """Keras's load_weights walks model.optimizer too: a compiled model gets the file's
+    optimizer state; portanet's .weights.h5 of a compiled model carries it as Keras's does."""
+    arch, make_opt, loss = TRAINED[case]
+    model = BUILDERS[arch]()
+    model.compile(optimizer=make_opt(), loss=loss)
+    model.load_weights(FILES / f"{case}.keras")
+    assert model.optimizer.iterations == 3
+    model.save_weights(tmp_path / "w.weights.h5")
+    again = BUILDERS[arch]()
+    again.compile(optimizer=make_opt(), loss=loss)
+    again.load_weights(tmp_path / "w.weights.h5")
+    _one_more_step_matches_keras(again, _ref(case))
+    plain = BUILDERS[arch]()                       # uncompiled: the weights only
+    plain.load_weights(tmp_path / "w.weights.h5")
+    _check_predictions(plain, _ref(case))
+    other = BUILDERS[arch]()                       # another optimizer: warned and skipped
+    other.compile(optimizer=pn.optimizers.Adam(0.1) if case != "dense_adam" else pn.optimizers.SGD(0.1),
+                  loss=loss)
+    with pytest.warns(UserWarning, match="skipping the optimizer state"):
+        other.load_weights(tmp_path / "w.weights.h5")
+    assert other.optimizer.iterations == 0
+
+
 @pytest.mark.parametrize("case", ALL)
 def test_load_model_reads_keras_file(backend, case):
     """The whole .keras file: Keras's config.json rebuilt through

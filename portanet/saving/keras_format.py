@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
+import warnings
 
 from ..backend import host_h5 as _h5
 from ..backend import host_io as _host_io
@@ -384,12 +384,14 @@ def save_keras(model, path, include_optimizer=True):
     members = {_METADATA: _json(meta, path), _CONFIG: _json(config, path),
                _WEIGHTS: weights_h5_bytes(model, include_optimizer)}
     members.update(_asset_members(model))
-    _atomic_write(path, members, compress_json_only=False)
+    _atomic_write(path, members)     # JSON deflated, the weights stored (as fast to read as a file)
 
 
 def save_weights_h5(model, path):
-    """Write ``model``'s weights as Keras 3's ``.weights.h5`` (atomically)."""
-    _atomic_write(path, weights_h5_bytes(model, include_optimizer=False), raw=True)
+    """Write ``model``'s weights as Keras 3's ``.weights.h5`` (atomically). As Keras's
+    ``save_weights`` walks the whole model, a compiled model's file also holds the
+    optimizer's variables (``optimizer/vars``)."""
+    _atomic_write(path, weights_h5_bytes(model, include_optimizer=True), raw=True)
 
 
 # ---------------------------------------------------------------------- reading
@@ -448,14 +450,20 @@ def _plan_layers(model, reader, path, skip_mismatch=False, warn=None):
     return pairs
 
 
-def _plan_optimizer(model, reader, path):
-    """Keras's optimizer variables from ``optimizer/vars`` as portanet's state, checked, or None."""
+def _plan_optimizer(model, reader, path, lenient=False):
+    """Keras's optimizer variables from ``optimizer/vars`` as portanet's state, checked, or None.
+    ``lenient`` (load_weights, as Keras): a different number of variables (another
+    optimizer) only warns and leaves the optimizer as it is."""
     opt = getattr(model, "optimizer", None)
     if opt is None or not reader.is_group("optimizer/vars"):
         return None
     variables = model.trainable_weights
     layout = expected_optimizer_layout(opt, variables)
     keys = [k for k in reader.children("optimizer/vars")]
+    if len(keys) != len(layout) and lenient:
+        warnings.warn(f"load_weights: skipping the optimizer state in {path!r}: it holds {len(keys)} "
+                      f"variables, {type(opt).__name__} on this model keeps {len(layout)}", stacklevel=4)
+        return None
     if len(keys) != len(layout):
         raise _error(path, f"optimizer/vars holds {len(keys)} variables; {type(opt).__name__} on this "
                            f"model keeps {len(layout)} (iterations, learning rate and its slots, in "
@@ -593,8 +601,13 @@ def load_weights_h5(model, path, skip_mismatch=False, warn=None):
         if reader.is_group("model_weights") or "layer_names" in reader.attrs():
             raise _error(path, "it is a legacy Keras 2 .h5 file, not a Keras 3 .weights.h5")
         pairs = _plan_layers(model, reader, path, skip_mismatch=skip_mismatch, warn=warn)
+        # As Keras's load_weights (its walk reaches model.optimizer): a compiled model also
+        # gets the file's optimizer state.
+        state = _plan_optimizer(model, reader, path, lenient=True) \
+            if getattr(model, "compiled", False) else None
     for v, array in pairs:
         v.assign(array)
+    _apply_optimizer(model, state)
 
 
 def restore_keras(model, path):
