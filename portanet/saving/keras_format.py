@@ -118,6 +118,12 @@ def _children(obj):
         return
     aliases = _KERAS_PROPERTIES.get(type(obj).__name__, {})
     for name in _attribute_names(obj):
+        if name == "layers" and _is_model(obj):
+            # A subclassed Keras model's ``layers`` is its tracker's list: every layer
+            # assigned to an attribute (private ones too, lists flattened), in the order
+            # of assignment.
+            yield name, _tracked_layers(obj)
+            continue
         if name in vars(obj):
             value = vars(obj)[name]
         elif name in aliases and aliases[name] in vars(obj) and not isinstance(
@@ -132,6 +138,24 @@ def _children(obj):
             yield name, value
         elif isinstance(value, (list, tuple, dict)) and _holds_layers(value):
             yield name, value
+
+
+def _tracked_layers(obj):
+    out, seen = [], set()
+    base = _base_names()
+
+    def add(value, depth=0):
+        if isinstance(value, Layer) and value is not obj:
+            if id(value) not in seen:
+                seen.add(id(value))
+                out.append(value)
+        elif depth < 4 and isinstance(value, (list, tuple, dict)):
+            for item in (value.values() if isinstance(value, dict) else value):
+                add(item, depth + 1)
+    for name, value in vars(obj).items():
+        if not name.startswith("__") and name not in base and name not in _SKIP:
+            add(value)
+    return out
 
 
 def _holds_layers(container, depth=0):

@@ -60,7 +60,8 @@ def write(out):
             np.savez(out / f"{name}_train.npz", *ys)
         y = model.predict(x, verbose=0)
         np.savez(out / f"{name}_pred.npz", *[np.asarray(a) for a in (y if isinstance(y, list) else [y])])
-        model.save(out / f"{name}.keras")
+        if arch not in cases.INPUT_SHAPES:
+            model.save(out / f"{name}.keras")
         model.save_weights(out / f"{name}.weights.h5")
         if name in cases.LEGACY:
             with warnings.catch_warnings():

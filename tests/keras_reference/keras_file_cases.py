@@ -122,7 +122,31 @@ def noisy(k):
                 L.GaussianDropout(0.2), L.Dense(2))
 
 
-BUILDERS = {f.__name__: f for f in (dense, conv1d, conv2d, embedding, simple_rnn, lstm, gru,
+def subclassed(k):
+    """A subclassed model: Keras reaches its layers by attribute (``blocks/dense``,
+    ``encoder``) and, for a private attribute, through ``layers`` (``layers/dense_3``)."""
+    class Net(k.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = k.layers.Dense(5, activation="relu")
+            self.blocks = [k.layers.Dense(4), k.layers.Dense(4, activation="tanh")]
+            self._head = k.layers.Dense(2)
+
+        def call(self, x):
+            h = self.encoder(x)
+            for block in self.blocks:
+                h = block(h)
+            return self._head(h)
+
+    model = Net(name="net")
+    model(k.ops.zeros((1, 4)))
+    return model
+
+
+# Input shapes of models without ``inputs`` (subclassed); their files are weights only.
+INPUT_SHAPES = {"subclassed": [(4,)]}
+
+BUILDERS = {f.__name__: f for f in (subclassed, dense, conv1d, conv2d, embedding, simple_rnn, lstm, gru,
                                     bidirectional, functional, nested, nested_seq, conv_more_1d,
                                     conv_more_2d, conv_3d, attention, wrappers, noisy)}
 
