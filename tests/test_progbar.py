@@ -312,7 +312,7 @@ def test_batch_logs_are_built_only_when_read(backend):
 def test_model_checkpoint_messages_as_keras(backend, tmp_path, capsys):
     x, y = _data(32)
     model = _model()
-    path = str(tmp_path / "m.weights.npz")
+    path = str(tmp_path / "m.weights.h5")
     cb = pn.callbacks.ModelCheckpoint(path, monitor="loss", verbose=1, save_best_only=True,
                                       save_weights_only=True)
     h = model.fit(x, y, epochs=2, verbose=0, callbacks=[cb])

@@ -392,9 +392,9 @@ def test_bad_json_and_metadata_are_refused(saved, tmp_path):
                    dict(members, **{"metadata.json": json.dumps(dict(meta, format_version=99)).encode()}))
     with pytest.raises(ValueError, match="format_version 99 is not supported"):
         pn.load_model(tmp_path / "future.portanet")
-    _write_members(tmp_path / "other.zip", {"hello.txt": b"hi"})
-    with pytest.raises(ValueError, match=r"other\.zip.*no 'metadata\.json'"):
-        pn.load_model(tmp_path / "other.zip")
+    _write_members(tmp_path / "other.portanet", {"hello.txt": b"hi"})
+    with pytest.raises(ValueError, match=r"other\.portanet.*no 'metadata\.json'"):
+        pn.load_model(tmp_path / "other.portanet")
     with pytest.raises(ValueError, match="missing.portanet.*no such file"):
         pn.load_model(tmp_path / "missing.portanet")
 
@@ -648,3 +648,120 @@ def test_optimizer_without_slots(backend, tmp_path, rng):
     model.fit(x, y, epochs=1, verbose=0, shuffle=False)
     loaded.fit(x, y, epochs=1, verbose=0, shuffle=False)
     np.testing.assert_array_equal(model.get_weights()[0], loaded.get_weights()[0])
+
+
+# ---------------------------------------------------------------------- formats by extension (Keras's saving_api)
+def test_extension_picks_the_format(backend, tmp_path, rng):
+    model = _small_model()
+    _randomize(model, rng)
+    model.save(tmp_path / "m.keras")
+    assert set(_members(tmp_path / "m.keras")) == {"metadata.json", "config.json", "model.weights.h5"}
+    meta = json.loads(_members(tmp_path / "m.keras")["metadata.json"])
+    assert meta["keras_version"].startswith("3.")
+    config = json.loads(_members(tmp_path / "m.keras")["config.json"])
+    assert config["class_name"] == "Functional" and "build_config" in config
+    model.save(tmp_path / "m.portanet")
+    assert json.loads(_members(tmp_path / "m.portanet")["metadata.json"])["format"] == "portanet.model"
+    model.save_weights(tmp_path / "m.weights.h5")
+    assert (tmp_path / "m.weights.h5").read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+    with pytest.warns(UserWarning, match="legacy HDF5"):
+        model.save(tmp_path / "m.h5")
+    for path in ("m.keras", "m.portanet", "m.h5"):
+        back = pn.load_model(tmp_path / path)
+        for a, b in zip(model.get_weights(), back.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    for path in ("m.weights.h5", "m.keras", "m.portanet", "m.h5"):
+        other = _small_model()
+        other.load_weights(tmp_path / path)
+        for a, b in zip(model.get_weights(), other.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["noext", "m.txt", "m.zip", "m.npz", "m.weights"])
+def test_unknown_extensions_are_refused_before_writing(backend, tmp_path, name):
+    model = _small_model()
+    with pytest.raises(ValueError, match=r"'\.keras'.*'\.h5'.*'\.portanet'"):
+        model.save(tmp_path / name)
+    with pytest.raises(ValueError, match=r"'\.weights\.h5'.*'\.portanet'"):
+        model.save_weights(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"'\.keras'.*'\.h5'.*'\.portanet'"):
+        pn.load_model(tmp_path / name)
+    with pytest.raises(ValueError, match=r"'\.weights\.h5'"):
+        model.load_weights(tmp_path / name)
+
+
+def test_save_weights_needs_weights_h5_as_keras(backend, tmp_path):
+    with pytest.raises(ValueError, match=r"filename must end in '\.weights\.h5'"):
+        _small_model().save_weights(tmp_path / "w.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_keras_save_keeps_the_old_file_and_no_temp(backend, tmp_path, monkeypatch):
+    from portanet.saving import keras_format
+    model = _small_model()
+    target = tmp_path / "m.keras"
+    model.save(target)
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(keras_format, "weights_h5_bytes", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save(target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+    with pytest.raises(FileExistsError, match="overwrite=False"):
+        model.save(target, overwrite=False)
+
+
+def test_missing_h5py_is_named(backend, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"needs the 'h5py' package.*pip install h5py"):
+        _small_model().save(tmp_path / "m.keras")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_keras_layer_is_named(backend, tmp_path):
+    model = _small_model()
+    model.save(tmp_path / "m.keras")
+    members = _members(tmp_path / "m.keras")
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][1]["class_name"] = "NoSuchKerasLayer"
+    members["config.json"] = json.dumps(config).encode()
+    _write_members(tmp_path / "u.keras", members)
+    with pytest.raises(ValueError, match="portanet cannot rebuild.*NoSuchKerasLayer"):
+        pn.load_model(tmp_path / "u.keras")
+
+
+@pn.saving.register_serializable(package="TestAssets")
+class VocabLayer(pn.layers.Layer):
+    """A layer with assets (as StringLookup): its vocabulary goes to a file in assets/."""
+
+    def __init__(self, vocabulary=None, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = list(vocabulary or [])
+
+    def forward(self, inputs, training=False):
+        return inputs, lambda dy: dy
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def save_assets(self, dir_path):
+        with open(os.path.join(dir_path, "vocabulary.txt"), "w") as f:
+            f.write("\n".join(self.vocabulary))
+
+    def load_assets(self, dir_path):
+        with open(os.path.join(dir_path, "vocabulary.txt")) as f:
+            self.vocabulary = f.read().split("\n")
+
+
+def test_assets_are_saved_and_loaded_as_keras(backend, tmp_path):
+    model = pn.Sequential([pn.Input((3,)), VocabLayer(name="vocab"), pn.layers.Dense(2)])
+    model.layers[0].vocabulary = ["a", "b", "c"]
+    model.save(tmp_path / "m.keras")
+    members = _members(tmp_path / "m.keras")
+    assert members["assets/layers/vocab_layer/vocabulary.txt"] == b"a\nb\nc"
+    back = pn.load_model(tmp_path / "m.keras")
+    assert back.layers[0].vocabulary == ["a", "b", "c"]

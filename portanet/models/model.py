@@ -141,21 +141,25 @@ class Model(SubclassedGraph, Trainer, Layer):
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
 
-    def save(self, filepath, overwrite=True):
-        """Save architecture, weights, compile config and optimizer state to one file."""
-        _saving.save_model(self, filepath, overwrite=overwrite)
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save architecture, weights, compile config and optimizer state to one file; the
+        extension picks the format as in Keras: ``.keras`` (Keras 3), ``.h5`` (legacy),
+        ``.portanet`` (portanet's own). See ``portanet.saving.save_model``."""
+        _saving.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def to_json(self, **kwargs):
         """The architecture as Keras 3's JSON text (see ``portanet.models.json_io``)."""
         return _to_json(self, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
-        """Save the weights alone (see ``portanet.saving.save_weights``)."""
-        _saving.save_weights(self, filepath, overwrite=overwrite)
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Save the weights alone: ``.weights.h5`` (Keras 3's layout) or ``.portanet`` (see
+        ``portanet.saving.save_weights``)."""
+        _saving.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
-    def load_weights(self, filepath, skip_mismatch=False):
-        """Load weights saved by ``save_weights`` or ``save`` (see ``portanet.saving``)."""
-        _saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights from ``.weights.h5``, ``.keras``, legacy ``.h5`` or ``.portanet``
+        (see ``portanet.saving.load_weights``)."""
+        _saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

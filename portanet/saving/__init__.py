@@ -1,37 +1,50 @@
-"""Model files: safe, atomic save and load.
+"""Model files: Keras's own formats and portanet's, safe and atomic.
 
-A portanet file is one zip archive:
+The extension decides the format, as in Keras's ``saving_api`` (``api.py``):
+
+- ``.keras``: Keras 3's zip (``metadata.json``, ``config.json`` in Keras's serialized form
+  with ``compile_config``, ``model.weights.h5`` laid out by Keras's ``_save_state`` walk,
+  ``assets/``), read and written by ``keras_format.py``. Keras opens portanet's files and
+  portanet opens Keras's, optimizer state included (iterations, learning rate, slots in
+  the order each Keras optimizer's ``build()`` creates them).
+- ``.weights.h5``: Keras 3's weights-only HDF5 (the same walk; a compiled model's file
+  carries its optimizer too, as Keras's does).
+- ``.h5`` / ``.hdf5``: Keras 2's legacy HDF5 (``legacy_h5.py``): read (full models and
+  weights) and written as Keras 3's ``legacy_h5_format`` writes it.
+- ``.portanet``: portanet's own zip (``writing.py``, ``loading.py``, ``_archive.py``):
 
     metadata.json   {"format": "portanet.model", "format_version": 1, "kind": "model" or
                      "weights", "portanet_version", "backend" (saved on), "date_saved",
                      "weights": [{"key", "path", "shape", "dtype"}, ...]}
     config.json     {"class_name", "config", "build_input_shapes"}: the architecture
-                     (model files only; Keras's get_config layout)
-    compile.json    {"compile_config", "optimizer": {"class_name", "config"},
-                     "optimizer_state": {"iterations", "variables", "slots", ...}} or null
+    compile.json    {"compile_config", "optimizer", "optimizer_state"} or null
     weights.npz     one array per entry of ``model.weights``, in that order ("w00000", ...)
     optimizer.npz   the optimizer's slot arrays ("s00000_momentum", ...)
+
+Any other extension is refused, with the choices, before anything is written or read.
 
 Writing builds every byte in memory first, writes a temporary file in the target's folder,
 flushes and fsyncs it, renames it over the target with ``os.replace`` (atomic) and fsyncs
 the folder: a crash or kill at any moment leaves either the old file or the new one.
 
-The code: ``writing.py`` (save), ``loading.py`` (load, restore), ``_archive.py`` (what
-both share). Loading never imports a module or evaluates anything named in the file: class names are
-looked up in portanet's registries and in the classes the user registered
-(``register_serializable``) or passed as ``custom_objects``. Arrays are read with
-``allow_pickle=False`` after their headers are checked (numeric dtypes only, and the shape
-and dtype the architecture expects), before any weight is assigned. Anything wrong with a
-file (truncated, corrupted, bad JSON, unknown class, wrong shapes) raises one
-``ValueError`` naming the file and the problem.
+Loading never imports a module or evaluates anything named in a file (``safety.py``):
+class names resolve only through portanet's registries and the classes the user
+registered (``register_serializable``) or passes as ``custom_objects``; a configuration
+naming a class or function outside Keras's modules, switching safe mode off, or holding a
+Lambda's bytecode is refused; HDF5 external links, soft links, external storage, virtual
+datasets and non-numeric datasets are refused (``backend/host_h5.py``); zip members with
+absolute or ``..`` paths, oversized members and decompression bombs are refused before
+anything is inflated; every array's shape and dtype is checked against the architecture
+before the first weight is assigned. Anything wrong raises one ``ValueError``
+(``ModelFileError``) naming the file and the problem. h5py (a dependency, as for Keras)
+is imported on first use.
 """
 
 from ..naming import CUSTOM_OBJECTS, custom_object_scope, register_serializable
 from ..naming import _scoped_objects
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from ._archive import FORMAT_NAME, FORMAT_VERSION, ModelFileError  # noqa: F401 - the format's name
-from .loading import load_model, load_weights, restore_training_state
-from .writing import save_model, save_weights
+from .api import load_model, load_weights, restore_training_state, save_model, save_weights
 
 register_keras_serializable = register_serializable
 

@@ -70,8 +70,9 @@ def _check_target(filepath, overwrite, what):
     return path
 
 
-def _atomic_write(path, members):
-    """Write ``{name: bytes}`` as a zip to ``path``: temp file, fsync, os.replace, fsync dir."""
+def _atomic_write(path, members, compress_json_only=True, raw=False):
+    """Write ``{name: bytes}`` as a zip to ``path`` (or, with ``raw=True``, ``members`` as the
+    file's bytes): temp file, fsync, os.replace, fsync dir."""
     # Through a symbolic link, replace the file it points to, not the link.
     path = os.path.realpath(path)
     folder = os.path.dirname(path)
@@ -79,10 +80,14 @@ def _atomic_write(path, members):
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name, data in members.items():
-                    compress = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
-                    zf.writestr(name, data, compress_type=compress)
+            if raw:
+                f.write(members)
+            else:
+                with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                    for name, data in members.items():
+                        deflate = name.endswith(".json") or not compress_json_only
+                        compress = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+                        zf.writestr(name, data, compress_type=compress)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
