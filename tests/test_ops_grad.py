@@ -240,7 +240,11 @@ def test_every_differentiable_op_is_checked():
     checked |= {"image_resize", "image_crop", "image_pad", "image_gather", "image_gather_coordinates",
                 "image_piecewise_constant"}
     missing = []
-    for name, op in _OPS.items():
+    for name, op in list(_OPS.items()):
+        if name.startswith("activation_"):
+            # ConvLSTM's one-op wrapper of a built-in activation (made when a cell first runs
+            # it): its gradient is the activation's own, checked in tests/test_activations.py.
+            continue
         if getattr(op, "vjp", None) is None and name not in ("split",):
             continue
         key = aliases.get(name, name)
