@@ -93,6 +93,23 @@ def _leading_dimension(arr, item):
 
 
 _local = threading.local()
+_lstm_state = {}
+
+
+def _lstm_kernels():
+    """``lstm_numba`` (compiled LSTM steps), or None without numba or with
+    ``PORTANET_NUMBA=0``."""
+    import os
+    if os.environ.get("PORTANET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    if "module" not in _lstm_state:
+        try:
+            # numba is optional (the `fast` extra): imported on the first LSTM call.
+            from . import lstm_numba as module
+        except Exception:  # not installed, or broken
+            module = None
+        _lstm_state["module"] = module
+    return _lstm_state["module"]
 
 
 def _scratch(role, shape, dtype):
@@ -136,7 +153,32 @@ class NumpyBackend(Backend):
                 "pool_first_max": self.pool_first_max}
         if GEMM_INTO_IN_PLACE:
             paths["conv_stride1"] = self.conv_stride1
+        # Returns None (the NumPy loop) where numba is missing: numba is imported on the
+        # first LSTM call, not here.
+        paths["lstm_steps"] = self.lstm_steps
         return paths
+
+    def lstm_steps(self, proj, rk, h0, c0):
+        """The default LSTM's time loop (``layers/recurrent/lstm.py``, ``_fast_sequence``)
+        as one BLAS gemm and one compiled loop per step (``lstm_numba.py``; numba, the
+        optional ``fast`` extra). ``proj`` (steps, batch, 4u) is the scaled input
+        projection with the bias, ``rk`` (u, 4u) the scaled recurrent kernel, h0/c0 the
+        initial states. Returns ``(hs, c, keep, backward)`` (``lstm_numba.run_forward``;
+        ``backward(rk_t, d_seq, dh, dc) -> (q_buf, dh0, dc0)``), or None for anything but
+        float32 NumPy arrays (float64 keeps NumPy's tanh; see the module docstring).
+        bench lstm (batch 64, 32 steps, 128 units, one thread): see
+        bench/results/2026-12-02-issue18-notes.md."""
+        mod = _lstm_kernels()
+        arrays = (proj, rk, h0, c0)
+        if mod is None or not all(isinstance(a, np.ndarray) and a.dtype == np.float32
+                                  for a in arrays):
+            return None
+        hs, c, keep = mod.run_forward(proj, np.ascontiguousarray(rk), h0, c0, _gemm_into)
+
+        def backward(rk_t, d_seq, dh, dc):
+            return mod.run_backward(keep, np.ascontiguousarray(rk_t, dtype=np.float32), d_seq,
+                                    dh, dc, _gemm_into)
+        return hs, c, keep, backward
 
     def scatter_add(self, target, indices, values):
         out = target.copy()
