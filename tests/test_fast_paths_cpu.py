@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import portanet as pn
+from harness import layer_forward
 
 
 def _numba_or_skip(backend):
@@ -155,3 +156,61 @@ def test_lstm_model_trains_alike_with_and_without_compiled_steps(backend, rng):
             backend.set_fused(None)
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
     assert losses[True][-1] < losses[True][0]
+
+
+# --------------------------------------------------------------------------- max pooling
+POOLS = [
+    (lambda: pn.layers.MaxPooling2D(2), (2, 6, 8, 3)),
+    (lambda: pn.layers.MaxPooling2D(2), (2, 7, 5, 3)),  # the last row/column is in no window
+    (lambda: pn.layers.MaxPooling2D((3, 2), padding="same"), (2, 7, 5, 2)),
+    (lambda: pn.layers.MaxPooling2D(2, data_format="channels_first"), (2, 3, 6, 5)),
+    (lambda: pn.layers.MaxPooling2D(2), (3, 4, 4, 37)),  # channels beyond one vector
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make,shape", POOLS)
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
+    """Values and gradients equal (exactly) the portable path's, on inputs full of ties
+    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
+    from portanet.layers import _windows
+    x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
+    x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
+    layer = make()
+    outs = []
+    for fast in (True, False):
+        backend.set_fused("all" if fast else "none")
+        try:
+            with _windows.fast_windows(fast):
+                y, back = layer_forward(layer, backend, x_host, training=True)
+                dy_host = (np.arange(int(np.prod(y.shape))).reshape(tuple(y.shape)) % 7 + 1)
+                dx = back(backend.from_numpy(dy_host.astype(dtype)))
+        finally:
+            backend.set_fused(None)
+        outs.append((backend.to_numpy(y), backend.to_numpy(dx)))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    assert outs[0][1].dtype == np.dtype(dtype) and outs[0][1].shape == shape
+    # Each window passes its gradient to exactly one input.
+    np.testing.assert_allclose(np.sum(outs[0][1]), np.sum(dy_host))
+    if backend.name == "numpy":
+        pytest.importorskip("numba")
+        assert backend.fused("max_pool2d") is not None
+
+
+def test_compiled_max_pooling_known_values(backend):
+    """A hand-checked 2x2 pooling: maxima, the first of tied maxima, NaN as the maximum."""
+    x_host = np.array([[1, 3, 2, 2],
+                       [3, 0, 2, 1],
+                       [0, 0, -1, np.nan],
+                       [0, 0, 4, 0]], np.float32).reshape(1, 4, 4, 1)
+    layer = pn.layers.MaxPooling2D(2)
+    y, back = layer_forward(layer, backend, x_host, training=True)
+    y = backend.to_numpy(y)
+    assert y[0, :, :, 0].tolist()[0] == [3.0, 2.0]
+    assert y[0, 1, 0, 0] == 0.0 and np.isnan(y[0, 1, 1, 0])
+    dx = backend.to_numpy(back(backend.from_numpy(
+        np.array([10, 20, 30, 40], np.float32).reshape(1, 2, 2, 1))))[0, :, :, 0]
+    # First of the tied 3s (row-major), first of the tied 2s, first of the tied 0s; a
+    # window holding NaN routes its gradient nowhere (NaN equals nothing).
+    assert dx.tolist() == [[0, 10, 20, 0], [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]]
