@@ -214,3 +214,42 @@ def test_compiled_max_pooling_known_values(backend):
     # First of the tied 3s (row-major), first of the tied 2s, first of the tied 0s; a
     # window holding NaN routes its gradient nowhere (NaN equals nothing).
     assert dx.tolist() == [[0, 10, 20, 0], [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]]
+
+
+# --------------------------------------------------------------------------- conv col2im
+@pytest.mark.parametrize("shape,ksize,dilation", [
+    ((3, 9, 8, 5), (3, 3), (1, 1)),
+    ((2, 11, 10, 4), (3, 2), (2, 1)),
+    ((2, 12, 6), (3,), (2,)),
+    ((70, 6, 6, 3), (3, 3), (1, 1)),  # several chunks of images
+])
+def test_compiled_col2im_input_gradient_matches_the_per_offset_gemms(backend, monkeypatch,
+                                                                    shape, ksize, dilation):
+    """The stride-1 convolution's input gradient by one gemm per chunk + the compiled
+    col2im equals the one-gemm-per-offset path (float64, numpy); the kernel and bias
+    gradients do not change."""
+    if not _numba_or_skip(backend):
+        assert backend.fused("conv_stride1") is None
+        return
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(ksize + (shape[-1], 7))
+    b = rng.standard_normal(7)
+    stride1 = backend.fused("conv_stride1")
+    results = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("PORTANET_COL2IM", flag)
+        y, back = stride1(x, k, dilation, bias=b, relu=True)
+        dy = np.random.default_rng(1).standard_normal(y.shape)
+        results.append(back(dy, True))
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    # And against finite differences of the forward (one entry of x).
+    monkeypatch.setenv("PORTANET_COL2IM", "1")
+    idx = (0,) * (len(shape) - 1) + (1,)
+    eps = 1e-6
+    xp_, xm = x.copy(), x.copy()
+    xp_[idx] += eps
+    xm[idx] -= eps
+    f = lambda arr: float(np.sum(stride1(arr, k, dilation, bias=b, relu=True)[0] * dy))
+    np.testing.assert_allclose(results[0][0][idx], (f(xp_) - f(xm)) / (2 * eps), rtol=1e-6)

@@ -124,6 +124,16 @@ def _scratch(role, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+def _col2im_kernel(ksize):
+    """``conv_numba.col2im_add`` for 1-D and 2-D kernels, or None (no numba,
+    ``PORTANET_NUMBA=0``, ``PORTANET_COL2IM=0``, or 3-D: the per-offset gemms then)."""
+    import os
+    if len(ksize) > 2 or os.environ.get("PORTANET_COL2IM", "1").strip() == "0":
+        return None
+    mod = _numba_module("conv_numba")
+    return None if mod is None else mod.col2im_add
+
+
 class NumpyBackend(Backend):
     name = "numpy"
 
@@ -329,8 +339,18 @@ class NumpyBackend(Backend):
             dyr = dy.reshape(batch, -1, filters)
             dkernel = np.zeros((w2.shape[0], filters), dtype)
             dbias = None if bias is None else np.zeros((filters,), dtype)
-            dzw = dz_full = None
-            if want_dx:
+            dzw = dz_full = dxc = None
+            col2im = _col2im_kernel(ksize) if want_dx else None
+            if col2im is not None:
+                # One gemm per chunk, dz @ Wᵀ (a wide right factor), scattered into dx by
+                # a compiled col2im while the columns are in cache (conv_numba.py).
+                dxc = np.zeros(xc.shape, dtype)
+                dcols = _scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
+                hw = (1,) * (2 - len(out)) + tuple(out)
+                kk = (1,) * (2 - len(ksize)) + ksize
+                dd = (1,) * (2 - len(dilation)) + tuple(dilation)
+                dx4 = dxc.reshape((batch,) + (1,) * (2 - len(out)) + tuple(xc.shape[1:]))
+            elif want_dx:
                 dzw = _scratch("dz_wide", (rows, filters), dtype)
                 dz_full = dzw.reshape((batch,) + spatial + (filters,))
                 for i, o in enumerate(out):  # zero the invalid (wide-only) positions
@@ -350,11 +370,16 @@ class NumpyBackend(Backend):
                 part = cols[:e - s]
                 np.copyto(part, window_view[s:e])
                 _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
-                if want_dx:
+                if col2im is not None:
+                    _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
+                    col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
+                elif want_dx:
                     dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
             dkernel = dkernel.reshape(kernel.shape)
             if not want_dx:
                 return None, dkernel, dbias
+            if dxc is not None:
+                return dxc, dkernel, dbias
             # Offset 0 (the first) writes rows [0, span) outright; only the rest starts at zero.
             dxf = np.empty((rows, channels), dtype)
             dxf[max(span, 0):] = 0
