@@ -169,11 +169,15 @@ def test_pooling_fast_path_equals_portable(float64):
     (lambda: pn.layers.MaxPooling2D(2, data_format="channels_first"), (2, 3, 6, 5)),
     (lambda: pn.layers.MaxPooling1D(3), (2, 10, 4)),
 ])
-def test_max_pooling_tiled_fast_path_equals_portable(make, shape):
+def test_max_pooling_tiled_fast_path_equals_portable(make, shape, monkeypatch):
     """NumPy's one-pass first-max gradient for non-overlapping windows against the portable
-    per-offset path, on inputs full of ties (small integers, zeros as after a relu)."""
+    per-offset path, on inputs full of ties (small integers, zeros as after a relu).
+    (The compiled "max_pool2d", which would take the 2-D cases whole, is switched off
+    here; tests/test_fast_paths_cpu.py compares it with both.)"""
     x = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype("float32")
     with pn.use_backend("numpy") as nb:
+        monkeypatch.setenv("PORTANET_FUSED",
+                           ",".join(n for n in nb.fused_paths() if n != "max_pool2d"))
         assert nb.fused("pool_first_max") is not None
         calls = []
         original = nb.pool_first_max

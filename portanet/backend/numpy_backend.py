@@ -93,6 +93,24 @@ def _leading_dimension(arr, item):
 
 
 _local = threading.local()
+_numba_modules = {}
+
+
+def _numba_module(name):
+    """A module of compiled kernels (``lstm_numba``, ``pool_numba``), or None without numba
+    or with ``PORTANET_NUMBA=0``."""
+    import importlib
+    import os
+    if os.environ.get("PORTANET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    if name not in _numba_modules:
+        try:
+            # numba is optional (the `fast` extra): imported on the first call that asks.
+            module = importlib.import_module(f"{__package__}.{name}")
+        except Exception:  # not installed, or broken
+            module = None
+        _numba_modules[name] = module
+    return _numba_modules[name]
 
 
 def _scratch(role, shape, dtype):
@@ -104,6 +122,16 @@ def _scratch(role, shape, dtype):
     if buf is None or buf.size < size:
         buf = pool[(role, np.dtype(dtype))] = np.empty(size, dtype)
     return buf[:size].reshape(shape)
+
+
+def _col2im_kernel(ksize):
+    """``conv_numba.col2im_add`` for 1-D and 2-D kernels, or None (no numba,
+    ``PORTANET_NUMBA=0``, ``PORTANET_COL2IM=0``, or 3-D: the per-offset gemms then)."""
+    import os
+    if len(ksize) > 2 or os.environ.get("PORTANET_COL2IM", "1").strip() == "0":
+        return None
+    mod = _numba_module("conv_numba")
+    return None if mod is None else mod.col2im_add
 
 
 class NumpyBackend(Backend):
@@ -136,7 +164,61 @@ class NumpyBackend(Backend):
                 "pool_first_max": self.pool_first_max}
         if GEMM_INTO_IN_PLACE:
             paths["conv_stride1"] = self.conv_stride1
+        # Returns None (the NumPy loop) where numba is missing: numba is imported on the
+        # first LSTM call, not here.
+        paths["lstm_steps"] = self.lstm_steps
+        paths["max_pool2d"] = self.max_pool2d
         return paths
+
+    def max_pool2d(self, x, pool):
+        """Non-overlapping 2-D max pooling of the tiled part ``x`` (N, oh·ph, ow·pw, C) of a
+        channels_last input, as two compiled loops (``pool_numba.py``; numba, the optional
+        ``fast`` extra): returns ``(y, backward)`` with ``backward(dy) -> dx`` (x's shape;
+        dy to each window's first maximum, as "pool_first_max"), or None (the portable
+        path) without numba or for anything but float32/float64 NumPy arrays.
+        bench cnn's pooling (64x24x24x64 float32, one thread, CPU time, a busy machine):
+        forward 3.2 ms instead of 5.3, backward 4.1 instead of 8.7."""
+        mod = _numba_module("pool_numba")
+        if (mod is None or not isinstance(x, np.ndarray) or x.ndim != 4
+                or x.dtype not in (np.float32, np.float64) or len(pool) != 2):
+            return None
+        ph, pw = int(pool[0]), int(pool[1])
+        n, h, w, channels = x.shape
+        if h % ph or w % pw or ph * pw > 2 ** 30:
+            return None
+        xc = np.ascontiguousarray(x)
+        y = np.empty((n, h // ph, w // pw, channels), x.dtype)
+        mod.forward(xc, y, ph, pw)
+
+        def backward(dy):
+            dyc = np.ascontiguousarray(dy, dtype=x.dtype)
+            dx = np.empty(xc.shape, x.dtype)
+            mod.backward(xc, y, dyc, dx, np.empty((channels,), np.int32), ph, pw,
+                         x.dtype.type(0))
+            return dx
+        return y, backward
+
+    def lstm_steps(self, proj, rk, h0, c0):
+        """The default LSTM's time loop (``layers/recurrent/lstm.py``, ``_fast_sequence``)
+        as one BLAS gemm and one compiled loop per step (``lstm_numba.py``; numba, the
+        optional ``fast`` extra). ``proj`` (steps, batch, 4u) is the scaled input
+        projection with the bias, ``rk`` (u, 4u) the scaled recurrent kernel, h0/c0 the
+        initial states. Returns ``(hs, c, keep, backward)`` (``lstm_numba.run_forward``;
+        ``backward(rk_t, d_seq, dh, dc) -> (q_buf, dh0, dc0)``), or None for anything but
+        float32 NumPy arrays (float64 keeps NumPy's tanh; see the module docstring).
+        bench lstm (batch 64, 32 steps, 128 units, one thread): see
+        bench/results/2026-12-02-issue18-notes.md."""
+        mod = _numba_module("lstm_numba")
+        arrays = (proj, rk, h0, c0)
+        if mod is None or not all(isinstance(a, np.ndarray) and a.dtype == np.float32
+                                  for a in arrays):
+            return None
+        hs, c, keep = mod.run_forward(proj, np.ascontiguousarray(rk), h0, c0, _gemm_into)
+
+        def backward(rk_t, d_seq, dh, dc):
+            return mod.run_backward(keep, np.ascontiguousarray(rk_t, dtype=np.float32), d_seq,
+                                    dh, dc, _gemm_into)
+        return hs, c, keep, backward
 
     def scatter_add(self, target, indices, values):
         out = target.copy()
@@ -257,8 +339,18 @@ class NumpyBackend(Backend):
             dyr = dy.reshape(batch, -1, filters)
             dkernel = np.zeros((w2.shape[0], filters), dtype)
             dbias = None if bias is None else np.zeros((filters,), dtype)
-            dzw = dz_full = None
-            if want_dx:
+            dzw = dz_full = dxc = None
+            col2im = _col2im_kernel(ksize) if want_dx else None
+            if col2im is not None:
+                # One gemm per chunk, dz @ Wᵀ (a wide right factor), scattered into dx by
+                # a compiled col2im while the columns are in cache (conv_numba.py).
+                dxc = np.zeros(xc.shape, dtype)
+                dcols = _scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
+                hw = (1,) * (2 - len(out)) + tuple(out)
+                kk = (1,) * (2 - len(ksize)) + ksize
+                dd = (1,) * (2 - len(dilation)) + tuple(dilation)
+                dx4 = dxc.reshape((batch,) + (1,) * (2 - len(out)) + tuple(xc.shape[1:]))
+            elif want_dx:
                 dzw = _scratch("dz_wide", (rows, filters), dtype)
                 dz_full = dzw.reshape((batch,) + spatial + (filters,))
                 for i, o in enumerate(out):  # zero the invalid (wide-only) positions
@@ -278,11 +370,16 @@ class NumpyBackend(Backend):
                 part = cols[:e - s]
                 np.copyto(part, window_view[s:e])
                 _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
-                if want_dx:
+                if col2im is not None:
+                    _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
+                    col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
+                elif want_dx:
                     dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
             dkernel = dkernel.reshape(kernel.shape)
             if not want_dx:
                 return None, dkernel, dbias
+            if dxc is not None:
+                return dxc, dkernel, dbias
             # Offset 0 (the first) writes rows [0, span) outright; only the rest starts at zero.
             dxf = np.empty((rows, channels), dtype)
             dxf[max(span, 0):] = 0

@@ -8,6 +8,8 @@ Max pooling routes the gradient to the first maximum of each window (row-major o
 so ties (e.g. windows of zeros after a relu) send it to exactly one input. For
 non-overlapping windows (strides == pool_size) a backend may route it in one pass
 ("pool_first_max" of ``backend.fused``; NumPy does); the portable path is per offset.
+Non-overlapping 2-D max pooling may run whole on the backend ("max_pool2d": NumPy with
+numba, one compiled pass forward and one backward, the same values and gradients).
 """
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -71,6 +73,26 @@ class _Pooling(Layer):
         is_max = self._mode == "max"
         xpad = W.pad(backend, x, pads, value=-float("inf") if is_max else 0.0)
         padded_shape = tuple(xpad.shape)
+        tile = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, self.pool_size)) \
+            + (slice(None),)
+        pooled = self._fused_max(xpad, tile) if is_max else None
+        if pooled is not None:
+            # Non-overlapping 2-D windows: the backend's compiled forward and backward
+            # (NumPy with numba: backend/pool_numba.py), same values and gradients.
+            y, tile_backward = pooled
+
+            def fused_backward(dy):
+                if channels_first:
+                    dy = W.to_channels_last(xp, dy)
+                dtile = tile_backward(dy)
+                if tuple(dtile.shape) == padded_shape:
+                    dx = dtile
+                else:
+                    dx = xp.zeros(padded_shape, dtype=dy.dtype, device=backend.device)
+                    dx[tile] = dtile
+                dx = W.crop(dx, pads)
+                return W.to_channels_first(xp, dx) if channels_first else dx
+            return (W.to_channels_first(xp, y) if channels_first else y), fused_backward
         slices = W.window_slices(xpad, self.pool_size, self.strides, ones, out)
         y = slices[0]
         for s in slices[1:]:
@@ -87,8 +109,6 @@ class _Pooling(Layer):
             if fast is not None:
                 # Non-overlapping windows: the backend routes dy to each window's first max
                 # over the tiled part of the input in one pass.
-                tile = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, self.pool_size)) \
-                    + (slice(None),)
                 dtile = fast(xpad[tile], y, dy, self.pool_size)
                 if tuple(dtile.shape) == padded_shape:
                     dx = dtile
@@ -128,6 +148,14 @@ class _Pooling(Layer):
             return W.to_channels_first(xp, dx) if channels_first else dx
 
         return (W.to_channels_first(xp, y) if channels_first else y), backward
+
+    def _fused_max(self, xpad, tile):
+        """``(y, backward)`` of the backend's "max_pool2d" over ``xpad[tile]`` (2-D,
+        strides == pool_size), or None (the portable path)."""
+        if self.rank != 2 or self.strides != self.pool_size or not W._use_fast:
+            return None
+        fast = self.backend.fused("max_pool2d")
+        return fast(xpad[tile], self.pool_size) if fast is not None else None
 
     def _window_counts(self, spatial, pads, out, dtype):
         """How many real (unpadded) elements each window holds: a constant, or a

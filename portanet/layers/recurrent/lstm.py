@@ -160,6 +160,63 @@ def _fast_sequence(cell, rnn, x, given_states, want_dx, multi):
 
     zeros = xp.zeros((batch, u), dtype=dtype)
     h, c = given_states if given_states else (zeros, zeros)
+    steps_fn = cell.backend.fused("lstm_steps")
+    fast = steps_fn(proj, rk, h, c) if steps_fn is not None else None
+    back_steps = None
+    if fast is not None:
+        # The backend runs the loop below as one GEMM and one compiled loop per step
+        # (NumPy with numba: backend/lstm_numba.py), filling the same `keep`.
+        hs, c, keep, back_steps = fast
+        h = hs[steps, ...]
+        h_all = hs[:steps, ...]
+        y = (xp.permute_dims(hs[1:, ...], (1, 0, 2)) if return_sequences else h)
+        if return_sequences:
+            y = xp.reshape(xp.reshape(y, (-1,)), (batch, steps, u))  # C order, as xp.stack
+    else:
+        y, h, c, keep, h_all = _loop_forward(xp, proj, rk, h, c, steps, batch, u, dtype,
+                                             return_sequences)
+    result = [y, h, c] if return_state else y
+
+    def backward(dy):
+        if return_state:
+            d_out, dh, dc = dy
+            dh = zeros if dh is None else dh
+            dc = zeros if dc is None else dc
+        else:
+            d_out, dh, dc = dy, zeros, zeros
+        # (w ⊙ U)ᵀ as a C-ordered (4u, u) array: the reshape to 1-D forces the copy,
+        # and a row-major right factor is the faster GEMM on OpenBLAS.
+        rk_t = xp.reshape(xp.reshape(xp.matrix_transpose(recurrent_kernel * w), (-1,)),
+                          (gu, u))
+        if back_steps is not None:
+            if d_out is not None and not return_sequences:
+                dh = dh + d_out
+            q_buf, dh, dc = back_steps(rk_t, d_out if return_sequences else None, dh, dc)
+        else:
+            q_buf, dh, dc = _loop_backward(xp, keep, rk_t, d_out, dh, dc, steps, batch, u,
+                                           dtype, return_sequences)
+        q_all = xp.reshape(q_buf, (steps * batch, gu))
+        h_2d = xp.reshape(h_all, (steps * batch, u))
+        cell.recurrent_kernel.add_grad((xp.matrix_transpose(h_2d) @ q_all) * w)
+        cell.kernel.add_grad((xp.matrix_transpose(x_tm) @ q_all) * w)
+        if cell.bias is not None:
+            cell.bias.add_grad(xp.sum(q_all, axis=0) * w)
+        dx = None
+        if want_dx:
+            dx = xp.reshape(q_all @ xp.matrix_transpose(kernel * w), (steps, batch, features))
+            dx = xp.permute_dims(dx, (1, 0, 2))
+            if go_backwards:
+                dx = xp.flip(dx, axis=1)
+        if multi:
+            return [dx, dh, dc]
+        return dx
+    return result, backward
+
+
+def _loop_forward(xp, proj, rk, h, c, steps, batch, u, dtype, return_sequences):
+    """The forward time loop of ``_fast_sequence`` in Array API calls: returns
+    ``(y, h, c, keep, h_all)``."""
+    gu = 4 * u
     # Per step, backward needs only the local derivatives, prepared here so that its
     # loop is a few operations: m = [g, c_{t-1}, i, tanh(c_t)]·(1 - a²) (the factor
     # turning [dc, dc, dc, dh] into q), o·(1 - tanh²(c_t)) (h -> c) and f (c_t ->
@@ -184,48 +241,27 @@ def _fast_sequence(cell, rnn, x, given_states, want_dx, multi):
         if return_sequences:
             outputs.append(h)
     y = xp.stack(outputs, axis=1) if return_sequences else h
-    result = [y, h, c] if return_state else y
+    return y, h, c, keep, h_all
 
-    def backward(dy):
-        if return_state:
-            d_out, dh, dc = dy
-            dh = zeros if dh is None else dh
-            dc = zeros if dc is None else dc
-        else:
-            d_out, dh, dc = dy, zeros, zeros
-        # (w ⊙ U)ᵀ as a C-ordered (4u, u) array: the reshape to 1-D forces the copy,
-        # and a row-major right factor is the faster GEMM on OpenBLAS.
-        rk_t = xp.reshape(xp.reshape(xp.matrix_transpose(recurrent_kernel * w), (-1,)),
-                          (gu, u))
-        q_buf = xp.empty((steps, batch, gu), dtype=dtype)
-        for t in range(steps - 1, -1, -1):
-            if d_out is not None:
-                if return_sequences:
-                    dh = dh + d_out[:, t, :]
-                elif t == steps - 1:
-                    dh = dh + d_out
-            dc = dc + dh * keep[t, :, gu:5 * u]
-            q = xp.reshape(xp.stack([dc, dc, dc, dh], axis=1)
-                           * xp.reshape(keep[t, :, :gu], (batch, 4, u)), (batch, gu))
-            q_buf[t, ...] = q
-            dh = q @ rk_t
-            dc = dc * keep[t, :, 5 * u:]
-        q_all = xp.reshape(q_buf, (steps * batch, gu))
-        h_2d = xp.reshape(h_all, (steps * batch, u))
-        cell.recurrent_kernel.add_grad((xp.matrix_transpose(h_2d) @ q_all) * w)
-        cell.kernel.add_grad((xp.matrix_transpose(x_tm) @ q_all) * w)
-        if cell.bias is not None:
-            cell.bias.add_grad(xp.sum(q_all, axis=0) * w)
-        dx = None
-        if want_dx:
-            dx = xp.reshape(q_all @ xp.matrix_transpose(kernel * w), (steps, batch, features))
-            dx = xp.permute_dims(dx, (1, 0, 2))
-            if go_backwards:
-                dx = xp.flip(dx, axis=1)
-        if multi:
-            return [dx, dh, dc]
-        return dx
-    return result, backward
+
+def _loop_backward(xp, keep, rk_t, d_out, dh, dc, steps, batch, u, dtype, return_sequences):
+    """The backward time loop of ``_fast_sequence`` in Array API calls: returns
+    ``(q_buf, dh, dc)``."""
+    gu = 4 * u
+    q_buf = xp.empty((steps, batch, gu), dtype=dtype)
+    for t in range(steps - 1, -1, -1):
+        if d_out is not None:
+            if return_sequences:
+                dh = dh + d_out[:, t, :]
+            elif t == steps - 1:
+                dh = dh + d_out
+        dc = dc + dh * keep[t, :, gu:5 * u]
+        q = xp.reshape(xp.stack([dc, dc, dc, dh], axis=1)
+                       * xp.reshape(keep[t, :, :gu], (batch, 4, u)), (batch, gu))
+        q_buf[t, ...] = q
+        dh = q @ rk_t
+        dc = dc * keep[t, :, 5 * u:]
+    return q_buf, dh, dc
 
 
 class LSTM(RNN):

@@ -1,0 +1,255 @@
+"""The CPU fast paths of issue 18 against the portable path they replace.
+
+The LSTM's compiled time steps (``backend.fused("lstm_steps")``, NumPy with numba,
+``portanet/backend/lstm_numba.py``) must give the portable loop's outputs, input gradient,
+state gradients and weight gradients; their float32 tanh must stay within 6 ulps of the
+exact tanh. On array_api_strict (and without numba) the path is not offered and the portable
+loop runs, which the same comparisons then check against itself.
+"""
+
+import numpy as np
+import pytest
+
+import portanet as pn
+from harness import layer_forward
+
+
+def _numba_or_skip(backend):
+    if backend.name != "numpy":
+        return False
+    pytest.importorskip("numba")
+    return True
+
+
+def _run_lstm(backend, layer, x, states, dy, fast):
+    """Forward + backward of ``layer`` with the compiled steps on or off; returns the
+    outputs, the input gradients and the weight gradients as NumPy arrays."""
+    backend.set_fused("all" if fast else
+                      [n for n in backend.fused_paths() if n != "lstm_steps"])
+    try:
+        for v in layer.weights:
+            v.grad = None
+        inputs = [x] + states if states else x
+        y, back = layer.forward(inputs, training=True)
+        dx = back(dy)
+    finally:
+        backend.set_fused(None)
+    as_list = lambda a: [backend.to_numpy(v) for v in (a if isinstance(a, list) else [a])]
+    grads = [backend.to_numpy(v.grad) for v in layer.weights]
+    return as_list(y), as_list(dx), grads
+
+
+CASES = [
+    dict(),
+    dict(return_sequences=True),
+    dict(return_state=True, initial_state=True),
+    dict(return_sequences=True, return_state=True, go_backwards=True),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(sorted(c)) or "default")
+def test_compiled_lstm_steps_match_the_portable_loop(backend, rng, case):
+    case = dict(case)
+    with_state = case.pop("initial_state", False)
+    batch, steps, features, units = 5, 7, 3, 6
+    layer = pn.layers.LSTM(units, **case)
+    x_host = rng.standard_normal((batch, steps, features)).astype(np.float32)
+    layer.build([(batch, steps, features)] * 1 if not with_state else
+                [(batch, steps, features), (batch, units), (batch, units)])
+    x = backend.from_numpy(x_host)
+    states = ([backend.from_numpy(rng.standard_normal((batch, units)).astype(np.float32))
+               for _ in range(2)] if with_state else [])
+    out_shape = (batch, steps, units) if case.get("return_sequences") else (batch, units)
+    dy = backend.from_numpy(rng.standard_normal(out_shape).astype(np.float32))
+    if case.get("return_state"):
+        dy = [dy] + [backend.from_numpy(rng.standard_normal((batch, units)).astype(np.float32))
+                     for _ in range(2)]
+    ref = _run_lstm(backend, layer, x, states, dy, fast=False)
+    got = _run_lstm(backend, layer, x, states, dy, fast=True)
+    for a, b in zip(got[0] + got[1] + got[2], ref[0] + ref[1] + ref[2]):
+        if b is None:
+            assert a is None
+            continue
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    # The path is taken where it exists (NumPy with numba), and only there.
+    offered = backend.fused("lstm_steps")
+    if backend.name != "numpy":
+        assert offered is None
+    else:
+        assert offered is not None
+
+
+def test_compiled_lstm_steps_are_float32_only(backend):
+    if not _numba_or_skip(backend):
+        assert backend.fused("lstm_steps") is None
+        return
+    steps_fn = backend.fused("lstm_steps")
+    f64 = np.zeros((2, 3, 8)), np.zeros((2, 8)), np.zeros((3, 2)), np.zeros((3, 2))
+    assert steps_fn(*f64) is None  # float64 keeps NumPy's tanh (the portable loop)
+    f32 = [np.zeros(a.shape, np.float32) for a in f64]
+    hs, c, keep, _ = steps_fn(*f32)
+    assert hs.shape == (3, 3, 2) and c.shape == (3, 2) and keep.shape == (2, 3, 12)
+
+
+def test_compiled_lstm_steps_follow_the_numba_switch(backend, monkeypatch):
+    if not _numba_or_skip(backend):
+        return
+    monkeypatch.setenv("PORTANET_NUMBA", "0")
+    f32 = (np.zeros((2, 3, 8), np.float32), np.zeros((2, 8), np.float32),
+           np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32))
+    assert backend.fused("lstm_steps")(*f32) is None
+
+
+def test_compiled_lstm_steps_known_values(backend):
+    """One step by hand: h = o·tanh(f·c0 + i·g) with the gates of z = x·W + h0·U + b."""
+    if not _numba_or_skip(backend):
+        return
+    from portanet.backend import lstm_numba
+    u = 2
+    z = np.array([[0.3, -0.2, 0.5, 1.0, -0.7, 0.4, 0.1, -0.3]], np.float32)
+    c0 = np.array([[0.25, -0.5]], np.float32)
+    scale = np.array([0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5], np.float32)
+    proj = (z * scale)[None]  # the caller's scaled projection, one step
+    rk = np.zeros((u, 4 * u), np.float32)
+    h0 = np.zeros((1, u), np.float32)
+    from portanet.backend.numpy_backend import _gemm_into
+    hs, c, keep = lstm_numba.run_forward(proj, rk, h0, c0, _gemm_into)
+    sig = lambda v: 1 / (1 + np.exp(-v.astype(np.float64)))
+    i, f, g, o = sig(z[0, :2]), sig(z[0, 2:4]), np.tanh(z[0, 4:6].astype(np.float64)), sig(z[0, 6:])
+    c_ref = f * c0[0] + i * g
+    np.testing.assert_allclose(c[0], c_ref, rtol=2e-6)
+    np.testing.assert_allclose(hs[1, 0], o * np.tanh(c_ref), rtol=2e-6)
+    np.testing.assert_allclose(keep[0, 0, 5 * u:], f, rtol=2e-6)  # the forget gate
+
+
+def test_tanh32_is_within_a_few_ulps_of_numpy(backend):
+    if not _numba_or_skip(backend):
+        return
+    from portanet.backend import lstm_numba
+    x = np.concatenate([np.linspace(-10, 10, 200001, dtype=np.float32),
+                        np.array([0.0, -0.0, 1e-30, -1e-8, 3e-4, 8.0, -50.0, 1e4], np.float32)])
+    out = np.empty_like(x)
+    lstm_numba.tanh_into(x, out)
+    ref = np.tanh(x.astype(np.float64))
+    ulps = np.abs(out - ref) / np.spacing(np.abs(ref).astype(np.float32) + np.float32(1e-30))
+    # Measured 5.4 ulps at most (near |x| = 6, relative 3e-7); NumPy's own: 1.3.
+    assert float(np.max(ulps)) <= 6.0
+    assert float(np.max(np.abs(out - ref))) <= 4e-7
+    assert out[200001] == 0.0 and abs(out[-1]) == 1.0 and abs(out[-2]) == 1.0
+
+
+def test_lstm_model_trains_alike_with_and_without_compiled_steps(backend, rng):
+    x = rng.standard_normal((16, 5, 3)).astype(np.float32)
+    y = rng.integers(0, 4, size=(16,))
+    losses = {}
+    for fast in (True, False):
+        pn.utils.set_random_seed(7)
+        model = pn.Sequential([pn.Input((5, 3)), pn.layers.LSTM(8),
+                               pn.layers.Dense(4, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        backend.set_fused("all" if fast else
+                          [n for n in backend.fused_paths() if n != "lstm_steps"])
+        try:
+            losses[fast] = [float(model.train_on_batch(x, y)) for _ in range(5)]
+        finally:
+            backend.set_fused(None)
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+    assert losses[True][-1] < losses[True][0]
+
+
+# --------------------------------------------------------------------------- max pooling
+POOLS = [
+    (lambda: pn.layers.MaxPooling2D(2), (2, 6, 8, 3)),
+    (lambda: pn.layers.MaxPooling2D(2), (2, 7, 5, 3)),  # the last row/column is in no window
+    (lambda: pn.layers.MaxPooling2D((3, 2), padding="same"), (2, 7, 5, 2)),
+    (lambda: pn.layers.MaxPooling2D(2, data_format="channels_first"), (2, 3, 6, 5)),
+    (lambda: pn.layers.MaxPooling2D(2), (3, 4, 4, 37)),  # channels beyond one vector
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make,shape", POOLS)
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
+    """Values and gradients equal (exactly) the portable path's, on inputs full of ties
+    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
+    from portanet.layers import _windows
+    x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
+    x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
+    layer = make()
+    outs = []
+    for fast in (True, False):
+        backend.set_fused("all" if fast else "none")
+        try:
+            with _windows.fast_windows(fast):
+                y, back = layer_forward(layer, backend, x_host, training=True)
+                dy_host = (np.arange(int(np.prod(y.shape))).reshape(tuple(y.shape)) % 7 + 1)
+                dx = back(backend.from_numpy(dy_host.astype(dtype)))
+        finally:
+            backend.set_fused(None)
+        outs.append((backend.to_numpy(y), backend.to_numpy(dx)))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    assert outs[0][1].dtype == np.dtype(dtype) and outs[0][1].shape == shape
+    # Each window passes its gradient to exactly one input.
+    np.testing.assert_allclose(np.sum(outs[0][1]), np.sum(dy_host))
+    if backend.name == "numpy":
+        pytest.importorskip("numba")
+        assert backend.fused("max_pool2d") is not None
+
+
+def test_compiled_max_pooling_known_values(backend):
+    """A hand-checked 2x2 pooling: maxima, the first of tied maxima, NaN as the maximum."""
+    x_host = np.array([[1, 3, 2, 2],
+                       [3, 0, 2, 1],
+                       [0, 0, -1, np.nan],
+                       [0, 0, 4, 0]], np.float32).reshape(1, 4, 4, 1)
+    layer = pn.layers.MaxPooling2D(2)
+    y, back = layer_forward(layer, backend, x_host, training=True)
+    y = backend.to_numpy(y)
+    assert y[0, :, :, 0].tolist()[0] == [3.0, 2.0]
+    assert y[0, 1, 0, 0] == 0.0 and np.isnan(y[0, 1, 1, 0])
+    dx = backend.to_numpy(back(backend.from_numpy(
+        np.array([10, 20, 30, 40], np.float32).reshape(1, 2, 2, 1))))[0, :, :, 0]
+    # First of the tied 3s (row-major), first of the tied 2s, first of the tied 0s; a
+    # window holding NaN routes its gradient nowhere (NaN equals nothing).
+    assert dx.tolist() == [[0, 10, 20, 0], [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]]
+
+
+# --------------------------------------------------------------------------- conv col2im
+@pytest.mark.parametrize("shape,ksize,dilation", [
+    ((3, 9, 8, 5), (3, 3), (1, 1)),
+    ((2, 11, 10, 4), (3, 2), (2, 1)),
+    ((2, 12, 6), (3,), (2,)),
+    ((70, 6, 6, 3), (3, 3), (1, 1)),  # several chunks of images
+])
+def test_compiled_col2im_input_gradient_matches_the_per_offset_gemms(backend, monkeypatch,
+                                                                    shape, ksize, dilation):
+    """The stride-1 convolution's input gradient by one gemm per chunk + the compiled
+    col2im equals the one-gemm-per-offset path (float64, numpy); the kernel and bias
+    gradients do not change."""
+    if not _numba_or_skip(backend):
+        assert backend.fused("conv_stride1") is None
+        return
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(ksize + (shape[-1], 7))
+    b = rng.standard_normal(7)
+    stride1 = backend.fused("conv_stride1")
+    results = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("PORTANET_COL2IM", flag)
+        y, back = stride1(x, k, dilation, bias=b, relu=True)
+        dy = np.random.default_rng(1).standard_normal(y.shape)
+        results.append(back(dy, True))
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    # And against finite differences of the forward (one entry of x).
+    monkeypatch.setenv("PORTANET_COL2IM", "1")
+    idx = (0,) * (len(shape) - 1) + (1,)
+    eps = 1e-6
+    xp_, xm = x.copy(), x.copy()
+    xp_[idx] += eps
+    xm[idx] -= eps
+    f = lambda arr: float(np.sum(stride1(arr, k, dilation, bias=b, relu=True)[0] * dy))
+    np.testing.assert_allclose(results[0][0][idx], (f(xp_) - f(xm)) / (2 * eps), rtol=1e-6)
