@@ -45,12 +45,13 @@ from ..naming import _scoped_objects
 from ..serialization import deserialize_keras_object, serialize_keras_object
 from ._archive import FORMAT_NAME, FORMAT_VERSION, ModelFileError  # noqa: F401 - the format's name
 from .api import load_model, load_weights, restore_training_state, save_model, save_weights
+from .file_editor import KerasFileEditor
 
 register_keras_serializable = register_serializable
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "restore_training_state",
            "register_serializable", "register_keras_serializable", "custom_object_scope",
-           "get_custom_objects", "ModelFileError", "serialize_keras_object", "deserialize_keras_object"]
+           "get_custom_objects", "ModelFileError", "KerasFileEditor", "serialize_keras_object", "deserialize_keras_object"]
 
 
 def get_custom_objects():
