@@ -684,3 +684,13 @@ def test_training_diagnostics_probe_comes_from_the_steps_of_any_data(backend):
     assert [int(a.shape[0]) for a in diag._probe] == [40]  # 16 + 16 + 8 rows
     np.testing.assert_array_equal(model.backend.to_numpy(diag._probe[0]), x[:40])
     assert list(model._train_step_hooks) == [] and not hasattr(model, "_train_data")
+
+
+def test_model_checkpoint_refuses_a_path_it_could_not_save_before_training():
+    """Keras's rule, checked when the callback is made (not after the first epoch)."""
+    with pytest.raises(ValueError, match="must end in `.weights.h5`"):
+        C.ModelCheckpoint("w.npz", save_weights_only=True)
+    with pytest.raises(ValueError, match="must end in `.keras`"):
+        C.ModelCheckpoint("model.ckpt")
+    assert C.ModelCheckpoint("m.keras").filepath == "m.keras"
+    assert C.ModelCheckpoint("w.weights.h5", save_weights_only=True).save_weights_only

@@ -318,7 +318,7 @@ def test_only_rank_zero_writes_the_checkpoint(two_rank_run):
     out, _ = two_rank_run
     written = sorted(p.name for p in out.glob("ckpt_*"))
     assert written == sorted([f"ckpt_rank0_epoch{e}.npz" for e in range(3)]
-                             + [f"ckpt_mc_rank0_{e}.weights.npz" for e in (1, 2, 3)])
+                             + [f"ckpt_mc_rank0_{e}.weights.h5" for e in (1, 2, 3)])
     # the checkpoint holds the final (shared) weights
     for a, b in zip(_load_weights(out / "ckpt_rank0_epoch2.npz"), _load_weights(out / "empty_weights.npz")):
         np.testing.assert_array_equal(a, b)

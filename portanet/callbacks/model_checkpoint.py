@@ -36,6 +36,14 @@ class ModelCheckpoint(_MonitorCallback):
         filepath = os.fspath(filepath) if isinstance(filepath, os.PathLike) else filepath
         if not isinstance(filepath, str) or not filepath:
             raise ValueError(f"ModelCheckpoint: filepath={filepath!r}; expected a non-empty path")
+        # Keras's rule, checked before training starts (portanet's own format is accepted too).
+        if save_weights_only and not filepath.endswith((".weights.h5", ".portanet")):
+            raise ValueError("ModelCheckpoint: when using `save_weights_only=True`, the filepath provided must "
+                             "end in `.weights.h5` (Keras weights format) or `.portanet`. Received: "
+                             f"filepath={filepath}")
+        if not save_weights_only and not filepath.endswith((".keras", ".h5", ".portanet")):
+            raise ValueError("ModelCheckpoint: the filepath provided must end in `.keras` (Keras model format), "
+                             f"`.h5` or `.portanet`. Received: filepath={filepath}")
         self.filepath = filepath
         self._threshold = initial_value_threshold
         self.verbose = verbose

@@ -47,7 +47,7 @@ for name in SCENARIOS:
         # Only rank 0 keeps callbacks that write files: the flag (RankFileWriter) and
         # portanet's ModelCheckpoint (here with a per-rank name, to see who wrote).
         checkpoint = pn.callbacks.ModelCheckpoint(
-            os.path.join(out, f"ckpt_mc_rank{info.rank}_" + "{epoch}.weights.npz"), save_weights_only=True)
+            os.path.join(out, f"ckpt_mc_rank{info.rank}_" + "{epoch}.weights.h5"), save_weights_only=True)
         callbacks += [RankFileWriter(), checkpoint]
     model, history = train(name, per_rank_batch, True, callbacks=callbacks)
     counters[name] = {"reducer_steps": parallel_steps[0]}
