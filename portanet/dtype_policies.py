@@ -256,66 +256,61 @@ class Int4DTypePolicy(QuantizedDTypePolicy):
         return config
 
 
-class GPTQDTypePolicy(QuantizedDTypePolicy):
-    """GPTQ quantization, ``mode="gptq/<weight_bits>/<group_size>"``."""
+class _BitsGroupPolicy(QuantizedDTypePolicy):
+    """GPTQ/AWQ: ``mode="<method>/<weight_bits>/<group_size>"``, the two share parsing,
+    equality and config (their Keras classes repeat them)."""
+
+    _METHOD = None
+    _PER = None
 
     def __init__(self, mode, source_name=None):
-        weight_bits, group_size = _mode_parts("GPTQDTypePolicy", mode,
-                                              "'gptq/<weight_bits>/<group_size>'", 3)
+        cls = type(self).__name__
+        weight_bits, group_size = _mode_parts(cls, mode, f"'{self._METHOD}/<weight_bits>/<group_size>'", 3)
+        self._check_bits(weight_bits, mode)
+        if group_size < -1 or group_size == 0:
+            raise ValueError(f"Invalid group_size in mode. Supported values are -1 ({self._PER}) "
+                             f"or a positive integer, but got {group_size} from '{mode}'.")
+        super().__init__(mode=self._METHOD, source_name=source_name)
+        self._name = f"{mode}_from_{source_name}"
+        self.mode = self._METHOD
+        self.weight_bits = weight_bits
+        self.group_size = group_size
+
+    def __eq__(self, other):
+        if super().__eq__(other) is False:
+            return False
+        return self.weight_bits == other.weight_bits and self.group_size == other.group_size
+
+    __hash__ = DTypePolicy.__hash__
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": f"{self.mode}/{self.weight_bits}/{self.group_size}"})
+        return config
+
+
+class GPTQDTypePolicy(_BitsGroupPolicy):
+    """GPTQ quantization, ``mode="gptq/<weight_bits>/<group_size>"``."""
+
+    _METHOD, _PER = "gptq", "whole-tensor"
+
+    @staticmethod
+    def _check_bits(weight_bits, mode):
         if weight_bits not in (2, 3, 4, 8):
             raise ValueError("Invalid weight_bits in mode. Supported values are 2, 3, 4, and 8, "
                              f"but got {weight_bits} from '{mode}'.")
-        if group_size < -1 or group_size == 0:
-            raise ValueError("Invalid group_size in mode. Supported values are -1 (whole-tensor) "
-                             f"or a positive integer, but got {group_size} from '{mode}'.")
-        super().__init__(mode="gptq", source_name=source_name)
-        self._name = f"{mode}_from_{source_name}"
-        self.mode = "gptq"
-        self.weight_bits = weight_bits
-        self.group_size = group_size
-
-    def __eq__(self, other):
-        if super().__eq__(other) is False:
-            return False
-        return self.weight_bits == other.weight_bits and self.group_size == other.group_size
-
-    __hash__ = DTypePolicy.__hash__
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"mode": f"{self.mode}/{self.weight_bits}/{self.group_size}"})
-        return config
 
 
-class AWQDTypePolicy(QuantizedDTypePolicy):
+class AWQDTypePolicy(_BitsGroupPolicy):
     """AWQ quantization, ``mode="awq/4/<group_size>"`` (AWQ supports 4 bits only)."""
 
-    def __init__(self, mode, source_name=None):
-        weight_bits, group_size = _mode_parts("AWQDTypePolicy", mode,
-                                              "'awq/<weight_bits>/<group_size>'", 3)
+    _METHOD, _PER = "awq", "per-channel"
+
+    @staticmethod
+    def _check_bits(weight_bits, mode):
         if weight_bits != 4:
             raise ValueError("Invalid weight_bits in mode. AWQ only supports 4-bit quantization, "
                              f"but got {weight_bits} from '{mode}'.")
-        if group_size < -1 or group_size == 0:
-            raise ValueError("Invalid group_size in mode. Supported values are -1 (per-channel) or "
-                             f"a positive integer, but got {group_size} from '{mode}'.")
-        super().__init__(mode="awq", source_name=source_name)
-        self._name = f"{mode}_from_{source_name}"
-        self.mode = "awq"
-        self.weight_bits = weight_bits
-        self.group_size = group_size
-
-    def __eq__(self, other):
-        if super().__eq__(other) is False:
-            return False
-        return self.weight_bits == other.weight_bits and self.group_size == other.group_size
-
-    __hash__ = DTypePolicy.__hash__
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"mode": f"{self.mode}/{self.weight_bits}/{self.group_size}"})
-        return config
 
 
 class DTypePolicyMap(DTypePolicy, MutableMapping):
