@@ -304,12 +304,18 @@ class MelSpectrogram(Layer):
         dt = self.backend.dtype(dtype)
         dev = self.backend.device
         f = lambda v: xp.asarray(v, dtype=dt, device=dev)  # noqa: E731
+
+        def linspace(start, stop, num):
+            # numpy's linspace on 0-d device arrays (start + i·step, the last point exactly
+            # stop), without turning them into Python floats (a host read on CuPy).
+            steps = xp.arange(num, dtype=dt, device=dev) * ((stop - start) / (num - 1)) + start
+            return xp.concat([steps[:-1], xp.reshape(stop, (1,))])
+
         nyquist = f(sampling_rate) / f(2.0)
-        freqs = xp.linspace(f(0.0), nyquist, num_spectrogram_bins, dtype=dt, device=dev)[1:]
+        freqs = linspace(f(0.0), nyquist, num_spectrogram_bins)[1:]
         bins_mel = xp.reshape(self._hertz_to_mel(xp, freqs), (-1, 1))
-        edges = xp.linspace(self._hertz_to_mel(xp, f(lower_edge_hertz)),
-                            self._hertz_to_mel(xp, f(upper_edge_hertz)), num_mel_bins + 2,
-                            dtype=dt, device=dev)
+        edges = linspace(self._hertz_to_mel(xp, f(lower_edge_hertz)),
+                         self._hertz_to_mel(xp, f(upper_edge_hertz)), num_mel_bins + 2)
         lower = xp.reshape(edges[:-2], (1, -1))
         center = xp.reshape(edges[1:-1], (1, -1))
         upper = xp.reshape(edges[2:], (1, -1))
