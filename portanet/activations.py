@@ -247,7 +247,7 @@ _INV_SQRT_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-def _gelu_grad(x, y, dy, approximate=True):
+def _gelu_grad(x, y, dy, approximate=False):
     xp = _xp(x)
     if approximate:
         t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
@@ -256,8 +256,9 @@ def _gelu_grad(x, y, dy, approximate=True):
 
 
 @_with_grad(_gelu_grad, "gelu")
-def gelu(x, approximate=True):
-    """Gaussian error linear unit, Keras 3 (``approximate=True`` by default).
+def gelu(x, approximate=False):
+    """Gaussian error linear unit, as keras.activations.gelu (exact, ``approximate=False``, by
+    default; ``keras.ops.gelu`` defaults to the tanh approximation instead).
 
     approximate: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); exact: 0.5·x·(1 + erf(x/√2))
     with the Array-API ``erf`` of this module.
