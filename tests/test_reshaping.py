@@ -16,6 +16,9 @@ from harness import run_layer_test, to_np
     (lambda: pn.layers.UpSampling1D(3), (2, 3, 4), (2, 9, 4)),
     (lambda: pn.layers.UpSampling2D((2, 3)), (2, 2, 3, 4), (2, 4, 9, 4)),
     (lambda: pn.layers.UpSampling2D(2, data_format="channels_first"), (2, 4, 2, 3), (2, 4, 4, 6)),
+    (lambda: pn.layers.UpSampling2D((2, 3), interpolation="bilinear"), (2, 2, 3, 4), (2, 4, 9, 4)),
+    (lambda: pn.layers.UpSampling2D(2, data_format="channels_first", interpolation="bicubic"), (1, 2, 3, 3),
+     (1, 2, 6, 6)),
     (lambda: pn.layers.ZeroPadding1D(), (2, 3, 4), (2, 5, 4)),
     (lambda: pn.layers.ZeroPadding1D((0, 2)), (2, 3, 4), (2, 5, 4)),
     (lambda: pn.layers.ZeroPadding1D(1, data_format="channels_first"), (2, 3, 4), (2, 3, 6)),
@@ -85,8 +88,8 @@ def test_reshaping_arguments_follow_keras():
         pn.layers.ZeroPadding1D(-1)
     with pytest.raises(ValueError, match=r"padding=\(1, 2, 3\)"):
         pn.layers.ZeroPadding2D((1, 2, 3))
-    with pytest.raises(ValueError, match="interpolation='bilinear'"):
-        pn.layers.UpSampling2D(interpolation="bilinear")
+    with pytest.raises(ValueError, match="interpolation='area'"):
+        pn.layers.UpSampling2D(interpolation="area")
     with pytest.raises(ValueError, match="removes all"):
         pn.layers.Cropping1D((2, 3)).build((None, 5, 1))
     with pytest.raises(ValueError, match="rank 4"):
@@ -104,3 +107,14 @@ def test_reshaping_in_a_model(backend):
     first = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=30, batch_size=8, verbose=0)
     assert model.evaluate(x, y, verbose=0) < 0.5 * first
+
+
+def test_upsampling2d_interpolations_resize_as_ops_image(backend, float64):
+    """Keras's UpSampling2D resizes with ops.image.resize for every mode but "nearest"."""
+    x = np.random.default_rng(3).normal(size=(2, 3, 4, 2))
+    for mode in ("bilinear", "bicubic", "lanczos3", "lanczos5"):
+        y = pn.layers.UpSampling2D((2, 3), interpolation=mode)(backend.from_numpy(x))
+        ref = pn.ops.image.resize(backend.from_numpy(x), (6, 12), interpolation=mode)
+        np.testing.assert_allclose(to_np(backend, y), to_np(backend, ref), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="interpolation='area'"):
+        pn.layers.UpSampling2D(interpolation="area")

@@ -11,6 +11,7 @@ __all__ = ["Flatten", "Reshape", "Permute", "RepeatVector", "UpSampling1D", "UpS
 import operator
 
 from . import _windows as W
+from ..ops import image as _image
 from ..validation import check_positive_int
 from .base import Layer
 
@@ -315,12 +316,14 @@ class UpSampling1D(_UpSampling):
 
 
 class UpSampling2D(_UpSampling):
-    """Nearest-neighbour upsampling of images: each pixel becomes a size[0] x size[1] block.
+    """Upsampling of images by size[0] x size[1], as Keras 3: "nearest" repeats each pixel;
+    "bilinear", "bicubic", "lanczos3", "lanczos5" resize as ``pn.ops.image.resize`` does
+    (Keras's own route; the gradient is the resize's transpose).
 
     Args:
         size: int or tuple of 2 ints (rows, cols); default (2, 2).
         data_format: "channels_last" (default) or "channels_first".
-        interpolation: "nearest" (the only mode implemented).
+        interpolation: "nearest" (default), "bilinear", "bicubic", "lanczos3" or "lanczos5".
 
     Input shape: (batch, rows, cols, channels). Output shape:
     (batch, rows*size[0], cols*size[1], channels) (or channels_first).
@@ -330,10 +333,22 @@ class UpSampling2D(_UpSampling):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(size, data_format=data_format, **kwargs)
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D: interpolation={interpolation!r}; only 'nearest' is "
-                             "implemented")
-        self.interpolation = interpolation
+        choices = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")
+        if not isinstance(interpolation, str) or interpolation.lower() not in choices:
+            raise ValueError(f"UpSampling2D: interpolation={interpolation!r}; expected one of {choices}")
+        self.interpolation = interpolation.lower()
+
+    def forward(self, x, training=False):
+        if self.interpolation == "nearest":
+            return super().forward(x, training=training)
+        axes = _spatial_axes(self.rank, self.data_format)
+        sizes = [x.shape[axis] * s for axis, s in zip(axes, self.size)]
+        mats = _image.resize_mats(x, axes, sizes, self.interpolation)
+        y = _image.resample_axes.impl(x, mats=mats)
+
+        def backward(dy):
+            return _image.resample_axes.vjp(dy, y, x, mats=mats)[0]
+        return y, backward
 
     def get_config(self):
         config = super().get_config()
