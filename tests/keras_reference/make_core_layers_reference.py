@@ -24,8 +24,12 @@ HERE = pathlib.Path(__file__).parent
 
 # name: (Keras class, constructor kwargs, input shape (a list of shapes for a layer taking
 # a list), options). Options: training (call and differentiate with training=True),
-# int=n (integer input in [0, n), no input gradient), zero_rows (set some time steps of
-# the input to 0.0, for Masking).
+# int=n (integer input in [0, n), no input gradient), zero_rows (set entries [0, 1] and
+# [1, 3] of the input to 0: time steps for Masking, tokens for Embedding(mask_zero=True);
+# implies out_mask), mask (call with a (batch, time) boolean mask, stored as
+# ``<case>/mask``), out_mask (store the layer's output mask as ``<case>/out_mask``).
+# Every case with trainable weights also stores ``<case>/sgd<i>``: the trainable weights
+# after one step of keras.optimizers.SGD(learning_rate=0.1) with the gradients above.
 CASES = {
     "dense_tanh": ("Dense", dict(units=4, activation="tanh"), (3, 5), {}),
     "dense_3d_nobias": ("Dense", dict(units=3, use_bias=False), (2, 3, 4), {}),
@@ -158,6 +162,18 @@ CASES = {
     "gaussian_noise_inference": ("GaussianNoise", dict(stddev=0.3), (3, 4), {}),
     "identity": ("Identity", dict(), (3, 4), {}),
 }
+CASES.update({
+    "lstm_masked": ("LSTM", dict(units=3, return_sequences=True), (2, 5, 2), dict(mask=True)),
+    "gru_masked": ("GRU", dict(units=2), (2, 4, 3), dict(mask=True)),
+    "simple_rnn_masked_backwards": ("SimpleRNN", dict(units=3, activation="relu",
+                                                      go_backwards=True), (2, 5, 2),
+                                    dict(mask=True)),
+    "bidirectional_lstm_masked": ("Bidirectional", dict(layer=("LSTM", dict(
+        units=2, return_sequences=True))), (2, 4, 3), dict(mask=True)),
+    "gap1d_masked": ("GlobalAveragePooling1D", dict(), (2, 5, 3), dict(mask=True)),
+    "embedding_mask_zero": ("Embedding", dict(input_dim=6, output_dim=3, mask_zero=True),
+                            (2, 5), dict(int=6, zero_rows=True)),
+})
 for act in ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "selu", "elu", "silu",
             "hard_sigmoid", "hard_silu", "exponential", "mish", "relu6", "leaky_relu",
             "softsign", "linear"]:
@@ -178,6 +194,15 @@ def case_arrays(name, shapes):
         xs[0][1, 3] = 0.0
     weights = [0.4 * rng.standard_normal(s) for s in shapes]
     return xs, weights
+
+
+def case_mask(name):
+    """The (batch, time) boolean mask of a ``mask`` case (same here and in the tests)."""
+    _, _, shape, _ = CASES[name]
+    rng = np.random.default_rng(sorted(CASES).index(name) + 500)
+    m = rng.random(shape[:2]) > 0.35
+    m[:, 0] = True
+    return m
 
 
 def fix_weights(paths, weights):
@@ -219,7 +244,13 @@ def main():
             arrays[f"{name}/x{j}"] = x
         training = options.get("training", False)
         non_trainable = [v.value for v in layer.non_trainable_variables]
-        y = layer(xs if multi else xs[0], training=training)
+        mask_kw = {}
+        if options.get("mask"):
+            mask_kw["mask"] = case_mask(name)
+            arrays[f"{name}/mask"] = mask_kw["mask"]
+        if options.get("out_mask") or options.get("zero_rows"):
+            arrays[f"{name}/out_mask"] = np.asarray(layer.compute_mask(xs[0], None))
+        y = layer(xs if multi else xs[0], training=training, **mask_kw)
         ys = list(y) if isinstance(y, (list, tuple)) else [y]
         for i, o in enumerate(ys):
             arrays[f"{name}/y{i}"] = np.asarray(o)
@@ -233,7 +264,7 @@ def main():
         trainable = [v.value for v in layer.trainable_variables]
 
         def objective(tv, xx):
-            extra = {}
+            extra = dict(mask_kw)
             if layer._call_has_training_arg:
                 extra["training"] = training
             out, _ = layer.stateless_call(tv, non_trainable, xx if multi else xx[0], **extra)
@@ -248,6 +279,11 @@ def main():
             arrays[f"{name}/dx{j}"] = np.asarray(g)
         for i, g in enumerate(dw):
             arrays[f"{name}/dw{i}"] = np.asarray(g)
+        if dw:
+            keras.optimizers.SGD(learning_rate=0.1).apply_gradients(
+                zip(dw, layer.trainable_variables))
+            for i, v in enumerate(layer.trainable_variables):
+                arrays[f"{name}/sgd{i}"] = np.asarray(v.value)
         print(name, [tuple(a.shape) for a in ys], len(dw))
     np.savez_compressed(HERE / "core_layers.npz", **arrays)
 
