@@ -101,14 +101,12 @@ def compare_with_keras(backend, name):
         pn.config.set_floatx(old)
 
 
-# Stored, but where portanet disagrees with Keras 3.15.1 (for the lead to decide; the
-# library is not changed here):
-# - activation_gelu: keras.activations.gelu defaults to approximate=False (erf);
-#   pn.activations.gelu defaults to approximate=True (tanh): outputs differ by 1.5e-4.
+# Stored, but where portanet disagrees with Keras 3.15.1:
 # - normalization: Normalization(mean=..., variance=...) has no weights in Keras (and
 #   mean, variance, count without them); portanet's has mean and variance (outputs equal).
-# - upsampling2d_bilinear: portanet's UpSampling2D only implements "nearest".
-DISAGREE = {"activation_gelu", "normalization", "upsampling2d_bilinear"}
+# (activation_gelu and upsampling2d_bilinear disagreed until gelu's default became Keras's
+# exact form and UpSampling2D gained Keras's interpolations; both are checked now.)
+DISAGREE = {"normalization"}
 
 
 @pytest.mark.parametrize("name", sorted(set(CASES) - DISAGREE))
