@@ -21,21 +21,19 @@ Differences from Keras: ``ragged=True`` is refused (portanet has no ragged tenso
 Keras needs ``tensorflow_io`` (whose resampled values differ).
 """
 
-import math
 import os
 
 from ..backend import host_audio as _audio
 from ..backend import host_io as _host_io
 from ..backend import host_text as _host
-from ..training.py_dataset_adapter import PyDataset
-from .dataset_utils import check_validation_split_arg, get_training_or_validation_split, index_directory
+from .dataset_utils import FileDataset, check_validation_split_arg, get_training_or_validation_split, index_directory
 
 __all__ = ["audio_dataset_from_directory", "AudioDataset"]
 
 ALLOWED_FORMATS = (".wav",)
 
 
-class AudioDataset(PyDataset):
+class AudioDataset(FileDataset):
     """Batches of ``(audio, labels)`` (audio alone when there are no labels): ``audio`` is
     float32 of shape ``(batch, samples, channels)`` (``(samples, channels)`` when
     ``batch_size`` is None).
@@ -54,20 +52,9 @@ class AudioDataset(PyDataset):
 
     def __init__(self, file_paths, labels, batch_size, sampling_rate, output_sequence_length,
                  shuffle, seed, class_names):
-        super().__init__()
-        self.file_paths = list(file_paths)
-        self.labels = labels
-        self.batch_size = batch_size
+        super().__init__(file_paths, labels, batch_size, shuffle, seed, class_names)
         self.sampling_rate = sampling_rate
         self.output_sequence_length = output_sequence_length
-        self.shuffle = shuffle
-        self.seed = seed
-        self.class_names = class_names
-        self._order = list(range(len(self.file_paths)))
-        self._epoch = 0
-
-    def __len__(self):
-        return math.ceil(len(self.file_paths) / (self.batch_size or 1))
 
     def _read(self, path):
         audio, rate = _audio.read_wav(path, self.output_sequence_length or -1)
@@ -75,55 +62,13 @@ class AudioDataset(PyDataset):
             audio = _audio.resample(audio, rate, self.sampling_rate)
         return audio
 
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"AudioDataset: batch {index} of {len(self)}")
-        size = self.batch_size or 1
-        rows = self._order[index * size:(index + 1) * size]
+    def _batch(self, rows):
         clips = [self._read(self.file_paths[i]) for i in rows]
         if self.batch_size is None:
             audio = clips[0]
             return audio if self.labels is None else (audio, self.labels[rows[0]])
         audio = _audio.pad_batch(clips)
         return audio if self.labels is None else (audio, self.labels[rows])
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self._epoch += 1
-            self._order = _host_io.seeded_shuffle(range(len(self.file_paths)),
-                                                  (self.seed or 0) + self._epoch)
-
-    def map(self, fn):
-        """A dataset of ``fn(*batch)`` (``fn(batch)`` when batches are audio alone)."""
-        return _MappedAudioDataset(self, fn)
-
-
-class _MappedAudioDataset(PyDataset):
-    def __init__(self, source, fn):
-        super().__init__()
-        self.source, self.fn = source, fn
-        self.class_names = getattr(source, "class_names", None)
-
-    def __len__(self):
-        return len(self.source)
-
-    def __getitem__(self, index):
-        batch = self.source[index]
-        return self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def on_epoch_end(self):
-        self.source.on_epoch_end()
-
-    def map(self, fn):
-        return _MappedAudioDataset(self, fn)
 
 
 def audio_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,

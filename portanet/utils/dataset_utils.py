@@ -365,3 +365,71 @@ def get_training_or_validation_split(samples, labels, validation_split, subset, 
         return samples[len(samples) - n_val:], None if labels is None else labels[len(labels) - n_val:]
     raise ValueError(f'`subset` must be either "training" or "validation", received: {subset!r}')
 
+
+
+class FileDataset(PyDataset):
+    """The batches of a ``*_dataset_from_directory``: files in a seeded order, read a batch at
+    a time (``_batch(rows)``: the subclass reads the files of those rows), reshuffled after each
+    epoch with ``shuffle``; iterable and ``map``-able like a ``tf.data.Dataset``."""
+
+    def __init__(self, file_paths, labels, batch_size, shuffle, seed, class_names):
+        super().__init__()
+        self.file_paths = list(file_paths)
+        self.labels = labels
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.class_names = class_names
+        self._order = list(range(len(self.file_paths)))
+        self._epoch = 0
+
+    def __len__(self):
+        return math.ceil(len(self.file_paths) / (self.batch_size or 1))
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: batch {index} of {len(self)}")
+        size = self.batch_size or 1
+        return self._batch(self._order[index * size:(index + 1) * size])
+
+    def _batch(self, rows):  # pragma: no cover - every subclass reads its own files
+        raise TypeError(f"{type(self).__name__} must define _batch(rows)")
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._epoch += 1
+            self._order = _host_io.seeded_shuffle(range(len(self.file_paths)), (self.seed or 0) + self._epoch)
+
+    def map(self, fn):
+        """A dataset of ``fn(*batch)`` (``fn(batch)`` when batches are the inputs alone)."""
+        return MappedDataset(self, fn)
+
+
+class MappedDataset(PyDataset):
+    """``source.map(fn)``: each batch of ``source`` through ``fn``."""
+
+    def __init__(self, source, fn):
+        super().__init__()
+        self.source, self.fn = source, fn
+        self.class_names = getattr(source, "class_names", None)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, index):
+        batch = self.source[index]
+        return self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def on_epoch_end(self):
+        self.source.on_epoch_end()
+
+    def map(self, fn):
+        return MappedDataset(self, fn)

@@ -14,18 +14,16 @@ Training batches are reshuffled each epoch (seeded), as Keras's ``shuffle`` buff
 holds the class names.
 """
 
-import math
 import os
 
 from ..backend import host_io as _host_io
 from ..backend import host_text as _host
-from ..training.py_dataset_adapter import PyDataset
-from .dataset_utils import check_validation_split_arg, get_training_or_validation_split, index_directory
+from .dataset_utils import FileDataset, check_validation_split_arg, get_training_or_validation_split, index_directory
 
 __all__ = ["text_dataset_from_directory", "TextDataset"]
 
 
-class TextDataset(PyDataset):
+class TextDataset(FileDataset):
     """Batches of ``(texts, labels)`` (or texts alone when there are no labels).
 
     Args:
@@ -39,69 +37,15 @@ class TextDataset(PyDataset):
     """
 
     def __init__(self, file_paths, labels, batch_size, max_length, shuffle, seed, class_names):
-        super().__init__()
-        self.file_paths = list(file_paths)
-        self.labels = labels
-        self.batch_size = batch_size
+        super().__init__(file_paths, labels, batch_size, shuffle, seed, class_names)
         self.max_length = max_length
-        self.shuffle = shuffle
-        self.seed = seed
-        self.class_names = class_names
-        self._order = list(range(len(self.file_paths)))
-        self._epoch = 0
 
-    def __len__(self):
-        size = self.batch_size or 1
-        return math.ceil(len(self.file_paths) / size)
-
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"TextDataset: batch {index} of {len(self)}")
-        size = self.batch_size or 1
-        rows = self._order[index * size:(index + 1) * size]
+    def _batch(self, rows):
         texts = _host.text_batch([_host.read_text_file(self.file_paths[i], self.max_length)
                                   for i in rows])
         if self.labels is None:
             return texts
         return texts, self.labels[rows]
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self._epoch += 1
-            self._order = _host_io.seeded_shuffle(range(len(self.file_paths)),
-                                               (self.seed or 0) + self._epoch)
-
-    def map(self, fn):
-        """A dataset of ``fn(*batch)`` (``fn(batch)`` when batches are texts alone)."""
-        return _MappedDataset(self, fn)
-
-
-class _MappedDataset(PyDataset):
-    def __init__(self, source, fn):
-        super().__init__()
-        self.source, self.fn = source, fn
-        self.class_names = getattr(source, "class_names", None)
-
-    def __len__(self):
-        return len(self.source)
-
-    def __getitem__(self, index):
-        batch = self.source[index]
-        return self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def on_epoch_end(self):
-        self.source.on_epoch_end()
-
-    def map(self, fn):
-        return _MappedDataset(self, fn)
 
 
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
