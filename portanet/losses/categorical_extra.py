@@ -6,6 +6,7 @@ import array_api_compat
 
 from .. import config as _config
 from .loss import Loss, _bcast, _xp
+from .probabilistic import sparse_onehot, squeeze_sparse_labels
 
 
 def _softmax(xp, x):
@@ -116,16 +117,11 @@ class CategoricalGeneralizedCrossEntropy(Loss):
         self.q = q
 
     def _align(self, y_true, y_pred):
-        xp = _xp(y_pred)
-        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-            y_true = xp.reshape(y_true, y_true.shape[:-1])
-        return y_true, y_pred
+        return squeeze_sparse_labels(y_true, y_pred)
 
     def _per_sample(self, y, p):
         xp = _xp(p)
-        labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
-        classes = xp.arange(p.shape[-1], dtype=labels.dtype, device=array_api_compat.device(p))
-        onehot = xp.astype(xp.expand_dims(labels, axis=-1) == classes, p.dtype)
+        onehot = sparse_onehot(y, p)
         pt = xp.sum(p * onehot, axis=-1)
         q = self.q
         values = (1.0 - pt ** q) / q

@@ -132,19 +132,15 @@ class SparseCategoricalCrossentropy(Loss):
         self.ignore_class = ignore_class
 
     def _align(self, y_true, y_pred):
-        xp = _xp(y_pred)
-        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-            y_true = xp.reshape(y_true, y_true.shape[:-1])
-        return y_true, y_pred
+        return squeeze_sparse_labels(y_true, y_pred)
 
     def _per_sample(self, y, p):
-        xp = _xp(p)
-        labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
-        classes = xp.arange(p.shape[-1], dtype=labels.dtype, device=array_api_compat.device(p))
-        onehot = xp.astype(xp.expand_dims(labels, axis=-1) == classes, p.dtype)
+        onehot = sparse_onehot(y, p)
         values, grad = _cce(self.from_logits, onehot, p)
         if self.ignore_class is None:
             return values, grad
+        xp = _xp(p)
+        labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
         keep = xp.astype(labels != self.ignore_class, p.dtype)
         return values * keep, lambda dl: grad(dl * keep)
 
@@ -257,3 +253,19 @@ class BinaryFocalCrossentropy(Loss):
                        "gamma": self.gamma, "from_logits": self.from_logits,
                        "label_smoothing": self.label_smoothing, "axis": self.axis})
         return config
+
+
+def squeeze_sparse_labels(y_true, y_pred):
+    """Integer labels of shape (..., 1) as (...): the sparse losses' label alignment."""
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = _xp(y_pred).reshape(y_true, y_true.shape[:-1])
+    return y_true, y_pred
+
+
+def sparse_onehot(y, p):
+    """The one-hot rows of integer labels ``y`` over ``p``'s classes, in ``p``'s dtype."""
+    xp = _xp(p)
+    labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
+    classes = xp.arange(p.shape[-1], dtype=labels.dtype, device=array_api_compat.device(p))
+    return xp.astype(xp.expand_dims(labels, axis=-1) == classes, p.dtype)
+
