@@ -5,7 +5,7 @@ TruePositives, FalsePositives, TrueNegatives, FalseNegatives, AUC (ROC / PR).
 import array_api_compat
 
 from .. import config as _config
-from .metric import Metric, _as_ns, _xp
+from .metric import Metric, _as_ns, _match_label_rank, _xp
 
 
 def _div_no_nan(xp, a, b):
@@ -94,10 +94,7 @@ class _ConfusionMetric(Metric):
     def _prepare(self, y_true, y_pred, sample_weight):
         xp = _xp(y_pred)
         y_true = _as_ns(xp, y_true, y_pred)
-        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-            y_true = xp.expand_dims(y_true, axis=-1)
-        elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-            y_true = xp.reshape(y_true, y_true.shape[:-1])
+        y_true = _match_label_rank(xp, y_true, y_pred)
         if not xp.isdtype(y_pred.dtype, "real floating"):
             y_pred = xp.astype(y_pred, xp.float32)
         if self.top_k is not None:
@@ -270,10 +267,7 @@ class AUC(Metric):
         xp = _xp(y_pred)
         dev = array_api_compat.device(y_pred)
         y_true = _as_ns(xp, y_true, y_pred)
-        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-            y_true = xp.expand_dims(y_true, axis=-1)
-        elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-            y_true = xp.reshape(y_true, y_true.shape[:-1])
+        y_true = _match_label_rank(xp, y_true, y_pred)
         if self.from_logits:
             e = xp.exp(-xp.abs(y_pred))
             y_pred = xp.where(y_pred >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

@@ -142,3 +142,13 @@ def _align(y_true, y_pred):
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         y_true = xp.expand_dims(y_true, axis=-1)
     return y_true
+
+
+def _match_label_rank(xp, y_true, y_pred):
+    """Labels (batch,) against predictions (batch, 1), or the reverse, given one rank."""
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        return xp.expand_dims(y_true, axis=-1)
+    if y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
+        return xp.reshape(y_true, y_true.shape[:-1])
+    return y_true
+

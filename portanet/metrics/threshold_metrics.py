@@ -11,7 +11,7 @@ the thresholds where the other rate meets the constraint (0 if none does).
 
 import array_api_compat
 
-from .metric import Metric, _as_ns, _xp
+from .metric import Metric, _as_ns, _match_label_rank, _xp
 
 
 def _div_no_nan(xp, a, b):
@@ -52,10 +52,7 @@ class _SensitivitySpecificityBase(Metric):
         y_true = _as_ns(xp, y_true, y_pred)
         if not xp.isdtype(y_pred.dtype, "real floating"):
             y_pred = xp.astype(y_pred, xp.float32)
-        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-            y_true = xp.expand_dims(y_true, axis=-1)
-        elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-            y_true = xp.reshape(y_true, y_true.shape[:-1])
+        y_true = _match_label_rank(xp, y_true, y_pred)
         if sample_weight is not None:
             w = xp.astype(_as_ns(xp, sample_weight, y_pred), y_pred.dtype)
             while w.ndim < y_pred.ndim:
