@@ -406,7 +406,8 @@ class _ColorLayer(_Augmentation):
     _FACTOR_BOUNDS = (-1, 1)
     _SORT_RANGE = True
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        # Keras's positional order for the colour layers: factor, value_range, data_format, seed.
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.factor = _base_factor(factor, "factor", _owner(self), self._FACTOR_BOUNDS)
         self.value_range = _value_range(value_range, _owner(self), self._SORT_RANGE)
@@ -529,10 +530,6 @@ class RandomHue(_ColorLayer):
     _FACTOR_BOUNDS = (0, 1)
     _SORT_RANGE = False
 
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(factor, value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
-
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
         b = self._batch(images)
@@ -574,10 +571,6 @@ class RandomSaturation(_ColorLayer):
         seed: None or an int.
     """
 
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(factor, value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
-
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
         b = self._batch(images)
@@ -611,10 +604,6 @@ class RandomSharpness(_ColorLayer):
 
     _FACTOR_BOUNDS = (0, 1)
 
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(factor, value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
-
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
         b = self._batch(images)
@@ -642,10 +631,6 @@ class RandomColorDegeneration(_ColorLayer):
         data_format: "channels_last" (default) or "channels_first".
         seed: None or an int.
     """
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(factor, value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
 
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
@@ -675,10 +660,6 @@ class RandomPosterization(_ColorLayer):
     """
 
     _FACTOR_BOUNDS = (1, 8)
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(factor, value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
 
     def get_random_transformation(self, data, training=True, seed=None):
         images = data["images"] if isinstance(data, dict) else data
