@@ -12,17 +12,13 @@ from ..backend import host_io as _host_io
 
 from ..backend.base import _np_dtype_name
 from ..layers.base import Layer
+from .safety import ModelFileError, SafeZip
 
 
 FORMAT_NAME = "portanet.model"
 FORMAT_VERSION = 1
 # JSON members are small; a larger one is a damaged or hostile file, not a model.
-_MAX_JSON_BYTES = 256 * 1024 * 1024
 _NUMERIC_KINDS = "fiub"
-
-
-class ModelFileError(ValueError):
-    """A model or weights file that cannot be read: truncated, corrupted or not portanet's."""
 
 
 
@@ -143,23 +139,15 @@ def _is_model(obj):
 
 
 
-class _Archive:
-    """A validated view of a portanet zip: every failure becomes one ModelFileError."""
+class _Archive(SafeZip):
+    """A validated view of a portanet zip: the checks of every zip portanet reads (``SafeZip``:
+    member names, sizes, decompression bombs), then portanet's own; every failure becomes one
+    ModelFileError."""
 
     def __init__(self, path):
-        self.path = path
-        if not os.path.exists(path):
-            raise ModelFileError(f"cannot load {path!r}: no such file")
         if os.path.isdir(path):
             raise ModelFileError(f"cannot load {path!r}: it is a directory, not a portanet model file")
-        try:
-            self.zip = zipfile.ZipFile(path, "r")
-        except zipfile.BadZipFile as exc:
-            raise self.error(f"not a valid zip archive ({exc}); the file is truncated, corrupted or "
-                             "not a portanet model file") from None
-        except OSError as exc:
-            raise self.error(f"cannot be read ({exc})") from None
-        self.names = set(self.zip.namelist())
+        super().__init__(path)
         # A portanet file starts with its first member. Cut short, the file can still end in
         # the central directory of the .npz stored inside it, which zipfile then reads as if
         # it were the whole archive, starting part-way into the file.
@@ -176,33 +164,6 @@ class _Archive:
 
     def error(self, what):
         return ModelFileError(f"cannot load {self.path!r}: {what}")
-
-    def close(self):
-        self.zip.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def read(self, name):
-        if name not in self.names:
-            raise self.error(f"it has no {name!r} (members: {sorted(self.names)})")
-        try:
-            return self.zip.read(name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise self.error(f"member {name!r} is corrupted ({exc})") from None
-
-    def json(self, name):
-        info = self.zip.getinfo(name) if name in self.names else None
-        if info is not None and info.file_size > _MAX_JSON_BYTES:
-            raise self.error(f"member {name!r} claims {info.file_size} bytes; too large for JSON")
-        data = self.read(name)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise self.error(f"member {name!r} is not valid JSON ({exc})") from None
 
     def arrays(self, name, expected, exact_dtype=True):
         """Read ``{key: (shape, dtype name, label)}`` from an .npz member, checking each header
@@ -224,7 +185,7 @@ class _Archive:
                                  f"{len(expected)} (unexpected: {extra[:5]})")
             for key, (shape, dtype, label) in expected.items():
                 header_shape, header_dtype = self._header(inner, name, key)
-                self._check(name, key, label, header_shape, header_dtype, shape, dtype, exact_dtype)
+                self._check_array(name, key, label, header_shape, header_dtype, shape, dtype, exact_dtype)
             out = {}
             for key, (shape, dtype, label) in expected.items():
                 try:
@@ -232,7 +193,7 @@ class _Archive:
                         arr = _host_io.read_npy(f)
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                     raise self.error(f"{name}: array {key!r} ({label}) cannot be read ({exc})") from None
-                self._check(name, key, label, arr.shape, arr.dtype, shape, dtype, exact_dtype)
+                self._check_array(name, key, label, arr.shape, arr.dtype, shape, dtype, exact_dtype)
                 out[key] = arr
             return out
 
@@ -244,7 +205,7 @@ class _Archive:
             raise self.error(f"{name}: array {key!r} has an unreadable header ({exc})") from None
         return tuple(shape), dtype
 
-    def _check(self, name, key, label, got_shape, got_dtype, shape, dtype, exact_dtype):
+    def _check_array(self, name, key, label, got_shape, got_dtype, shape, dtype, exact_dtype):
         got_dtype = _host_io.dtype(got_dtype)
         if got_dtype.hasobject or got_dtype.kind not in _NUMERIC_KINDS or got_dtype.fields:
             raise self.error(f"{name}: array {key!r} ({label}) has dtype {got_dtype}; only numeric "

@@ -264,7 +264,7 @@ def _read_subset(archive, expected):
             if key not in present:
                 raise archive.error(f"weights.npz lacks array {key!r} ({label})")
             hs, hd = archive._header(inner, "weights.npz", key)
-            archive._check("weights.npz", key, label, hs, hd, shape, dtype, False)
+            archive._check_array("weights.npz", key, label, hs, hd, shape, dtype, False)
             try:
                 with inner.open(key + ".npy") as f:
                     out[key] = _host_io.read_npy(f)

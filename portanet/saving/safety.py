@@ -21,7 +21,10 @@ import zipfile
 import zlib
 
 from ..naming import CUSTOM_OBJECTS, _scoped_objects
-from ._archive import ModelFileError
+
+
+class ModelFileError(ValueError):
+    """A model or weights file that cannot be read: truncated, corrupted or not portanet's."""
 
 MAX_MEMBER_BYTES = 8 * 1024 ** 3        # one member, uncompressed
 MAX_TOTAL_BYTES = 16 * 1024 ** 3        # all members, uncompressed
@@ -51,7 +54,8 @@ def check_member_name(name, path):
 
 
 class SafeZip:
-    """A ``.keras`` zip, checked as it is opened (see the module docstring)."""
+    """A model zip (``.keras``, and ``.portanet`` through ``_archive._Archive``), checked as it
+    is opened (see the module docstring)."""
 
     def __init__(self, path):
         self.path = path
@@ -60,10 +64,10 @@ class SafeZip:
         except FileNotFoundError:
             raise _error(path, "no such file") from None
         except IsADirectoryError:
-            raise _error(path, "it is a directory, not a .keras file") from None
+            raise _error(path, "it is a directory, not a model file") from None
         except zipfile.BadZipFile as exc:
-            raise _error(path, f"not a valid zip archive ({exc}); a .keras file is a zip: the file "
-                               "is truncated, corrupted or not a .keras file") from None
+            raise _error(path, f"not a valid zip archive ({exc}); the file is truncated, corrupted "
+                               "or not a model file") from None
         except OSError as exc:
             raise _error(path, f"cannot be read ({exc})") from None
         try:
