@@ -598,8 +598,9 @@ class Layer:
                                          kwargs=kwargs)
         if kwargs and _traced.uses_call(self):
             self._maybe_build(_traced._shapes(_traced._values(inputs)))
-            return _traced.traced_forward(self, inputs, training=training, mask=mask,
-                                          kwargs=kwargs)[0]
+            y = _traced.traced_forward(self, inputs, training=training, mask=mask,
+                                       kwargs=kwargs)[0]
+            return _traced.eager_outputs(self, y)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
         backend = self.backend or _backend.current()
@@ -610,7 +611,7 @@ class Layer:
             arrays = backend.asarray(inputs, dtype=self._input_dtype(inputs))
             self._maybe_build(tuple(arrays.shape))
         y, _, _, _ = self.run(arrays, training=training, mask=mask)
-        return y
+        return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
 
     def _input_dtype(self, a):
         kind = getattr(getattr(a, "dtype", None), "kind", None)

@@ -122,6 +122,7 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
         extra = [_wrap(tape, a) for a in args]
         out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
     _check_output(layer, out)
+    layer._call_returned_variables = _variables_of(out)
     losses = collect_losses(layer)
     layer._call_extra = _sum_values(losses)
     out_flat = _flatten(out)
@@ -151,6 +152,25 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
             return d_inputs, rebuilt[1][0] if len(args) == 1 else rebuilt[1]
         return d_inputs
     return _values(out), backward
+
+
+def _variables_of(out):
+    """The Variables that ``call`` returned as they are (Keras hands those back from an
+    eager ``layer(x)`` call), keyed by their position in the flat outputs; None if none."""
+    found = {i: t for i, t in enumerate(_flatten(out)) if isinstance(t, _tape.VariableLike)}
+    return found or None
+
+
+def eager_outputs(layer, y):
+    """The result of an eager call of a ``call()`` layer: its output arrays, except that
+    an output which ``call`` returned as a Variable is that Variable (as Keras)."""
+    found = layer.__dict__.get("_call_returned_variables")
+    if not found:
+        return y
+    layer._call_returned_variables = None
+    if not isinstance(y, (list, tuple)):
+        return found.get(0, y)
+    return _rebuild(y, [found.get(i, v) for i, v in enumerate(_flatten(y))])
 
 
 def _rebuild(structure, flat):
