@@ -12,6 +12,7 @@ import array_api_compat
 
 from .naming import NameRegistry
 from .ops import nn as _ops_nn
+from .ops import tape as _tape
 
 _registry = NameRegistry("activation")
 
@@ -20,9 +21,34 @@ def _xp(x):
     return array_api_compat.array_namespace(x)
 
 
+def _traceable(fn, grad):
+    """``fn`` that also works on traced tensors: called on a Tensor of the recording tape
+    or on a Variable (inside a layer's ``call()`` or a GradientTape), it records one node
+    whose vector-Jacobian product is ``grad``, as Keras's ``keras.activations.relu(x)``
+    is differentiable there. On plain arrays it is ``fn`` itself."""
+
+    @functools.wraps(fn)
+    def activation(x, *args, **kwargs):
+        if not _tape._stack:
+            return fn(x, *args, **kwargs)
+        tape = _tape._stack[-1]
+        if not ((isinstance(x, _tape.Tensor) and x.tape is tape)
+                or isinstance(x, _tape.VariableLike)):
+            return fn(_tape.value_of(x), *args, **kwargs)
+        value = _tape.value_of(x)
+        y = fn(value, *args, **kwargs)
+        out = _tape.Tensor(y, tape)
+        tape.record(fn.__name__, [x], [out],
+                    lambda g: [grad(value, y, _tape.value_of(g), *args, **kwargs)])
+        return out
+
+    activation.grad = grad
+    return activation
+
+
 def _with_grad(grad, *names):
     def deco(fn):
-        fn.grad = grad
+        fn = _traceable(fn, grad)
         _registry.register(fn, *names)
         return fn
     return deco

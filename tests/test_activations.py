@@ -101,6 +101,47 @@ def test_activation_values_and_gradients(backend, name, kwargs, ref):
     assert y32.dtype == backend.xp.float32
 
 
+@pytest.mark.parametrize("name,kwargs,ref", CASES, ids=[f"{c[0]}{c[1]}" for c in CASES])
+def test_activation_on_a_traced_tensor_is_differentiable(backend, name, kwargs, ref):
+    # Keras code calls keras.activations.relu(x) on the tensors of a layer's call() or a
+    # GradientTape block (the subclassing guide's MLPBlock): the value is the activation's
+    # and the gradient reaches the input (float64 central differences of the reference).
+    fn = A.get(name)
+    x = _x(2)
+    r = np.random.default_rng(3).standard_normal(x.shape)
+    with pn.GradientTape() as tape:
+        xt = tape.watch(backend.asarray(x))
+        y = fn(xt, **kwargs)
+        total = pn.ops.sum(pn.ops.multiply(y, backend.asarray(r)))
+    np.testing.assert_allclose(to_np(backend, pn.ops.tape.value_of(y)), ref(x), rtol=1e-12, atol=1e-14)
+    g = to_np(backend, tape.gradient(total, xt))
+    eps = 1e-6
+    num = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        a, b = x.copy(), x.copy()
+        a[idx] += eps
+        b[idx] -= eps
+        num[idx] = (np.sum(ref(a) * r) - np.sum(ref(b) * r)) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-7)
+
+
+def test_activation_in_a_call_layer_trains_like_the_dense_activation(backend, float64):
+    class ReluDense(pn.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 3), initializer="ones")
+
+        def call(self, inputs):
+            return pn.activations.relu(pn.ops.matmul(inputs, self.w))
+
+    x = backend.asarray(np.array([[1.0, -2.0], [0.5, 1.0]]))
+    layer = ReluDense()
+    with pn.GradientTape() as tape:
+        loss = pn.ops.sum(layer(x))
+    (g,) = tape.gradient(loss, layer.trainable_weights)
+    # x @ ones = [-1, 1.5] per column: only the second row passes relu, so dL/dw = x[1].
+    np.testing.assert_allclose(to_np(backend, g), [[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+
+
 def test_erf_precision(backend):
     x = np.linspace(-7.0, 7.0, 20001)
     ref = _erf(x)
