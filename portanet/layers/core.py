@@ -93,6 +93,8 @@ class Dense(Layer):
     # the input gradient may be skipped, and a pre-activation gradient may arrive.
     _skip_input_grad = False
     _accepts_pre_activation_grad = True
+    # As Keras's Dense: an incoming mask (Embedding(mask_zero=True), Masking) passes on.
+    supports_masking = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
