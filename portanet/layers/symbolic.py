@@ -3,7 +3,19 @@
 Calling a layer on a ``KerasTensor`` builds the layer for that shape and records a
 ``Node`` (layer, input tensors, output tensors). ``pn.Model(inputs, outputs)`` walks
 these nodes back from its outputs to find the graph it runs.
+
+A symbolic tensor's ``_keras_mask`` (Keras's attribute) is the mask it carries: found on
+first use by running the producing layer's ``compute_mask`` on probe arrays of the input
+shapes (and masks), as Keras computes it symbolically in ``Layer.__call__``.
 """
+
+import contextvars
+
+from .. import backend as _backend
+
+# The symbolic inputs of the layer call in progress, so a call() layer's output-shape probe
+# can pass their masks to a call() that takes ``mask`` (Keras's compute_output_spec does).
+CALL_INPUTS = contextvars.ContextVar("portanet_symbolic_call_inputs", default=None)
 
 
 class KerasTensor:
@@ -28,8 +40,69 @@ class KerasTensor:
         index = next((i for i, n in enumerate(nodes) if n is self.node), 0)
         return layer, index, self.index
 
+    @property
+    def _keras_mask(self):
+        """The mask this tensor carries, as Keras: a bool KerasTensor, or None."""
+        if "_mask" not in self.__dict__:
+            self._mask = _symbolic_mask(self)
+        return self._mask
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
+
+
+_PROBE_SIZES = (2, 3)
+
+
+def probe_arrays(backend, tensors, size, dtype=None):
+    """Zeros for KerasTensors (or ones of bool for masks when ``dtype="bool"``), each unknown
+    axis of length ``size``."""
+    xp = backend.xp
+    out = []
+    for t in tensors:
+        shape = tuple(size if s is None else int(s) for s in t.shape)
+        if dtype == "bool":
+            out.append(xp.ones(shape, dtype=xp.bool, device=backend.device))
+        else:
+            out.append(xp.zeros(shape, dtype=backend.dtype(str(t.dtype)), device=backend.device))
+    return out
+
+
+def input_masks(tensors):
+    """The masks the symbolic ``tensors`` carry (a list, None where none), or None if none."""
+    masks = [t._keras_mask if isinstance(t, KerasTensor) else None for t in tensors]
+    return masks if any(m is not None for m in masks) else None
+
+
+def _symbolic_mask(tensor):
+    node = tensor.node
+    if node is None or node.is_input:
+        return None
+    layer = node.layer
+    inputs = node.input_tensors
+    masks = input_masks(inputs)
+    backend = layer.backend or _backend.current()
+    shapes = []
+    for size in _PROBE_SIZES:
+        arrays = probe_arrays(backend, inputs, size)
+        probe_masks = None
+        if masks is not None:
+            probe_masks = [None if m is None else probe_arrays(backend, [m], size, "bool")[0]
+                           for m in masks]
+        if not node.multi_input:
+            arrays = arrays[0]
+            probe_masks = None if probe_masks is None else probe_masks[0]
+        if hasattr(layer, "_last_masks"):
+            # A model's output masks are those its inner graph produced when it ran.
+            layer.run(arrays, training=False, mask=probe_masks)
+        out = layer.compute_mask(arrays, probe_masks)
+        if isinstance(out, (list, tuple)):
+            out = out[tensor.index] if tensor.index < len(out) else None
+        if out is None:
+            return None
+        shapes.append(tuple(out.shape))
+    shape = tuple(a if a == b else None for a, b in zip(*shapes))
+    return KerasTensor(shape, "bool", name=f"{tensor.name}_mask")
 
 
 class Node:
@@ -89,7 +162,11 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
     layer._maybe_build(shapes)
-    out_shape = layer.compute_output_shape(shapes)
+    token = CALL_INPUTS.set(inputs)
+    try:
+        out_shape = layer.compute_output_shape(shapes)
+    finally:
+        CALL_INPUTS.reset(token)
     # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
     compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
     out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)

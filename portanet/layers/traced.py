@@ -19,6 +19,7 @@ import inspect
 from .. import backend as _backend
 from .. import dtype_policies as _dtype_policies
 from ..ops import tape as _tape
+from . import symbolic as _symbolic
 
 
 def uses_call(layer):
@@ -307,17 +308,31 @@ def _shapes(values):
 # ----------------------------------------------------------------- output shapes
 def infer_output_shape(layer, input_shape):
     """Cached per input shape: see ``_probe_output_shape``."""
-    key = repr(input_shape)
+    masks = _probe_masks(layer)
+    key = repr(input_shape) + repr(None if masks is None else [
+        None if m is None else m.shape for m in masks])
     cache = layer.__dict__.setdefault("_output_shape_cache", {})
     if key not in cache:
-        cache[key] = _probe_output_shape(layer, input_shape)
+        cache[key] = _probe_output_shape(layer, input_shape, masks)
     return cache[key]
 
 
-def _probe_output_shape(layer, input_shape):
+def _probe_masks(layer):
+    """The masks of the symbolic inputs being called, when ``call`` takes ``mask``."""
+    inputs = _symbolic.CALL_INPUTS.get()
+    if inputs is None:
+        return None
+    names, var_kw = call_parameters(layer)
+    if "mask" not in names and not var_kw:
+        return None
+    return _symbolic.input_masks(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+
+
+def _probe_output_shape(layer, input_shape, masks=None):
     """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
     ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
-    whose length follows the probe is reported as None), as Keras's compute_output_spec."""
+    whose length follows the probe is reported as None), as Keras's compute_output_spec.
+    ``masks``: the symbolic inputs' masks, passed to ``call`` as all-True probe masks."""
     backend = layer.backend or _backend.current()
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
@@ -334,7 +349,13 @@ def _probe_output_shape(layer, input_shape):
         try:
             with _tape.Tape() as tape:
                 probe = [tape.watch_value(a) for a in arrays]
-                out = invoke_call(layer, probe if multi else probe[0], training=False)
+                probe_mask = None
+                if masks is not None:
+                    probe_mask = [None if m is None else _symbolic.probe_arrays(
+                        backend, [m], size or 1, "bool")[0] for m in masks]
+                    probe_mask = probe_mask if multi else probe_mask[0]
+                out = invoke_call(layer, probe if multi else probe[0], training=False,
+                                  mask=probe_mask)
         except (_tape.TracedConversionError,):
             raise
         except Exception as e:
