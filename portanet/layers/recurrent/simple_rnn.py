@@ -84,7 +84,7 @@ class SimpleRNN(RNN):
             instead of the last (batch, units).
         return_state: also return the last state: ``[output, h]``.
         go_backwards: process the sequence from the end (output sequence reversed).
-        stateful: only False is supported.
+        stateful: keep the final state for the next call, as ``RNN``.
         unroll: accepted for Keras compatibility (no effect).
         seed: accepted for Keras compatibility; masks come from ``pn.utils.set_random_seed``.
         zero_output_for_mask: zeros instead of the repeated output at masked timesteps.
