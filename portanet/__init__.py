@@ -15,11 +15,21 @@ from . import dtype_policies, mixed_precision
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .ops import GradientTape
 from .backend import set_backend, use_backend
-from .layers import Input
+from .layers import Input, InputSpec, Layer
+from .layers.base import Variable
+from .layers.symbolic import KerasTensor
+from .losses import Loss
+from .metrics import Metric
+from .optimizers import Optimizer
+from .regularizers import Regularizer
+from .initializers import Initializer
 from .models import Model, Sequential
 from .saving import load_model
 
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
-           "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy"]
+           "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy",
+           # Keras 3's top-level classes (keras.Variable, keras.Layer, ...)
+           "Variable", "Layer", "InputSpec", "KerasTensor", "Loss", "Metric", "Optimizer",
+           "Regularizer", "Initializer"]

@@ -15,6 +15,7 @@ import itertools
 import types
 
 from .. import backend as _backend
+from .. import config as _config
 from .. import constraints as _constraints
 from .. import dtype_policies as _dtype_policies
 from .. import initializers as _initializers
@@ -181,11 +182,22 @@ class Variable(_tape.VariableLike):
     _master = None
     _autocast = True
 
-    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
-                 backend=None):
-        self.value = value
+    def __init__(self, initializer=None, name=None, trainable=True, regularizer=None,
+                 constraint=None, backend=None, shape=None, dtype=None, autocast=True,
+                 aggregation="none", synchronization="auto"):
+        """Also Keras's ``keras.Variable(initializer, shape=None, dtype=None, trainable=True,
+        autocast=True, aggregation="none", synchronization="auto", name=None)``: the
+        initializer is a value (array, list, number) or an initializer (name or callable)
+        called with ``shape`` and ``dtype``; portanet's own code passes ``(array, name)``."""
+        if name is not None and not isinstance(name, str):
+            shape, name = name, None          # Keras's second positional argument is shape
+        backend = backend or _backend.current()
+        self.value = _initial_value(initializer, shape, dtype, backend)
+        name = "variable" if name is None else name
         self.name = name
         self.path = name
+        if not autocast:
+            self._autocast = False
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
@@ -249,7 +261,42 @@ class Variable(_tape.VariableLike):
         return self.backend.to_numpy(self.value if self._master is None else self._master).copy()
 
     def __repr__(self):
-        return f"<Variable {self.path} shape={self.shape} trainable={self.trainable}>"
+        # Keras's form: <Variable path=dense/kernel, shape=(2, 3), dtype=float32, value=[...]>
+        value = self.value if self._master is None else self._master
+        return (f"<Variable path={self.path}, shape={self.shape}, "
+                f"dtype={_dtype_policies.standardize_dtype(value.dtype)}, value={self.backend.to_numpy(value)}>")
+
+
+def _finished_to_value(loss):
+    if isinstance(loss, _tape.Tensor) and not any(loss.tape is t for t in _tape._stack):
+        return loss.value
+    return loss
+
+
+def _initial_value(initializer, shape, dtype, backend):
+    """A Variable's first value: ``initializer`` itself (an array, a list or a number, cast
+    to ``dtype`` when given) or an initializer (a name or a callable) called with ``shape``."""
+    if isinstance(initializer, str) or (callable(initializer) and not backend.is_array(initializer)
+                                        and not isinstance(initializer, _tape.VariableLike)):
+        if shape is None:
+            raise ValueError(f"Variable: initializer={initializer!r} needs a shape; got shape=None "
+                             "(give shape=(...) or an initial value)")
+        init = _initializers.get(initializer)
+        value = init(tuple(shape), dtype=dtype or _config.floatx())
+        return backend.asarray(value, dtype=dtype or _config.floatx())
+    if initializer is None:
+        raise ValueError("Variable: initializer=None; expected an initial value (array, list, "
+                         "number) or an initializer with a shape")
+    value = _tape.value_of(initializer)
+    if dtype is None and not hasattr(value, "dtype"):
+        host = backend.asarray(value)
+        value = backend.asarray(value, dtype=_config.floatx()) if "float" in str(host.dtype) else host
+    else:
+        value = backend.asarray(value, dtype=dtype)
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise ValueError(f"Variable: initial value of shape {tuple(value.shape)}; expected "
+                         f"shape={tuple(shape)}")
+    return value
 
 
 class Layer:
@@ -313,6 +360,13 @@ class Layer:
         # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
         # dict that may hold some, now or after appends): ``weights`` reads only these.
         object.__setattr__(self, name, value)
+        if isinstance(value, Variable):
+            # As Keras: a Variable assigned to a layer attribute (self.w = pn.Variable(...))
+            # is one of the layer's weights.
+            own = self.__dict__.get("_weights")
+            if own is not None and not any(v is value for v in own):
+                own.append(value)
+            return
         if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
             tracked = self.__dict__.get("_tracked_attributes")
             if tracked is None:
@@ -542,8 +596,9 @@ class Layer:
     def losses(self):
         """As Keras 3: the losses added (``add_loss``, activity penalties) during the last
         call, this layer's and its sub-layers', then the regularization penalties of the
-        trainable weights (``kernel_regularizer=...``), differentiable inside a tape."""
-        return _traced.collect_losses(self) + [
+        trainable weights (``kernel_regularizer=...``), differentiable inside a tape. A loss
+        traced by a call that has finished (an eager ``layer(x)``) is its value, an array."""
+        return [_finished_to_value(loss) for loss in _traced.collect_losses(self)] + [
             _traced.regularization_term(v) for v in self.trainable_weights
             if v.regularizer is not None]
 

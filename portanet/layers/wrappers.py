@@ -110,11 +110,11 @@ class SpectralNormalization(Wrapper):
         else:
             raise ValueError(f"SpectralNormalization {self.name!r}: {type(self.layer).__name__} "
                              "object has no attribute 'kernel' nor 'embeddings'")
+        # Keras tracks the wrapped kernel as the wrapper's own trainable variable (assigning
+        # a Variable to an attribute does), so it comes first in the weights:
+        # [kernel, vector_u, <the layer's other weights>].
         self.kernel = kernel
         self.kernel_shape = kernel.shape
-        # Keras tracks the wrapped kernel as the wrapper's own trainable variable, so it
-        # comes first in the weights: [kernel, vector_u, <the layer's other weights>].
-        self._weights.append(kernel)
         self.vector_u = self.add_weight(shape=(1, self.kernel_shape[-1]),
                                         initializer=_initializers.TruncatedNormal(stddev=0.02),
                                         trainable=False, name="vector_u")
