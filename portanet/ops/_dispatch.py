@@ -68,6 +68,8 @@ def primitive(name, impl, vjp=None, needs_mask=False):
         if not _stack:
             return call(name, impl, [value_of(a) for a in args], kw)
         tape = _stack[-1]
+        if tape.watched:
+            args = [tape.traced(a) for a in args]
         inputs = []
         any_traced = False
         for a in args:
@@ -103,6 +105,8 @@ def multi_primitive(name, impl, vjp):
         if not _stack:
             return call(name, impl, [value_of(a) for a in args], kw)
         tape = _stack[-1]
+        if tape.watched:
+            args = [tape.traced(a) for a in args]
         inputs = [a if (isinstance(a, Tensor) and a.tape is tape) or isinstance(a, VariableLike)
                   else None for a in args]
         values = [value_of(a) for a in args]
