@@ -14,12 +14,17 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 ``call()`` layer runs its ``call`` on the same tape.
 """
 
+import contextvars
 import inspect
 
 from .. import backend as _backend
 from .. import dtype_policies as _dtype_policies
 from ..ops import tape as _tape
 from . import symbolic as _symbolic
+
+
+# How many call() layers are running inside the current trace (0: the next is outermost).
+_CALL_DEPTH = contextvars.ContextVar("portanet_call_depth", default=0)
 
 
 def uses_call(layer):
@@ -251,18 +256,40 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         # Plain arrays become constants of the tape, so `inputs @ variable` works on every
         # library (array-api-strict's operators refuse foreign operands).
         inputs = _watch_plain(tape, inputs)
-        out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
+        outermost = _CALL_DEPTH.get() == 0
+        if outermost:
+            # As Keras, the outermost call starts with no losses: those of an earlier
+            # call (another step's tape) do not accumulate.
+            clear_losses(layer)
+        token = _CALL_DEPTH.set(_CALL_DEPTH.get() + 1)
+        try:
+            out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
+        finally:
+            _CALL_DEPTH.reset(token)
         _check_output(layer, out)
         return out
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
-    y, backward, _, extra = layer.run(values, training=training, mask=mask)
+    substituted = _tensor_weights(layer, tape)
+    if substituted:
+        y, backward, extra = _run_with_tensor_weights(layer, values, training, mask, substituted)
+    else:
+        y, backward, _, extra = layer.run(values, training=training, mask=mask)
     if extra is not None:
         layer._losses = list(getattr(layer, "_losses", [])) + [extra]
     tape.touch_variables(layer.weights)
     multi_in = isinstance(inputs, (list, tuple))
     in_list = list(inputs) if multi_in else [inputs]
     traced_in = [t if _tape.is_traced_input(t, tape) else None for t in in_list]
+    if substituted:
+        # The traced tensors standing for weights are inputs of the node too.
+        traced_in = traced_in + [t for _, _, t in substituted]
+        inner_backward = backward
+
+        def backward(d, inner_backward=inner_backward, was_multi=multi_in):
+            d_in, d_weights = inner_backward(d)
+            return (list(d_in) if was_multi else [d_in]) + d_weights
+        multi_in = True
     if isinstance(y, (list, tuple)):
         outs = [_tape.Tensor(v, tape) for v in y]
 
@@ -279,6 +306,74 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         return list(d) if multi_in else [d]
     tape.record(layer.name, traced_in, [out], vjp)
     return out
+
+
+class _TensorWeight(_tape.VariableLike):
+    """Stands for a weight attribute a user replaced by a traced tensor (Keras allows
+    ``layer.kernel = tensor``, e.g. a hypernetwork's prediction) while a built-in layer
+    runs: its ``value`` is the tensor's and ``add_grad`` collects the layer's gradient."""
+
+    __slots__ = ("value", "name", "path", "grad", "trainable", "regularizer", "constraint",
+                 "backend")
+
+    def __init__(self, value, name, backend):
+        self.value, self.name, self.path, self.backend = value, name, name, backend
+        self.grad, self.trainable, self.regularizer, self.constraint = None, True, None, None
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def add_grad(self, g):
+        self.grad = g if self.grad is None else self.grad + g
+
+
+def _tensor_weights(layer, tape):
+    """(layer, attribute, Tensor) for the attributes of ``layer`` and its sub-layers that
+    hold a Tensor of ``tape`` (weights replaced by computed tensors)."""
+    found, seen, todo = [], set(), [layer]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for key, value in current.__dict__.items():
+            if isinstance(value, _tape.Tensor) and value.tape is tape:
+                found.append((current, key, value))
+        todo.extend(sublayers(current))
+    return found
+
+
+def _run_with_tensor_weights(layer, values, training, mask, substituted):
+    """``layer.run`` with each replaced weight standing in as a ``_TensorWeight``; the
+    returned backward gives ``(d_inputs, [gradient of each replaced weight])``."""
+    backend = layer.backend or _backend.current()
+    proxies = [_TensorWeight(t.value, key, backend) for _, key, t in substituted]
+
+    def swap(objects):
+        for (owner, key, _), obj in zip(substituted, objects):
+            object.__setattr__(owner, key, obj)
+
+    swap(proxies)
+    try:
+        y, inner, _, extra = layer.run(values, training=training, mask=mask)
+    finally:
+        swap([t for _, _, t in substituted])
+
+    def backward(d):
+        for p in proxies:
+            p.grad = None
+        swap(proxies)
+        try:
+            d_in = inner(d)
+        finally:
+            swap([t for _, _, t in substituted])
+        return d_in, [p.grad if p.grad is not None else _zeros_for(p.value) for p in proxies]
+    return y, backward, extra
 
 
 def _watch_plain(tape, x):
