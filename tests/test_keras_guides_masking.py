@@ -80,3 +80,35 @@ def test_dense_passes_the_mask_on_to_a_recurrent_layer(backend):
     np.testing.assert_allclose(padded, unpadded, rtol=1e-6)
     full = to_np(backend, model(np.array([[4, 9, 3, 3]])))
     assert not np.allclose(full, unpadded)
+
+
+class TemporalSplit(pn.layers.Layer):
+    """The guide's layer: splits the time axis in two, and the mask with it."""
+
+    def call(self, inputs):
+        return ops.split(inputs, 2, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        return ops.split(mask, 2, axis=1)
+
+
+def test_eager_calls_pass_masks_on(backend):
+    # As Keras's eager calls: the mask an Embedding(mask_zero=True) or Masking output
+    # carries reaches the next layer called on it.
+    emb = pn.layers.Embedding(input_dim=20, output_dim=4, mask_zero=True)
+    lstm = pn.layers.LSTM(2)
+    ids = np.array([[4, 9, 0, 0]])
+    x = emb(ids)
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(x)),
+                                  [[True, True, False, False]])
+    padded = to_np(backend, lstm(x))
+    np.testing.assert_allclose(padded, to_np(backend, lstm(emb(np.array([[4, 9]])))), rtol=1e-6)
+    unmasked = to_np(backend, lstm(backend.asarray(np.array(to_np(backend, x)))))  # a copy: no mask
+    assert not np.allclose(unmasked, padded)
+    steps = np.array([[[1.0], [0.0], [2.0], [0.0]]], "float32")
+    first, second = TemporalSplit()(pn.layers.Masking()(steps))
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(first)), [[True, False]])
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(second)), [[True, False]])
+    assert pn.layers.base.get_keras_mask(pn.layers.Dense(1)(steps)) is None

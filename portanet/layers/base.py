@@ -13,6 +13,7 @@ passes on is ``compute_mask(inputs, mask)``.
 import inspect
 import itertools
 import types
+import weakref
 
 from .. import backend as _backend
 from .. import config as _config
@@ -265,6 +266,50 @@ class Variable(_tape.VariableLike):
         value = self.value if self._master is None else self._master
         return (f"<Variable path={self.path}, shape={self.shape}, "
                 f"dtype={_dtype_policies.standardize_dtype(value.dtype)}, value={self.backend.to_numpy(value)}>")
+
+
+# Masks of eager outputs, as Keras's backend.set_keras_mask: the array's ``_keras_mask``
+# attribute where the array type takes attributes, else a table keyed by the array's id
+# (the entry goes when the array does). The next eager layer call uses it as its mask.
+_KERAS_MASKS = {}
+
+
+def set_keras_mask(x, mask):
+    """Attach ``mask`` to the eager output ``x`` (a list: one mask per output)."""
+    if mask is None:
+        return
+    if isinstance(x, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(x)
+        for a, m in zip(x, masks):
+            set_keras_mask(a, m)
+        return
+    if isinstance(mask, (list, tuple)):
+        return
+    try:
+        x._keras_mask = mask
+        return
+    except (AttributeError, TypeError):
+        pass
+    key = id(x)
+    try:
+        ref = weakref.ref(x, lambda _, key=key: _KERAS_MASKS.pop(key, None))
+    except TypeError:
+        return
+    _KERAS_MASKS[key] = (ref, mask)
+
+
+def get_keras_mask(x):
+    """The mask attached to ``x`` by an eager layer call (a list for a list), or None."""
+    if isinstance(x, (list, tuple)):
+        masks = [get_keras_mask(a) for a in x]
+        return masks if any(m is not None for m in masks) else None
+    mask = getattr(x, "_keras_mask", None)
+    if mask is not None:
+        return mask
+    hit = _KERAS_MASKS.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    return None
 
 
 def _finished_to_value(loss):
@@ -651,10 +696,13 @@ class Layer:
         if tape is not None:
             return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,
                                          kwargs=kwargs)
+        if mask is None:
+            mask = get_keras_mask(inputs)    # the mask an earlier eager call attached
         if kwargs and _traced.uses_call(self):
             self._maybe_build(_traced._shapes(_traced._values(inputs)))
             y = _traced.traced_forward(self, inputs, training=training, mask=mask,
                                        kwargs=kwargs)[0]
+            set_keras_mask(y, self.compute_mask(inputs, mask))
             return _traced.eager_outputs(self, y)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
@@ -665,7 +713,8 @@ class Layer:
         else:
             arrays = backend.asarray(inputs, dtype=self._input_dtype(inputs))
             self._maybe_build(tuple(arrays.shape))
-        y, _, _, _ = self.run(arrays, training=training, mask=mask)
+        y, _, out_mask, _ = self.run(arrays, training=training, mask=mask)
+        set_keras_mask(y, out_mask)
         return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
 
     def _input_dtype(self, a):
