@@ -11,6 +11,7 @@ from . import (activations, backend, callbacks, config, constraints, datasets, i
                layers, losses, metrics, optimizers, regularizers, saving, utils)
 from . import diagnostics, distributed
 from . import ops, preprocessing, random
+from . import applications
 from . import dtype_policies, mixed_precision
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .ops import GradientTape
@@ -28,7 +29,7 @@ from .saving import load_model
 
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
-           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
+           "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "applications", "diagnostics", "distributed", "random",
            "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy",
            # Keras 3's top-level classes (keras.Variable, keras.Layer, ...)
            "Variable", "Layer", "InputSpec", "KerasTensor", "Loss", "Metric", "Optimizer",
