@@ -112,3 +112,11 @@ def test_eager_calls_pass_masks_on(backend):
     np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(first)), [[True, False]])
     np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(second)), [[True, False]])
     assert pn.layers.base.get_keras_mask(pn.layers.Dense(1)(steps)) is None
+
+
+def test_keras_tensor_prints_as_keras():
+    # Keras 3.15.1 prints keras.Input((3,), name="x") this way.
+    assert repr(pn.Input((3,), name="x")) == \
+        "<KerasTensor shape=(None, 3), dtype=float32, sparse=False, ragged=False, name=x>"
+    mask = pn.layers.Embedding(5, 2, mask_zero=True)(pn.Input((None,), dtype="int32"))._keras_mask
+    assert repr(mask).startswith("<KerasTensor shape=(None, None), dtype=bool, sparse=False, ragged=False")

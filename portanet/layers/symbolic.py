@@ -48,7 +48,9 @@ class KerasTensor:
         return self._mask
 
     def __repr__(self):
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
+        # Keras's form (portanet has no sparse or ragged tensors).
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, "
+                f"ragged=False, name={self.name}>")
 
 
 _PROBE_SIZES = (2, 3)
