@@ -123,10 +123,14 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
     # A layer reading the model's own input in a training step: nobody reads the input's
     # gradient, so the input is a constant of the tape (its gradient is never formed).
     constant_input = layer.__dict__.get("_skip_input_grad", False) and not args
-    with tape:
-        xs = _wrap(None if constant_input else tape, inputs)
-        extra = [_wrap(tape, a) for a in args]
-        out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
+    token = _CALL_DEPTH.set(_CALL_DEPTH.get() + 1)   # the layers it calls are nested
+    try:
+        with tape:
+            xs = _wrap(None if constant_input else tape, inputs)
+            extra = [_wrap(tape, a) for a in args]
+            out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
+    finally:
+        _CALL_DEPTH.reset(token)
     _check_output(layer, out)
     layer._call_returned_variables = _variables_of(out)
     losses = collect_losses(layer)
