@@ -120,3 +120,18 @@ def test_keras_tensor_prints_as_keras():
         "<KerasTensor shape=(None, 3), dtype=float32, sparse=False, ragged=False, name=x>"
     mask = pn.layers.Embedding(5, 2, mask_zero=True)(pn.Input((None,), dtype="int32"))._keras_mask
     assert repr(mask).startswith("<KerasTensor shape=(None, None), dtype=bool, sparse=False, ragged=False")
+
+
+def test_eager_outputs_carry_keras_mask_where_the_array_type_allows(backend):
+    # The guide prints embedding(padded_inputs)._keras_mask. NumPy outputs carry it (a view
+    # that prints like the output; what NumPy computes from it is a plain ndarray);
+    # array-api-strict arrays take no attributes, so their masks live in a table.
+    emb = pn.layers.Embedding(input_dim=10, output_dim=2, mask_zero=True)
+    out = emb(np.array([[3, 0]]))
+    expected = [[True, False]]
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(out)), expected)
+    if backend.name == "numpy":
+        np.testing.assert_array_equal(out._keras_mask, expected)
+        assert repr(out) == repr(np.asarray(out)) and type(out + 1.0) is np.ndarray
+        assert isinstance(out, np.ndarray) and not hasattr(np.asarray(out), "_keras_mask")
+        assert getattr(out[:, :1], "_keras_mask") is None

@@ -134,8 +134,32 @@ def _col2im_kernel(ksize):
     return None if mod is None else mod.col2im_add
 
 
+class KerasMaskedArray(np.ndarray):
+    """An eager layer output carrying its Keras mask (``x._keras_mask``, as a TensorFlow
+    or JAX array does in Keras). A view of the output: it prints like it, and what NumPy
+    computes from it is a plain ndarray without the mask."""
+
+    _keras_mask = None
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        if return_scalar:
+            return array[()]
+        return array.view(np.ndarray) if isinstance(array, np.ndarray) else array
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+
 class NumpyBackend(Backend):
     name = "numpy"
+
+    def attach_keras_mask(self, x, mask):
+        if type(x) is np.ndarray:
+            x = x.view(KerasMaskedArray)
+        elif not isinstance(x, KerasMaskedArray):
+            return super().attach_keras_mask(x, mask)
+        x._keras_mask = mask
+        return x
 
     def _make_namespace(self):
         import array_api_compat.numpy as xp

@@ -274,28 +274,27 @@ class Variable(_tape.VariableLike):
 _KERAS_MASKS = {}
 
 
-def set_keras_mask(x, mask):
-    """Attach ``mask`` to the eager output ``x`` (a list: one mask per output)."""
+def set_keras_mask(x, mask, backend=None):
+    """Attach ``mask`` to the eager output ``x`` (a list: one mask per output); returns the
+    output to hand back (``x``, or a view of it carrying ``_keras_mask``)."""
     if mask is None:
-        return
+        return x
     if isinstance(x, (list, tuple)):
         masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(x)
-        for a, m in zip(x, masks):
-            set_keras_mask(a, m)
-        return
+        return type(x)(set_keras_mask(a, m, backend) for a, m in zip(x, masks))
     if isinstance(mask, (list, tuple)):
-        return
-    try:
-        x._keras_mask = mask
-        return
-    except (AttributeError, TypeError):
-        pass
+        return x
+    if backend is not None and not isinstance(x, _tape.VariableLike):
+        carrier = backend.attach_keras_mask(x, mask)
+        if carrier is not None:
+            return carrier
     key = id(x)
     try:
         ref = weakref.ref(x, lambda _, key=key: _KERAS_MASKS.pop(key, None))
     except TypeError:
-        return
+        return x
     _KERAS_MASKS[key] = (ref, mask)
+    return x
 
 
 def get_keras_mask(x):
@@ -702,7 +701,7 @@ class Layer:
             self._maybe_build(_traced._shapes(_traced._values(inputs)))
             y = _traced.traced_forward(self, inputs, training=training, mask=mask,
                                        kwargs=kwargs)[0]
-            set_keras_mask(y, self.compute_mask(inputs, mask))
+            y = set_keras_mask(y, self.compute_mask(inputs, mask), self.backend)
             return _traced.eager_outputs(self, y)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
@@ -714,7 +713,7 @@ class Layer:
             arrays = backend.asarray(inputs, dtype=self._input_dtype(inputs))
             self._maybe_build(tuple(arrays.shape))
         y, _, out_mask, _ = self.run(arrays, training=training, mask=mask)
-        set_keras_mask(y, out_mask)
+        y = set_keras_mask(y, out_mask, backend)
         return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
 
     def _input_dtype(self, a):
