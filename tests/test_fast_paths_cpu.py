@@ -253,3 +253,94 @@ def test_compiled_col2im_input_gradient_matches_the_per_offset_gemms(backend, mo
     xm[idx] -= eps
     f = lambda arr: float(np.sum(stride1(arr, k, dilation, bias=b, relu=True)[0] * dy))
     np.testing.assert_allclose(results[0][0][idx], (f(xp_) - f(xm)) / (2 * eps), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- layer norm
+def _run_fused(backend, name, fast, fn):
+    backend.set_fused("all" if fast else [n for n in backend.fused_paths() if n != name])
+    try:
+        return fn()
+    finally:
+        backend.set_fused(None)
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
+@pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False),
+                                          (False, False)])
+def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale):
+    """LayerNormalization over the last axis with the compiled kernels (norm_numba.py) gives
+    the portable path's outputs, input gradient and gamma/beta gradients."""
+    shape = (3, 5, 16)
+    layer = pn.layers.LayerNormalization(center=center, scale=scale, dtype=dtype)
+    layer._maybe_build(shape)
+    for v in layer.weights:  # not the initial ones and zeros
+        v.assign(rng.standard_normal(v.shape).astype(dtype))
+    x = backend.from_numpy(3.0 + 2.0 * rng.standard_normal(shape).astype(dtype))
+    dy = backend.from_numpy(rng.standard_normal(shape).astype(dtype))
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run(x, training=True)
+        dx = back(dy)
+        return ([backend.to_numpy(y), backend.to_numpy(dx)]
+                + [backend.to_numpy(v.grad) for v in layer.weights])
+
+    fast = _run_fused(backend, "layer_norm", True, run)
+    slow = _run_fused(backend, "layer_norm", False, run)
+    assert len(fast) == 2 + center + scale
+    for a, b in zip(fast, slow):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
+    # And the normalisation itself: each row of (y - beta) / gamma has mean 0 and variance
+    # var / (var + eps).
+    y = fast[0].astype(np.float64)
+    weights = {v.name: backend.to_numpy(v.value).astype(np.float64) for v in layer.weights}
+    xhat = (y - weights.get("beta", 0.0)) / weights.get("gamma", 1.0)
+    xh = backend.to_numpy(x).astype(np.float64)
+    var = xh.var(-1)
+    np.testing.assert_allclose(xhat.mean(-1), 0.0, atol=tol * 100)
+    np.testing.assert_allclose(xhat.var(-1), var / (var + layer.epsilon), rtol=tol * 100)
+
+
+def test_compiled_layer_norm_is_offered_only_with_numba_on_numpy(backend):
+    fn = backend.fused("layer_norm")
+    if _numba_or_skip(backend):
+        assert fn is not None
+        x = np.ones((2, 3), np.float32)
+        assert fn(x.astype(np.float16), None, None, 1e-3) is None   # dtype not covered
+        assert fn(x, np.ones(3, np.float64), None, 1e-3) is None   # mixed dtypes
+    else:
+        assert fn is None
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
+def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol):
+    """MultiHeadAttention's softmax backward through the compiled kernel gives the portable
+    path's input and weight gradients (with a padding mask, so masked scores are in it)."""
+    layer = pn.layers.MultiHeadAttention(num_heads=2, key_dim=4, dtype=dtype)
+    q_host = rng.standard_normal((2, 5, 6)).astype(dtype)
+    layer.build((2, 5, 6), (2, 5, 6))
+    q = backend.from_numpy(q_host)
+    mask = backend.from_numpy(np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
+    dy = backend.from_numpy(rng.standard_normal((2, 5, 6)).astype(dtype))
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run([q, q], training=True, mask=[mask, mask, None])
+        dq, dv = back(dy)
+        return ([backend.to_numpy(y), backend.to_numpy(dq), backend.to_numpy(dv)]
+                + [backend.to_numpy(v.grad) for v in layer.weights])
+
+    fast = _run_fused(backend, "softmax_backward", True, run)
+    slow = _run_fused(backend, "softmax_backward", False, run)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
+    if _numba_or_skip(backend):
+        p = rng.random((4, 7)).astype(dtype)
+        p /= p.sum(-1, keepdims=True)
+        dp = rng.standard_normal((4, 7)).astype(dtype)
+        expected = p * (dp - (dp * p).sum(-1, keepdims=True))
+        np.testing.assert_allclose(backend.fused("softmax_backward")(p, dp), expected,
+                                   rtol=tol, atol=tol)

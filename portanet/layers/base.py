@@ -561,6 +561,8 @@ class Layer:
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
         ``backward`` then includes the penalty's gradient.
         """
+        if self.backend is None:  # built by a direct build() call that made no weight
+            self.backend = _backend.current()
         if self._forward_takes_mask():
             y, backward = self.forward(inputs, training=training, mask=mask)
         else:

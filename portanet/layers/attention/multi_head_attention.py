@@ -215,7 +215,12 @@ class MultiHeadAttention(Layer):
         k = shapes[2] if len(shapes) > 2 else v
         return q, v, k
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras's signature (``build(query_shape, value_shape, key_shape=None)``); a list
+        ``[query_shape, value_shape(, key_shape)]`` as the only argument is taken too."""
+        input_shape = _am.shape_list(query_shape, value_shape, key_shape)
+        if self._build_input_shape is None:
+            self._build_input_shape = input_shape
         q_shape, v_shape, k_shape = self._shapes(input_shape)
         if v_shape[1:-1] != k_shape[1:-1]:
             raise ValueError(f"MultiHeadAttention {self.name!r}: all dimensions of value and key, "
@@ -348,7 +353,7 @@ class MultiHeadAttention(Layer):
             while am.ndim < len(scores_shape):
                 am = xp.expand_dims(am, axis=expansion)
             mask_f = xp.reshape(xp.broadcast_to(am, scores_shape), (B, T, S))
-        P, softmax_back = _am.masked_softmax(xp, scores, mask_f)
+        P, softmax_back = _am.masked_softmax(xp, scores, mask_f, backend=self.backend)
         drop = None
         Pd = P
         if training and self.dropout > 0:
