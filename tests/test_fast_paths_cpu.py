@@ -344,3 +344,35 @@ def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backen
         expected = p * (dp - (dp * p).sum(-1, keepdims=True))
         np.testing.assert_allclose(backend.fused("softmax_backward")(p, dp), expected,
                                    rtol=tol, atol=tol)
+
+
+def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng):
+    """The compiled float32 softmax (its own vectorized exp) against the float64 softmax:
+    within 8 float32 ulps of each probability, masked scores (-1e9 added) exactly 0,
+    rows holding NaN or inf left to the portable path (None)."""
+    fn = backend.fused("softmax")
+    if not _numba_or_skip(backend):
+        assert fn is None
+        return
+    s = (rng.standard_normal((300, 37)) * rng.choice([0.1, 3.0, 30.0], (300, 1))).astype(np.float32)
+    s[:5, 10:] += np.float32(-1e9)   # masked positions of five rows
+    s[5, :] = np.float32(-1e9)       # a fully masked row: uniform, as the portable path
+    p = fn(s)
+    assert p.dtype == np.float32 and p.shape == s.shape
+    # The reference: the same float32 differences s - max (their rounding is the input's,
+    # not the kernel's), then exp and the sum in float64.
+    x = (s - s.max(-1, keepdims=True)).astype(np.float64)
+    e = np.exp(x)
+    exact = e / e.sum(-1, keepdims=True)
+    normal = exact > 1.2e-38
+    rel = np.abs(p[normal] - exact[normal]) / exact[normal]
+    assert rel.max() <= 8 * np.spacing(np.float32(1.0)), rel.max()
+    assert np.all(np.abs(p[~normal] - exact[~normal]) < 1.2e-38)
+    assert np.all(p[:5, 10:] == 0.0)
+    np.testing.assert_allclose(p[5], 1 / 37, rtol=1e-6)
+    assert fn(s.astype(np.float64)) is None
+    bad = s.copy()
+    bad[7, 3] = np.nan
+    assert fn(bad) is None
+    bad[7, 3] = np.inf
+    assert fn(bad) is None

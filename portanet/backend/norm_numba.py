@@ -1,6 +1,6 @@
 """Row-wise normalisations in compiled numba loops (the optional ``fast`` extra): layer
-normalisation over the last axis, forward and backward, and the backward pass of a softmax
-over the last axis (issue 16's transformer workload).
+normalisation over the last axis, forward and backward, and a softmax over the last axis,
+forward (float32) and backward (issue 16's transformer workload).
 
 NumPy spends ~8 passes over the activations on a layer normalisation's forward and ~12 on
 its backward (each mean, difference and product is a pass and a temporary); here each row
@@ -87,3 +87,47 @@ def softmax_backward(p, dp, ds):
         out = ds[i]
         for j in range(d):
             out[j] = pr[j] * (gr[j] - t)
+
+
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_EXP_MIN = np.float32(-87.33)  # below it exp(x) is under float32's smallest normal: 0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
+def softmax_forward_f32(s, p, bits):
+    """p = exp(s - max) / Σ exp(s - max) per row of float32 (rows, d) arrays.
+
+    NumPy's float32 exp is a SIMD loop but numba's is a scalar libm call per value (4x
+    slower here); this exp is Cephes's expf (range reduction by ln 2 in two parts, a
+    degree-6 polynomial, 2^k through the exponent bits, written into ``bits``, an int32
+    (d,) scratch read back as float32), which LLVM vectorizes: within a few ulps of the
+    exact exp on the range a softmax uses (x <= 0), and exactly 0 below -87.33."""
+    rows, d = s.shape
+    scaled = bits.view(np.float32)
+    for i in range(rows):
+        r = s[i]
+        o = p[i]
+        m = r[0]
+        for j in range(1, d):
+            m = max(m, r[j])
+        for j in range(d):
+            x0 = r[j] - m
+            x = max(x0, _EXP_MIN)
+            k = np.floor(x * _LOG2E + np.float32(0.5))
+            x = x - k * _LN2_HI - k * _LN2_LO
+            z = x * x
+            y = (((((np.float32(1.9875691500e-4) * x + np.float32(1.3981999507e-3)) * x
+                    + np.float32(8.3334519073e-3)) * x + np.float32(4.1665795894e-2)) * x
+                  + np.float32(1.6666665459e-1)) * x + np.float32(5.0000001201e-1)) * z + x + np.float32(1.0)
+            o[j] = y
+            bits[j] = ((np.int32(k) + np.int32(127)) << 23) if x0 >= _EXP_MIN else np.int32(0)
+        t = np.float32(0.0)
+        for j in range(d):
+            e = o[j] * scaled[j]
+            o[j] = e
+            t += e
+        inv = np.float32(1.0) / t
+        for j in range(d):
+            o[j] *= inv

@@ -15,10 +15,13 @@ def masked_softmax(xp, scores, mask, axis=-1, backend=None):
     backward pass over the last axis may run as its fused "softmax_backward" kernel."""
     if mask is not None:
         scores = scores + (1.0 - xp.astype(mask, scores.dtype)) * large_negative(scores.dtype)
-    e = xp.exp(scores - xp.max(scores, axis=axis, keepdims=True))
-    p = e / xp.sum(e, axis=axis, keepdims=True)
-    fused = (backend.fused("softmax_backward")
-             if backend is not None and axis in (-1, p.ndim - 1) else None)
+    last = backend is not None and axis in (-1, scores.ndim - 1)
+    forward = backend.fused("softmax") if last else None
+    p = None if forward is None else forward(scores)
+    if p is None:
+        e = xp.exp(scores - xp.max(scores, axis=axis, keepdims=True))
+        p = e / xp.sum(e, axis=axis, keepdims=True)
+    fused = backend.fused("softmax_backward") if last else None
 
     def backward(dp):
         if fused is not None:
