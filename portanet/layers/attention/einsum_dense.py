@@ -267,9 +267,15 @@ class EinsumDense(Layer):
         w2 = xp.reshape(wt, (c, n))
         mid_shape = free_shape + new_shape
         z = _permute(xp, xp.reshape(x2 @ w2, mid_shape), plan.y_perm)
-        if self.bias is not None:
-            z = z + self.bias.value
-        y, act_backward = _activations.apply(self.activation, z)
+        fused = self.backend.fused("bias_activation") if self.bias is not None else None
+        out = None if fused is None else fused(z, self.bias.value, self.activation)
+        if out is not None:
+            # z is the fresh product: the bias (and relu) may be written into it.
+            y, act_backward = out
+        else:
+            if self.bias is not None:
+                z = z + self.bias.value
+            y, act_backward = _activations.apply(self.activation, z)
         bias_shape = None if self.bias is None else self.bias.shape
 
         def backward(dy):
