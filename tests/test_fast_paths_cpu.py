@@ -264,10 +264,23 @@ def _run_fused(backend, name, fast, fn):
         backend.set_fused(None)
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def row_threads(request, monkeypatch):
+    """Run the row-wise compiled kernels serially, or split over numba's threads even for
+    the tests' small arrays (norm_numba.py's ``*_par`` drivers)."""
+    import portanet.backend.numpy_backend as nb
+    if request.param == "parallel":
+        monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
+    else:
+        monkeypatch.setenv("PORTANET_NUMBA_PARALLEL", "0")
+    return request.param
+
+
 @pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False),
                                           (False, False)])
-def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale):
+def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale,
+                                                       row_threads):
     """LayerNormalization over the last axis with the compiled kernels (norm_numba.py) gives
     the portable path's outputs, input gradient and gamma/beta gradients."""
     shape = (3, 5, 16)
@@ -315,7 +328,8 @@ def test_compiled_layer_norm_is_offered_only_with_numba_on_numpy(backend):
 
 
 @pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
-def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol):
+def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol,
+                                                                         row_threads):
     """MultiHeadAttention's softmax backward through the compiled kernel gives the portable
     path's input and weight gradients (with a padding mask, so masked scores are in it)."""
     layer = pn.layers.MultiHeadAttention(num_heads=2, key_dim=4, dtype=dtype)
@@ -346,7 +360,7 @@ def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backen
                                    rtol=tol, atol=tol)
 
 
-def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng):
+def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng, row_threads):
     """The compiled float32 softmax (its own vectorized exp) against the float64 softmax:
     within 8 float32 ulps of each probability, masked scores (-1e9 added) exactly 0,
     rows holding NaN or inf left to the portable path (None)."""

@@ -124,6 +124,21 @@ def _scratch(role, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+# Row-wise compiled kernels (norm_numba.py) split their rows over numba's threads
+# (``parallel=True``) from this many values on; PORTANET_NUMBA_PARALLEL=0 keeps one thread.
+_PARALLEL_MIN_VALUES = 1 << 15
+
+
+def _row_chunks(rows, d):
+    """How many row ranges a row-wise compiled kernel runs in parallel (1: the serial one)."""
+    import os
+    if rows < 2 or rows * d < _PARALLEL_MIN_VALUES or os.environ.get(
+            "PORTANET_NUMBA_PARALLEL", "1").strip().lower() in ("0", "false", "no", "off"):
+        return 1
+    import numba
+    return max(1, min(int(numba.get_num_threads()), rows))
+
+
 def _col2im_kernel(ksize):
     """``conv_numba.col2im_add`` for 1-D and 2-D kernels, or None (no numba,
     ``PORTANET_NUMBA=0``, ``PORTANET_COL2IM=0``, or 3-D: the per-offset gemms then)."""
@@ -186,7 +201,11 @@ class NumpyBackend(Backend):
         d = s.shape[-1]
         sc = np.ascontiguousarray(s).reshape(-1, d)
         p = np.empty_like(sc)
-        mod.softmax_forward_f32(sc, p, np.empty(d, np.int32))
+        chunks = _row_chunks(sc.shape[0], d)
+        if chunks > 1:
+            mod.softmax_forward_f32_par(sc, p, np.empty((chunks, d), np.int32), chunks)
+        else:
+            mod.softmax_forward_f32(sc, p, np.empty((1, d), np.int32))
         if not np.isfinite(p.sum()):  # only a NaN/inf input can give a non-finite row
             return None
         return p.reshape(s.shape)
@@ -215,14 +234,24 @@ class NumpyBackend(Backend):
         y = np.empty_like(x2)
         xhat = np.empty_like(x2)
         inv = np.empty(x2.shape[0], x.dtype)
-        mod.layer_norm_forward(x2, g, b, float(epsilon), y, xhat, inv)
+        chunks = _row_chunks(x2.shape[0], d)
+        if chunks > 1:
+            mod.layer_norm_forward_par(x2, g, b, float(epsilon), y, xhat, inv, chunks)
+        else:
+            mod.layer_norm_forward(x2, g, b, float(epsilon), y, xhat, inv)
 
         def backward(dy):
             dyc = np.ascontiguousarray(dy, dtype=x.dtype).reshape(-1, d)
             dx = np.empty_like(dyc)
-            dgamma = np.empty(d, x.dtype)
-            dbeta = np.empty(d, x.dtype)
-            mod.layer_norm_backward(dyc, xhat, inv, g, dx, dgamma, dbeta)
+            if chunks > 1:
+                dgamma = np.empty((chunks, d), x.dtype)
+                dbeta = np.empty((chunks, d), x.dtype)
+                mod.layer_norm_backward_par(dyc, xhat, inv, g, dx, dgamma, dbeta, chunks)
+                dgamma, dbeta = dgamma.sum(0), dbeta.sum(0)
+            else:
+                dgamma = np.empty(d, x.dtype)
+                dbeta = np.empty(d, x.dtype)
+                mod.layer_norm_backward(dyc, xhat, inv, g, dx, dgamma, dbeta)
             return (dx.reshape(shape), None if gamma is None else dgamma,
                     None if beta is None else dbeta)
         return y.reshape(shape), backward
@@ -239,7 +268,12 @@ class NumpyBackend(Backend):
         d = p.shape[-1]
         pc = np.ascontiguousarray(p).reshape(-1, d)
         ds = np.empty_like(pc)
-        mod.softmax_backward(pc, np.ascontiguousarray(dp).reshape(-1, d), ds)
+        dpc = np.ascontiguousarray(dp).reshape(-1, d)
+        chunks = _row_chunks(pc.shape[0], d)
+        if chunks > 1:
+            mod.softmax_backward_par(pc, dpc, ds, chunks)
+        else:
+            mod.softmax_backward(pc, dpc, ds)
         return ds.reshape(p.shape)
 
     def max_pool2d(self, x, pool):
