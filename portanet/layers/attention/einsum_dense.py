@@ -151,8 +151,12 @@ def _inverse(perm):
     return tuple(inv)
 
 
+def _is_identity(perm):
+    return tuple(perm) == tuple(range(len(perm)))
+
+
 def _permute(xp, a, perm):
-    if perm == tuple(range(len(perm))):
+    if _is_identity(perm):
         return a
     return xp.permute_dims(a, perm)
 
@@ -280,12 +284,18 @@ class EinsumDense(Layer):
 
         def backward(dy):
             dz = act_backward(dy)
-            if bias_shape is not None:
-                lead = dz.ndim - len(bias_shape)
-                axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(bias_shape)
-                                                  if s == 1 and dz.shape[lead + i] != 1)
-                self.bias.add_grad(xp.reshape(xp.sum(dz, axis=axes), bias_shape))
             dz2 = xp.reshape(_permute(xp, dz, plan.y_inv), (f, n))
+            if bias_shape is not None:
+                if (_is_identity(plan.y_inv) and _prod(bias_shape) == n
+                        and tuple(bias_shape) == tuple(dz.shape[dz.ndim - len(bias_shape):])):
+                    # The bias covers every output axis of the product: a sum over dz2's
+                    # rows (a ones-vector GEMM on NumPy, threaded with BLAS).
+                    self.bias.add_grad(xp.reshape(self.backend.sum_rows(dz2), bias_shape))
+                else:
+                    lead = dz.ndim - len(bias_shape)
+                    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(bias_shape)
+                                                      if s == 1 and dz.shape[lead + i] != 1)
+                    self.bias.add_grad(xp.reshape(xp.sum(dz, axis=axes), bias_shape))
             dw = xp.reshape(xp.matrix_transpose(x2) @ dz2, contracted_shape + new_shape)
             self.kernel.add_grad(_permute(xp, dw, plan.w_inv))
             dx = xp.reshape(dz2 @ xp.matrix_transpose(w2), free_shape + contracted_shape)
