@@ -41,11 +41,77 @@ def _find_numpy_cblas():
                     found[np.dtype(dtype)] = fn
                     break
         if len(found) == 2:
+            found["lib"] = lib
             return found
     return {}
 
 
 _CBLAS = _find_numpy_cblas()
+_BLAS_LIB = _CBLAS.pop("lib", None)
+
+
+def _blas_thread_controls():
+    """``(get_num_threads, set_num_threads_local)`` of NumPy's OpenBLAS, or None.
+
+    ``openblas_set_num_threads_local`` (OpenBLAS >= 0.3.27) sets the BLAS threads of the
+    calling thread only: a worker thread that runs its own GEMMs sets it to 1, so two
+    workers run two single-threaded GEMMs at once without the shared pool."""
+    import ctypes
+    if _BLAS_LIB is None:
+        return None
+    get = None
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                 "openblas_get_num_threads"):
+        get = getattr(_BLAS_LIB, name, None)
+        if get is not None:
+            break
+    local = getattr(_BLAS_LIB, "openblas_set_num_threads_local", None)
+    if get is None or local is None:
+        return None
+    get.argtypes, get.restype = [], ctypes.c_int
+    local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
+    return get, local
+
+
+_BLAS_THREADS = _blas_thread_controls()
+_chunk_pool = {}
+
+
+def _chunk_workers():
+    """How many threads conv_stride1 splits its image chunks over: BLAS's own thread
+    count now (``--threads``/threadpoolctl/OPENBLAS_NUM_THREADS limit it), 1 without the
+    per-thread BLAS control or with PORTANET_CONV_THREADS=0."""
+    import os
+    if _BLAS_THREADS is None or os.environ.get("PORTANET_CONV_THREADS", "1").strip().lower() in (
+            "0", "false", "no", "off"):
+        return 1
+    return max(1, int(_BLAS_THREADS[0]()))
+
+
+def _run_split(items, fn, workers):
+    """``fn(part)`` for ``workers`` contiguous parts of ``items``, the first on this thread
+    and the rest on pool threads, every GEMM inside single-threaded; returns the results
+    in order. Each part's writes must be disjoint from the others' (whole images)."""
+    n = min(workers, len(items))
+    if n <= 1 or _BLAS_THREADS is None:
+        return [fn(items)]
+    import concurrent.futures
+    local = _BLAS_THREADS[1]
+    pool = _chunk_pool.get(n)
+    if pool is None:
+        pool = _chunk_pool[n] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=n - 1, thread_name_prefix="portanet-conv",
+            initializer=lambda: local(1))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    parts = [items[bounds[i]:bounds[i + 1]] for i in range(n)]
+    futures = [pool.submit(fn, part) for part in parts[1:]]
+    previous = local(1)
+    try:
+        first = fn(parts[0])
+    finally:
+        local(previous)
+        results = [f.result() for f in futures]  # waits for all, raises the first error
+    return [first] + results
 # conv_stride1 is offered as a fast path only with the in-place gemm: its input gradient is
 # one accumulating gemm per kernel offset, which the NumPy fallback of _gemm_into turns
 # into a temporary and an add per offset (the portable col2im is faster then).
@@ -427,16 +493,23 @@ class NumpyBackend(Backend):
         cols_shape = (group,) + window_view.shape[1:]
         z = np.empty((batch,) + out + (filters,), dtype)
         zr = z.reshape(batch, -1, filters)
-        chunk = _scratch("cols_chunk", cols_shape, dtype)
-        for s, e in chunks:
-            part = chunk[:e - s]
-            np.copyto(part, window_view[s:e])
-            zc = zr[s:e].reshape(-1, filters)
-            if bias is not None:
-                zc[...] = bias
-            _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, bias is not None)
-            if relu:
-                np.maximum(zc, dtype.type(0), out=zc)
+        # Chunks of whole images are independent: with 2+ BLAS threads they are split over
+        # that many threads, each running its chunks' copies, GEMMs (single-threaded) and
+        # epilogues (the copies and element-wise passes then run on every core too).
+        workers = _chunk_workers() if len(chunks) > 1 else 1
+
+        def forward_chunks(todo):
+            chunk = _scratch("cols_chunk", cols_shape, dtype)
+            for s, e in todo:
+                part = chunk[:e - s]
+                np.copyto(part, window_view[s:e])
+                zc = zr[s:e].reshape(-1, filters)
+                if bias is not None:
+                    zc[...] = bias
+                _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, bias is not None)
+                if relu:
+                    np.maximum(zc, dtype.type(0), out=zc)
+        _run_split(chunks, forward_chunks, workers)
         valid = (slice(None),) + tuple(slice(0, o) for o in out) + (slice(None),)
 
         def backward(dy, want_dx=True):
@@ -451,7 +524,6 @@ class NumpyBackend(Backend):
                 # One gemm per chunk, dz @ Wᵀ (a wide right factor), scattered into dx by
                 # a compiled col2im while the columns are in cache (conv_numba.py).
                 dxc = np.zeros(xc.shape, dtype)
-                dcols = _scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
                 hw = (1,) * (2 - len(out)) + tuple(out)
                 kk = (1,) * (2 - len(ksize)) + ksize
                 dd = (1,) * (2 - len(dilation)) + tuple(dilation)
@@ -462,25 +534,41 @@ class NumpyBackend(Backend):
                 for i, o in enumerate(out):  # zero the invalid (wide-only) positions
                     dz_full[(slice(None),) + tuple(slice(0, v) for v in out[:i])
                             + (slice(o, None),)] = 0
-            cols = _scratch("cols_chunk", cols_shape, dtype)
-            masked = _scratch("dz_chunk", (group * per_image, filters), dtype) if relu else None
-            hit = _scratch("relu_mask", (group * per_image, filters), np.bool_) if relu else None
-            for s, e in chunks:
-                n = (e - s) * per_image
-                dz = dyr[s:e].reshape(-1, filters)
-                if relu:
-                    np.greater(zr[s:e].reshape(-1, filters), 0, out=hit[:n])
-                    dz = np.multiply(dz, hit[:n], out=masked[:n])
-                if bias is not None:
-                    dbias += self.sum_rows(dz)
-                part = cols[:e - s]
-                np.copyto(part, window_view[s:e])
-                _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
-                if col2im is not None:
-                    _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
-                    col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
-                elif want_dx:
-                    dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
+            def backward_chunks(todo, dkernel, dbias):
+                cols = _scratch("cols_chunk", cols_shape, dtype)
+                masked = _scratch("dz_chunk", (group * per_image, filters), dtype) if relu else None
+                hit = _scratch("relu_mask", (group * per_image, filters), np.bool_) if relu else None
+                dcols = (_scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
+                         if col2im is not None else None)
+                for s, e in todo:
+                    n = (e - s) * per_image
+                    dz = dyr[s:e].reshape(-1, filters)
+                    if relu:
+                        np.greater(zr[s:e].reshape(-1, filters), 0, out=hit[:n])
+                        dz = np.multiply(dz, hit[:n], out=masked[:n])
+                    if bias is not None:
+                        dbias += self.sum_rows(dz)
+                    part = cols[:e - s]
+                    np.copyto(part, window_view[s:e])
+                    _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
+                    if col2im is not None:
+                        _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
+                        col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
+                    elif want_dx:
+                        dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
+                return dkernel, dbias
+
+            if workers > 1:
+                # Each thread sums its own kernel and bias gradients; added up after.
+                def split_chunks(todo):
+                    return backward_chunks(todo, np.zeros_like(dkernel),
+                                           None if dbias is None else np.zeros_like(dbias))
+                for dk, db in _run_split(chunks, split_chunks, workers):
+                    dkernel += dk
+                    if dbias is not None:
+                        dbias += db
+            else:
+                backward_chunks(chunks, dkernel, dbias)
             dkernel = dkernel.reshape(kernel.shape)
             if not want_dx:
                 return None, dkernel, dbias
