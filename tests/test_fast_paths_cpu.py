@@ -170,10 +170,16 @@ POOLS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make,shape", POOLS)
-def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype, workers,
+                                                        monkeypatch):
     """Values and gradients equal (exactly) the portable path's, on inputs full of ties
-    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
+    (small integers, zeros as after a relu): the first maximum of a window gets dy. With
+    ``workers`` 2 the images are split over two threads (forced for these small inputs)."""
     from portanet.layers import _windows
+    import portanet.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+    monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
     x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
     x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
     layer = make()

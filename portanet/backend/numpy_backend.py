@@ -360,13 +360,24 @@ class NumpyBackend(Backend):
             return None
         xc = np.ascontiguousarray(x)
         y = np.empty((n, h // ph, w // pw, channels), x.dtype)
-        mod.forward(xc, y, ph, pw)
+        # Images are independent: split over the conv's worker threads (nogil kernels).
+        workers = _chunk_workers() if n * h * w * channels >= _PARALLEL_MIN_VALUES else 1
+        images = [(i, i + 1) for i in range(n)]
+
+        def forward_part(part):
+            s, e = part[0][0], part[-1][1]
+            mod.forward(xc[s:e], y[s:e], ph, pw)
+        _run_split(images, forward_part, workers)
 
         def backward(dy):
             dyc = np.ascontiguousarray(dy, dtype=x.dtype)
             dx = np.empty(xc.shape, x.dtype)
-            mod.backward(xc, y, dyc, dx, np.empty((channels,), np.int32), ph, pw,
-                         x.dtype.type(0))
+
+            def backward_part(part):
+                s, e = part[0][0], part[-1][1]
+                mod.backward(xc[s:e], y[s:e], dyc[s:e], dx[s:e], np.empty((channels,), np.int32),
+                             ph, pw, x.dtype.type(0))
+            _run_split(images, backward_part, workers)
             return dx
         return y, backward
 
