@@ -61,9 +61,9 @@ def test_concat_equals_keras(backend, data, query):
     single = _host(fs({k: v[1] for k, v in query.items()}))      # one unbatched row
     assert single.shape == (56,)
     np.testing.assert_allclose(single, KERAS["concat_single"], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(_host(fs.preprocessors["age"].mean.value).reshape(-1),
+    np.testing.assert_allclose(_host(fs.preprocessors["age"].mean).reshape(-1),
                                KERAS["age_mean"].reshape(-1), rtol=1e-6)
-    np.testing.assert_allclose(_host(fs.preprocessors["age"].variance.value).reshape(-1),
+    np.testing.assert_allclose(_host(fs.preprocessors["age"].variance).reshape(-1),
                                KERAS["age_variance"].reshape(-1), rtol=1e-5)
     np.testing.assert_allclose(fs.preprocessors["height"].bin_boundaries,
                                KERAS["height_boundaries"], rtol=1e-7)

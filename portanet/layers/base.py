@@ -411,8 +411,8 @@ class Layer:
                        constraint=_constraints.get(constraint), backend=self.backend)
         var.path = f"{self.name}/{name}"
         var._own_trainable = trainable
-        if not autocast:
-            var._autocast = False
+        if not autocast or "float" not in str(dtype):
+            var._autocast = False   # as Keras: a mixed policy casts float variables only
         self._weights.append(var)
         return var
 
