@@ -555,17 +555,19 @@ class Layer:
             return takes
         return cached[1]
 
-    def run(self, inputs, training=False, mask=None):
+    def run(self, inputs, training=False, mask=None, **call_kwargs):
         """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
-        ``backward`` then includes the penalty's gradient.
+        ``backward`` then includes the penalty's gradient. ``call_kwargs`` are the call
+        arguments a graph node recorded (the layer's ``_node_call_kwargs``, e.g.
+        ReversibleEmbedding's ``reverse=True``); they go to ``forward`` and ``compute_mask``.
         """
         if self._forward_takes_mask():
-            y, backward = self.forward(inputs, training=training, mask=mask)
+            y, backward = self.forward(inputs, training=training, mask=mask, **call_kwargs)
         else:
-            y, backward = self.forward(inputs, training=training)
-        out_mask = self.compute_mask(inputs, mask)
+            y, backward = self.forward(inputs, training=training, **call_kwargs)
+        out_mask = self.compute_mask(inputs, mask, **call_kwargs)
         extra = None
         call_extra = self.__dict__.get("_call_extra")
         if call_extra is not None:
@@ -815,7 +817,7 @@ def _exit_scope(saved, xp):
             v.value = xp.astype(current, old_value.dtype)
 
 
-def _autocast_run(layer, inputs, training=False, mask=None):
+def _autocast_run(layer, inputs, training=False, mask=None, **call_kwargs):
     """``Layer.run`` of a layer under a mixed dtype policy (see above)."""
     backend = layer.backend
     xp = backend.xp
@@ -832,7 +834,8 @@ def _autocast_run(layer, inputs, training=False, mask=None):
                              if a.dtype != in_dtype and _is_floating(xp, a.dtype) else a)
     saved = _enter_scope(_scope_variables(layer), compute, xp) if in_dtype is compute else ()
     try:
-        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask)
+        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask,
+                                                 **call_kwargs)
     finally:
         if saved:
             _exit_scope(saved, xp)

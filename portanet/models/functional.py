@@ -187,8 +187,8 @@ class Functional(Model):
         for layer in self._layers:
             self._adopt_layer_backend(layer)
         # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
-        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs])
-                      for n in order if not n.is_input]
+        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs],
+                       n.kwargs) for n in order if not n.is_input]
         self._last_masks = None
         self._pending_extra = None
         if not self.trainable:
@@ -280,7 +280,7 @@ class Functional(Model):
             if node.is_input:
                 continue
             ins = [known[id(t)] for t in node.input_tensors]
-            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0], **node.kwargs)
             outs = out if isinstance(out, list) else [out]
             for t, s in zip(node.outputs, outs):
                 known[id(t)] = tuple(s)
@@ -329,7 +329,7 @@ class Functional(Model):
         masks = {}
         records = []
         extras = []
-        for layer, in_ids, multi, out_ids in self._exec:
+        for layer, in_ids, multi, out_ids, call_kwargs in self._exec:
             if multi:
                 args = [values[i] for i in in_ids]
                 mask = [masks.get(i) for i in in_ids]
@@ -338,7 +338,7 @@ class Functional(Model):
             else:
                 args = values[in_ids[0]]
                 mask = masks.get(in_ids[0])
-            y, back, out_mask, extra = layer.run(args, training=training, mask=mask)
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, **call_kwargs)
             self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
@@ -443,6 +443,7 @@ class Functional(Model):
                 if node.is_input:
                     continue
                 kwargs = keras_node_kwargs(layer)
+                kwargs.update(node.kwargs)
                 if node.multi_input and getattr(layer, "_keras_positional_inputs", 0):
                     # Keras calls these layers with separate tensors (MultiHeadAttention:
                     # query, value, key; attention_mask by keyword).
@@ -527,7 +528,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
         return isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" or (
             isinstance(arg, list) and bool(arg) and all(is_tensor(a) for a in arg))
 
-    def node_inputs(node_config):
+    def node_inputs(node_config, layer):
         """(args, tensor kwargs) of one call, or None while an input is not produced yet.
         Keras 3 records every positional argument (MultiHeadAttention: query, value) and
         tensors given by keyword (key=...); other recorded kwargs (mask=None,
@@ -543,6 +544,9 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             tensor_kwargs = {k: resolve(v) for k, v in kwargs.items() if is_tensor(v)}
             if any(a is None for a in resolved) or any(v is None for v in tensor_kwargs.values()):
                 return None
+            # Call arguments that choose what the call computes (reverse=True) are replayed.
+            tensor_kwargs.update({k: v for k, v in kwargs.items()
+                                  if k in getattr(layer, "_node_call_kwargs", ()) and not is_tensor(v)})
             return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
@@ -564,7 +568,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             if k > 0 and (name, k - 1) not in done:
                 rest.append((name, layer, k, node_config))
                 continue
-            inputs = node_inputs(node_config)
+            inputs = node_inputs(node_config, layer)
             if inputs is None:
                 rest.append((name, layer, k, node_config))
                 continue
