@@ -23,6 +23,7 @@ from ..naming import snake_case
 from ..validation import check_positive_int  # noqa: F401 - layers import it from here
 from ..ops import tape as _tape
 from . import traced as _traced
+from . import input_spec as _input_spec
 from . import symbolic
 
 _name_counters = {}
@@ -277,6 +278,8 @@ class Layer:
     # Set to the compute dtype's name when the policy is mixed (compute != variable dtype);
     # None keeps the float32 path untouched.
     _autocast_dtype = None
+    # Keras's Layer.input_spec: an InputSpec (or a list, one per input) that __call__ checks.
+    input_spec = None
     # Layers that Keras runs in float32 under a mixed policy (BatchNormalization: statistics
     # in float32, output cast to the compute dtype) set this True.
     _mixed_precision_float32 = False
@@ -591,7 +594,11 @@ class Layer:
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output."""
+        on arrays it builds the layer if needed and returns the output. The inputs are
+        first checked against ``self.input_spec``, when the layer has one (as Keras)."""
+        if self.input_spec is not None:
+            _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
+                                                   self.name)
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()
@@ -613,6 +620,10 @@ class Layer:
             self._maybe_build(tuple(arrays.shape))
         y, _, _, _ = self.run(arrays, training=training, mask=mask)
         return y
+
+    def _spec_inputs(self, inputs):
+        """What ``input_spec`` describes: the inputs (a recurrent layer: its sequences)."""
+        return inputs
 
     def _input_dtype(self, a):
         kind = getattr(getattr(a, "dtype", None), "kind", None)
