@@ -56,10 +56,17 @@ class InputPreparation:
             changes.append(change)
         if not any(changes):
             return xs, None
-        xp = self.backend.xp
+        backend = self.backend
+        xp = backend.xp
         shapes = [None if x is None else tuple(x.shape) for x in xs]
-        xs = [xp.expand_dims(x, axis=-1) if c == 1 else xp.squeeze(x, axis=-1) if c == -1 else x
-              for x, c in zip(xs, changes)]
+
+        def adjust(x, change):
+            if not change:
+                return x
+            shape = adjusted_shape(x.shape, change)
+            # Host arrays (the strings of text inputs) keep their own reshape.
+            return xp.reshape(x, shape) if backend.is_array(x) else x.reshape(shape)
+        xs = [adjust(x, c) for x, c in zip(xs, changes)]
 
         def restore(grads):
             return [g if g is None or not c else xp.reshape(g, shape)
