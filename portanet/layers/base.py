@@ -23,6 +23,7 @@ from ..naming import snake_case
 from ..validation import check_positive_int  # noqa: F401 - layers import it from here
 from ..ops import tape as _tape
 from . import traced as _traced
+from . import input_spec as _input_spec
 from . import symbolic
 
 _name_counters = {}
@@ -277,6 +278,8 @@ class Layer:
     # Set to the compute dtype's name when the policy is mixed (compute != variable dtype);
     # None keeps the float32 path untouched.
     _autocast_dtype = None
+    # Keras's Layer.input_spec: an InputSpec (or a list, one per input) that __call__ checks.
+    input_spec = None
     # Layers that Keras runs in float32 under a mixed policy (BatchNormalization: statistics
     # in float32, output cast to the compute dtype) set this True.
     _mixed_precision_float32 = False
@@ -411,8 +414,8 @@ class Layer:
                        constraint=_constraints.get(constraint), backend=self.backend)
         var.path = f"{self.name}/{name}"
         var._own_trainable = trainable
-        if not autocast:
-            var._autocast = False
+        if not autocast or "float" not in str(dtype):
+            var._autocast = False   # as Keras: a mixed policy casts float variables only
         self._weights.append(var)
         return var
 
@@ -555,19 +558,21 @@ class Layer:
             return takes
         return cached[1]
 
-    def run(self, inputs, training=False, mask=None):
+    def run(self, inputs, training=False, mask=None, **call_kwargs):
         """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
-        ``backward`` then includes the penalty's gradient.
+        ``backward`` then includes the penalty's gradient. ``call_kwargs`` are the call
+        arguments a graph node recorded (the layer's ``_node_call_kwargs``, e.g.
+        ReversibleEmbedding's ``reverse=True``); they go to ``forward`` and ``compute_mask``.
         """
         if self.backend is None:  # built by a direct build() call that made no weight
             self.backend = _backend.current()
         if self._forward_takes_mask():
-            y, backward = self.forward(inputs, training=training, mask=mask)
+            y, backward = self.forward(inputs, training=training, mask=mask, **call_kwargs)
         else:
-            y, backward = self.forward(inputs, training=training)
-        out_mask = self.compute_mask(inputs, mask)
+            y, backward = self.forward(inputs, training=training, **call_kwargs)
+        out_mask = self.compute_mask(inputs, mask, **call_kwargs)
         extra = None
         call_extra = self.__dict__.get("_call_extra")
         if call_extra is not None:
@@ -591,7 +596,11 @@ class Layer:
 
     def __call__(self, inputs, training=False, mask=None, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output."""
+        on arrays it builds the layer if needed and returns the output. The inputs are
+        first checked against ``self.input_spec``, when the layer has one (as Keras)."""
+        if self.input_spec is not None:
+            _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
+                                                   self.name)
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()
@@ -613,6 +622,10 @@ class Layer:
             self._maybe_build(tuple(arrays.shape))
         y, _, _, _ = self.run(arrays, training=training, mask=mask)
         return y
+
+    def _spec_inputs(self, inputs):
+        """What ``input_spec`` describes: the inputs (a recurrent layer: its sequences)."""
+        return inputs
 
     def _input_dtype(self, a):
         kind = getattr(getattr(a, "dtype", None), "kind", None)
@@ -817,7 +830,7 @@ def _exit_scope(saved, xp):
             v.value = xp.astype(current, old_value.dtype)
 
 
-def _autocast_run(layer, inputs, training=False, mask=None):
+def _autocast_run(layer, inputs, training=False, mask=None, **call_kwargs):
     """``Layer.run`` of a layer under a mixed dtype policy (see above)."""
     backend = layer.backend
     xp = backend.xp
@@ -834,7 +847,8 @@ def _autocast_run(layer, inputs, training=False, mask=None):
                              if a.dtype != in_dtype and _is_floating(xp, a.dtype) else a)
     saved = _enter_scope(_scope_variables(layer), compute, xp) if in_dtype is compute else ()
     try:
-        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask)
+        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask,
+                                                 **call_kwargs)
     finally:
         if saved:
             _exit_scope(saved, xp)

@@ -2,6 +2,7 @@
 
 from .. import activations as _activations
 from .base import Layer, check_no_quantization, check_positive_int
+from .input_spec import InputSpec
 from .symbolic import KerasTensor, Node
 
 
@@ -102,6 +103,7 @@ class Dense(Layer):
         check_no_quantization("Dense", lora_rank=lora_rank, lora_alpha=lora_alpha,
                               quantization_config=quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(min_ndim=2)
         self.units = units
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -123,6 +125,7 @@ class Dense(Layer):
                                      self.bias_regularizer, self.bias_constraint)
                      if self.use_bias else None)
         self.input_dim = in_dim
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
 
     def forward(self, x, training=False):

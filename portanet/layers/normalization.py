@@ -9,6 +9,7 @@ Bessel correction; layer normalization uses the biased variance over ``axis``.
 from ..backend import replicas as _replicas
 from ..validation import check_number
 from .base import Layer
+from .input_spec import InputSpec
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -116,6 +117,7 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", shape,
                                                self.moving_variance_initializer, trainable=False)
         self._rank = rank
+        self.input_spec = InputSpec(ndim=rank, axes={self.axis: dim})
         self.built = True
 
     def _broadcast(self, v):

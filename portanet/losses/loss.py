@@ -14,6 +14,19 @@ from ..ops import tape as _tape
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
+def _apply_mask(xp, weights, mask, dtype, reduction, size):
+    """Keras's ``apply_mask``: the masked entries get weight 0; with "sum_over_batch_size"
+    (or "mean") the others get total/valid (0 when none is valid), so the reduction
+    averages over the valid entries."""
+    fmask = xp.astype(mask, dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = xp.sum(fmask)
+        none = valid == 0
+        scale = xp.where(none, xp.zeros_like(valid), float(size) / xp.where(none, xp.ones_like(valid), valid))
+        fmask = fmask * scale
+    return fmask if weights is None else weights * fmask
+
+
 def _xp(x):
     return array_api_compat.array_namespace(x)
 
@@ -51,6 +64,11 @@ class Loss:
     def _custom_call(self):
         return type(self).call is not Loss.call
 
+    def _loss_mask(self, y_true, y_pred):
+        """The mask Keras sets on the per-sample losses (boolean, their shape), or None:
+        SparseCategoricalCrossentropy(ignore_class=...) masks the ignored entries."""
+        return None
+
     def _align(self, y_true, y_pred):
         """Keras's rank alignment: (N,) with (N, 1) -> both (N, 1); casts y_true to p's dtype.
         A custom ``call`` gets the labels with y_pred's dtype only, as Keras passes them."""
@@ -86,12 +104,13 @@ class Loss:
                 weights = xp.reshape(weights, weights.shape[:-1])
             while weights.ndim < values.ndim:
                 weights = xp.expand_dims(weights, axis=-1)
-            weighted = values * weights
-        else:
-            weighted = values
         size = 1
         for s in values.shape:
             size *= s
+        mask = self._loss_mask(y_true, p)
+        if mask is not None and self.reduction != "none":
+            weights = _apply_mask(xp, weights, mask, values.dtype, self.reduction, size)
+        weighted = values if weights is None else values * weights
         if self.reduction == "none" or values.ndim == 0:
             value = weighted
             divisor = None

@@ -6,6 +6,7 @@ from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
 from ..naming import custom_object_scope
+from ..training.inputs import adjusted_shape, rank_adjustment
 from .model import Model
 
 
@@ -20,6 +21,8 @@ class Sequential(Model):
     Example:
         >>> model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
     """
+
+    _adjusts_input_rank = True   # as Keras's (its Sequential runs a Functional once built)
 
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -145,6 +148,8 @@ class Sequential(Model):
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+        if self._input_layer is not None and isinstance(shape, tuple):
+            shape = adjusted_shape(shape, rank_adjustment(shape, self._input_layer.batch_shape) or 0)
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
         return shape
@@ -152,6 +157,7 @@ class Sequential(Model):
     def _forward_graph(self, xs, training=False):
         if len(xs) != 1:
             raise ValueError(f"Sequential {self.name!r} takes one input; got {len(xs)}")
+        xs, restore = self._adjust_input_ranks(xs)
         x = xs[0]
         mask = None
         backwards = []
@@ -165,7 +171,7 @@ class Sequential(Model):
             d = dys[0]
             for back in reversed(backwards):
                 d = back(d)
-            return [d]
+            return [d] if restore is None else restore([d])
         return [x], backward, extras
 
     def get_config(self):

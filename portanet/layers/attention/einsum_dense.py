@@ -10,6 +10,7 @@ import re
 
 from ... import activations as _activations
 from ..base import Layer
+from ..input_spec import InputSpec
 
 __all__ = ["EinsumDense"]
 
@@ -241,6 +242,7 @@ class EinsumDense(Layer):
         self.bias = (self.add_weight("bias", tuple(bias_shape), self.bias_initializer,
                                      self.bias_regularizer, self.bias_constraint)
                      if bias_shape is not None else None)
+        self.input_spec = InputSpec(ndim=len(input_shape))
         self.built = True
 
     def compute_output_shape(self, input_shape):
