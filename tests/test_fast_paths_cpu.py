@@ -396,3 +396,43 @@ def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng, ro
     assert fn(bad) is None
     bad[7, 3] = np.inf
     assert fn(bad) is None
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_batched_matmul_split_over_threads_equals_matmul(backend, rng, monkeypatch, workers):
+    """The attention products with their batch split over threads (NumPy's
+    "batched_matmul", forced on for small arrays) equal ``@`` exactly, transposed views
+    included, and MultiHeadAttention through it equals the portable path."""
+    import portanet.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_BATCHED_MIN_FLOPS", 0)
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+    backend.set_fused(None)
+    fn = backend.fused("batched_matmul")
+    if backend.name != "numpy":
+        assert fn is None
+        return
+    a = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    b = rng.standard_normal((5, 6, 3)).astype(np.float32)
+    out = fn(a, np.swapaxes(b, -1, -2))
+    np.testing.assert_array_equal(out, a @ np.swapaxes(b, -1, -2))
+    assert fn(a, b) is None                                       # shapes do not chain
+    assert fn(a.astype(np.float64), np.swapaxes(b, -1, -2)) is None   # mixed dtypes
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: 1)
+    assert fn(a, np.swapaxes(b, -1, -2)) is None                  # one thread: plain @
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+
+    layer = pn.layers.MultiHeadAttention(num_heads=3, key_dim=4, dtype="float64")
+    q = backend.from_numpy(rng.standard_normal((2, 5, 6)))
+    dy = backend.from_numpy(rng.standard_normal((2, 5, 6)))
+    layer._maybe_build([(2, 5, 6), (2, 5, 6)])
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run([q, q], training=True)
+        dq, dv = back(dy)
+        return [y, dq, dv] + [v.grad for v in layer.weights]
+    fast = _run_fused(backend, "batched_matmul", True, run)
+    slow = _run_fused(backend, "batched_matmul", False, run)
+    for x, y in zip(fast, slow):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-13)

@@ -193,6 +193,8 @@ def _scratch(role, shape, dtype):
 # Row-wise compiled kernels (norm_numba.py) split their rows over numba's threads
 # (``parallel=True``) from this many values on; PORTANET_NUMBA_PARALLEL=0 keeps one thread.
 _PARALLEL_MIN_VALUES = 1 << 15
+# batched_matmul splits its batch over threads from this many multiply-adds on.
+_BATCHED_MIN_FLOPS = 1 << 21
 
 
 def _row_chunks(rows, d):
@@ -252,7 +254,31 @@ class NumpyBackend(Backend):
         paths["layer_norm"] = self.layer_norm
         paths["softmax_backward"] = self.softmax_backward
         paths["softmax"] = self.softmax
+        paths["batched_matmul"] = self.batched_matmul
         return paths
+
+    def batched_matmul(self, a, b):
+        """``a @ b`` of two 3-D float arrays (batch, m, k) @ (batch, k, n), its batch split
+        over the conv worker threads (each with single-threaded BLAS): NumPy runs one small
+        GEMM per batch index, too small for OpenBLAS to thread (attention's (B·heads, T, d)
+        products), so one core did them all. None (the caller's ``@``) with one worker, for
+        small products, or anything else."""
+        if (not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or a.ndim != 3
+                or b.ndim != 3 or a.dtype != b.dtype or a.dtype not in (np.float32, np.float64)
+                or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1] or a.shape[0] < 2
+                or a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2] < _BATCHED_MIN_FLOPS):
+            return None
+        workers = _chunk_workers()
+        if workers < 2:
+            return None
+        out = np.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+        items = [(i, i + 1) for i in range(a.shape[0])]
+
+        def part(todo):
+            s, e = todo[0][0], todo[-1][1]
+            np.matmul(a[s:e], b[s:e], out=out[s:e])
+        _run_split(items, part, workers)
+        return out
 
     def softmax(self, s):
         """Softmax over the last axis of a float32 NumPy array in one compiled loop per row
