@@ -78,11 +78,11 @@ _chunk_pool = {}
 
 
 def _chunk_workers():
-    """How many threads conv_stride1 splits its image chunks over: BLAS's own thread
+    """How many threads conv_stride1, max_pool2d and batched_matmul split their work over: BLAS's own thread
     count now (``--threads``/threadpoolctl/OPENBLAS_NUM_THREADS limit it), 1 without the
-    per-thread BLAS control or with PORTANET_CONV_THREADS=0."""
+    per-thread BLAS control or with PORTANET_SPLIT_THREADS=0."""
     import os
-    if _BLAS_THREADS is None or os.environ.get("PORTANET_CONV_THREADS", "1").strip().lower() in (
+    if _BLAS_THREADS is None or os.environ.get("PORTANET_SPLIT_THREADS", "1").strip().lower() in (
             "0", "false", "no", "off"):
         return 1
     return max(1, int(_BLAS_THREADS[0]()))
