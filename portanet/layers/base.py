@@ -587,9 +587,17 @@ class Layer:
                 return inner(dy + g)
         return y, backward, out_mask, extra
 
-    def __call__(self, inputs, training=False, mask=None, **kwargs):
+    def __call__(self, inputs, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output."""
+        on arrays it builds the layer if needed and returns the output.
+
+        Positional arguments after ``inputs`` bind to ``call``'s parameters as in Keras
+        (``layer(targets, logits)`` for ``call(self, targets, logits)``; see
+        ``traced.bind_positional``); a built-in layer takes ``(inputs, training, mask)``."""
+        if args:
+            inputs, kwargs = _traced.bind_positional(self, inputs, args, kwargs)
+        training = kwargs.pop("training", False)
+        mask = kwargs.pop("mask", None)
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()
