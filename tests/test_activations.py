@@ -159,8 +159,14 @@ def test_custom_activation_and_apply(backend):
     y, back = A.apply(A.get("cube_test"), backend.asarray(np.array([2.0])))
     np.testing.assert_allclose(to_np(backend, y), [8.0])
     np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [12.0])
-    with pytest.raises(TypeError, match="no gradient"):
-        A.apply(lambda x: x, backend.asarray(np.array([1.0])))
+    # Without a registered gradient (Keras allows any function of ops) the tape
+    # differentiates it: d(x**3)/dx = 3x^2, and a constant function has gradient 0.
+    y, back = A.apply(lambda x: x ** 3, backend.asarray(np.array([2.0, -1.0])))
+    np.testing.assert_allclose(to_np(backend, y), [8.0, -1.0])
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0, 2.0])))),
+                               [12.0, 6.0])
+    y, back = A.apply(lambda x: backend.asarray(np.array([5.0])), backend.asarray(np.array([1.0])))
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [0.0])
 
 
 @pytest.mark.parametrize("activation", ["relu6", "elu", "selu", "gelu", "silu", "mish", "hard_sigmoid",
