@@ -706,7 +706,7 @@ class Layer:
         self._maybe_build(_as_shape(shape))
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"  # Keras's form
 
 
 
