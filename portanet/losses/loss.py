@@ -27,10 +27,18 @@ class Loss:
             "mean_with_sample_weight" or "none".
 
     ``target_kind`` tells fit how to validate labels: "sparse" (integer class ids),
-    "one_hot" (rows of width = number of classes), "binary" or "any".
+    "one_hot" (rows of width = number of classes), "binary", "any" or "custom" (a
+    user's loss: Keras checks nothing, the function decides what its labels are).
     """
 
     target_kind = "any"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A user's Loss with its own call() takes labels of any form, as in Keras.
+        if "call" in cls.__dict__ and "target_kind" not in cls.__dict__ and \
+                not cls.__module__.startswith("portanet."):
+            cls.target_kind = "custom"
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in REDUCTIONS:
@@ -202,6 +210,9 @@ class LossFunctionWrapper(Loss):
             raise TypeError(f"LossFunctionWrapper: fn={fn!r}; expected a function (y_true, y_pred)")
         grad = grad or getattr(fn, "grad", None)
         self.fn, self.grad, self.fn_kwargs = fn, grad, kwargs
+        if not str(getattr(fn, "__module__", "") or "").startswith("portanet."):
+            # A user's function decides what its labels are (Keras checks nothing).
+            self.target_kind = "custom"
 
     def _custom_call(self):
         return False
