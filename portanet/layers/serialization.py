@@ -99,12 +99,14 @@ def serialize(layer):
     get_build = getattr(layer, "get_build_config", None)
     build = get_build() if callable(get_build) else None
     if build is not None:
-        entry["build_config"] = build
+        entry["build_config"] = _serialize_value(build)
     get_compile = getattr(layer, "get_compile_config", None)
     if callable(get_compile):
         compile_config = get_compile()
         if compile_config is not None:
-            entry["compile_config"] = compile_config
+            # A model overriding get_compile_config may return the objects themselves
+            # (the optimizer, a loss function): Keras serializes them (serialize_dict).
+            entry["compile_config"] = _serialize_value(compile_config)
     return entry
 
 

@@ -553,10 +553,28 @@ def _load_assets(model, zf, path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _user_method(obj, name):
+    """Whether ``obj``'s ``name`` method is defined by a class outside portanet."""
+    for klass in type(obj).__mro__:
+        if name in klass.__dict__:
+            return not klass.__module__.startswith("portanet.")
+    return False
+
+
 def _compile_from(model, compile_config, path):
     if not isinstance(compile_config, dict):
         raise _error(path, "compile_config must be a dict")
     check_config(compile_config, path)
+    own = _user_method(model, "compile_from_config")
+    if own or _user_method(model, "compile"):
+        # Keras calls the model's compile_from_config: a user's override deserializes its
+        # own get_compile_config; the built-in one warns and skips a custom compile().
+        try:
+            model.compile_from_config(compile_config)
+        except Exception as exc:
+            raise _error(path, f"its compile_config cannot be applied by "
+                               f"{type(model).__name__}.compile_from_config: {exc}") from exc
+        return
     try:
         cc = deserialize_keras_object(compile_config)
         allowed = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics",

@@ -23,6 +23,8 @@ pre-update outputs. Losses and metrics accumulate on the device; the loop reads 
 back only when it logs (docs/ARCHITECTURE.md, "the hot loop").
 """
 
+import warnings
+
 from .. import callbacks as _callbacks
 from .. import losses as _losses
 from .. import metrics as _metrics
@@ -165,6 +167,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         imported or evaluated (names resolve through portanet's registries)."""
         if not isinstance(config, dict):
             raise TypeError(f"compile_from_config: config={type(config).__name__}; expected a dict")
+        if type(self).compile is not Trainer.compile:
+            # As Keras: a custom compile() has its own arguments; its class should override
+            # get_compile_config/compile_from_config too.
+            warnings.warn("`compile()` was not called as part of model loading because the "
+                          "model's `compile()` method is custom. All subclassed Models that "
+                          "have `compile()` overridden should also override "
+                          "`get_compile_config()` and `compile_from_config(config)`. "
+                          "Alternatively, you can call `compile()` manually after loading.",
+                          stacklevel=2)
+            return
         known = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
                  "steps_per_execution", "jit_compile", "auto_scale_loss")
         unknown = sorted(set(config) - set(known))
