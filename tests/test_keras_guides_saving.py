@@ -5,6 +5,7 @@ classes defined in ``__main__``, and Keras's layer repr. Expected dicts are Kera
 own output for the same objects."""
 
 import numpy as np
+import pytest
 
 import portanet as pn
 from harness import to_np as _to_np
@@ -137,3 +138,118 @@ def test_layer_repr_is_keras(backend):
     assert repr(layer) == "<Dense name=d3, built=False>"
     layer.build((None, 2))
     assert str(layer) == "<Dense name=d3, built=True>"
+
+
+def small_square_sum_loss(y_true, y_pred):
+    loss = ops.square(y_pred - y_true)
+    loss = loss / 10.0
+    return ops.sum(loss, axis=1)
+
+
+def test_a_custom_loss_function_gets_labels_of_any_shape_as_keras(backend):
+    # Keras checks nothing about a user's loss: labels (4,) against outputs (4, 4)
+    # broadcast inside the function (the customizing-saving guide's small_square_sum_loss).
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 8)).astype("float32")
+    y = rng.random((4,)).astype("float32")
+    model = pn.Sequential([pn.Input((8,)), L.Dense(4, activation="softmax")])
+    model.compile(optimizer="sgd", loss=small_square_sum_loss)
+    p = model.predict(x, verbose=0)
+    expected = np.mean(np.sum((p - y) ** 2 / 10.0, axis=1))
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), expected, rtol=1e-5)
+
+    class CustomMSE(pn.losses.Loss):
+        def call(self, y_true, y_pred):
+            return ops.mean(ops.square(y_pred - y_true), axis=-1)
+
+    model.compile(optimizer="sgd", loss=CustomMSE())
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                               np.mean(np.mean((p - y) ** 2, axis=1)), rtol=1e-5)
+    # A built-in loss still refuses labels that cannot match its output.
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"targets of shape \(4, 3\) do not match"):
+        model.evaluate(x, np.ones((4, 3)), verbose=0)
+
+
+@pn.saving.register_keras_serializable(package="gb_test")
+def gb_square_sum_loss(y_true, y_pred):
+    return ops.sum(ops.square(y_pred - y_true), axis=1)
+
+
+@pn.saving.register_keras_serializable(package="gb_test")
+def gb_mean_pred(y_true, y_pred):
+    return ops.mean(y_pred)
+
+
+@pn.saving.register_keras_serializable(package="gb_test")
+class ModelWithCustomCompile(pn.Model):
+    """The guide's model: compile(optimizer, loss_fn, metrics) and its own compile config."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense1 = L.Dense(3, activation="relu")
+
+    def call(self, inputs):
+        return self.dense1(inputs)
+
+    def compile(self, optimizer, loss_fn, metrics):
+        super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
+        self.model_optimizer, self.loss_fn, self.loss_metrics = optimizer, loss_fn, metrics
+
+    def get_compile_config(self):
+        return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn,
+                "metric": self.loss_metrics}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=pn.utils.deserialize_keras_object(config["model_optimizer"]),
+                     loss_fn=pn.utils.deserialize_keras_object(config["loss_fn"]),
+                     metrics=pn.utils.deserialize_keras_object(config["metric"]))
+
+
+def test_a_models_own_compile_config_is_serialized_and_applied_on_load(backend, tmp_path):
+    model = ModelWithCustomCompile()
+    model.compile(optimizer="SGD", loss_fn=gb_square_sum_loss, metrics=["mae", gb_mean_pred])
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    model.fit(x, x, verbose=0)
+    entry = pn.layers.serialize(model)
+    assert entry["compile_config"] == {
+        "model_optimizer": "SGD",
+        "loss_fn": {"module": None, "class_name": "function",
+                    "config": "gb_test>gb_square_sum_loss",
+                    "registered_name": "gb_test>gb_square_sum_loss"},
+        "metric": ["mae", {"module": None, "class_name": "function",
+                           "config": "gb_test>gb_mean_pred",
+                           "registered_name": "gb_test>gb_mean_pred"}]}
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    restored = pn.models.load_model(path)
+    assert restored.model_optimizer == "SGD"
+    assert restored.loss_fn is gb_square_sum_loss
+    assert restored.loss_metrics == ["mae", gb_mean_pred]
+    np.testing.assert_allclose(restored.evaluate(x, x, verbose=0),
+                               model.evaluate(x, x, verbose=0), rtol=1e-6)
+
+
+@pn.saving.register_keras_serializable(package="gb_test")
+class ModelWithOnlyCustomCompile(pn.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense1 = L.Dense(2)
+
+    def call(self, inputs):
+        return self.dense1(inputs)
+
+    def compile(self, learning_rate):
+        super().compile(optimizer=pn.optimizers.SGD(learning_rate), loss="mse")
+
+
+def test_a_custom_compile_without_compile_from_config_is_skipped_with_keras_warning(backend, tmp_path):
+    model = ModelWithOnlyCustomCompile()
+    model.compile(0.1)
+    model(np.ones((1, 3), "float32"))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.warns(UserWarning, match=r"`compile\(\)` was not called as part of model loading"):
+        restored = pn.models.load_model(path)
+    np.testing.assert_allclose(restored.predict(np.ones((1, 3)), verbose=0),
+                               model.predict(np.ones((1, 3)), verbose=0), rtol=1e-6)
