@@ -24,10 +24,31 @@ def _xp(x):
 
 def _with_grad(grad, *names):
     def deco(fn):
-        fn.grad = grad
+        fn = _traceable(fn, grad)
         _registry.register(fn, *names)
         return fn
     return deco
+
+
+def _traceable(fn, grad):
+    """``fn`` on arrays; on a traced tensor of the recording tape (a ``call()`` layer's
+    ``self.activation(x)``, as Keras's activations are ops) it records one node whose
+    vector-Jacobian product is ``grad``."""
+
+    @functools.wraps(fn)
+    def activation(x, *args, **kwargs):
+        if _tape._stack and isinstance(x, (_tape.Tensor, _tape.VariableLike)):
+            tape = _tape._stack[-1]
+            xv = _tape.value_of(x)
+            y = fn(xv, *args, **kwargs)
+            if isinstance(x, _tape.Tensor) and x.tape is not tape:
+                return y
+            out = _tape.Tensor(y, tape)
+            tape.record(fn.__name__, [x], [out], lambda g: [grad(xv, y, g, *args, **kwargs)])
+            return out
+        return fn(x, *args, **kwargs)
+    activation.grad = grad
+    return activation
 
 
 def register(fn, grad, name=None):
