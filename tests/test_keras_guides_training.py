@@ -112,3 +112,23 @@ def test_fit_without_y_still_refused_when_compiled_with_a_loss(backend):
         model.fit(np.ones((4, 2)), verbose=0)
     with pytest.raises(ValueError, match="x and y are required"):
         model.evaluate(np.ones((4, 2)), verbose=0)
+
+
+def test_sequential_built_once_takes_one_functional_name_as_keras(backend):
+    # Keras 3.15 builds a Sequential given its layers once (one internal functional graph,
+    # one "functional" name); the names below are Keras's for the same sequence.
+    def functional_name():
+        i = pn.Input((3,))
+        return pn.Model(i, L.Dense(2)(i)).name
+
+    names = [functional_name()]
+    pn.Sequential([pn.Input((3,)), L.Dense(3, activation="relu"), L.Dense(3)])
+    names.append(functional_name())
+    inner = pn.Sequential([pn.Input((3,)), L.Dense(3)])
+    pn.Sequential([pn.Input((3,)), inner, L.Dense(3)])
+    names.append(functional_name())
+    grown = pn.Sequential([pn.Input((3,))])
+    grown.add(L.Dense(3))
+    grown.add(L.Dense(3))      # add() rebuilds each time, as Keras's add(rebuild=True)
+    names.append(functional_name())
+    assert names == ["functional", "functional_2", "functional_5", "functional_8"]

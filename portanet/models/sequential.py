@@ -24,8 +24,12 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_layer = None
+        # As Keras: the layers are added first and the model is built once (one functional
+        # graph, one "functional" name taken), not once per layer.
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input_layer is not None and self._layers:
+            self.build(self._input_layer.batch_shape)
 
     def add(self, layer, rebuild=True):
         """Append a layer (or set the input with ``pn.Input``)."""
