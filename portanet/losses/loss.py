@@ -121,7 +121,7 @@ class Loss:
             dl = scale * base if divisor is None else (scale / divisor) * base
             dp = grad(dl)
             if tuple(dp.shape) != tuple(y_pred.shape):
-                dp = xp.reshape(dp, y_pred.shape)
+                dp = _unbroadcast(xp, dp, tuple(y_pred.shape))
             return dp
         return value, backward
 
@@ -185,6 +185,27 @@ def _same_namespace(xp, a, like):
     except TypeError:
         pass
     return xp.asarray(a, device=array_api_compat.device(like))
+
+
+def _unbroadcast(xp, g, shape):
+    """The gradient ``g`` of a value computed from y_pred broadcast to ``g.shape``, back
+    to y_pred's ``shape``: summed over the broadcast axes (y_pred (N, 1) against labels
+    (N, k)); a gradient of the same size is reshaped."""
+    size = 1
+    for s in shape:
+        size *= s
+    gsize = 1
+    for s in g.shape:
+        gsize *= s
+    if gsize == size:
+        return xp.reshape(g, shape)
+    lead = g.ndim - len(shape)
+    if lead > 0:
+        g = xp.sum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
 
 
 def _bcast(dl):
