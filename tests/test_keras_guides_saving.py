@@ -253,3 +253,86 @@ def test_a_custom_compile_without_compile_from_config_is_skipped_with_keras_warn
         restored = pn.models.load_model(path)
     np.testing.assert_allclose(restored.predict(np.ones((1, 3)), verbose=0),
                                model.predict(np.ones((1, 3)), verbose=0), rtol=1e-6)
+
+
+def test_regression_losses_broadcast_labels_against_a_single_output(backend):
+    # Keras: MSE of y_true (N, k) and y_pred (N, 1) broadcasts to (N, k) and averages the
+    # last axis; the gradient sums back over it (the customizing-saving guide fits a
+    # Dense(1) model on targets of shape (8, 10)).
+    y = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 4.0]])
+    p = np.array([[1.0], [2.0]])
+    for loss, value, grad in (
+            (pn.losses.MeanSquaredError(), np.mean((p - y) ** 2),
+             np.sum(2 * (p - y), axis=1, keepdims=True) / 6),
+            (pn.losses.MeanAbsoluteError(), np.mean(np.abs(p - y)),
+             np.sum(np.sign(p - y), axis=1, keepdims=True) / 6)):
+        v, back = loss.forward(backend.from_numpy(y), backend.from_numpy(p))
+        np.testing.assert_allclose(float(to_np(v)), value, rtol=1e-12)
+        np.testing.assert_allclose(to_np(back()), grad, rtol=1e-12)
+
+
+@pn.saving.register_keras_serializable(package="gb_test")
+class LayerWithCustomVariable(L.Dense):
+    """The guide's layer: a keras.Variable attribute and its own save/load hooks."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        self.my_variable = pn.Variable(np.arange(1.0, units + 1.0), name="my_variable",
+                                       dtype="float32")
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["variables"] = self.my_variable.numpy()
+
+    def load_own_variables(self, store):
+        self.my_variable.assign(store["variables"])
+        self.kernel.assign(store["0"])
+        self.bias.assign(store["1"])
+
+    def call(self, inputs):
+        return super().call(inputs) + self.my_variable
+
+
+def test_keras_variable_forms_and_tracking(backend):
+    v = pn.Variable(np.arange(3))
+    assert v.name == "variable" and str(v.dtype).endswith("int64") and v.trainable
+    v = pn.Variable(1.5)
+    assert v.shape == () and str(v.dtype).endswith("float32")
+    v = pn.Variable("ones", shape=(2,), dtype="float64", trainable=False, name="w")
+    np.testing.assert_array_equal(v.numpy(), [1.0, 1.0])
+    assert str(v.dtype).endswith("float64") and not v.trainable and v.path == "w"
+    with pytest.raises(ValueError, match="needs a shape"):
+        pn.Variable("zeros")
+    with pytest.raises(ValueError, match="aggregation='max'"):
+        pn.Variable(1.0, aggregation="max")
+    # Keras 3.15: a Variable assigned in __init__ comes first among the layer's weights.
+    layer = LayerWithCustomVariable(2)
+    layer.build((None, 3))
+    assert [(w.name, w.path) for w in layer.weights] == [
+        ("my_variable", "my_variable"), ("kernel", layer.name + "/kernel"),
+        ("bias", layer.name + "/bias")]
+    store = {}
+    L.Dense.save_own_variables(layer, store)   # Keras's Dense: kernel and bias only
+    assert sorted(store) == ["0", "1"] and store["0"].shape == (3, 2)
+
+
+def test_save_and_load_own_variables_hooks_in_keras_files(backend, tmp_path):
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    model = pn.Sequential([pn.Input((3,)), LayerWithCustomVariable(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.ones((4, 2)), verbose=0)
+    model.layers[0].my_variable.assign(np.array([5.0, 7.0]))
+    path = str(tmp_path / "v.keras")
+    model.save(path)
+    restored = pn.models.load_model(path)
+    np.testing.assert_array_equal(restored.layers[0].my_variable.numpy(), [5.0, 7.0])
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    # The file holds what the hook stored: "0", "1" (kernel, bias) and "variables".
+    import h5py
+    import zipfile
+    with zipfile.ZipFile(path) as zf:
+        zf.extract("model.weights.h5", str(tmp_path))
+    with h5py.File(str(tmp_path / "model.weights.h5"), "r") as f:
+        group = f["layers/layer_with_custom_variable/vars"]
+        assert sorted(group) == ["0", "1", "variables"]
