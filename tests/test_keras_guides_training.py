@@ -132,3 +132,20 @@ def test_sequential_built_once_takes_one_functional_name_as_keras(backend):
     grown.add(L.Dense(3))      # add() rebuilds each time, as Keras's add(rebuild=True)
     names.append(functional_name())
     assert names == ["functional", "functional_2", "functional_5", "functional_8"]
+
+
+def test_model_input_and_output_shape_as_keras(backend):
+    # Keras 3.15's values for the same models.
+    a, b = pn.Input((3,), name="a"), pn.Input((4,), name="b")
+    model = pn.Model([a, b], [L.Dense(2)(a), L.Dense(5)(b)])
+    assert model.input_shape == [(None, 3), (None, 4)]
+    assert model.output_shape == [(None, 2), (None, 5)]
+    model = pn.Model({"a": a, "b": b}, {"o": L.Dense(2)(L.concatenate([a, b]))})
+    assert model.input_shape == [(None, 3), (None, 4)] and model.output_shape == (None, 2)
+    seq = pn.Sequential([pn.Input((3,)), L.Dense(2)])
+    assert seq.input_shape == (None, 3) and seq.output_shape == (None, 2)
+    lazy = pn.Sequential([L.Dense(2)])
+    with pytest.raises(AttributeError, match="has no defined input shape yet"):
+        lazy.input_shape
+    lazy.build((None, 7))
+    assert lazy.input_shape == (None, 7) and lazy.output_shape == (None, 2)

@@ -103,6 +103,20 @@ class Sequential(Model):
         return x
 
     @property
+    def input_shape(self):
+        """Keras's: the input's shape (batch axis first), once it is known."""
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
+        return tuple(self._input_layer.batch_shape)
+
+    @property
+    def output_shape(self):
+        """Keras's: the output's shape (batch axis first), once the model is built."""
+        if not self.built or self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
+        return tuple(self._output_shape)
+
+    @property
     def inputs(self):
         """The symbolic inputs (a list of one ``KerasTensor``), once the input shape is known."""
         if self._input_layer is None:
