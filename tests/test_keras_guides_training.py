@@ -95,14 +95,20 @@ class Doubler(L.Layer):
         return inputs * 2.0 if training else inputs
 
 
-def test_positional_training_binds_to_call_training(backend):
+def test_only_tensors_are_positional_as_keras(backend):
+    # Keras 3.15: layer(x, True) raises "Only input tensors may be passed as positional
+    # arguments"; training goes by keyword.
     x = np.array([[1.0, -3.0]], "float32")
-    np.testing.assert_allclose(to_np(Doubler()(x, True)), [[2.0, -6.0]])
-    np.testing.assert_allclose(to_np(Doubler()(x, False)), [[1.0, -3.0]])
+    np.testing.assert_allclose(to_np(Doubler()(x, training=True)), [[2.0, -6.0]])
+    np.testing.assert_allclose(to_np(Doubler()(x)), [[1.0, -3.0]])
+    with pytest.raises(ValueError, match="Only input tensors may be passed as positional"):
+        Doubler()(x, True)
+    with pytest.raises(ValueError, match="Only input tensors may be passed as positional"):
+        L.Dense(2)(x, False)
     with pytest.raises(TypeError, match=r"call\(\) takes 2 positional arguments; got 3"):
-        Doubler()(x, True, None)
+        Doubler()(x, x, x)
     with pytest.raises(TypeError, match="multiple values for argument 'training'"):
-        Doubler()(x, True, training=False)
+        Doubler()(x, x, training=False)
 
 
 def test_fit_without_y_still_refused_when_compiled_with_a_loss(backend):

@@ -79,6 +79,14 @@ def _is_tensor_argument(x):
     return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
+def _flat(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
+
+
 def bind_positional(layer, inputs, args, kwargs):
     """Keras's binding of ``layer(inputs, *args, **kwargs)``: ``(inputs, kwargs)``.
 
@@ -86,10 +94,17 @@ def bind_positional(layer, inputs, args, kwargs):
     order: ``training`` and ``mask`` go to the keywords, and tensors given right after
     ``inputs`` (``call(self, targets, logits)``) make the layer take a list of inputs, which
     its ``call`` receives as separate arguments again (and a functional config records as
-    separate ``args``, as Keras). Any other value is passed by its parameter's name. A
+    separate ``args``, as Keras). As in Keras, only tensors (or None) may be given
+    positionally: ``layer(x, True)`` is a ValueError (``training=True`` by keyword). A
     built-in layer takes ``(inputs, training, mask)``."""
     kwargs = dict(kwargs)
     cls = type(layer).__name__
+    for value in _flat(args):
+        # Keras's Layer.__call__: "Only input tensors may be passed as positional arguments".
+        if value is not None and not _is_tensor_argument(value):
+            raise ValueError("Only input tensors may be passed as positional arguments. The "
+                             "following argument value should be passed as a keyword argument: "
+                             f"{value!r} (of type {type(value)})")
     if not uses_call(layer):
         names = ("training", "mask")
         if len(args) > len(names):
