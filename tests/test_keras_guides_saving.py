@@ -336,3 +336,27 @@ def test_save_and_load_own_variables_hooks_in_keras_files(backend, tmp_path):
     with h5py.File(str(tmp_path / "model.weights.h5"), "r") as f:
         group = f["layers/layer_with_custom_variable/vars"]
         assert sorted(group) == ["0", "1", "variables"]
+
+
+def _unregistered_scale(x):
+    return x * 3.0
+
+
+class HoldsAFunction(L.Layer):
+    def __init__(self, fn=None, **kwargs):
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def get_config(self):
+        return {**super().get_config(), "fn": self.fn}
+
+    def call(self, inputs):
+        return self.fn(inputs)
+
+
+def test_an_unregistered_function_in_a_config_stays_for_in_memory_use(backend):
+    # Not serializable by name: kept as the function, so from_config in memory works.
+    config = pn.layers.serialize(HoldsAFunction(_unregistered_scale, name="h"))
+    assert config["config"]["fn"] is _unregistered_scale
+    layer = HoldsAFunction.from_config(config["config"])
+    np.testing.assert_allclose(to_np(layer(np.array([[1.0, 2.0]], "float32"))), [[3.0, 6.0]])

@@ -79,7 +79,13 @@ def _serialize_value(value):
     hook = _object_serializer[0]
     if hook is not None and not isinstance(value, type) and (
             hasattr(value, "get_config") or callable(value)):
-        return hook(value)
+        try:
+            return hook(value)
+        except TypeError:
+            # Not serializable by name (an unregistered function or class): left as it
+            # is, for in-memory use (from_config, clone_model); saving it to a file fails
+            # with its own message.
+            return value
     return value
 
 
