@@ -16,10 +16,12 @@ from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from .ops import GradientTape
 from .backend import set_backend, use_backend
 from .layers import Input, InputSpec
+from .layers.base import Variable
 from .models import Model, Sequential
 from .saving import load_model
 
 __all__ = ["__version__", "set_backend", "use_backend", "Input", "InputSpec", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "diagnostics", "distributed", "random",
-           "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy"]
+           "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy",
+           "Variable"]

@@ -213,3 +213,22 @@ def test_normalization_survives_save_and_load(backend, rng, tmp_path):
     np.testing.assert_allclose(var, x.astype(np.float64).var(0), rtol=1e-4)
     new = rng.normal(size=(5, 3)).astype("float32") * 40 - 300
     np.testing.assert_allclose(loaded.predict(new, verbose=0), model.predict(new, verbose=0), rtol=1e-5)
+
+
+def test_normalization_adapt_float64_data_has_keras_float32_values(backend):
+    # Keras 3.15 adapts a NumPy array with np.mean / np.var in the array's own precision
+    # (float64) and rounds only when storing: these are its exact float32 outputs for the
+    # preprocessing-layers guide's data (float32 statistics gave 0.90000004 and an output of
+    # -1.04e-07 where Keras has 0).
+    data = np.array([[0.1, 0.2, 0.3], [0.8, 0.9, 1.0], [1.5, 1.6, 1.7]])
+    layer = pn.layers.Normalization()
+    layer.adapt(data)
+    f = np.float32
+    np.testing.assert_array_equal(to_np(backend, layer.mean.value).ravel(),
+                                  [f("0.8"), f("0.9"), f("1.0")])
+    np.testing.assert_array_equal(to_np(backend, layer.variance.value).ravel(),
+                                  [f("0.32666665")] * 3)
+    out = to_np(backend, layer(data))
+    np.testing.assert_array_equal(out, np.array([[-1.2247449, -1.2247449, -1.2247449],
+                                                 [0.0, 0.0, 0.0],
+                                                 [1.2247449, 1.224745, 1.224745]], dtype="float32"))

@@ -15,6 +15,7 @@ import itertools
 import types
 
 from .. import backend as _backend
+from .. import config as _config
 from .. import constraints as _constraints
 from .. import dtype_policies as _dtype_policies
 from .. import initializers as _initializers
@@ -161,6 +162,38 @@ def _option_catalogue(key):
                     "_regularizer or _constraint)")
 
 
+def _keras_variable_value(initializer, shape, dtype, name, backend):
+    """(device value, name, backend) of ``keras.Variable(initializer, shape, dtype, name)``."""
+    backend = backend or _backend.current()
+    if name is None:
+        name = unique_name("variable")
+    if not isinstance(name, str) or "/" in name:
+        raise ValueError(f"Variable: name={name!r}; expected a string without '/'")
+    if isinstance(initializer, str) or (callable(initializer)
+                                        and not hasattr(initializer, "shape")):
+        if shape is None:
+            raise ValueError(f"Variable: initializer={initializer!r} needs a shape; got shape=None "
+                             "(pass shape=(...) or an initial value)")
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        dtype = dtype or _config.floatx()
+        init = _initializers.get(initializer)
+        return backend.from_numpy(init(dims, dtype=dtype), dtype), name, backend
+    if initializer is None:
+        raise ValueError("Variable: initializer=None; expected an initial value (array, list, "
+                         "number) or an initializer with a shape")
+    value = backend.asarray(_tape.value_of(initializer))
+    if dtype is None and backend.xp.isdtype(value.dtype, "real floating"):
+        dtype = _config.floatx()
+    if dtype is not None:
+        value = backend.xp.astype(value, backend.dtype(dtype))
+    if shape is not None:
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        if tuple(value.shape) != dims:
+            raise ValueError(f"Variable: the initial value has shape {tuple(value.shape)}; "
+                             f"shape={dims} was given")
+    return value, name, backend
+
+
 class Variable(_tape.VariableLike):
     """A weight: its value (a backend array), its gradient and how it is trained.
 
@@ -182,8 +215,30 @@ class Variable(_tape.VariableLike):
     _master = None
     _autocast = True
 
-    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
-                 backend=None):
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable=True, autocast=True,
+                 aggregation="none", synchronization="auto", name=None, regularizer=None,
+                 constraint=None, backend=None):
+        """Keras's ``keras.Variable(initializer, shape=None, dtype=None, trainable=True,
+        autocast=True, aggregation="none", synchronization="auto", name=None)``: an
+        initializer (name or object, ``shape`` required) or an initial value (array,
+        list, number; a float value takes ``floatx`` unless ``dtype`` is given). Assigned
+        to a layer attribute it becomes one of the layer's weights, as in Keras.
+        portanet's own form ``Variable(device_array, name, ...)`` (layers' add_weight,
+        metrics) is told by a string second argument."""
+        if isinstance(shape, str):      # portanet's internal form: Variable(value, name, ...)
+            value, name = initializer, shape
+        else:
+            value, name, backend = _keras_variable_value(initializer, shape, dtype, name,
+                                                         backend)
+            if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+                raise ValueError(f"Variable: aggregation={aggregation!r}; expected 'none', "
+                                 "'mean', 'sum' or 'only_first_replica'")
+            if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+                raise ValueError(f"Variable: synchronization={synchronization!r}; expected "
+                                 "'none', 'on_read', 'on_write' or 'auto'")
+            self.aggregation = aggregation or "none"
+            self._autocast = bool(autocast)
+            self._standalone = True   # not created by a layer: adopted when assigned to one
         self.value = value
         self.name = name
         self.path = name
@@ -316,6 +371,12 @@ class Layer:
         # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
         # dict that may hold some, now or after appends): ``weights`` reads only these.
         object.__setattr__(self, name, value)
+        if isinstance(value, Variable) and value.__dict__.get("_standalone"):
+            # A keras.Variable assigned to a layer is one of its weights (Keras tracks it).
+            value._standalone = False
+            weights = self.__dict__.get("_weights")
+            if weights is not None and not any(v is value for v in weights):
+                weights.append(value)
         if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
             tracked = self.__dict__.get("_tracked_attributes")
             if tracked is None:
@@ -467,6 +528,29 @@ class Layer:
             for layer in _traced.sublayers(self):
                 layer.trainable = value
 
+    # ------------------------------------------------------------------ Keras's saving hooks
+    def _own_saved_variables(self):
+        own = list(self.__dict__.get("_weights", ()))
+        trainable = [v for v in own if getattr(v, "_own_trainable", True)]
+        return trainable + [v for v in own if not getattr(v, "_own_trainable", True)]
+
+    def save_own_variables(self, store):
+        """Keras's hook: ``store["0"], store["1"], ...`` = this layer's own variables
+        (trainable first). ``model.save`` calls a subclass's override (``.keras`` files)."""
+        for i, v in enumerate(self._own_saved_variables()):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        """Keras's hook: assign ``store["0"], store["1"], ...`` to this layer's own
+        variables; the count must match."""
+        own = self._own_saved_variables()
+        if len(store) != len(own):
+            raise ValueError(f"Layer {self.name!r} expected {len(own)} variables, but received "
+                             f"{len(store)} variables during loading. Expected: "
+                             f"{[v.name for v in own]}")
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
+
     def get_weights(self):
         """Host NumPy copies of the weights, in Keras order."""
         return [v.numpy() for v in self.weights]
@@ -594,10 +678,18 @@ class Layer:
                 return inner(dy + g)
         return y, backward, out_mask, extra
 
-    def __call__(self, inputs, training=False, mask=None, **kwargs):
+    def __call__(self, inputs, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
         on arrays it builds the layer if needed and returns the output. The inputs are
-        first checked against ``self.input_spec``, when the layer has one (as Keras)."""
+        first checked against ``self.input_spec``, when the layer has one (as Keras).
+
+        Positional arguments after ``inputs`` bind to ``call``'s parameters as in Keras
+        (``layer(targets, logits)`` for ``call(self, targets, logits)``; see
+        ``traced.bind_positional``); a built-in layer takes ``(inputs, training, mask)``."""
+        if args:
+            inputs, kwargs = _traced.bind_positional(self, inputs, args, kwargs)
+        training = kwargs.pop("training", False)
+        mask = kwargs.pop("mask", None)
         if self.input_spec is not None:
             _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
                                                    self.name)
@@ -713,7 +805,7 @@ class Layer:
         self._maybe_build(_as_shape(shape))
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"  # Keras's form
 
 
 

@@ -114,6 +114,13 @@ class Dense(Layer):
                                  kernel_constraint=kernel_constraint,
                                  bias_constraint=bias_constraint)
 
+    def _own_saved_variables(self):
+        # As Keras's Dense.save_own_variables: the kernel and the bias only (a variable
+        # a subclass adds is not among them).
+        if not self.built:
+            return []
+        return [self.kernel] + ([self.bias] if self.bias is not None else [])
+
     def build(self, input_shape):
         in_dim = input_shape[-1]
         if in_dim is None:

@@ -220,9 +220,15 @@ class Normalization(Layer):
             yield self._to_float(batch)
 
     def _to_float(self, batch):
+        # As Keras's adapt (np.mean / np.var of the array itself): float64 and integer data
+        # give float64 statistics, rounded to the layer's dtype only when stored.
         arr = self.backend.asarray(batch)
-        if not self.xp.isdtype(arr.dtype, "real floating") or arr.dtype != self.backend.dtype(self.dtype):
-            arr = self.xp.astype(arr, self.backend.dtype(self.dtype))
+        xp = self.xp
+        wide = arr.dtype == self.backend.dtype("float64") or xp.isdtype(arr.dtype, "integral") \
+            or arr.dtype == xp.bool
+        target = self.backend.dtype("float64" if wide else self.dtype)
+        if arr.dtype != target:
+            arr = xp.astype(arr, target)
         return arr
 
     def _check_shape(self, x):

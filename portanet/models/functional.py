@@ -222,6 +222,18 @@ class Functional(Model):
         return [tuple(t.shape) for t in self._inputs]
 
     @property
+    def input_shape(self):
+        """Keras's: the inputs' shapes (batch axis first), one tuple for a single input."""
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """Keras's: the outputs' shapes, one tuple for a single output."""
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         if self._input_keys is not None:
             return list(self._input_keys)

@@ -27,8 +27,12 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_layer = None
+        # As Keras: the layers are added first and the model is built once (one functional
+        # graph, one "functional" name taken), not once per layer.
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input_layer is not None and self._layers:
+            self.build(self._input_layer.batch_shape)
 
     def add(self, layer, rebuild=True):
         """Append a layer (or set the input with ``pn.Input``)."""
@@ -100,6 +104,20 @@ class Sequential(Model):
             node = next((n for n in layer._inbound_nodes if n.inputs is x), None)
             x = node.outputs[0] if node is not None else layer(x)
         return x
+
+    @property
+    def input_shape(self):
+        """Keras's: the input's shape (batch axis first), once it is known."""
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
+        return tuple(self._input_layer.batch_shape)
+
+    @property
+    def output_shape(self):
+        """Keras's: the output's shape (batch axis first), once the model is built."""
+        if not self.built or self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
+        return tuple(self._output_shape)
 
     @property
     def inputs(self):
