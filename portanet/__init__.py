@@ -27,10 +27,10 @@ from .initializers import Initializer
 from .models import Model, Sequential
 from .saving import load_model
 
-__all__ = ["__version__", "set_backend", "use_backend", "Input", "Model", "Sequential", "load_model", "ops", "GradientTape",
+__all__ = ["__version__", "set_backend", "use_backend", "Input", "InputSpec", "Model", "Sequential", "load_model", "ops", "GradientTape",
            "activations", "backend", "callbacks", "config", "constraints", "initializers",
            "layers", "losses", "metrics", "optimizers", "regularizers", "utils", "applications", "diagnostics", "distributed", "random",
            "preprocessing", "dtype_policies", "mixed_precision", "DTypePolicy", "FloatDTypePolicy",
            # Keras 3's top-level classes (keras.Variable, keras.Layer, ...)
-           "Variable", "Layer", "InputSpec", "KerasTensor", "Loss", "Metric", "Optimizer",
+           "Variable", "Layer", "KerasTensor", "Loss", "Metric", "Optimizer",
            "Regularizer", "Initializer"]

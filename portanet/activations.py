@@ -3,7 +3,8 @@
 Each activation is a plain function ``f(x, ...)`` a user can call on any backend's array,
 with a gradient attached as ``f.grad(x, y, dy, **kwargs) -> dx`` (y = f(x) is passed so
 most gradients reuse the output). ``apply(activation, x)`` returns ``(y, backward)`` in the
-layer contract's style. A custom activation needs a gradient: ``register(fn, grad)``.
+layer contract's style. A custom activation may register its gradient (``register(fn, grad)``);
+without one it is differentiated by the tape through the ``pn.ops`` it uses.
 """
 
 import functools
@@ -21,37 +22,33 @@ def _xp(x):
     return array_api_compat.array_namespace(x)
 
 
-def _traceable(fn, grad):
-    """``fn`` that also works on traced tensors: called on a Tensor of the recording tape
-    or on a Variable (inside a layer's ``call()`` or a GradientTape), it records one node
-    whose vector-Jacobian product is ``grad``, as Keras's ``keras.activations.relu(x)``
-    is differentiable there. On plain arrays it is ``fn`` itself."""
-
-    @functools.wraps(fn)
-    def activation(x, *args, **kwargs):
-        if not _tape._stack:
-            return fn(x, *args, **kwargs)
-        tape = _tape._stack[-1]
-        if not ((isinstance(x, _tape.Tensor) and x.tape is tape)
-                or isinstance(x, _tape.VariableLike)):
-            return fn(_tape.value_of(x), *args, **kwargs)
-        value = _tape.value_of(x)
-        y = fn(value, *args, **kwargs)
-        out = _tape.Tensor(y, tape)
-        tape.record(fn.__name__, [x], [out],
-                    lambda g: [grad(value, y, _tape.value_of(g), *args, **kwargs)])
-        return out
-
-    activation.grad = grad
-    return activation
-
-
 def _with_grad(grad, *names):
     def deco(fn):
         fn = _traceable(fn, grad)
         _registry.register(fn, *names)
         return fn
     return deco
+
+
+def _traceable(fn, grad):
+    """``fn`` on arrays; on a traced tensor of the recording tape (a ``call()`` layer's
+    ``self.activation(x)``, as Keras's activations are ops) it records one node whose
+    vector-Jacobian product is ``grad``."""
+
+    @functools.wraps(fn)
+    def activation(x, *args, **kwargs):
+        if _tape._stack and isinstance(x, (_tape.Tensor, _tape.VariableLike)):
+            tape = _tape._stack[-1]
+            xv = _tape.value_of(x)
+            y = fn(xv, *args, **kwargs)
+            if isinstance(x, _tape.Tensor) and x.tape is not tape:
+                return y
+            out = _tape.Tensor(y, tape)
+            tape.record(fn.__name__, [x], [out], lambda g: [grad(xv, y, g, *args, **kwargs)])
+            return out
+        return fn(x, *args, **kwargs)
+    activation.grad = grad
+    return activation
 
 
 def register(fn, grad, name=None):
@@ -64,14 +61,35 @@ def register(fn, grad, name=None):
 
 
 def apply(activation, x):
-    """Run an activation and return ``(y, backward)`` with ``backward(dy) -> dx``."""
+    """Run an activation and return ``(y, backward)`` with ``backward(dy) -> dx``.
+
+    A function without a registered gradient (a user's ``def custom_fn(x): return x**2``,
+    as Keras allows) is run on a tape and differentiated through the ``pn.ops`` it uses."""
     if activation is linear:
         return x, _identity
+    if _grad_of(activation) is None:
+        return _apply_traced(activation, x)
     y = activation(x)
     grad = _grad_of(activation)
 
     def backward(dy):
         return grad(x, y, dy)
+    return y, backward
+
+
+def _apply_traced(activation, x):
+    with _tape.Tape() as tape:
+        xt = tape.watch_value(x)
+        yt = activation(xt)
+    if not isinstance(yt, _tape.Tensor):
+        # The output does not depend on x through pn.ops (a constant): no gradient.
+        y = _tape.value_of(yt)
+        return y, lambda dy: _xp(x).zeros_like(x)
+    y = yt.value
+
+    def backward(dy):
+        g = tape.backward([yt], [dy]).get(id(xt))
+        return _xp(x).zeros_like(x) if g is None else g
     return y, backward
 
 
@@ -84,11 +102,7 @@ def _grad_of(activation):
         grad = getattr(activation.func, "grad", None)
         if grad is not None:
             return functools.partial(grad, **activation.keywords)
-    grad = getattr(activation, "grad", None)
-    if grad is None:
-        raise TypeError(f"activation {activation!r} has no gradient: register it with "
-                        "pn.activations.register(fn, grad=lambda x, y, dy: ...)")
-    return grad
+    return getattr(activation, "grad", None)
 
 
 # --------------------------------------------------------------------------- functions

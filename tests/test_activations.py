@@ -200,8 +200,14 @@ def test_custom_activation_and_apply(backend):
     y, back = A.apply(A.get("cube_test"), backend.asarray(np.array([2.0])))
     np.testing.assert_allclose(to_np(backend, y), [8.0])
     np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [12.0])
-    with pytest.raises(TypeError, match="no gradient"):
-        A.apply(lambda x: x, backend.asarray(np.array([1.0])))
+    # Without a registered gradient (Keras allows any function of ops) the tape
+    # differentiates it: d(x**3)/dx = 3x^2, and a constant function has gradient 0.
+    y, back = A.apply(lambda x: x ** 3, backend.asarray(np.array([2.0, -1.0])))
+    np.testing.assert_allclose(to_np(backend, y), [8.0, -1.0])
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0, 2.0])))),
+                               [12.0, 6.0])
+    y, back = A.apply(lambda x: backend.asarray(np.array([5.0])), backend.asarray(np.array([1.0])))
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [0.0])
 
 
 @pytest.mark.parametrize("activation", ["relu6", "elu", "selu", "gelu", "silu", "mish", "hard_sigmoid",
@@ -327,3 +333,24 @@ def test_sigmoid_keeps_relative_accuracy_in_the_tails(backend):
         far = to_np(backend, A.sigmoid(backend.asarray(np.array([-1e4, 1e4], "float32"))))
     np.testing.assert_array_equal(far > 0, [True, True])
     assert far[1] == 1.0 and far[0] < 2e-38
+
+
+def test_activations_called_on_traced_tensors_are_differentiated(backend):
+    # Keras's activations are ops: a call() layer may apply keras.activations.get("softmax")
+    # to its traced output (the intro-for-engineers guide's MyDense). Gradients by hand.
+    x = np.array([[0.5, -1.0, 2.0]])
+    w = np.array([[1.0, 2.0, 3.0]])
+    with pn.GradientTape() as tape:
+        t = tape.watch(backend.from_numpy(x))
+        s = A.get("softmax")(t)
+        loss = pn.ops.sum(s * backend.from_numpy(w))
+    p = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(to_np(backend, s.value if hasattr(s, "value") else s), p,
+                               rtol=1e-6)
+    # d/dx sum(w * softmax(x)) = p * (w - sum(w * p))
+    np.testing.assert_allclose(to_np(backend, tape.gradient(loss, t)),
+                               p * (w - (w * p).sum()), rtol=1e-6)
+    with pn.GradientTape() as tape:
+        t = tape.watch(backend.from_numpy(x))
+        loss = pn.ops.sum(A.relu(t, negative_slope=0.1))
+    np.testing.assert_allclose(to_np(backend, tape.gradient(loss, t)), [[1.0, 0.1, 1.0]])

@@ -568,8 +568,10 @@ def test_stateful_needs_a_static_batch_size_and_round_trips():
 
 
 def test_bad_shapes(backend):
-    layer = L.LSTM(3)
-    with pytest.raises(ValueError, match=r"\(batch, timesteps, features\)"):
+    layer = L.LSTM(3, name="lstm_a")
+    # Keras's InputSpec(ndim=3) check, in Keras's words.
+    with pytest.raises(ValueError, match=r"of layer 'lstm_a' is incompatible with the layer: "
+                                         r"expected ndim=3, found ndim=2"):
         layer(np.zeros((2, 3), "float32"))
     layer = L.LSTM(3)
     with pytest.raises(ValueError, match="initial state of shape"):

@@ -25,6 +25,7 @@ from ..naming import snake_case
 from ..validation import check_positive_int  # noqa: F401 - layers import it from here
 from ..ops import tape as _tape
 from . import traced as _traced
+from . import input_spec as _input_spec
 from . import symbolic
 
 _name_counters = {}
@@ -162,6 +163,38 @@ def _option_catalogue(key):
                     "_regularizer or _constraint)")
 
 
+def _keras_variable_value(initializer, shape, dtype, name, backend):
+    """(device value, name, backend) of ``keras.Variable(initializer, shape, dtype, name)``."""
+    backend = backend or _backend.current()
+    if name is None:
+        name = unique_name("variable")
+    if not isinstance(name, str) or "/" in name:
+        raise ValueError(f"Variable: name={name!r}; expected a string without '/'")
+    if isinstance(initializer, str) or (callable(initializer)
+                                        and not hasattr(initializer, "shape")):
+        if shape is None:
+            raise ValueError(f"Variable: initializer={initializer!r} needs a shape; got shape=None "
+                             "(pass shape=(...) or an initial value)")
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        dtype = dtype or _config.floatx()
+        init = _initializers.get(initializer)
+        return backend.from_numpy(init(dims, dtype=dtype), dtype), name, backend
+    if initializer is None:
+        raise ValueError("Variable: initializer=None; expected an initial value (array, list, "
+                         "number) or an initializer with a shape")
+    value = backend.asarray(_tape.value_of(initializer))
+    if dtype is None and backend.xp.isdtype(value.dtype, "real floating"):
+        dtype = _config.floatx()
+    if dtype is not None:
+        value = backend.xp.astype(value, backend.dtype(dtype))
+    if shape is not None:
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        if tuple(value.shape) != dims:
+            raise ValueError(f"Variable: the initial value has shape {tuple(value.shape)}; "
+                             f"shape={dims} was given")
+    return value, name, backend
+
+
 class Variable(_tape.VariableLike):
     """A weight: its value (a backend array), its gradient and how it is trained.
 
@@ -183,22 +216,33 @@ class Variable(_tape.VariableLike):
     _master = None
     _autocast = True
 
-    def __init__(self, initializer=None, name=None, trainable=True, regularizer=None,
-                 constraint=None, backend=None, shape=None, dtype=None, autocast=True,
-                 aggregation="none", synchronization="auto"):
-        """Also Keras's ``keras.Variable(initializer, shape=None, dtype=None, trainable=True,
-        autocast=True, aggregation="none", synchronization="auto", name=None)``: the
-        initializer is a value (array, list, number) or an initializer (name or callable)
-        called with ``shape`` and ``dtype``; portanet's own code passes ``(array, name)``."""
-        if name is not None and not isinstance(name, str):
-            shape, name = name, None          # Keras's second positional argument is shape
-        backend = backend or _backend.current()
-        self.value = _initial_value(initializer, shape, dtype, backend)
-        name = "variable" if name is None else name
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable=True, autocast=True,
+                 aggregation="none", synchronization="auto", name=None, regularizer=None,
+                 constraint=None, backend=None):
+        """Keras's ``keras.Variable(initializer, shape=None, dtype=None, trainable=True,
+        autocast=True, aggregation="none", synchronization="auto", name=None)``: an
+        initializer (name or object, ``shape`` required) or an initial value (array,
+        list, number; a float value takes ``floatx`` unless ``dtype`` is given). Assigned
+        to a layer attribute it becomes one of the layer's weights, as in Keras.
+        portanet's own form ``Variable(device_array, name, ...)`` (layers' add_weight,
+        metrics) is told by a string second argument."""
+        if isinstance(shape, str):      # portanet's internal form: Variable(value, name, ...)
+            value, name = initializer, shape
+        else:
+            value, name, backend = _keras_variable_value(initializer, shape, dtype, name,
+                                                         backend)
+            if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+                raise ValueError(f"Variable: aggregation={aggregation!r}; expected 'none', "
+                                 "'mean', 'sum' or 'only_first_replica'")
+            if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+                raise ValueError(f"Variable: synchronization={synchronization!r}; expected "
+                                 "'none', 'on_read', 'on_write' or 'auto'")
+            self.aggregation = aggregation or "none"
+            self._autocast = bool(autocast)
+            self._standalone = True   # not created by a layer: adopted when assigned to one
+        self.value = value
         self.name = name
         self.path = name
-        if not autocast:
-            self._autocast = False
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
@@ -317,30 +361,6 @@ def _finished_to_value(loss):
     return loss
 
 
-def _initial_value(initializer, shape, dtype, backend):
-    """A Variable's first value: ``initializer`` itself (an array, a list or a number, cast
-    to ``dtype`` when given) or an initializer (a name or a callable) called with ``shape``."""
-    if isinstance(initializer, str) or (callable(initializer) and not backend.is_array(initializer)
-                                        and not isinstance(initializer, _tape.VariableLike)):
-        if shape is None:
-            raise ValueError(f"Variable: initializer={initializer!r} needs a shape; got shape=None "
-                             "(give shape=(...) or an initial value)")
-        init = _initializers.get(initializer)
-        value = init(tuple(shape), dtype=dtype or _config.floatx())
-        return backend.asarray(value, dtype=dtype or _config.floatx())
-    if initializer is None:
-        raise ValueError("Variable: initializer=None; expected an initial value (array, list, "
-                         "number) or an initializer with a shape")
-    value = _tape.value_of(initializer)
-    if dtype is None and not hasattr(value, "dtype"):
-        host = backend.asarray(value)
-        value = backend.asarray(value, dtype=_config.floatx()) if "float" in str(host.dtype) else host
-    else:
-        value = backend.asarray(value, dtype=dtype)
-    if shape is not None and tuple(value.shape) != tuple(shape):
-        raise ValueError(f"Variable: initial value of shape {tuple(value.shape)}; expected "
-                         f"shape={tuple(shape)}")
-    return value
 
 
 class Layer:
@@ -368,6 +388,8 @@ class Layer:
     # Set to the compute dtype's name when the policy is mixed (compute != variable dtype);
     # None keeps the float32 path untouched.
     _autocast_dtype = None
+    # Keras's Layer.input_spec: an InputSpec (or a list, one per input) that __call__ checks.
+    input_spec = None
     # Layers that Keras runs in float32 under a mixed policy (BatchNormalization: statistics
     # in float32, output cast to the compute dtype) set this True.
     _mixed_precision_float32 = False
@@ -404,13 +426,12 @@ class Layer:
         # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
         # dict that may hold some, now or after appends): ``weights`` reads only these.
         object.__setattr__(self, name, value)
-        if isinstance(value, Variable):
-            # As Keras: a Variable assigned to a layer attribute (self.w = pn.Variable(...))
-            # is one of the layer's weights.
-            own = self.__dict__.get("_weights")
-            if own is not None and not any(v is value for v in own):
-                own.append(value)
-            return
+        if isinstance(value, Variable) and value.__dict__.get("_standalone"):
+            # A keras.Variable assigned to a layer is one of its weights (Keras tracks it).
+            value._standalone = False
+            weights = self.__dict__.get("_weights")
+            if weights is not None and not any(v is value for v in weights):
+                weights.append(value)
         if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
             tracked = self.__dict__.get("_tracked_attributes")
             if tracked is None:
@@ -509,8 +530,8 @@ class Layer:
                        constraint=_constraints.get(constraint), backend=self.backend)
         var.path = f"{self.name}/{name}"
         var._own_trainable = trainable
-        if not autocast:
-            var._autocast = False
+        if not autocast or "float" not in str(dtype):
+            var._autocast = False   # as Keras: a mixed policy casts float variables only
         self._weights.append(var)
         return var
 
@@ -561,6 +582,29 @@ class Layer:
         if "_weights" in self.__dict__:
             for layer in _traced.sublayers(self):
                 layer.trainable = value
+
+    # ------------------------------------------------------------------ Keras's saving hooks
+    def _own_saved_variables(self):
+        own = list(self.__dict__.get("_weights", ()))
+        trainable = [v for v in own if getattr(v, "_own_trainable", True)]
+        return trainable + [v for v in own if not getattr(v, "_own_trainable", True)]
+
+    def save_own_variables(self, store):
+        """Keras's hook: ``store["0"], store["1"], ...`` = this layer's own variables
+        (trainable first). ``model.save`` calls a subclass's override (``.keras`` files)."""
+        for i, v in enumerate(self._own_saved_variables()):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        """Keras's hook: assign ``store["0"], store["1"], ...`` to this layer's own
+        variables; the count must match."""
+        own = self._own_saved_variables()
+        if len(store) != len(own):
+            raise ValueError(f"Layer {self.name!r} expected {len(own)} variables, but received "
+                             f"{len(store)} variables during loading. Expected: "
+                             f"{[v.name for v in own]}")
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
 
     def get_weights(self):
         """Host NumPy copies of the weights, in Keras order."""
@@ -654,17 +698,21 @@ class Layer:
             return takes
         return cached[1]
 
-    def run(self, inputs, training=False, mask=None):
+    def run(self, inputs, training=False, mask=None, **call_kwargs):
         """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
-        ``backward`` then includes the penalty's gradient.
+        ``backward`` then includes the penalty's gradient. ``call_kwargs`` are the call
+        arguments a graph node recorded (the layer's ``_node_call_kwargs``, e.g.
+        ReversibleEmbedding's ``reverse=True``); they go to ``forward`` and ``compute_mask``.
         """
+        if self.backend is None:  # built by a direct build() call that made no weight
+            self.backend = _backend.current()
         if self._forward_takes_mask():
-            y, backward = self.forward(inputs, training=training, mask=mask)
+            y, backward = self.forward(inputs, training=training, mask=mask, **call_kwargs)
         else:
-            y, backward = self.forward(inputs, training=training)
-        out_mask = self.compute_mask(inputs, mask)
+            y, backward = self.forward(inputs, training=training, **call_kwargs)
+        out_mask = self.compute_mask(inputs, mask, **call_kwargs)
         extra = None
         call_extra = self.__dict__.get("_call_extra")
         if call_extra is not None:
@@ -686,9 +734,21 @@ class Layer:
                 return inner(dy + g)
         return y, backward, out_mask, extra
 
-    def __call__(self, inputs, training=False, mask=None, **kwargs):
+    def __call__(self, inputs, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output."""
+        on arrays it builds the layer if needed and returns the output. The inputs are
+        first checked against ``self.input_spec``, when the layer has one (as Keras).
+
+        Positional arguments after ``inputs`` bind to ``call``'s parameters as in Keras
+        (``layer(targets, logits)`` for ``call(self, targets, logits)``; see
+        ``traced.bind_positional``); a built-in layer takes ``(inputs, training, mask)``."""
+        if args:
+            inputs, kwargs = _traced.bind_positional(self, inputs, args, kwargs)
+        training = kwargs.pop("training", False)
+        mask = kwargs.pop("mask", None)
+        if self.input_spec is not None:
+            _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
+                                                   self.name)
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()
@@ -715,6 +775,10 @@ class Layer:
         y, _, out_mask, _ = self.run(arrays, training=training, mask=mask)
         y = set_keras_mask(y, out_mask, backend)
         return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
+
+    def _spec_inputs(self, inputs):
+        """What ``input_spec`` describes: the inputs (a recurrent layer: its sequences)."""
+        return inputs
 
     def _input_dtype(self, a):
         kind = getattr(getattr(a, "dtype", None), "kind", None)
@@ -802,7 +866,7 @@ class Layer:
         self._maybe_build(_as_shape(shape))
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"  # Keras's form
 
 
 
@@ -919,7 +983,7 @@ def _exit_scope(saved, xp):
             v.value = xp.astype(current, old_value.dtype)
 
 
-def _autocast_run(layer, inputs, training=False, mask=None):
+def _autocast_run(layer, inputs, training=False, mask=None, **call_kwargs):
     """``Layer.run`` of a layer under a mixed dtype policy (see above)."""
     backend = layer.backend
     xp = backend.xp
@@ -936,7 +1000,8 @@ def _autocast_run(layer, inputs, training=False, mask=None):
                              if a.dtype != in_dtype and _is_floating(xp, a.dtype) else a)
     saved = _enter_scope(_scope_variables(layer), compute, xp) if in_dtype is compute else ()
     try:
-        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask)
+        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask,
+                                                 **call_kwargs)
     finally:
         if saved:
             _exit_scope(saved, xp)

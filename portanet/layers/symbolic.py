@@ -114,7 +114,7 @@ class Node:
         self.layer = layer
         self.inputs = inputs          # a KerasTensor or a list of them, as the layer took
         self.outputs = outputs        # a list of KerasTensors
-        self.kwargs = kwargs or {}
+        self.kwargs = kwargs or {}   # call arguments the layer's run takes (_node_call_kwargs)
 
     @property
     def input_tensors(self):
@@ -161,18 +161,21 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
     else:
         shapes = inputs.shape
         dtype = inputs.dtype
+    # Call arguments that choose what a call computes (ReversibleEmbedding's reverse=True):
+    # kept in the node (its config's "kwargs") and given to compute_output_shape and run.
+    call_kwargs = {k: kwargs.pop(k) for k in getattr(layer, "_node_call_kwargs", ()) if kwargs.get(k)}
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
     layer._maybe_build(shapes)
     token = CALL_INPUTS.set(inputs)
     try:
-        out_shape = layer.compute_output_shape(shapes)
+        out_shape = layer.compute_output_shape(shapes, **call_kwargs)
     finally:
         CALL_INPUTS.reset(token)
     # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
     compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
     out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)
-    node = Node(layer, inputs, [])
+    node = Node(layer, inputs, [], call_kwargs)
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]
     for i, s in enumerate(shapes_out):

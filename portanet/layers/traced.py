@@ -65,14 +65,93 @@ def call_parameters(layer):
 
 
 def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
-    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them."""
+    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them.
+    A layer first called with several positional tensors (``bind_positional``) gets its
+    list of inputs back as separate arguments."""
     names, var_kw = call_parameters(layer)
     kw = dict(kwargs or {})
     if "training" in names or var_kw:
         kw["training"] = training
     if mask is not None and ("mask" in names or var_kw):
         kw["mask"] = mask
+    if layer.__dict__.get("_keras_positional_inputs") and isinstance(inputs, (list, tuple)):
+        return layer.call(*inputs, *args, **kw)
     return layer.call(inputs, *args, **kw)
+
+
+def _is_tensor_argument(x):
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_is_tensor_argument(e) for e in x)
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _flat(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
+
+
+def bind_positional(layer, inputs, args, kwargs):
+    """Keras's binding of ``layer(inputs, *args, **kwargs)``: ``(inputs, kwargs)``.
+
+    For a ``call()`` layer the extra positional arguments take ``call``'s parameters in
+    order: ``training`` and ``mask`` go to the keywords, and tensors given right after
+    ``inputs`` (``call(self, targets, logits)``) make the layer take a list of inputs, which
+    its ``call`` receives as separate arguments again (and a functional config records as
+    separate ``args``, as Keras). As in Keras, only tensors (or None) may be given
+    positionally: ``layer(x, True)`` is a ValueError (``training=True`` by keyword). A
+    built-in layer takes ``(inputs, training, mask)``."""
+    kwargs = dict(kwargs)
+    cls = type(layer).__name__
+    for value in _flat(args):
+        # Keras's Layer.__call__: "Only input tensors may be passed as positional arguments".
+        if value is not None and not _is_tensor_argument(value):
+            raise ValueError("Only input tensors may be passed as positional arguments. The "
+                             "following argument value should be passed as a keyword argument: "
+                             f"{value!r} (of type {type(value)})")
+    if not uses_call(layer):
+        names = ("training", "mask")
+        if len(args) > len(names):
+            raise TypeError(f"layer {layer.name!r} ({cls}): takes (inputs, training, mask) "
+                            f"positionally; got {1 + len(args)} positional arguments")
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for "
+                                f"argument {name!r}")
+            kwargs[name] = value
+        return inputs, kwargs
+    sig = inspect.signature(layer.call)
+    params = list(sig.parameters.values())
+    positional = [p for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+    var_pos = any(p.kind is p.VAR_POSITIONAL for p in params)
+    tensors = []
+    for i, value in enumerate(args):
+        if i >= len(positional):
+            if var_pos and len(tensors) == i and _is_tensor_argument(value):
+                tensors.append(value)
+                continue
+            raise TypeError(f"layer {layer.name!r} ({cls}): call() takes "
+                            f"{1 + len(positional)} positional arguments; got {1 + len(args)}")
+        name = positional[i].name
+        if name in kwargs:
+            raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for argument "
+                            f"{name!r}")
+        if name not in ("training", "mask") and len(tensors) == i and \
+                _is_tensor_argument(value):
+            tensors.append(value)
+        else:
+            kwargs[name] = value
+    if not tensors:
+        return inputs, kwargs
+    if isinstance(inputs, (list, tuple, dict)):
+        raise TypeError(f"layer {layer.name!r} ({cls}): a nested first argument "
+                        f"({type(inputs).__name__}) together with more positional tensors is "
+                        "not supported; pass the tensors as separate positional arguments")
+    layer._keras_positional_inputs = 1 + len(tensors)
+    return [inputs] + tensors, kwargs
 
 
 def _wrap(tape, x):

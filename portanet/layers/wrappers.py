@@ -10,6 +10,7 @@ from .. import initializers as _initializers
 from ..validation import check_positive_int
 from . import traced as _traced
 from .base import Layer
+from .input_spec import InputSpec
 from .recurrent._helpers import run_inner, serialize_layer
 from .serialization import deserialize
 
@@ -110,14 +111,15 @@ class SpectralNormalization(Wrapper):
         else:
             raise ValueError(f"SpectralNormalization {self.name!r}: {type(self.layer).__name__} "
                              "object has no attribute 'kernel' nor 'embeddings'")
-        # Keras tracks the wrapped kernel as the wrapper's own trainable variable (assigning
-        # a Variable to an attribute does), so it comes first in the weights:
-        # [kernel, vector_u, <the layer's other weights>].
         self.kernel = kernel
         self.kernel_shape = kernel.shape
+        # Keras tracks the wrapped kernel as the wrapper's own trainable variable, so it
+        # comes first in the weights: [kernel, vector_u, <the layer's other weights>].
+        self._weights.append(kernel)
         self.vector_u = self.add_weight(shape=(1, self.kernel_shape[-1]),
                                         initializer=_initializers.TruncatedNormal(stddev=0.02),
                                         trainable=False, name="vector_u")
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
         self.built = True
 
     def _normalize(self, x):

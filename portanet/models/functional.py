@@ -17,8 +17,9 @@ from .. import backend as _backend
 from .. import layers as _layers
 from ..layers.base import keras_node_kwargs
 from ..layers.core import InputLayer
-from ..layers.symbolic import KerasTensor
+from ..layers.symbolic import KerasTensor, Node
 from ..naming import custom_object_scope
+from ..training.inputs import adjusted_shape, rank_adjustment
 from .model import Model
 from .summary import _fmt_shape
 
@@ -87,6 +88,48 @@ def _map_graph(inputs, outputs):
     return order, node_depth, layer_depth
 
 
+def _clone_graph_nodes(inputs, outputs):
+    """Keras's ``clone_graph_nodes``: a new ``Input`` (named ``<tensor name>CLONE``, with the
+    tensor's batch shape and dtype) for every input that is not one, and the nodes between
+    the inputs and the outputs recorded again on it (each layer gets one more inbound node),
+    so the model's graph starts at its inputs and the original graph is left as it was.
+    Returns the new (inputs, outputs)."""
+    mapping = {}
+    new_inputs = []
+    for t in inputs:
+        new = t if t.node.is_input else \
+            InputLayer(batch_shape=t.shape, dtype=t.dtype, name=f"{t.name}CLONE").output
+        mapping[id(t)] = new
+        new_inputs.append(new)
+    # The nodes between, producers first (the walk stops at the inputs).
+    order, done = [], set()
+    stack = [(t.node, False) for t in reversed(outputs) if id(t) not in mapping]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if expanded or node.is_input:
+            done.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for t in reversed(node.input_tensors):
+            if id(t) not in mapping and id(t.node) not in done:
+                stack.append((t.node, False))
+    for node in order:
+        if node.is_input:   # an Input that is not among the inputs: kept (graph disconnected)
+            for t in node.outputs:
+                mapping[id(t)] = t
+            continue
+        args = [mapping[id(t)] for t in node.input_tensors]
+        clone = Node(node.layer, args if node.multi_input else args[0], [], dict(node.kwargs))
+        for t in node.outputs:
+            mapping[id(t)] = KerasTensor(t.shape, t.dtype, name=t.name, node=clone, index=t.index)
+            clone.outputs.append(mapping[id(t)])
+        node.layer._inbound_nodes.append(clone)
+    return new_inputs, [mapping[id(t)] for t in outputs]
+
+
 class Functional(Model):
     """A model given by its symbolic inputs and outputs: ``pn.Model(inputs, outputs)``.
 
@@ -105,6 +148,8 @@ class Functional(Model):
         >>> model = pn.Model([a, b], pn.layers.Dense(1)(x))
     """
 
+    _adjusts_input_rank = True   # Keras's Functional._adjust_input_rank (training/inputs.py)
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         # pn.Model(...) constructs a Functional in Model.__new__, after which Python calls
         # __init__ on it a second time with the same arguments.
@@ -117,12 +162,12 @@ class Functional(Model):
         self._outputs, self._outputs_kind, self._output_keys = _structure(outputs, "outputs")
         _check_tensors(self._inputs, "inputs")
         _check_tensors(self._outputs, "outputs")
-        for t in self._inputs:
-            if not t.node.is_input:
-                raise ValueError(f"Functional: inputs must be tensors returned by pn.Input(...); got the "
-                                 f"output of layer {t.node.layer.name!r}")
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ValueError("Functional: the same input tensor is listed twice in inputs")
+        if not all(t.node.is_input for t in self._inputs):
+            # Inputs that are outputs of layers (e.g. FeatureSpace's encoded features): as
+            # Keras, each becomes a new Input and the graph between is re-recorded on it.
+            self._inputs, self._outputs = _clone_graph_nodes(self._inputs, self._outputs)
         order, node_depth, layer_depth = _map_graph(self._inputs, self._outputs)
         self._nodes = order
         self._node_ids = {id(n) for n in order}
@@ -142,8 +187,8 @@ class Functional(Model):
         for layer in self._layers:
             self._adopt_layer_backend(layer)
         # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
-        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs])
-                      for n in order if not n.is_input]
+        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs],
+                       n.kwargs) for n in order if not n.is_input]
         self._last_masks = None
         self._pending_extra = None
         if not self.trainable:
@@ -175,6 +220,18 @@ class Functional(Model):
     @property
     def input_shapes(self):
         return [tuple(t.shape) for t in self._inputs]
+
+    @property
+    def input_shape(self):
+        """Keras's: the inputs' shapes (batch axis first), one tuple for a single input."""
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """Keras's: the outputs' shapes, one tuple for a single output."""
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def input_names(self):
@@ -228,12 +285,14 @@ class Functional(Model):
         if len(shapes) != len(self._inputs):
             raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s); got "
                              f"{len(shapes)} shape(s): {input_shape}")
+        shapes = [adjusted_shape(s, rank_adjustment(s, t.shape) or 0)
+                  for s, t in zip(shapes, self._inputs)]
         known = {id(t): s for t, s in zip(self._inputs, shapes)}
         for node in self._nodes:
             if node.is_input:
                 continue
             ins = [known[id(t)] for t in node.input_tensors]
-            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0], **node.kwargs)
             outs = out if isinstance(out, list) else [out]
             for t, s in zip(node.outputs, outs):
                 known[id(t)] = tuple(s)
@@ -268,11 +327,21 @@ class Functional(Model):
         if len(xs) != len(self._inputs):
             raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s) "
                              f"{self.input_names}; got {len(xs)}")
+        xs, restore = self._adjust_input_ranks(xs)
+        outs, backward, extras = self._run_graph(xs, training)
+        if restore is not None:
+            inner = backward
+
+            def backward(d_outputs):
+                return restore(inner(d_outputs))
+        return outs, backward, extras
+
+    def _run_graph(self, xs, training):
         values = {id(t): x for t, x in zip(self._inputs, xs)}
         masks = {}
         records = []
         extras = []
-        for layer, in_ids, multi, out_ids in self._exec:
+        for layer, in_ids, multi, out_ids, call_kwargs in self._exec:
             if multi:
                 args = [values[i] for i in in_ids]
                 mask = [masks.get(i) for i in in_ids]
@@ -281,7 +350,7 @@ class Functional(Model):
             else:
                 args = values[in_ids[0]]
                 mask = masks.get(in_ids[0])
-            y, back, out_mask, extra = layer.run(args, training=training, mask=mask)
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, **call_kwargs)
             self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
@@ -386,6 +455,7 @@ class Functional(Model):
                 if node.is_input:
                     continue
                 kwargs = keras_node_kwargs(layer)
+                kwargs.update(node.kwargs)
                 if node.multi_input and getattr(layer, "_keras_positional_inputs", 0):
                     # Keras calls these layers with separate tensors (MultiHeadAttention:
                     # query, value, key; attention_mask by keyword).
@@ -470,7 +540,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
         return isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" or (
             isinstance(arg, list) and bool(arg) and all(is_tensor(a) for a in arg))
 
-    def node_inputs(node_config):
+    def node_inputs(node_config, layer):
         """(args, tensor kwargs) of one call, or None while an input is not produced yet.
         Keras 3 records every positional argument (MultiHeadAttention: query, value) and
         tensors given by keyword (key=...); other recorded kwargs (mask=None,
@@ -486,6 +556,9 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             tensor_kwargs = {k: resolve(v) for k, v in kwargs.items() if is_tensor(v)}
             if any(a is None for a in resolved) or any(v is None for v in tensor_kwargs.values()):
                 return None
+            # Call arguments that choose what the call computes (reverse=True) are replayed.
+            tensor_kwargs.update({k: v for k, v in kwargs.items()
+                                  if k in getattr(layer, "_node_call_kwargs", ()) and not is_tensor(v)})
             return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
@@ -507,7 +580,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             if k > 0 and (name, k - 1) not in done:
                 rest.append((name, layer, k, node_config))
                 continue
-            inputs = node_inputs(node_config)
+            inputs = node_inputs(node_config, layer)
             if inputs is None:
                 rest.append((name, layer, k, node_config))
                 continue

@@ -23,6 +23,8 @@ pre-update outputs. Losses and metrics accumulate on the device; the loop reads 
 back only when it logs (docs/ARCHITECTURE.md, "the hot loop").
 """
 
+import warnings
+
 from .. import callbacks as _callbacks
 from .. import losses as _losses
 from .. import metrics as _metrics
@@ -165,6 +167,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         imported or evaluated (names resolve through portanet's registries)."""
         if not isinstance(config, dict):
             raise TypeError(f"compile_from_config: config={type(config).__name__}; expected a dict")
+        if type(self).compile is not Trainer.compile:
+            # As Keras: a custom compile() has its own arguments; its class should override
+            # get_compile_config/compile_from_config too.
+            warnings.warn("`compile()` was not called as part of model loading because the "
+                          "model's `compile()` method is custom. All subclassed Models that "
+                          "have `compile()` overridden should also override "
+                          "`get_compile_config()` and `compile_from_config(config)`. "
+                          "Alternatively, you can call `compile()` manually after loading.",
+                          stacklevel=2)
+            return
         known = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
                  "steps_per_execution", "jit_compile", "auto_scale_loss")
         unknown = sorted(set(config) - set(known))
@@ -189,6 +201,12 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
     def _overrides(self, method):
         """Whether this model's class replaces the Trainer's step ``method``."""
         return getattr(type(self), method) is not getattr(Trainer, method)
+
+    def _targets_optional(self, step):
+        """Whether fit/evaluate may be called without ``y``: the model overrides ``step``
+        (its data is x alone) or was compiled without a loss (it trains on its
+        ``add_loss`` terms), as Keras."""
+        return self._overrides(step) or getattr(self, "_loss_spec", None) is None
 
     def _no_loss_error(self):
         return ValueError(f"model {self.name!r} has no loss to train on: compile() was called "
@@ -495,13 +513,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             num_steps = steps if num_steps is None else num_steps
         else:
             batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
-            if x is None or y is None:
-                raise ValueError("evaluate: x and y are required")
+            if x is None or (y is None and not self._targets_optional("test_step")):
+                raise ValueError("evaluate: x and y are required (y may be omitted when the "
+                                 "model was compiled without a loss or overrides test_step)")
             xs_raw, ys_raw, n = self._standardize_xy(x, y)
             xs = self._prepare_inputs(xs_raw, stream="auto")
             self._ensure_compiled_outputs()
             ys = self._prepare_targets(ys_raw, self._output_shapes())
             sws = self._sample_weights(sample_weight, None, ys, n)
+            if y is None:   # the model's own losses (add_loss) or a custom test_step
+                ys, sws = [], []
             num_steps = -(-n // batch_size)
         cbl = _callbacks.CallbackList(callbacks, self, {"steps": num_steps, "epochs": 1,
                                       "verbose": verbose}, add_progbar=bool(verbose))

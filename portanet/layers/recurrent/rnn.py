@@ -158,6 +158,11 @@ class RNN(Layer):
             return [out] + [None] * self._state_count
         return out
 
+    def _spec_inputs(self, inputs):
+        # input_spec describes the sequences (Keras checks the call's first argument); the
+        # states given in the list are not part of it.
+        return inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+
     def __call__(self, inputs, initial_state=None, training=False, mask=None, **kwargs):
         """``layer(x)``, ``layer([x, *states])`` or ``layer(x, initial_state=[...])``."""
         if initial_state is not None:

@@ -7,6 +7,7 @@ Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,
 from ... import activations as _activations
 from ._helpers import cell_property
 from .cell_base import _GatedCell
+from ..input_spec import InputSpec
 from .rnn import RNN
 
 __all__ = ["SimpleRNNCell", "SimpleRNN"]
@@ -124,6 +125,7 @@ class SimpleRNN(RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask,
                          activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = [InputSpec(ndim=3)]     # (a list, as Keras's)
 
     def get_config(self):
         config = self._flat_config()
