@@ -224,9 +224,9 @@ def test_normalization_adapt_float64_data_has_keras_float32_values(backend):
     layer = pn.layers.Normalization()
     layer.adapt(data)
     f = np.float32
-    np.testing.assert_array_equal(to_np(backend, layer.mean.value).ravel(),
+    np.testing.assert_array_equal(to_np(backend, layer.mean).ravel(),
                                   [f("0.8"), f("0.9"), f("1.0")])
-    np.testing.assert_array_equal(to_np(backend, layer.variance.value).ravel(),
+    np.testing.assert_array_equal(to_np(backend, layer.variance).ravel(),
                                   [f("0.32666665")] * 3)
     out = to_np(backend, layer(data))
     np.testing.assert_array_equal(out, np.array([[-1.2247449, -1.2247449, -1.2247449],
