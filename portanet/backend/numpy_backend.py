@@ -100,7 +100,7 @@ def _run_split(items, fn, workers):
     pool = _chunk_pool.get(n)
     if pool is None:
         pool = _chunk_pool[n] = concurrent.futures.ThreadPoolExecutor(
-            max_workers=n - 1, thread_name_prefix="portanet-conv",
+            max_workers=n - 1, thread_name_prefix="portanet-split",
             initializer=lambda: local(1))
     bounds = [len(items) * i // n for i in range(n + 1)]
     parts = [items[bounds[i]:bounds[i + 1]] for i in range(n)]
