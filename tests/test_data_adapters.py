@@ -70,10 +70,7 @@ def _assert_same_weights(a, b, atol=1e-12):
 def _no_prefetch_threads():
     deadline = time.time() + 5
     while time.time() < deadline:
-        # (The NumPy backend's persistent CPU work-split pool, "portanet-split", is not a
-        # data thread: it lives as long as the process, as BLAS's own threads.)
-        if not [t for t in threading.enumerate() if t.name.startswith("portanet-")
-                and not t.name.startswith("portanet-split")]:
+        if not [t for t in threading.enumerate() if t.name.startswith("portanet-")]:
             return True
         time.sleep(0.01)
     return False

@@ -170,16 +170,10 @@ POOLS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make,shape", POOLS)
-@pytest.mark.parametrize("workers", [1, 2])
-def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype, workers,
-                                                        monkeypatch):
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
     """Values and gradients equal (exactly) the portable path's, on inputs full of ties
-    (small integers, zeros as after a relu): the first maximum of a window gets dy. With
-    ``workers`` 2 the images are split over two threads (forced for these small inputs)."""
+    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
     from portanet.layers import _windows
-    import portanet.backend.numpy_backend as nb
-    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
-    monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
     x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
     x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
     layer = make()
@@ -270,23 +264,10 @@ def _run_fused(backend, name, fast, fn):
         backend.set_fused(None)
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def row_threads(request, monkeypatch):
-    """Run the row-wise compiled kernels serially, or split over numba's threads even for
-    the tests' small arrays (norm_numba.py's ``*_par`` drivers)."""
-    import portanet.backend.numpy_backend as nb
-    if request.param == "parallel":
-        monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
-    else:
-        monkeypatch.setenv("PORTANET_NUMBA_PARALLEL", "0")
-    return request.param
-
-
 @pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False),
                                           (False, False)])
-def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale,
-                                                       row_threads):
+def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale):
     """LayerNormalization over the last axis with the compiled kernels (norm_numba.py) gives
     the portable path's outputs, input gradient and gamma/beta gradients."""
     shape = (3, 5, 16)
@@ -334,8 +315,7 @@ def test_compiled_layer_norm_is_offered_only_with_numba_on_numpy(backend):
 
 
 @pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
-def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol,
-                                                                         row_threads):
+def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol):
     """MultiHeadAttention's softmax backward through the compiled kernel gives the portable
     path's input and weight gradients (with a padding mask, so masked scores are in it)."""
     layer = pn.layers.MultiHeadAttention(num_heads=2, key_dim=4, dtype=dtype)
@@ -366,7 +346,7 @@ def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backen
                                    rtol=tol, atol=tol)
 
 
-def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng, row_threads):
+def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng):
     """The compiled float32 softmax (its own vectorized exp) against the float64 softmax:
     within 8 float32 ulps of each probability, masked scores (-1e9 added) exactly 0,
     rows holding NaN or inf left to the portable path (None)."""
@@ -396,43 +376,3 @@ def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng, ro
     assert fn(bad) is None
     bad[7, 3] = np.inf
     assert fn(bad) is None
-
-
-@pytest.mark.parametrize("workers", [2, 3])
-def test_batched_matmul_split_over_threads_equals_matmul(backend, rng, monkeypatch, workers):
-    """The attention products with their batch split over threads (NumPy's
-    "batched_matmul", forced on for small arrays) equal ``@`` exactly, transposed views
-    included, and MultiHeadAttention through it equals the portable path."""
-    import portanet.backend.numpy_backend as nb
-    monkeypatch.setattr(nb, "_BATCHED_MIN_FLOPS", 0)
-    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
-    backend.set_fused(None)
-    fn = backend.fused("batched_matmul")
-    if backend.name != "numpy":
-        assert fn is None
-        return
-    a = rng.standard_normal((5, 4, 3)).astype(np.float32)
-    b = rng.standard_normal((5, 6, 3)).astype(np.float32)
-    out = fn(a, np.swapaxes(b, -1, -2))
-    np.testing.assert_array_equal(out, a @ np.swapaxes(b, -1, -2))
-    assert fn(a, b) is None                                       # shapes do not chain
-    assert fn(a.astype(np.float64), np.swapaxes(b, -1, -2)) is None   # mixed dtypes
-    monkeypatch.setattr(nb, "_chunk_workers", lambda: 1)
-    assert fn(a, np.swapaxes(b, -1, -2)) is None                  # one thread: plain @
-    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
-
-    layer = pn.layers.MultiHeadAttention(num_heads=3, key_dim=4, dtype="float64")
-    q = backend.from_numpy(rng.standard_normal((2, 5, 6)))
-    dy = backend.from_numpy(rng.standard_normal((2, 5, 6)))
-    layer._maybe_build([(2, 5, 6), (2, 5, 6)])
-
-    def run():
-        for v in layer.weights:
-            v.grad = None
-        y, back, _, _ = layer.run([q, q], training=True)
-        dq, dv = back(dy)
-        return [y, dq, dv] + [v.grad for v in layer.weights]
-    fast = _run_fused(backend, "batched_matmul", True, run)
-    slow = _run_fused(backend, "batched_matmul", False, run)
-    for x, y in zip(fast, slow):
-        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-13)

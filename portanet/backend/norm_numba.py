@@ -18,13 +18,13 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _layer_norm_forward_rows(x, gamma, beta, eps, y, xhat, inv, lo, hi):
+def layer_norm_forward(x, gamma, beta, eps, y, xhat, inv):
     """x (rows, d) -> y = xhat·gamma + beta, with xhat = (x - mean)·inv and
-    inv = 1/sqrt(var + eps) per row (both kept for the backward pass), for rows lo..hi.
-    gamma/beta: (d,) arrays (ones/zeros when the layer has none)."""
-    d = x.shape[1]
+    inv = 1/sqrt(var + eps) per row (both kept for the backward pass). gamma/beta: (d,)
+    arrays (ones/zeros when the layer has none)."""
+    rows, d = x.shape
     scale = 1.0 / d
-    for i in range(lo, hi):
+    for i in range(rows):
         xr = x[i]
         s = 0.0
         for j in range(d):
@@ -45,15 +45,15 @@ def _layer_norm_forward_rows(x, gamma, beta, eps, y, xhat, inv, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _layer_norm_backward_rows(dy, xhat, inv, gamma, dx, dgamma, dbeta, lo, hi):
-    """dx = inv·(g - mean(g) - xhat·mean(g·xhat)) with g = dy·gamma, per row of lo..hi;
-    dgamma and dbeta (d,) are set to those rows' column sums of dy·xhat and dy."""
-    d = dy.shape[1]
+def layer_norm_backward(dy, xhat, inv, gamma, dx, dgamma, dbeta):
+    """dx = inv·(g - mean(g) - xhat·mean(g·xhat)) with g = dy·gamma, per row; dgamma and
+    dbeta (d,) are set to the column sums of dy·xhat and dy."""
+    rows, d = dy.shape
     scale = 1.0 / d
     for j in range(d):
         dgamma[j] = 0.0
         dbeta[j] = 0.0
-    for i in range(lo, hi):
+    for i in range(rows):
         dr = dy[i]
         hr = xhat[i]
         for j in range(d):
@@ -75,10 +75,10 @@ def _layer_norm_backward_rows(dy, xhat, inv, gamma, dx, dgamma, dbeta, lo, hi):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _softmax_backward_rows(p, dp, ds, lo, hi):
-    """ds = p·(dp - Σ dp·p) per row lo..hi of (rows, d) arrays."""
-    d = p.shape[1]
-    for i in range(lo, hi):
+def softmax_backward(p, dp, ds):
+    """ds = p·(dp - Σ dp·p) per row of (rows, d) arrays."""
+    rows, d = p.shape
+    for i in range(rows):
         pr = p[i]
         gr = dp[i]
         t = 0.0
@@ -96,7 +96,7 @@ _EXP_MIN = np.float32(-87.33)  # below it exp(x) is under float32's smallest nor
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM, error_model="numpy")
-def _softmax_forward_f32_rows(s, p, bits, lo, hi):
+def softmax_forward_f32(s, p, bits):
     """p = exp(s - max) / Σ exp(s - max) per row of float32 (rows, d) arrays.
 
     NumPy's float32 exp is a SIMD loop but numba's is a scalar libm call per value (4x
@@ -104,9 +104,9 @@ def _softmax_forward_f32_rows(s, p, bits, lo, hi):
     degree-6 polynomial, 2^k through the exponent bits, written into ``bits``, an int32
     (d,) scratch read back as float32), which LLVM vectorizes: within a few ulps of the
     exact exp on the range a softmax uses (x <= 0), and exactly 0 below -87.33."""
-    d = s.shape[1]
+    rows, d = s.shape
     scaled = bits.view(np.float32)
-    for i in range(lo, hi):
+    for i in range(rows):
         r = s[i]
         o = p[i]
         m = r[0]
@@ -131,60 +131,3 @@ def _softmax_forward_f32_rows(s, p, bits, lo, hi):
         inv = np.float32(1.0) / t
         for j in range(d):
             o[j] *= inv
-
-
-# ---------------------------------------------------------------------------- drivers
-# Serial: the whole array in one call. Parallel (``parallel=True``, numba's threading
-# layer): the rows split into ``chunks`` ranges run as a prange; the column sums of the
-# layer norm's backward are kept per chunk and added after.
-
-@numba.njit(cache=True, nogil=True)
-def layer_norm_forward(x, gamma, beta, eps, y, xhat, inv):
-    _layer_norm_forward_rows(x, gamma, beta, eps, y, xhat, inv, 0, x.shape[0])
-
-
-@numba.njit(cache=True, nogil=True)
-def layer_norm_backward(dy, xhat, inv, gamma, dx, dgamma, dbeta):
-    _layer_norm_backward_rows(dy, xhat, inv, gamma, dx, dgamma, dbeta, 0, dy.shape[0])
-
-
-@numba.njit(cache=True, nogil=True)
-def softmax_backward(p, dp, ds):
-    _softmax_backward_rows(p, dp, ds, 0, p.shape[0])
-
-
-@numba.njit(cache=True, nogil=True)
-def softmax_forward_f32(s, p, bits):
-    _softmax_forward_f32_rows(s, p, bits[0], 0, s.shape[0])
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def layer_norm_forward_par(x, gamma, beta, eps, y, xhat, inv, chunks):
-    rows = x.shape[0]
-    for c in numba.prange(chunks):
-        _layer_norm_forward_rows(x, gamma, beta, eps, y, xhat, inv,
-                                 c * rows // chunks, (c + 1) * rows // chunks)
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def layer_norm_backward_par(dy, xhat, inv, gamma, dx, dgamma, dbeta, chunks):
-    """dgamma/dbeta: (chunks, d) partial sums, one row per chunk."""
-    rows = dy.shape[0]
-    for c in numba.prange(chunks):
-        _layer_norm_backward_rows(dy, xhat, inv, gamma, dx, dgamma[c], dbeta[c],
-                                  c * rows // chunks, (c + 1) * rows // chunks)
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def softmax_backward_par(p, dp, ds, chunks):
-    rows = p.shape[0]
-    for c in numba.prange(chunks):
-        _softmax_backward_rows(p, dp, ds, c * rows // chunks, (c + 1) * rows // chunks)
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def softmax_forward_f32_par(s, p, bits, chunks):
-    """bits: (chunks, d) int32 scratch, one row per chunk."""
-    rows = s.shape[0]
-    for c in numba.prange(chunks):
-        _softmax_forward_f32_rows(s, p, bits[c], c * rows // chunks, (c + 1) * rows // chunks)

@@ -32,23 +32,6 @@ def masked_softmax(xp, scores, mask, axis=-1, backend=None):
     return p, backward
 
 
-def batched_matmul(backend):
-    """``f(a, b) -> a @ b`` for the attention products: the backend's "batched_matmul" fast
-    path where it takes the arrays (NumPy: the batch split over threads), else ``@``."""
-    fused = backend.fused("batched_matmul") if backend is not None else None
-    if fused is None:
-        return _matmul
-
-    def bmm(a, b):
-        out = fused(a, b)
-        return a @ b if out is None else out
-    return bmm
-
-
-def _matmul(a, b):
-    return a @ b
-
-
 def shape_list(query_shape, value_shape=None, key_shape=None):
     """The attention layers' input shapes as one list ``[query, value(, key)]`` from Keras's
     ``build(query_shape, value_shape, key_shape=None)`` arguments; a list of shapes as the

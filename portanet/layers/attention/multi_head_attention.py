@@ -345,8 +345,7 @@ class MultiHeadAttention(Layer):
         Qf = xp.reshape(Qp, (B, T, self.key_dim))
         Kf = xp.reshape(Kp, (B, S, self.key_dim))
         Vf = xp.reshape(Vp, (B, S, self.value_dim))
-        bmm = _am.batched_matmul(self.backend)
-        scores = bmm(Qf, xp.matrix_transpose(Kf))
+        scores = Qf @ xp.matrix_transpose(Kf)
         scores_shape = bshape + tshape + sshape
         mask_f = None
         if am is not None:
@@ -360,7 +359,7 @@ class MultiHeadAttention(Layer):
         if training and self.dropout > 0:
             drop = self.backend.dropout_mask(tuple(P.shape), self.dropout, dtype=P.dtype)
             Pd = P * drop
-        Of = bmm(Pd, Vf)
+        Of = Pd @ Vf
         O = xp.permute_dims(xp.reshape(Of, bshape + tshape + (self.value_dim,)), inv)
         G = g_back = None
         if self._gate_dense is not None:
@@ -380,14 +379,14 @@ class MultiHeadAttention(Layer):
                 dq_gate = g_back(dO * O)
                 dO = dO * G
             dOf = xp.reshape(xp.permute_dims(dO, perm), (B, T, self.value_dim))
-            dPd = bmm(dOf, xp.matrix_transpose(Vf))
-            dVf = bmm(xp.matrix_transpose(Pd), dOf)
+            dPd = dOf @ xp.matrix_transpose(Vf)
+            dVf = xp.matrix_transpose(Pd) @ dOf
             dP = dPd if drop is None else dPd * drop
             if d_scores is not None:
                 dP = dP + xp.reshape(d_scores, (B, T, S))
             dS = softmax_back(dP)
-            dQf = bmm(dS, Kf)
-            dKf = bmm(xp.matrix_transpose(dS), Qf)
+            dQf = dS @ Kf
+            dKf = xp.matrix_transpose(dS) @ Qf
             dQ = xp.permute_dims(xp.reshape(dQf, bshape + tshape + (self.key_dim,)), inv) * c
             dK = xp.permute_dims(xp.reshape(dKf, bshape + sshape + (self.key_dim,)), inv)
             dV = xp.permute_dims(xp.reshape(dVf, bshape + sshape + (self.value_dim,)), inv)
