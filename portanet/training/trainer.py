@@ -190,6 +190,12 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         """Whether this model's class replaces the Trainer's step ``method``."""
         return getattr(type(self), method) is not getattr(Trainer, method)
 
+    def _targets_optional(self, step):
+        """Whether fit/evaluate may run without targets, as in Keras: the model overrides
+        ``step`` (``"train_step"`` or ``"test_step"``), or it was compiled without a loss, so
+        its objective is what its layers add with ``add_loss``."""
+        return self._overrides(step) or self._loss_spec is None
+
     def _no_loss_error(self):
         return ValueError(f"model {self.name!r} has no loss to train on: compile() was called "
                           "without a loss and the model added none with add_loss() in its "
@@ -495,13 +501,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             num_steps = steps if num_steps is None else num_steps
         else:
             batch_size = check_positive_int(32 if batch_size is None else batch_size, "batch_size")
-            if x is None or y is None:
-                raise ValueError("evaluate: x and y are required")
+            if x is None or (y is None and not self._targets_optional("test_step")):
+                raise ValueError("evaluate: x and y are required (y may be omitted when the "
+                                 "model was compiled without a loss or overrides test_step)")
             xs_raw, ys_raw, n = self._standardize_xy(x, y)
             xs = self._prepare_inputs(xs_raw, stream="auto")
             self._ensure_compiled_outputs()
             ys = self._prepare_targets(ys_raw, self._output_shapes())
             sws = self._sample_weights(sample_weight, None, ys, n)
+            if y is None:  # evaluate(x): the objective is the model's own add_loss terms
+                ys, sws = [], []
             num_steps = -(-n // batch_size)
         cbl = _callbacks.CallbackList(callbacks, self, {"steps": num_steps, "epochs": 1,
                                       "verbose": verbose}, add_progbar=bool(verbose))
