@@ -46,3 +46,84 @@ def test_targets_stay_required_when_a_loss_is_compiled(backend):
         model.fit(x, verbose=0)
     with pytest.raises(ValueError, match="evaluate: x and y are required"):
         model.evaluate(x, verbose=0)
+
+
+def _ops_model():
+    a = pn.Input((3,), name="a")
+    b = pn.Input((3,), name="b")
+    h = pn.layers.Dense(3, kernel_initializer="ones", name="d")(a)
+    s = h * 2.0 + b
+    out = ops.mean(s, axis=-1, keepdims=True) - a[:, :1] + (-b[:, 1:2]) ** 2
+    return pn.Model([a, b], out)
+
+
+_X1 = np.array([[1., 2., 3.], [0., -1., 2.]], "float32")
+_X2 = np.array([[0.5, 1., -1.], [2., 0., 1.]], "float32")
+
+
+def test_operators_and_ops_on_symbolic_tensors_build_keras_operations(backend):
+    # timeseries_classification_transformer.py: `res = x + inputs` on KerasTensors.
+    # Names, order, outputs and the SGD step are Keras 3.15.1's for the same model.
+    model = _ops_model()
+    assert [layer.name for layer in model.layers] == ["a", "d", "b"]   # ops are not layers
+    assert [(op.name, type(op).__name__) for op in model._layers] == [
+        ("a", "InputLayer"), ("d", "Dense"), ("multiply", "Multiply"), ("b", "InputLayer"),
+        ("add", "Add"), ("get_item_1", "GetItem"), ("mean", "Mean"), ("get_item", "GetItem"),
+        ("negative", "Negative"), ("subtract", "Subtract"), ("power", "Power"), ("add_1", "Add")]
+    # row 0: h = 6, s = [12.5, 13, 11], mean 12.1667, - a0 (1) + (-1)^2 -> 12.1667
+    np.testing.assert_allclose(model.predict([_X1, _X2], verbose=0), [[12.166667], [3.0]], rtol=1e-6)
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    model.fit([_X1, _X2], np.zeros((2, 1)), batch_size=2, epochs=1, verbose=0)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(kernel, np.repeat([[0.188888818], [-0.42222235], [-1.8333336]], 3, 1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(bias, [-1.0111111] * 3, rtol=1e-6)
+    assert ops.shape(pn.Input((4, 2))) == (None, 4, 2)
+
+
+def test_symbolic_operations_are_written_and_read_as_keras_writes_them(backend):
+    model = _ops_model()
+    layers = model.get_config()["layers"]
+    assert layers[2] == {  # as Keras 3.15.1 writes it
+        "module": "keras.src.ops.numpy", "class_name": "Multiply", "config": {"name": "multiply"},
+        "registered_name": "Multiply", "name": "multiply", "inbound_nodes": [{"args": [
+            {"class_name": "__keras_tensor__", "config": {"shape": [None, 3], "dtype": "float32",
+                                                          "keras_history": ["d", 0, 0]}}, 2.0],
+            "kwargs": {}}]}
+    get_item = next(e for e in layers if e["name"] == "get_item_1")
+    assert get_item["inbound_nodes"][0]["args"][1] == [
+        {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}},
+        {"class_name": "__slice__", "config": {"start": 1, "stop": 2, "step": None}}]
+    rebuilt = pn.Model.from_config(model.get_config())
+    assert [op.name for op in rebuilt._layers] == [op.name for op in model._layers]
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt.predict([_X1, _X2], verbose=0), [[12.166667], [3.0]], rtol=1e-6)
+
+
+def test_keras_operation_entries_with_arguments_in_their_config_load(backend):
+    # Keras writes ops.mean(x, axis=-1, keepdims=True) with axis/keepdims in the config.
+    tensor = {"class_name": "__keras_tensor__",
+              "config": {"shape": [None, 3], "dtype": "float32", "keras_history": ["a", 0, 0]}}
+    config = {"name": "m", "trainable": True, "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+         "config": {"batch_shape": [None, 3], "dtype": "float32", "sparse": False, "name": "a"},
+         "name": "a", "inbound_nodes": []},
+        {"module": "keras.src.ops.numpy", "class_name": "Mean", "registered_name": "Mean",
+         "config": {"name": "mean", "axis": -1, "keepdims": True}, "name": "mean",
+         "inbound_nodes": [{"args": [tensor], "kwargs": {}}]}],
+        "input_layers": [["a", 0, 0]], "output_layers": [["mean", 0, 0]]}
+    model = pn.Model.from_config(config)
+    assert model.outputs[0].shape == (None, 1)
+    np.testing.assert_allclose(model.predict(_X1, verbose=0), [[2.0], [1 / 3]], rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown operation 'GradientTape'"):
+        pn.Model.from_config({**config, "layers": [config["layers"][0], {
+            **config["layers"][1], "class_name": "GradientTape"}]})
+
+
+def test_multi_head_attention_takes_the_names_of_its_keras_sub_layers(backend):
+    # Keras's MultiHeadAttention.build makes a Softmax and a Dropout: the next Dropout made
+    # is "dropout_1" (the transformer examples' summaries show it).
+    query = pn.Input((4, 2))
+    pn.layers.MultiHeadAttention(num_heads=2, key_dim=2)(query, query)
+    assert pn.layers.Dropout(0.1).name == "dropout_1"
+    assert pn.layers.Softmax().name == "softmax_1"

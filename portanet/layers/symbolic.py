@@ -5,6 +5,8 @@ Calling a layer on a ``KerasTensor`` builds the layer for that shape and records
 these nodes back from its outputs to find the graph it runs.
 """
 
+from .. import ops as _ops_module
+
 
 class KerasTensor:
     """A placeholder with a shape (batch axis first, None for unknown) and a dtype."""
@@ -30,6 +32,83 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
+
+    # Operators build op nodes, as Keras 3's KerasTensor (``x + y`` is ``ops.add(x, y)``);
+    # portanet.layers.op_layer handles ops on symbolic tensors. == and != stay identity.
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().true_divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().mod(self, other)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().absolute(self)
+
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    def __getitem__(self, key):
+        return _ops().get_item(self, key)
+
+    __hash__ = object.__hash__
+
+
+def _ops():
+    return _ops_module
 
 
 class Node:

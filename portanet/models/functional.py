@@ -16,6 +16,7 @@ through ``Variable.add_grad``, so sharing needs nothing special.
 from .. import backend as _backend
 from .. import layers as _layers
 from ..layers.base import keras_node_kwargs
+from ..layers import op_layer as _op_layer
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
 from ..naming import custom_object_scope
@@ -170,7 +171,8 @@ class Functional(Model):
 
     @property
     def layers(self):
-        return list(self._layers)
+        # As Keras: the ops applied to symbolic tensors (x + y) are operations, not layers.
+        return [layer for layer in self._layers if not getattr(layer, "_is_op_layer", False)]
 
     @property
     def input_shapes(self):
@@ -379,6 +381,11 @@ class Functional(Model):
         output tensors as [layer name, node index, tensor index]."""
         layer_configs = []
         for layer in self._layers:
+            if getattr(layer, "_is_op_layer", False):     # x + y: an operation, as Keras writes it
+                node = self._model_nodes(layer)[0]
+                layer_configs.append(layer.keras_entry(
+                    [self._tensor_config(t) for t in node.input_tensors]))
+                continue
             entry = _layers.serialize(layer)
             entry["name"] = layer.name
             inbound = []
@@ -435,8 +442,12 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict):
             raise ValueError(f"Functional.from_config: a layer entry must be a dict; got {entry!r}")
-        # The whole entry (module, registered_name, build_config) but the graph keys.
-        layer = make_layer({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")})
+        if _op_layer.is_op_entry(entry):
+            # An operation (x + y, ops.mean(...)): replayed by calling the op on its tensors.
+            layer = _OpReplay(entry)
+        else:
+            # The whole entry (module, registered_name, build_config) but the graph keys.
+            layer = make_layer({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")})
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"Functional.from_config: layer name {name!r} appears twice")
@@ -470,11 +481,24 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
         return isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" or (
             isinstance(arg, list) and bool(arg) and all(is_tensor(a) for a in arg))
 
-    def node_inputs(node_config):
+    def node_inputs(node_config, layer=None):
         """(args, tensor kwargs) of one call, or None while an input is not produced yet.
         Keras 3 records every positional argument (MultiHeadAttention: query, value) and
         tensors given by keyword (key=...); other recorded kwargs (mask=None,
         training=False) are the call's defaults and are not replayed."""
+        if isinstance(node_config, dict) and isinstance(layer, _OpReplay):
+            args = node_config.get("args") or []
+            kwargs = node_config.get("kwargs") or {}
+            missing = []
+
+            def tensor(arg):
+                t = resolve(arg)
+                if t is None:
+                    missing.append(arg)
+                return t
+            args = [_op_layer.decode_argument(a, tensor) for a in args]
+            kwargs = {k: _op_layer.decode_argument(v, tensor) for k, v in kwargs.items()}
+            return None if missing else (args, kwargs)
         if isinstance(node_config, dict):
             args = node_config.get("args")
             if not isinstance(args, list) or not args:
@@ -507,7 +531,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             if k > 0 and (name, k - 1) not in done:
                 rest.append((name, layer, k, node_config))
                 continue
-            inputs = node_inputs(node_config)
+            inputs = node_inputs(node_config, layer)
             if inputs is None:
                 rest.append((name, layer, k, node_config))
                 continue
@@ -544,6 +568,26 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
 
 
+class _OpReplay:
+    """An operation entry of a functional config (Keras's ``x + y`` nodes): calling it on
+    the rebuilt tensors runs the portanet op, which records an OpLayer with the entry's name."""
+
+    def __init__(self, entry):
+        self.name = entry.get("name")
+        self.op_name, self.fn, self.extra = _op_layer.op_function(entry)
+
+    def __call__(self, *args, **kwargs):
+        if self.op_name == "get_item" and len(args) == 2 and isinstance(args[1], list):
+            args = [args[0], tuple(args[1])]      # the key Keras wrote as a list
+        out = self.fn(*args, **{**self.extra, **kwargs})
+        first = out[0] if isinstance(out, (list, tuple)) else out
+        if not isinstance(first, KerasTensor):
+            raise ValueError(f"Functional.from_config: operation {self.name!r} (ops.{self.op_name}) "
+                             "did not take a symbolic tensor")
+        first.node.layer.name = self.name
+        return list(out) if isinstance(out, (list, tuple)) else out
+
+
 def clone_functional(model, clone_function=None, input_tensors=None):
     """A functional model with the same graph, each layer replaced by ``clone_function(layer)``."""
     mapping = {}
@@ -559,7 +603,7 @@ def clone_functional(model, clone_function=None, input_tensors=None):
         input_by_name = {t.node.layer.name: g for t, g in zip(model.inputs, given_inputs)}
     else:
         input_by_name = {}
-    entry_names = iter([e["name"] for e in config["layers"]])
+    entry_names = iter([e["name"] for e in config["layers"] if not _op_layer.is_op_entry(e)])
 
     def make_layer(entry):
         name = next(entry_names)

@@ -44,6 +44,10 @@ from . import core_extra as _core_extra
 ALL = sorted(set().union(*(m.__all__ for m in (_array, _core, _creation, _linalg, _math, _nn,
                                           _numpy_extra, _linalg_extra, _signal, _core_extra))))
 
+# Each public op also takes symbolic tensors (pn.Input): it then records a graph node.
+from .symbolic_hook import wrap_namespace as _wrap_namespace  # noqa: E402
+_wrap_namespace(globals(), ALL)
+
 # keras.ops.numpy: the numpy-style functions as one namespace (``ops.numpy.abs``...).
 import types as _types
 
