@@ -127,3 +127,90 @@ def test_multi_head_attention_takes_the_names_of_its_keras_sub_layers(backend):
     pn.layers.MultiHeadAttention(num_heads=2, key_dim=2)(query, query)
     assert pn.layers.Dropout(0.1).name == "dropout_1"
     assert pn.layers.Softmax().name == "softmax_1"
+
+
+class _Scale(pn.layers.Layer):
+    """call() takes a second tensor and a constant besides its inputs (an endpoint layer)."""
+
+    def call(self, a, b, factor=1.0):
+        self.add_loss(ops.mean(a * b))
+        return a * factor + b
+
+
+_XS = np.array([[1., 2., 0.], [0., 1., -1.]], "float32")
+_TS = np.array([[1.], [-2.]], "float32")
+
+
+def _two_tensor_model():
+    x = pn.Input((3,), name="x")
+    t = pn.Input((1,), name="t")
+    logits = pn.layers.Dense(1, kernel_initializer="ones", name="lg")(x)
+    h = pn.layers.Dense(1, kernel_initializer="ones", name="h")(t)
+    return pn.Model([x, t], _Scale(name="scale")(logits, h, factor=2.0))
+
+
+def test_call_arguments_besides_the_inputs_are_graph_inputs_with_gradients(backend):
+    # endpoint_layer_pattern.py: LogisticEndpoint()(logits, targets, sample_weight).
+    # Outputs and the weights after one SGD step are Keras 3.15.1's (mse + the add_loss
+    # term; the gradient reaches layer h through the second argument).
+    model = _two_tensor_model()
+    assert [t.node.layer.name for t in model.get_layer("scale")._inbound_nodes[0].input_tensors] \
+        == ["lg", "h"]
+    np.testing.assert_allclose(model.predict([_XS, _TS], verbose=0), [[7.0], [-2.0]])
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    model.fit([_XS, _TS], np.zeros((2, 1)), batch_size=2, verbose=0)
+    expected = [[[-0.45], [-1.4], [0.5]], [-0.95], [[-0.25]], [-0.65]]
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_call_arguments_besides_the_inputs_round_trip_through_the_config(backend):
+    model = _two_tensor_model()
+    node = model.get_config()["layers"][-1]["inbound_nodes"][0]
+    assert node["kwargs"]["factor"] == 2.0
+    assert node["kwargs"]["b"]["config"]["keras_history"] == ["h", 0, 0]
+    rebuilt = pn.Model.from_config(model.get_config(), custom_objects={"_Scale": _Scale})
+    np.testing.assert_allclose(rebuilt.predict([_XS, _TS], verbose=0), [[7.0], [-2.0]])
+    # Keras writes positional tensors in "args": they bind to call()'s parameters in order.
+    config = model.get_config()
+    entry = config["layers"][-1]["inbound_nodes"][0]
+    entry["args"].append(entry["kwargs"].pop("b"))
+    rebuilt = pn.Model.from_config(config, custom_objects={"_Scale": _Scale})
+    np.testing.assert_allclose(rebuilt.predict([_XS, _TS], verbose=0), [[7.0], [-2.0]])
+
+
+def test_layer_call_binds_arguments_as_keras(backend):
+    layer = _Scale()
+    a, b = np.ones((2, 1), "float32"), np.full((2, 1), 3.0, "float32")
+    np.testing.assert_allclose(layer(a, b, 2.0), [[5.0], [5.0]])
+    np.testing.assert_allclose(layer(a=a, b=b), [[4.0], [4.0]])       # inputs by name
+    with pytest.raises(TypeError, match=r"call\(\) takes 2 argument\(s\) after the inputs "
+                                        r"\['b', 'factor'\]; got 3"):
+        layer(a, b, 2.0, 4.0)
+    with pytest.raises(TypeError, match="called without inputs; expected them as the first "
+                                        "argument or as a="):
+        layer(b=b)
+
+
+class _DictModel(pn.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = pn.layers.Dense(1, kernel_initializer="ones")
+
+    def call(self, inputs):
+        return self.dense(inputs["a"]) * inputs["b"]
+
+
+def test_a_subclassed_model_takes_a_dict_of_inputs(backend):
+    # endpoint_layer_pattern.py's LogReg: model.fit(data) with data a dict read in call().
+    # Weights and predictions after one SGD step are Keras 3.15.1's.
+    model = _DictModel()
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    data = {"b": np.array([[2.], [1.]], "float32"), "a": _XS}
+    model.fit(data, np.ones((2, 1)), batch_size=2, verbose=0)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(kernel, [[0.0], [-0.9], [0.9]], atol=1e-6)
+    np.testing.assert_allclose(bias, [-0.9], rtol=1e-6)
+    np.testing.assert_allclose(model.predict(data, verbose=0), [[-5.4], [-2.7]], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"missing input\(s\) \['b'\]"):
+        model.predict({"a": _XS}, verbose=0)

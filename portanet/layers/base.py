@@ -26,6 +26,32 @@ from . import traced as _traced
 from . import symbolic
 
 _name_counters = {}
+_NO_INPUTS = object()   # Layer.__call__ without a positional input (given by name)
+
+
+def _bind_call_arguments(layer, inputs, args, kwargs):
+    """(inputs, kwargs) of ``layer(inputs, *args, **kwargs)`` with the positional ``args``
+    named after ``call()``'s parameters (``training``, ``mask`` for a built-in layer), and
+    ``inputs`` taken from kwargs by call's first parameter name when not given."""
+    if _traced.uses_call(layer):
+        names = _traced.positional_call_parameters(layer)
+    else:
+        names = ("inputs", "training", "mask")
+    kwargs = dict(kwargs)
+    if inputs is _NO_INPUTS:
+        if names[0] not in kwargs:
+            raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) was called without "
+                            f"inputs; expected them as the first argument or as {names[0]}=...")
+        inputs = kwargs.pop(names[0])
+    if len(args) > len(names) - 1:
+        raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}): call() takes "
+                        f"{len(names) - 1} argument(s) after the inputs {list(names[1:])}; got "
+                        f"{len(args)} more positional argument(s)")
+    for name, value in zip(names[1:], args):
+        if name in kwargs:
+            raise TypeError(f"layer {layer.name!r}: got two values for argument {name!r}")
+        kwargs[name] = value
+    return inputs, kwargs
 
 
 def unique_name(base):
@@ -555,13 +581,18 @@ class Layer:
             return takes
         return cached[1]
 
-    def run(self, inputs, training=False, mask=None):
+    def run(self, inputs, training=False, mask=None, kwargs=None):
         """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
-        ``backward`` then includes the penalty's gradient.
+        ``backward`` then includes the penalty's gradient. ``kwargs``: arguments of a
+        ``call()`` layer besides its inputs (a functional node's ``targets=...``); then
+        ``backward`` returns ``(d_inputs, {name: d_argument})`` (see ``traced_forward``).
         """
-        if self._forward_takes_mask():
+        if kwargs:
+            y, backward = _traced.traced_forward(self, inputs, (), training=training, mask=mask,
+                                                 kwargs=kwargs, grad_kwargs=True)
+        elif self._forward_takes_mask():
             y, backward = self.forward(inputs, training=training, mask=mask)
         else:
             y, backward = self.forward(inputs, training=training)
@@ -587,9 +618,18 @@ class Layer:
                 return inner(dy + g)
         return y, backward, out_mask, extra
 
-    def __call__(self, inputs, training=False, mask=None, **kwargs):
+    def __call__(self, inputs=_NO_INPUTS, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output."""
+        on arrays it builds the layer if needed and returns the output.
+
+        As Keras, arguments after ``inputs`` bind to ``call()``'s parameters in order
+        (``endpoint(logits, targets, sample_weight)``), ``inputs`` may be given by the name
+        of call's first parameter (``endpoint(logits=...)``); a built-in layer takes
+        ``training`` and ``mask``."""
+        if args or inputs is _NO_INPUTS:
+            inputs, kwargs = _bind_call_arguments(self, inputs, args, kwargs)
+        training = kwargs.pop("training", False)
+        mask = kwargs.pop("mask", None)
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
         tape = _tape.current_tape()

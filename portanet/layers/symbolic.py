@@ -6,6 +6,7 @@ these nodes back from its outputs to find the graph it runs.
 """
 
 from .. import ops as _ops_module
+from . import traced as _traced
 
 
 class KerasTensor:
@@ -122,7 +123,18 @@ class Node:
 
     @property
     def input_tensors(self):
+        """Every symbolic tensor the call took: the inputs, then those given as arguments
+        of ``call()`` (``targets=...``), as Keras's ``Node.input_tensors``."""
+        return self.primary_tensors + self.kwarg_tensors
+
+    @property
+    def primary_tensors(self):
+        """The tensors of the ``inputs`` argument."""
         return list(self.inputs) if isinstance(self.inputs, (list, tuple)) else [self.inputs]
+
+    @property
+    def kwarg_tensors(self):
+        return [v for v in self.kwargs.values() if isinstance(v, KerasTensor)]
 
     @property
     def is_input(self):
@@ -166,16 +178,41 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
         shapes = inputs.shape
         dtype = inputs.dtype
     if kwargs:
-        raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+        _check_call_kwargs(layer, kwargs)
     layer._maybe_build(shapes)
-    out_shape = layer.compute_output_shape(shapes)
+    if kwargs and not _own_output_shape(layer):
+        # call() takes more than its inputs (an endpoint layer's targets): probe it with all.
+        out_shape = _traced.infer_output_shape(layer, shapes, kwargs)
+    else:
+        out_shape = layer.compute_output_shape(shapes)
     # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
     compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
     out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)
-    node = Node(layer, inputs, [])
+    node = Node(layer, inputs, [], kwargs)
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]
     for i, s in enumerate(shapes_out):
         node.outputs.append(KerasTensor(s, out_dtype, name=layer.name, node=node, index=i))
     layer._inbound_nodes.append(node)
     return node.outputs if multi else node.outputs[0]
+
+
+def _check_call_kwargs(layer, kwargs):
+    """Arguments of a functional call besides the inputs: a ``call()`` layer takes them
+    (symbolic tensors become inputs of the node; other values are passed as given)."""
+    if not _traced.uses_call(layer):
+        raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+    for name, value in kwargs.items():
+        if isinstance(value, (list, tuple, dict)) and is_symbolic(value):
+            raise TypeError(f"layer {layer.name!r}: argument {name}= holds a list of symbolic "
+                            "tensors; pass each tensor as its own argument")
+
+
+def _own_output_shape(layer):
+    """Whether the layer's class defines compute_output_shape (Layer's is not counted)."""
+    for klass in type(layer).__mro__:
+        if "_is_layer_base" in klass.__dict__:
+            return False
+        if "compute_output_shape" in klass.__dict__:
+            return True
+    return False

@@ -58,6 +58,19 @@ def call_parameters(layer):
     return cached
 
 
+def positional_call_parameters(layer):
+    """The names of ``call()``'s parameters that can be given by position (inputs first),
+    cached per class."""
+    cls = type(layer)
+    cached = cls.__dict__.get("_call_positional_cache")
+    if cached is None:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        cached = tuple(p.name for p in inspect.signature(layer.call).parameters.values()
+                       if p.kind in kinds)
+        cls._call_positional_cache = cached
+    return cached
+
+
 def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
     """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them."""
     names, var_kw = call_parameters(layer)
@@ -72,6 +85,8 @@ def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
 def _wrap(tape, x):
     if isinstance(x, (list, tuple)):
         return [_wrap(tape, e) for e in x]
+    if isinstance(x, dict):       # a subclassed model's dict input
+        return {k: _wrap(tape, v) for k, v in x.items()}
     return _tape.Tensor(x, tape)
 
 
@@ -81,6 +96,8 @@ def _flatten(x):
         for e in x:
             out.extend(_flatten(e))
         return out
+    if isinstance(x, dict):
+        return _flatten(list(x.values()))
     return [x]
 
 
@@ -104,13 +121,17 @@ def _zeros_for(x, like_xp=None):
     return xp.zeros_like(x)
 
 
-def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=None):
+def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=None,
+                   grad_kwargs=False):
     """The generated ``forward`` of a ``call()`` layer: ``(outputs, backward)``.
 
     With extra positional tensor arguments (a recurrent cell's states), returns
     ``((output, new_states), backward)`` and ``backward(d_output, d_new_states)`` returns
     ``(d_inputs, d_states)``. Losses added with ``add_loss`` during the call are part of
     the objective: ``backward`` adds their gradient and ``layer._call_extra`` holds their sum.
+    With ``grad_kwargs`` (a functional node whose call took tensors besides its inputs),
+    the array values of ``kwargs`` are traced too and ``backward`` returns
+    ``(d_inputs, {name: d_argument})``.
     """
     tape = _tape.Tape()
     clear_losses(layer)
@@ -120,6 +141,11 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
     with tape:
         xs = _wrap(None if constant_input else tape, inputs)
         extra = [_wrap(tape, a) for a in args]
+        kw_names = [k for k, v in (kwargs or {}).items() if hasattr(v, "shape")] if grad_kwargs else []
+        if kw_names:
+            kwargs = dict(kwargs)
+            for k in kw_names:
+                kwargs[k] = _tape.Tensor(kwargs[k], tape)
         out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
     _check_output(layer, out)
     losses = collect_losses(layer)
@@ -141,15 +167,18 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
                 seeds.append(seed if scale is None else seed * scale)
         grads = tape.backward(targets, seeds)
         tape.accumulate(grads)
+        if grad_kwargs:
+            d_kwargs = {k: grads.get(id(kwargs[k])) for k in kw_names}
+            d_kwargs = {k: _zeros_for(kwargs[k].value) if g is None else g for k, g in d_kwargs.items()}
         if constant_input:
-            return None
+            return (None, d_kwargs) if grad_kwargs else None
         d_in = [grads.get(id(t)) for t in in_flat]
         d_in = [_zeros_for(t.value) if g is None else g for t, g in zip(in_flat, d_in)]
         rebuilt = _rebuild([xs] + [list(extra)], d_in)
         d_inputs = rebuilt[0]
         if args:
             return d_inputs, rebuilt[1][0] if len(args) == 1 else rebuilt[1]
-        return d_inputs
+        return (d_inputs, d_kwargs) if grad_kwargs else d_inputs
     return _values(out), backward
 
 
@@ -159,6 +188,8 @@ def _rebuild(structure, flat):
     def build(s):
         if isinstance(s, (list, tuple)):
             return [build(e) for e in s]
+        if isinstance(s, dict):
+            return {k: build(v) for k, v in s.items()}
         return next(it)
     return build(structure)
 
@@ -285,23 +316,32 @@ def _shapes(values):
 
 
 # ----------------------------------------------------------------- output shapes
-def infer_output_shape(layer, input_shape):
+def infer_output_shape(layer, input_shape, kwargs=None):
     """Cached per input shape: see ``_probe_output_shape``."""
-    key = repr(input_shape)
+    key = repr(input_shape) if not kwargs else repr((input_shape, sorted(
+        (k, getattr(v, "shape", None), getattr(v, "dtype", None), None if hasattr(v, "shape") else
+         repr(v)) for k, v in kwargs.items())))
     cache = layer.__dict__.setdefault("_output_shape_cache", {})
     if key not in cache:
-        cache[key] = _probe_output_shape(layer, input_shape)
+        cache[key] = _probe_output_shape(layer, input_shape, kwargs)
     return cache[key]
 
 
-def _probe_output_shape(layer, input_shape):
+def _probe_output_shape(layer, input_shape, kwargs=None):
     """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
     ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
-    whose length follows the probe is reported as None), as Keras's compute_output_spec."""
+    whose length follows the probe is reported as None), as Keras's compute_output_spec.
+    Symbolic tensors among ``kwargs`` (arguments of call besides the inputs) are probed
+    the same way, each with its own dtype."""
     backend = layer.backend or _backend.current()
+    keys = list(input_shape) if isinstance(input_shape, dict) else None   # call() takes a dict
+    if keys is not None:
+        input_shape = [input_shape[k] for k in keys]
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
-    unknown = any(s is None for shape in shapes for s in shape)
+    tensor_kwargs = {k: v for k, v in (kwargs or {}).items() if hasattr(v, "shape")}
+    unknown = any(s is None for shape in shapes for s in shape) or any(
+        s is None for v in tensor_kwargs.values() for s in v.shape)
     probes = (2, 3) if unknown else (None,)
     results = []
     for size in probes:
@@ -310,11 +350,18 @@ def _probe_output_shape(layer, input_shape):
             concrete = tuple(size if s is None else int(s) for s in shape)
             arrays.append(backend.xp.zeros(concrete, dtype=backend.dtype(layer.dtype),
                                            device=backend.device))
+        probe_kwargs = dict(kwargs or {})
+        for k, v in tensor_kwargs.items():
+            probe_kwargs[k] = backend.xp.zeros(tuple(size if s is None else int(s) for s in v.shape),
+                                               dtype=backend.dtype(v.dtype), device=backend.device)
         saved = list(getattr(layer, "_losses", []))
         try:
             with _tape.Tape() as tape:
                 probe = [tape.watch_value(a) for a in arrays]
-                out = invoke_call(layer, probe if multi else probe[0], training=False)
+                for k in tensor_kwargs:
+                    probe_kwargs[k] = tape.watch_value(probe_kwargs[k])
+                given = dict(zip(keys, probe)) if keys is not None else probe if multi else probe[0]
+                out = invoke_call(layer, given, training=False, kwargs=probe_kwargs)
         except (_tape.TracedConversionError,):
             raise
         except Exception as e:

@@ -18,6 +18,7 @@ from .. import layers as _layers
 from ..layers.base import keras_node_kwargs
 from ..layers import op_layer as _op_layer
 from ..layers.core import InputLayer
+from ..layers.traced import uses_call as _uses_call
 from ..layers.symbolic import KerasTensor
 from ..naming import custom_object_scope
 from .model import Model
@@ -143,7 +144,10 @@ class Functional(Model):
         for layer in self._layers:
             self._adopt_layer_backend(layer)
         # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
-        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs])
+        # A node whose call() took tensors besides its inputs (targets=...) also carries
+        # (number of input tensors, {argument: tensor id or value}, tensor argument names).
+        self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs],
+                       _kwargs_plan(n))
                       for n in order if not n.is_input]
         self._last_masks = None
         self._pending_extra = None
@@ -234,8 +238,13 @@ class Functional(Model):
         for node in self._nodes:
             if node.is_input:
                 continue
-            ins = [known[id(t)] for t in node.input_tensors]
-            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+            ins = [known[id(t)] for t in node.primary_tensors]
+            if node.kwargs:
+                # A call() layer that takes tensors besides its inputs: keep the recorded shapes.
+                out = [tuple(t.shape) for t in node.outputs]
+                out = out if len(out) > 1 else out[0]
+            else:
+                out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
             outs = out if isinstance(out, list) else [out]
             for t, s in zip(node.outputs, outs):
                 known[id(t)] = tuple(s)
@@ -274,16 +283,23 @@ class Functional(Model):
         masks = {}
         records = []
         extras = []
-        for layer, in_ids, multi, out_ids in self._exec:
+        for layer, in_ids, multi, out_ids, plan in self._exec:
+            kwargs = None
+            if plan is not None:
+                n_in, template, _ = plan
+                kwargs = {k: values[v.id] if type(v) is _TensorArg else v for k, v in template.items()}
+                ids = in_ids[:n_in]
+            else:
+                ids = in_ids
             if multi:
-                args = [values[i] for i in in_ids]
-                mask = [masks.get(i) for i in in_ids]
+                args = [values[i] for i in ids]
+                mask = [masks.get(i) for i in ids]
                 if all(m is None for m in mask):
                     mask = None
             else:
-                args = values[in_ids[0]]
-                mask = masks.get(in_ids[0])
-            y, back, out_mask, extra = layer.run(args, training=training, mask=mask)
+                args = values[ids[0]]
+                mask = masks.get(ids[0])
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, kwargs=kwargs)
             self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
@@ -295,7 +311,7 @@ class Functional(Model):
                     m = out_mask[j] if isinstance(out_mask, (list, tuple)) else out_mask
                     if m is not None:
                         masks[oid] = m
-            records.append((back, in_ids, multi, out_ids))
+            records.append((back, in_ids, multi, out_ids, plan))
         outs = [values[id(t)] for t in self._outputs]
         self._last_masks = [masks.get(id(t)) for t in self._outputs]
         input_ids = [id(t) for t in self._inputs]
@@ -307,7 +323,7 @@ class Functional(Model):
                     k = id(t)
                     grads[k] = d if k not in grads else grads[k] + d
             xp = None
-            for back, in_ids, multi, out_ids in reversed(records):
+            for back, in_ids, multi, out_ids, plan in reversed(records):
                 # Every consumer of this node's outputs ran before it in reverse order,
                 # so the summed gradients are complete and can be released.
                 ds = [grads.pop(o, None) for o in out_ids]
@@ -315,7 +331,12 @@ class Functional(Model):
                     xp = xp or self.backend.xp
                     ds = [xp.zeros_like(values[o]) if d is None else d for o, d in zip(out_ids, ds)]
                 dx = back(ds[0] if len(ds) == 1 else ds)
-                dxs = dx if multi else [dx]
+                if plan is not None:     # (d_inputs, {argument: gradient})
+                    dx, d_kwargs = dx
+                    dxs = ([None] * plan[0] if dx is None else list(dx) if multi else [dx]) + \
+                        [d_kwargs.get(k) for k in plan[2]]
+                else:
+                    dxs = dx if multi else [dx]
                 for i, g in zip(in_ids, dxs):
                     if g is not None:
                         grads[i] = g if i not in grads else grads[i] + g
@@ -405,6 +426,8 @@ class Functional(Model):
                     args = [[self._tensor_config(t) for t in node.input_tensors]]
                 else:
                     args = [self._tensor_config(node.inputs)]
+                for k, v in node.kwargs.items():   # call()'s other arguments (targets=...)
+                    kwargs[k] = self._tensor_config(v) if isinstance(v, KerasTensor) else v
                 inbound.append({"args": args, "kwargs": kwargs})
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
@@ -510,6 +533,10 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             tensor_kwargs = {k: resolve(v) for k, v in kwargs.items() if is_tensor(v)}
             if any(a is None for a in resolved) or any(v is None for v in tensor_kwargs.values()):
                 return None
+            if _uses_call(layer):
+                # A call() layer's other arguments (flag=True) are replayed as recorded.
+                tensor_kwargs.update({k: v for k, v in kwargs.items() if not is_tensor(v)
+                                      and k not in ("training", "mask")})
             return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
@@ -566,6 +593,26 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     inputs = struct(config.get("input_layers"), "input_layers")
     outputs = struct(config.get("output_layers"), "output_layers")
     return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+class _TensorArg:
+    """In a node's argument template: the tensor with this id."""
+    __slots__ = ("id",)
+
+    def __init__(self, tensor_id):
+        self.id = tensor_id
+
+
+def _kwargs_plan(node):
+    """None for a node called on its inputs alone; else (number of input tensors,
+    {argument: _TensorArg or its value}, names of the tensor arguments in the order of
+    ``node.kwarg_tensors``)."""
+    if not node.kwargs:
+        return None
+    template = {k: _TensorArg(id(v)) if isinstance(v, KerasTensor) else v
+                for k, v in node.kwargs.items()}
+    names = tuple(k for k, v in node.kwargs.items() if isinstance(v, KerasTensor))
+    return len(node.primary_tensors), template, names
 
 
 class _OpReplay:
