@@ -214,3 +214,19 @@ def test_a_subclassed_model_takes_a_dict_of_inputs(backend):
     np.testing.assert_allclose(model.predict(data, verbose=0), [[-5.4], [-2.7]], rtol=1e-6)
     with pytest.raises(ValueError, match=r"missing input\(s\) \['b'\]"):
         model.predict({"a": _XS}, verbose=0)
+
+
+def test_an_adapted_normalization_has_keras_three_weights(backend):
+    # image_classification_with_vision_transformer.py: the summary's non-trainable count
+    # (Keras 3.15.1: mean (3,), variance (3,) and count, an int32 scalar kept at 0).
+    layer = pn.layers.Normalization()
+    layer.adapt(np.array([[1., 2., 3.], [3., 2., 1.]], "float32"))
+    assert [(w.path, tuple(w.shape)) for w in layer.weights] == [
+        ("normalization/mean", (3,)), ("normalization/variance", (3,)), ("normalization/count", ())]
+    assert str(np.asarray(layer.count.numpy()).dtype) == "int32" and layer.count.numpy() == 0
+    assert layer.count_params() == 7
+    np.testing.assert_allclose(layer.mean.numpy(), [2., 2., 2.])
+    np.testing.assert_allclose(layer(np.array([[3., 2., 1.]], "float32")), [[1., 0., -1.]], atol=1e-3)
+    given = pn.layers.Normalization(mean=1.0, variance=4.0)
+    given.build((None, 3))
+    assert not hasattr(given, "count")

@@ -11,7 +11,8 @@ from harness import run_layer_test, to_np
 
 
 def _weights(layer):
-    mean, var = layer.get_weights()
+    mean, var, count = layer.get_weights()     # Keras's three: count stays 0
+    assert count == 0
     return mean, var
 
 
@@ -100,7 +101,7 @@ def test_statistics_are_not_trainable(backend, rng):
     layer = pn.layers.Normalization()
     layer.adapt(rng.normal(size=(10, 3)))
     assert layer.trainable_weights == []
-    assert [v.name for v in layer.non_trainable_weights] == ["mean", "variance"]
+    assert [v.name for v in layer.non_trainable_weights] == ["mean", "variance", "count"]
 
 
 def test_in_model_predict_standardizes_new_values(backend, rng):
@@ -200,7 +201,7 @@ def test_normalization_survives_save_and_load(backend, rng, tmp_path):
     model.save(str(path))
     loaded = pn.load_model(str(path))
     layer = [l for l in loaded.layers if isinstance(l, pn.layers.Normalization)][0]
-    mean, var = layer.get_weights()
+    mean, var = _weights(layer)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(0), rtol=1e-5)
     np.testing.assert_allclose(var, x.astype(np.float64).var(0), rtol=1e-4)
     new = rng.normal(size=(5, 3)).astype("float32") * 40 - 300

@@ -92,7 +92,12 @@ class Normalization(Layer):
         self._reduce_axes = tuple(d for d in range(ndim) if d not in self._keep)
         self.mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
         self.variance = self.add_weight("variance", self._stat_shape, "ones", trainable=False)
-        if self.input_mean is not None:
+        if self.input_mean is None:
+            # Keras's third weight of an adapted Normalization (kept at 0, "for backwards
+            # compatibility with older saved models"): same weights, counts and files.
+            self.count = self.add_weight(name="count", shape=(), dtype="int32",
+                                         initializer="zeros", trainable=False)
+        else:
             self.mean.assign(self._broadcast_stat(self.input_mean, "mean"))
             self.variance.assign(self._broadcast_stat(self.input_variance, "variance"))
         self.built = True
