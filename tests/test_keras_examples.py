@@ -230,3 +230,20 @@ def test_an_adapted_normalization_has_keras_three_weights(backend):
     given = pn.layers.Normalization(mean=1.0, variance=4.0)
     given.build((None, 3))
     assert not hasattr(given, "count")
+
+
+def test_epoch_logs_keep_keras_order_and_the_float32_learning_rate(backend, capsys):
+    # timeseries_classification_from_scratch.py's ReduceLROnPlateau: Keras prints
+    # "... - val_loss: ... - val_mae: ... - learning_rate: 0.0010" (its logs: sorted training
+    # logs, sorted validation logs, then what callbacks add; the rate read from float32).
+    model = pn.Sequential([pn.Input((3,)), pn.layers.Dense(1)])
+    model.compile("adam", "mse", metrics=["mae"])
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    history = model.fit(x, x[:, :1], validation_split=0.25, epochs=1, verbose=2,
+                        callbacks=[pn.callbacks.ReduceLROnPlateau()])
+    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae", "learning_rate"]
+    assert history.history["learning_rate"] == [0.0010000000474974513]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    names = [part.split(":")[0] for part in line.split(" - ")[3:]]
+    assert names == ["loss", "mae", "val_loss", "val_mae", "learning_rate"]
+    assert line.endswith("learning_rate: 0.0010")
