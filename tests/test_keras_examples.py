@@ -247,3 +247,17 @@ def test_epoch_logs_keep_keras_order_and_the_float32_learning_rate(backend, caps
     names = [part.split(":")[0] for part in line.split(" - ")[3:]]
     assert names == ["loss", "mae", "val_loss", "val_mae", "learning_rate"]
     assert line.endswith("learning_rate: 0.0010")
+
+
+def test_the_logged_loss_is_the_float32_mean_as_keras_tracker(backend):
+    # Keras's loss tracker divides its float32 total by the sample count in float32; the
+    # history holds that float32 (here batch means 5.0069447, 4.6597223, 1.875 over 16, 16
+    # and 8 rows: 169.66667 / 40 = 4.2416668 in float32; Keras 3.15.1/jax logs
+    # 4.241666316986084, one float32 step lower from its own batch means).
+    model = pn.Sequential([pn.Input((3,)), pn.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(pn.optimizers.SGD(0.0), "mse")
+    x = (np.arange(120, dtype="float32").reshape(40, 3) % 7) / 3.0
+    y = np.arange(40, dtype="float32").reshape(40, 1) % 5
+    loss = model.fit(x, y, epochs=1, verbose=0, batch_size=16, shuffle=False).history["loss"][0]
+    assert loss == 4.241666793823242
+    assert float(np.float32(loss)) == loss
