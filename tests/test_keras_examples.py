@@ -261,3 +261,28 @@ def test_the_logged_loss_is_the_float32_mean_as_keras_tracker(backend):
     loss = model.fit(x, y, epochs=1, verbose=0, batch_size=16, shuffle=False).history["loss"][0]
     assert loss == 4.241666793823242
     assert float(np.float32(loss)) == loss
+
+
+def test_ops_namespaces_on_symbolic_tensors_and_a_keras_written_resize(backend):
+    # keras.ops.nn.relu / keras.ops.image.resize on symbolic tensors, and the entry Keras
+    # 3.15.1 writes for ops.image.resize(im, (4, 4)) (its arguments in the config).
+    a = pn.Input((3,))
+    assert type(ops.nn.relu(a).node.layer).__name__ == "Relu"
+    tensor = {"class_name": "__keras_tensor__",
+              "config": {"shape": [None, 8, 8, 3], "dtype": "float32", "keras_history": ["im", 0, 0]}}
+    config = {"name": "m", "trainable": True, "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+         "config": {"batch_shape": [None, 8, 8, 3], "dtype": "float32", "sparse": False,
+                    "name": "im"}, "name": "im", "inbound_nodes": []},
+        {"module": "keras.src.ops.image", "class_name": "Resize",
+         "config": {"name": "resize", "size": [4, 4], "interpolation": "bilinear",
+                    "antialias": False, "crop_to_aspect_ratio": False,
+                    "pad_to_aspect_ratio": False, "fill_mode": "constant", "fill_value": 0.0,
+                    "data_format": None}, "registered_name": "Resize", "name": "resize",
+         "inbound_nodes": [{"args": [tensor], "kwargs": {}}]}],
+        "input_layers": [["im", 0, 0]], "output_layers": [["resize", 0, 0]]}
+    model = pn.Model.from_config(config)
+    x = np.arange(2 * 8 * 8 * 3, dtype="float32").reshape(2, 8, 8, 3) / 100.0
+    np.testing.assert_allclose(model.predict(x, verbose=0)[0, :2, :2, 0],
+                               [[0.135, 0.195], [0.615, 0.675]], rtol=1e-5)
+    assert model.get_config()["layers"][1]["module"] == "keras.src.ops.image"

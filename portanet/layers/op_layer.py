@@ -177,6 +177,7 @@ _KERAS_OP_MODULES = {
     "keras.src.ops.linalg": frozenset(
         "cholesky cholesky_inverse det eig eigh inv jvp lstsq lu_factor matrix_rank norm pinv "
         "qr solve solve_triangular svd".split()),
+    "keras.src.ops.image": frozenset(_ops.image.__all__),
 }
 
 
@@ -198,7 +199,9 @@ def op_function(entry):
     """(op name, the portanet op, the config's other arguments) of an operation entry."""
     cls = entry.get("class_name")
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", str(cls)).lower()
-    fn = getattr(_ops, name, None) if name in _ops.ALL else None   # the public ops only
+    namespace, names = (_ops.image, _ops.image.__all__) if entry.get("module") == "keras.src.ops.image" \
+        else (_ops, _ops.ALL)
+    fn = getattr(namespace, name, None) if name in names else None   # the public ops only
     if not isinstance(cls, str) or fn is None:
         raise ValueError(f"Functional.from_config: unknown operation {cls!r} "
                          f"(module {entry.get('module')!r}): no op ops.{name}")
