@@ -286,3 +286,22 @@ def test_ops_namespaces_on_symbolic_tensors_and_a_keras_written_resize(backend):
     np.testing.assert_allclose(model.predict(x, verbose=0)[0, :2, :2, 0],
                                [[0.135, 0.195], [0.615, 0.675]], rtol=1e-5)
     assert model.get_config()["layers"][1]["module"] == "keras.src.ops.image"
+
+
+class _ScaledModel(pn.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = pn.layers.Dense(1, kernel_initializer="ones")
+
+    def call(self, inputs, scale=None, training=False):
+        y = self.dense(inputs)
+        return y if scale is None else y * scale
+
+
+def test_a_model_call_binds_arguments_to_its_call(backend):
+    # Keras 3.15.1 gives [[3.], [3.]], [[6.], [6.]], [[9.], [9.]] for these calls.
+    model = _ScaledModel()
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(model(x), [[3.0], [3.0]])
+    np.testing.assert_allclose(model(x, scale=2.0), [[6.0], [6.0]])
+    np.testing.assert_allclose(model(inputs=x, scale=3.0), [[9.0], [9.0]])
