@@ -191,6 +191,13 @@ def test_layer_call_binds_arguments_as_keras(backend):
                                         "argument or as a="):
         layer(b=b)
 
+    class Star(pn.layers.Layer):
+        def call(self, *tensors):
+            return tensors[0]
+    np.testing.assert_allclose(Star()(a), a)
+    with pytest.raises(TypeError, match=r"takes 0 argument\(s\) after the inputs \[\]; got 1"):
+        Star()(a, b)
+
 
 class _DictModel(pn.Model):
     def __init__(self):

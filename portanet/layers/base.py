@@ -34,7 +34,7 @@ def _bind_call_arguments(layer, inputs, args, kwargs):
     named after ``call()``'s parameters (``training``, ``mask`` for a built-in layer), and
     ``inputs`` taken from kwargs by call's first parameter name when not given."""
     if _traced.uses_call(layer):
-        names = _traced.positional_call_parameters(layer)
+        names = _traced.positional_call_parameters(layer) or ("inputs",)   # call(self, *args)
     else:
         names = ("inputs", "training", "mask")
     kwargs = dict(kwargs)
