@@ -626,12 +626,17 @@ class Layer:
         (``endpoint(logits, targets, sample_weight)``), ``inputs`` may be given by the name
         of call's first parameter (``endpoint(logits=...)``); a built-in layer takes
         ``training`` and ``mask``."""
+        given = kwargs
         if args or inputs is _NO_INPUTS:
             inputs, kwargs = _bind_call_arguments(self, inputs, args, kwargs)
         training = kwargs.pop("training", False)
         mask = kwargs.pop("mask", None)
         if symbolic.is_symbolic(inputs):
-            return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+            out = symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+            if args and kwargs:
+                # The node's config lists positional tensors in "args", as Keras writes it.
+                self._inbound_nodes[-1].positional = tuple(k for k in kwargs if k not in given)
+            return out
         tape = _tape.current_tape()
         if tape is not None:
             return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,

@@ -120,6 +120,7 @@ class Node:
         self.inputs = inputs          # a KerasTensor or a list of them, as the layer took
         self.outputs = outputs        # a list of KerasTensors
         self.kwargs = kwargs or {}
+        self.positional = ()          # the kwargs names that were given by position
 
     @property
     def input_tensors(self):

@@ -427,7 +427,11 @@ class Functional(Model):
                 else:
                     args = [self._tensor_config(node.inputs)]
                 for k, v in node.kwargs.items():   # call()'s other arguments (targets=...)
-                    kwargs[k] = self._tensor_config(v) if isinstance(v, KerasTensor) else v
+                    value = self._tensor_config(v) if isinstance(v, KerasTensor) else v
+                    if k in node.positional:       # given by position: in "args", as Keras
+                        args.append(value)
+                    else:
+                        kwargs[k] = value
                 inbound.append({"args": args, "kwargs": kwargs})
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
