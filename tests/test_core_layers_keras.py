@@ -101,12 +101,11 @@ def compare_with_keras(backend, name):
         pn.config.set_floatx(old)
 
 
-# Stored, but where portanet disagrees with Keras 3.15.1:
-# - normalization: Normalization(mean=..., variance=...) has no weights in Keras (and
-#   mean, variance, count without them); portanet's has mean and variance (outputs equal).
+# Stored, but where portanet disagrees with Keras 3.15.1: none now.
 # (activation_gelu and upsampling2d_bilinear disagreed until gelu's default became Keras's
-# exact form and UpSampling2D gained Keras's interpolations; both are checked now.)
-DISAGREE = {"normalization"}
+# exact form and UpSampling2D gained Keras's interpolations; normalization until given
+# statistics stopped being weights, as Keras's; all are checked now.)
+DISAGREE = set()
 
 
 @pytest.mark.parametrize("name", sorted(set(CASES) - DISAGREE))

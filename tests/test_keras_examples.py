@@ -237,9 +237,24 @@ def test_an_adapted_normalization_has_keras_three_weights(backend):
     assert layer.count_params() == 7
     np.testing.assert_allclose(layer.mean.numpy(), [2., 2., 2.])
     np.testing.assert_allclose(layer(np.array([[3., 2., 1.]], "float32")), [[1., 0., -1.]], atol=1e-3)
-    given = pn.layers.Normalization(mean=1.0, variance=4.0)
-    given.build((None, 3))
-    assert not hasattr(given, "count")
+
+
+
+def test_given_normalization_statistics_are_constants_as_keras(backend, tmp_path):
+    # Keras 3.15.1: Normalization(mean=..., variance=...) has no weights (0 params) and
+    # its config carries the statistics; the output is (x - mean) / sqrt(variance).
+    inputs = pn.Input((2,))
+    model = pn.Model(inputs, pn.layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 9.0])(inputs))
+    layer = model.layers[1]
+    assert layer.weights == [] and model.count_params() == 0
+    assert not hasattr(layer, "count")
+    x = np.array([[3.0, 8.0]], "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), [[1.0, 2.0]], rtol=1e-6)
+    np.testing.assert_allclose(layer.mean.numpy(), [1.0, 2.0])
+    for name in ("m.keras", "m.portanet"):
+        model.save(str(tmp_path / name))
+        loaded = pn.saving.load_model(str(tmp_path / name))
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), [[1.0, 2.0]], rtol=1e-6)
 
 
 def test_epoch_logs_keep_keras_order_and_the_float32_learning_rate(backend, capsys):

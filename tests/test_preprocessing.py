@@ -90,11 +90,12 @@ def test_given_statistics_and_invert(backend):
 
 @pytest.mark.parametrize("invert", [False, True])
 def test_harness(backend, invert):
+    # Given statistics are constants, not weights (Keras: no weights).
     run_layer_test(lambda: pn.layers.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1.0],
                                                    invert=invert),
-                   (4, 3), backend, expected_output_shape=(4, 3), expected_num_weights=2)
+                   (4, 3), backend, expected_output_shape=(4, 3), expected_num_weights=0)
     run_layer_test(lambda: pn.layers.Normalization(axis=(1, 2), mean=1.5, variance=2.0, invert=invert),
-                   (2, 3, 2), backend, expected_output_shape=(2, 3, 2), expected_num_weights=2)
+                   (2, 3, 2), backend, expected_output_shape=(2, 3, 2), expected_num_weights=0)
 
 
 def test_statistics_are_not_trainable(backend, rng):

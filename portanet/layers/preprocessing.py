@@ -90,16 +90,20 @@ class Normalization(Layer):
         self._stat_shape = tuple(int(input_shape[a]) for a in self._keep)
         self._broadcast_shape = tuple(int(input_shape[d]) if d in self._keep else 1 for d in range(ndim))
         self._reduce_axes = tuple(d for d in range(ndim) if d not in self._keep)
-        self.mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
-        self.variance = self.add_weight("variance", self._stat_shape, "ones", trainable=False)
         if self.input_mean is None:
+            self.mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
+            self.variance = self.add_weight("variance", self._stat_shape, "ones", trainable=False)
             # Keras's third weight of an adapted Normalization (kept at 0, "for backwards
             # compatibility with older saved models"): same weights, counts and files.
             self.count = self.add_weight(name="count", shape=(), dtype="int32",
                                          initializer="zeros", trainable=False)
         else:
-            self.mean.assign(self._broadcast_stat(self.input_mean, "mean"))
-            self.variance.assign(self._broadcast_stat(self.input_variance, "variance"))
+            # Given statistics are constants, not weights, as in Keras (the config holds
+            # them): no parameters in the summary and nothing in weight files.
+            if self.backend is None:
+                self.backend = _backend.current()
+            self.mean = _Statistic(self, self.input_mean, "mean")
+            self.variance = _Statistic(self, self.input_variance, "variance")
         self.built = True
 
     def _broadcast_stat(self, value, name):
@@ -235,6 +239,27 @@ class Normalization(Layer):
         if isinstance(config.get("axis"), list):
             config["axis"] = tuple(config["axis"])
         return cls(**config)
+
+
+class _Statistic:
+    """A given mean or variance of a Normalization: a device constant in the layer's current
+    backend (remade after ``model.to(...)``), read as ``.value`` like a weight."""
+
+    def __init__(self, layer, given, name):
+        self._layer, self._given, self._name = layer, given, name
+        self._cache = (_Statistic, None)    # no backend yet
+        self.value    # check the shape now (build time), as before
+
+    @property
+    def value(self):
+        backend, array = self._cache
+        if backend is not self._layer.backend:
+            array = self._layer._broadcast_stat(self._given, self._name)
+            self._cache = (self._layer.backend, array)
+        return array
+
+    def numpy(self):
+        return self._layer.backend.to_numpy(self.value)
 
 
 def _to_plain(value):
