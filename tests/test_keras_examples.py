@@ -79,6 +79,8 @@ def test_operators_and_ops_on_symbolic_tensors_build_keras_operations(backend):
                                rtol=1e-5)
     np.testing.assert_allclose(bias, [-1.0111111] * 3, rtol=1e-6)
     assert ops.shape(pn.Input((4, 2))) == (None, 4, 2)
+    with pytest.raises(TypeError, match="Iterating over a symbolic KerasTensor"):
+        list(pn.Input((4, 2)))
 
 
 def test_symbolic_operations_are_written_and_read_as_keras_writes_them(backend):

@@ -105,6 +105,11 @@ class KerasTensor:
     def __getitem__(self, key):
         return _ops().get_item(self, key)
 
+    def __iter__(self):
+        # Without this, Python would iterate through __getitem__(0), (1), ... (Keras refuses too).
+        raise TypeError("Iterating over a symbolic KerasTensor is not supported; index it "
+                        "(x[:, 0]) or use ops.unstack(x)")
+
     __hash__ = object.__hash__
 
 
