@@ -11,7 +11,9 @@ import functools
 import array_api_compat
 
 from .naming import NameRegistry
+from .ops import _dispatch
 from .ops import nn as _ops_nn
+from .ops import symbolic_hook as _symbolic_hook
 
 _registry = NameRegistry("activation")
 
@@ -22,10 +24,29 @@ def _xp(x):
 
 def _with_grad(grad, *names):
     def deco(fn):
+        fn = _traceable(fn, grad, names[0] if names else fn.__name__)
         fn.grad = grad
         _registry.register(fn, *names)
         return fn
     return deco
+
+
+# The ops Keras's activations call (keras.activations.swish(x) is ops.silu), which name the
+# operation of an activation applied to a symbolic tensor.
+_KERAS_OPS = {"swish": "silu", "exponential": "exp"}
+
+
+def _traceable(fn, grad, name):
+    """``fn`` on arrays as before; on traced tensors (in a call() layer or a GradientTape)
+    it records one tape node whose vector-Jacobian product is ``grad``; on symbolic
+    tensors (pn.Input) it records the op node Keras's activation makes (``gelu`` -> Gelu)."""
+    def vjp(g, out, x, **kw):
+        return [grad(x, out, g, **kw)]
+    op = _dispatch.primitive(f"activation_{name}", fn, vjp)   # grads: tests/test_activations.py
+    op = _symbolic_hook.symbolic_aware(_KERAS_OPS.get(name, name), op)
+    functools.update_wrapper(op, fn)
+    op.__dict__.pop("__wrapped__", None)
+    return op
 
 
 def register(fn, grad, name=None):

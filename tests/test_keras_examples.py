@@ -332,3 +332,30 @@ def test_a_model_call_binds_arguments_to_its_call(backend):
     np.testing.assert_allclose(model(x), [[3.0], [3.0]])
     np.testing.assert_allclose(model(x, scale=2.0), [[6.0], [6.0]])
     np.testing.assert_allclose(model(inputs=x, scale=3.0), [[9.0], [9.0]])
+
+
+class _ActivationsInCall(pn.layers.Layer):
+    def call(self, x):
+        return (pn.activations.gelu(x)
+                + pn.activations.relu(x, negative_slope=0.1) * pn.activations.sigmoid(x))
+
+
+def test_activations_inside_call_and_on_symbolic_tensors(backend):
+    # keras.activations.* on the traced tensors of a call() layer and on pn.Input tensors;
+    # predictions, the SGD step and the op names are Keras 3.15.1's.
+    model = pn.Sequential([pn.Input((3,)), pn.layers.Dense(
+        2, kernel_initializer="ones", bias_initializer=pn.initializers.Constant(-2.0)),
+        _ActivationsInCall()])
+    model.compile(pn.optimizers.SGD(0.1), "mse")
+    x = np.array([[1., -1., 0.5], [0.2, 0.3, -2.]], "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               [[-0.12757467] * 2, [-0.011073482] * 2], rtol=1e-5)
+    model.fit(x, np.zeros((2, 2)), batch_size=2, verbose=0)
+    kernel, bias = model.get_weights()
+    np.testing.assert_allclose(kernel[:, 0], [0.99915946, 1.0008378, 0.99959117], rtol=1e-6)
+    np.testing.assert_allclose(bias, [-2.000845] * 2, rtol=1e-6)
+    a = pn.Input((2,), name="a")
+    functional = pn.Model(a, pn.activations.tanh(pn.activations.gelu(a)))
+    assert [type(op).__name__ for op in functional._layers] == ["InputLayer", "Gelu", "Tanh"]
+    np.testing.assert_allclose(functional.predict(x[:, :2], verbose=0),
+                               [[0.68652064, -0.15733734], [0.11533638, 0.18327884]], rtol=1e-5)
