@@ -3,7 +3,8 @@
 Each activation is a plain function ``f(x, ...)`` a user can call on any backend's array,
 with a gradient attached as ``f.grad(x, y, dy, **kwargs) -> dx`` (y = f(x) is passed so
 most gradients reuse the output). ``apply(activation, x)`` returns ``(y, backward)`` in the
-layer contract's style. A custom activation needs a gradient: ``register(fn, grad)``.
+layer contract's style. A custom activation may register its gradient (``register(fn, grad)``);
+without one it is differentiated by the tape through the ``pn.ops`` it uses.
 """
 
 import functools
@@ -14,6 +15,7 @@ from .naming import NameRegistry
 from .ops import _dispatch
 from .ops import nn as _ops_nn
 from .ops import symbolic_hook as _symbolic_hook
+from .ops import tape as _tape
 
 _registry = NameRegistry("activation")
 
@@ -40,8 +42,8 @@ def _traceable(fn, grad, name):
     """``fn`` on arrays as before; on traced tensors (in a call() layer or a GradientTape)
     it records one tape node whose vector-Jacobian product is ``grad``; on symbolic
     tensors (pn.Input) it records the op node Keras's activation makes (``gelu`` -> Gelu)."""
-    def vjp(g, out, x, **kw):
-        return [grad(x, out, g, **kw)]
+    def vjp(g, out, x, *args, **kw):
+        return [grad(x, out, g, *args, **kw)]
     op = _dispatch.primitive(f"activation_{name}", fn, vjp)   # grads: tests/test_activations.py
     op = _symbolic_hook.symbolic_aware(_KERAS_OPS.get(name, name), op)
     functools.update_wrapper(op, fn)
@@ -59,14 +61,35 @@ def register(fn, grad, name=None):
 
 
 def apply(activation, x):
-    """Run an activation and return ``(y, backward)`` with ``backward(dy) -> dx``."""
+    """Run an activation and return ``(y, backward)`` with ``backward(dy) -> dx``.
+
+    A function without a registered gradient (a user's ``def custom_fn(x): return x**2``,
+    as Keras allows) is run on a tape and differentiated through the ``pn.ops`` it uses."""
     if activation is linear:
         return x, _identity
+    if _grad_of(activation) is None:
+        return _apply_traced(activation, x)
     y = activation(x)
     grad = _grad_of(activation)
 
     def backward(dy):
         return grad(x, y, dy)
+    return y, backward
+
+
+def _apply_traced(activation, x):
+    with _tape.Tape() as tape:
+        xt = tape.watch_value(x)
+        yt = activation(xt)
+    if not isinstance(yt, _tape.Tensor):
+        # The output does not depend on x through pn.ops (a constant): no gradient.
+        y = _tape.value_of(yt)
+        return y, lambda dy: _xp(x).zeros_like(x)
+    y = yt.value
+
+    def backward(dy):
+        g = tape.backward([yt], [dy]).get(id(xt))
+        return _xp(x).zeros_like(x) if g is None else g
     return y, backward
 
 
@@ -79,11 +102,7 @@ def _grad_of(activation):
         grad = getattr(activation.func, "grad", None)
         if grad is not None:
             return functools.partial(grad, **activation.keywords)
-    grad = getattr(activation, "grad", None)
-    if grad is None:
-        raise TypeError(f"activation {activation!r} has no gradient: register it with "
-                        "pn.activations.register(fn, grad=lambda x, y, dy: ...)")
-    return grad
+    return getattr(activation, "grad", None)
 
 
 # --------------------------------------------------------------------------- functions

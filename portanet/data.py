@@ -183,8 +183,12 @@ def check_lengths(named_arrays):
 
 
 def check_targets(backend, y, loss, output_shape, name):
-    """Labels must fit the loss and the model's output (before any training happens)."""
+    """Labels must fit the loss and the model's output (before any training happens).
+    A user's loss (``target_kind`` "custom": a function, or a Loss with its own call) is
+    not checked: as in Keras, it decides what its labels are."""
     kind = getattr(loss, "target_kind", "any")
+    if kind == "custom":
+        return
     yshape = host_or_device_shape(y)
     classes = output_shape[-1] if output_shape else None
     if kind == "sparse":

@@ -179,12 +179,15 @@ def keras_object_config(obj, module, config=None):
 
     A built-in object is written under ``module`` (its Keras module, e.g.
     ``"keras.initializers"``) with ``registered_name`` None; a class registered with
-    ``register_serializable`` writes its Python module (only recorded, never imported back)
-    and its ``"package>name"``, as Keras does. ``config`` defaults to ``obj.get_config()``.
+    ``register_serializable`` writes its Python module (only recorded, never imported back;
+    None for ``__main__``) and its ``"package>name"``, as Keras does. ``config`` defaults to ``obj.get_config()``.
     """
     registered = registered_name(obj)
     cls = type(obj)
-    return {"module": module if registered is None else cls.__module__,
+    if registered is not None:
+        # Keras's record_object_after_serialization: "__main__" is written as None.
+        module = None if cls.__module__ == "__main__" else cls.__module__
+    return {"module": module,
             # A class Keras exports under another name sets _keras_class_name on itself.
             "class_name": cls.__dict__.get("_keras_class_name", cls.__name__),
             "config": obj.get_config() if config is None else config,

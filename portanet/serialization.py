@@ -87,10 +87,13 @@ def serialize_keras_object(obj):
         if registered is None:
             raise TypeError(f"serialize_keras_object: {type(obj).__name__} is not a portanet object; "
                             "register it with pn.saving.register_serializable")
-        return {"module": type(obj).__module__, "class_name": type(obj).__name__,
-                "config": obj.get_config(), "registered_name": registered}
+        return keras_object_config(obj, None)
     raise TypeError(f"serialize_keras_object: cannot serialize {obj!r} ({type(obj).__name__}); expected "
                     "a portanet object, a named function or plain values")
+
+
+# The layers' serialize writes the objects a custom layer's get_config holds with this.
+_layers.serialization._object_serializer[0] = serialize_keras_object
 
 
 def _kind_for(module):

@@ -101,6 +101,47 @@ def test_activation_values_and_gradients(backend, name, kwargs, ref):
     assert y32.dtype == backend.xp.float32
 
 
+@pytest.mark.parametrize("name,kwargs,ref", CASES, ids=[f"{c[0]}{c[1]}" for c in CASES])
+def test_activation_on_a_traced_tensor_is_differentiable(backend, name, kwargs, ref):
+    # Keras code calls keras.activations.relu(x) on the tensors of a layer's call() or a
+    # GradientTape block (the subclassing guide's MLPBlock): the value is the activation's
+    # and the gradient reaches the input (float64 central differences of the reference).
+    fn = A.get(name)
+    x = _x(2)
+    r = np.random.default_rng(3).standard_normal(x.shape)
+    with pn.GradientTape() as tape:
+        xt = tape.watch(backend.asarray(x))
+        y = fn(xt, **kwargs)
+        total = pn.ops.sum(pn.ops.multiply(y, backend.asarray(r)))
+    np.testing.assert_allclose(to_np(backend, pn.ops.tape.value_of(y)), ref(x), rtol=1e-12, atol=1e-14)
+    g = to_np(backend, tape.gradient(total, xt))
+    eps = 1e-6
+    num = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        a, b = x.copy(), x.copy()
+        a[idx] += eps
+        b[idx] -= eps
+        num[idx] = (np.sum(ref(a) * r) - np.sum(ref(b) * r)) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-7)
+
+
+def test_activation_in_a_call_layer_trains_like_the_dense_activation(backend, float64):
+    class ReluDense(pn.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 3), initializer="ones")
+
+        def call(self, inputs):
+            return pn.activations.relu(pn.ops.matmul(inputs, self.w))
+
+    x = backend.asarray(np.array([[1.0, -2.0], [0.5, 1.0]]))
+    layer = ReluDense()
+    with pn.GradientTape() as tape:
+        loss = pn.ops.sum(layer(x))
+    (g,) = tape.gradient(loss, layer.trainable_weights)
+    # x @ ones = [-1, 1.5] per column: only the second row passes relu, so dL/dw = x[1].
+    np.testing.assert_allclose(to_np(backend, g), [[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+
+
 def test_erf_precision(backend):
     x = np.linspace(-7.0, 7.0, 20001)
     ref = _erf(x)
@@ -159,8 +200,14 @@ def test_custom_activation_and_apply(backend):
     y, back = A.apply(A.get("cube_test"), backend.asarray(np.array([2.0])))
     np.testing.assert_allclose(to_np(backend, y), [8.0])
     np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [12.0])
-    with pytest.raises(TypeError, match="no gradient"):
-        A.apply(lambda x: x, backend.asarray(np.array([1.0])))
+    # Without a registered gradient (Keras allows any function of ops) the tape
+    # differentiates it: d(x**3)/dx = 3x^2, and a constant function has gradient 0.
+    y, back = A.apply(lambda x: x ** 3, backend.asarray(np.array([2.0, -1.0])))
+    np.testing.assert_allclose(to_np(backend, y), [8.0, -1.0])
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0, 2.0])))),
+                               [12.0, 6.0])
+    y, back = A.apply(lambda x: backend.asarray(np.array([5.0])), backend.asarray(np.array([1.0])))
+    np.testing.assert_allclose(to_np(backend, back(backend.asarray(np.array([1.0])))), [0.0])
 
 
 @pytest.mark.parametrize("activation", ["relu6", "elu", "selu", "gelu", "silu", "mish", "hard_sigmoid",
@@ -286,3 +333,24 @@ def test_sigmoid_keeps_relative_accuracy_in_the_tails(backend):
         far = to_np(backend, A.sigmoid(backend.asarray(np.array([-1e4, 1e4], "float32"))))
     np.testing.assert_array_equal(far > 0, [True, True])
     assert far[1] == 1.0 and far[0] < 2e-38
+
+
+def test_activations_called_on_traced_tensors_are_differentiated(backend):
+    # Keras's activations are ops: a call() layer may apply keras.activations.get("softmax")
+    # to its traced output (the intro-for-engineers guide's MyDense). Gradients by hand.
+    x = np.array([[0.5, -1.0, 2.0]])
+    w = np.array([[1.0, 2.0, 3.0]])
+    with pn.GradientTape() as tape:
+        t = tape.watch(backend.from_numpy(x))
+        s = A.get("softmax")(t)
+        loss = pn.ops.sum(s * backend.from_numpy(w))
+    p = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(to_np(backend, s.value if hasattr(s, "value") else s), p,
+                               rtol=1e-6)
+    # d/dx sum(w * softmax(x)) = p * (w - sum(w * p))
+    np.testing.assert_allclose(to_np(backend, tape.gradient(loss, t)),
+                               p * (w - (w * p).sum()), rtol=1e-6)
+    with pn.GradientTape() as tape:
+        t = tape.watch(backend.from_numpy(x))
+        loss = pn.ops.sum(A.relu(t, negative_slope=0.1))
+    np.testing.assert_allclose(to_np(backend, tape.gradient(loss, t)), [[1.0, 0.1, 1.0]])

@@ -420,14 +420,18 @@ def test_layer_fast_path_equals_portable_path(float64, make):
     (lambda: pn.layers.Conv2D(4, 3, activation="relu", use_bias=False), (2, 6, 5, 32)),
     (lambda: pn.layers.Conv2D(4, 3, activation="relu"), (2, 6, 5, 3)),  # few channels
 ])
-def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shape):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_conv_stride1_fast_path_equals_portable(float64, monkeypatch, make, shape, workers):
     """NumPy's im2col-free stride-1 convolution (one accumulating gemm per kernel offset
     over row ranges of the flattened input) against the portable im2col/col2im path:
     outputs, input gradient and weight gradients, in float64 and float32. (Offered only
-    where NumPy's own BLAS gemm is found; forced on here so the fallback is tested too.)"""
+    where NumPy's own BLAS gemm is found; forced on here so the fallback is tested too.)
+    ``workers``: the image chunks on one thread, or split over three (each with its own
+    kernel and bias gradient sums, added after)."""
     from portanet.backend import numpy_backend
     monkeypatch.setattr(numpy_backend, "GEMM_INTO_IN_PLACE", True)
     monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 1)  # a chunk per image
+    monkeypatch.setattr(numpy_backend, "_chunk_workers", lambda: workers)
     rng = np.random.default_rng(11)
     with pn.use_backend("numpy") as nb:
         # Teardown puts back the fast-path table chosen without the forced flag.

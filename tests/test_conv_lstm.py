@@ -125,5 +125,5 @@ def test_bad_arguments():
         pn.layers.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match="padding"):
         pn.layers.ConvLSTM1D(2, 3, padding="causal")
-    with pytest.raises(ValueError, match="rank 5"):
+    with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):   # Keras's spec
         pn.layers.ConvLSTM2D(2, 3)(np.zeros((2, 3, 4, 1)))

@@ -101,10 +101,10 @@ def compare_with_keras(backend, name):
         pn.config.set_floatx(old)
 
 
-# Stored, but where portanet disagrees with Keras 3.15.1: none now.
-# (activation_gelu and upsampling2d_bilinear disagreed until gelu's default became Keras's
-# exact form and UpSampling2D gained Keras's interpolations; normalization until given
-# statistics stopped being weights, as Keras's; all are checked now.)
+# Stored, but where portanet disagrees with Keras 3.15.1: none now. (normalization
+# disagreed until Normalization(mean=..., variance=...) lost its weights, as Keras's has
+# none; activation_gelu and upsampling2d_bilinear until gelu's default became Keras's exact
+# form and UpSampling2D gained Keras's interpolations.)
 DISAGREE = set()
 
 

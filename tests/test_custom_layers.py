@@ -345,6 +345,39 @@ def test_ops_outside_a_trace_return_plain_arrays(backend):
     assert len(ops.ALL) >= 180
 
 
+def test_a_call_returning_its_variable_gives_back_the_variable(backend):
+    # Keras's subclassing guide: ComputeSum.call returns self.total, and `y = my_sum(x)`
+    # is that Variable (the guide prints y.numpy()), holding the running sum.
+    class ComputeSum(pn.layers.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            self.total.assign_add(ops.sum(inputs, axis=0))
+            return self.total
+
+    x = ops.ones((2, 2))
+    my_sum = ComputeSum(2)
+    y = my_sum(x)
+    assert y is my_sum.total
+    np.testing.assert_array_equal(y.numpy(), [2.0, 2.0])
+    y = my_sum(x)
+    np.testing.assert_array_equal(y.numpy(), [4.0, 4.0])
+    # A computed output stays an array; in a list, only the Variable is given back.
+
+    class Both(ComputeSum):
+        def call(self, inputs):
+            self.total.assign_add(ops.sum(inputs, axis=0))
+            return [self.total, self.total * 2.0]
+
+    both = Both(2)
+    first, second = both(x)
+    assert first is both.total and backend.is_array(second)
+    np.testing.assert_array_equal(backend.to_numpy(second), [4.0, 4.0])
+    assert backend.is_array(CallDense(2)(np.ones((1, 3), dtype="float32")))
+
+
 def test_gradient_tape_through_a_model_mixing_call_and_builtin_layers(backend, float64):
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))

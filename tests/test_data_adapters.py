@@ -303,17 +303,29 @@ def test_keras_errors_for_arguments_that_belong_in_the_batches(backend):
     model = _model()
     with pytest.raises(ValueError, match="When providing `x` as a generator, `y` should not be passed"):
         model.fit(_endless(x, y), y, steps_per_epoch=2, verbose=0)
-    with pytest.raises(ValueError, match="When providing `x` as a PyDataset, `batch_size` should not"):
-        model.fit(Batches(x, y), batch_size=16, verbose=0)
     with pytest.raises(ValueError, match="`sample_weights` should not be passed"):
         model.evaluate(Batches(x, y), sample_weight=np.ones(ROWS), verbose=0)
-    with pytest.raises(ValueError, match="`batch_size` should not be passed"):
-        model.predict(_batches(x, y), batch_size=4, verbose=0)
     with pytest.raises(ValueError, match="class_weight` is not supported for Python generator"):
         model.fit(_endless(x, y), steps_per_epoch=2, class_weight={0: 1.0}, verbose=0)
     with pytest.raises(ValueError, match="validation_split` is only supported for tensors"):
         model.fit(Batches(x, y), validation_split=0.2, verbose=0)
     assert not model.built  # nothing changed
+
+
+def test_batch_size_is_ignored_for_datasets_as_keras(backend):
+    # Keras's get_data_adapter ignores batch_size for a PyDataset or a generator (the
+    # training_with_built_in_methods guide passes batch_size=64 with a PyDataset).
+    x, y = _problem()
+    reference = _model()
+    reference.fit(Batches(x, y), epochs=2, shuffle=False, verbose=0)
+    got = _model()
+    got.fit(Batches(x, y), batch_size=64, epochs=2, shuffle=False, verbose=0)
+    _assert_same_weights(reference, got)
+    assert got.evaluate(Batches(x, y), batch_size=7, verbose=0) == \
+        reference.evaluate(Batches(x, y), verbose=0)
+    out = got.predict(_batches(x, y), batch_size=3, verbose=0)
+    assert out.shape[0] == ROWS   # every batch of BATCH rows, not re-batched by 3
+    np.testing.assert_allclose(out, got.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_pydataset_workers_overlap_a_slow_getitem(backend):

@@ -170,10 +170,16 @@ POOLS = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("make,shape", POOLS)
-def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype, workers,
+                                                        monkeypatch):
     """Values and gradients equal (exactly) the portable path's, on inputs full of ties
-    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
+    (small integers, zeros as after a relu): the first maximum of a window gets dy. With
+    ``workers`` 2 the images are split over two threads (forced for these small inputs)."""
     from portanet.layers import _windows
+    import portanet.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+    monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
     x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
     x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
     layer = make()
@@ -253,3 +259,180 @@ def test_compiled_col2im_input_gradient_matches_the_per_offset_gemms(backend, mo
     xm[idx] -= eps
     f = lambda arr: float(np.sum(stride1(arr, k, dilation, bias=b, relu=True)[0] * dy))
     np.testing.assert_allclose(results[0][0][idx], (f(xp_) - f(xm)) / (2 * eps), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- layer norm
+def _run_fused(backend, name, fast, fn):
+    backend.set_fused("all" if fast else [n for n in backend.fused_paths() if n != name])
+    try:
+        return fn()
+    finally:
+        backend.set_fused(None)
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def row_threads(request, monkeypatch):
+    """Run the row-wise compiled kernels serially, or split over numba's threads even for
+    the tests' small arrays (norm_numba.py's ``*_par`` drivers)."""
+    import portanet.backend.numpy_backend as nb
+    if request.param == "parallel":
+        monkeypatch.setattr(nb, "_PARALLEL_MIN_VALUES", 0)
+    else:
+        monkeypatch.setenv("PORTANET_NUMBA_PARALLEL", "0")
+    return request.param
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
+@pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False),
+                                          (False, False)])
+def test_compiled_layer_norm_matches_the_portable_path(backend, rng, dtype, tol, center, scale,
+                                                       row_threads):
+    """LayerNormalization over the last axis with the compiled kernels (norm_numba.py) gives
+    the portable path's outputs, input gradient and gamma/beta gradients."""
+    shape = (3, 5, 16)
+    layer = pn.layers.LayerNormalization(center=center, scale=scale, dtype=dtype)
+    layer._maybe_build(shape)
+    for v in layer.weights:  # not the initial ones and zeros
+        v.assign(rng.standard_normal(v.shape).astype(dtype))
+    x = backend.from_numpy(3.0 + 2.0 * rng.standard_normal(shape).astype(dtype))
+    dy = backend.from_numpy(rng.standard_normal(shape).astype(dtype))
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run(x, training=True)
+        dx = back(dy)
+        return ([backend.to_numpy(y), backend.to_numpy(dx)]
+                + [backend.to_numpy(v.grad) for v in layer.weights])
+
+    fast = _run_fused(backend, "layer_norm", True, run)
+    slow = _run_fused(backend, "layer_norm", False, run)
+    assert len(fast) == 2 + center + scale
+    for a, b in zip(fast, slow):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
+    # And the normalisation itself: each row of (y - beta) / gamma has mean 0 and variance
+    # var / (var + eps).
+    y = fast[0].astype(np.float64)
+    weights = {v.name: backend.to_numpy(v.value).astype(np.float64) for v in layer.weights}
+    xhat = (y - weights.get("beta", 0.0)) / weights.get("gamma", 1.0)
+    xh = backend.to_numpy(x).astype(np.float64)
+    var = xh.var(-1)
+    np.testing.assert_allclose(xhat.mean(-1), 0.0, atol=tol * 100)
+    np.testing.assert_allclose(xhat.var(-1), var / (var + layer.epsilon), rtol=tol * 100)
+
+
+def test_compiled_layer_norm_is_offered_only_with_numba_on_numpy(backend):
+    fn = backend.fused("layer_norm")
+    if _numba_or_skip(backend):
+        assert fn is not None
+        x = np.ones((2, 3), np.float32)
+        assert fn(x.astype(np.float16), None, None, 1e-3) is None   # dtype not covered
+        assert fn(x, np.ones(3, np.float64), None, 1e-3) is None   # mixed dtypes
+    else:
+        assert fn is None
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
+def test_compiled_softmax_backward_in_attention_matches_the_portable_path(backend, rng, dtype, tol,
+                                                                         row_threads):
+    """MultiHeadAttention's softmax backward through the compiled kernel gives the portable
+    path's input and weight gradients (with a padding mask, so masked scores are in it)."""
+    layer = pn.layers.MultiHeadAttention(num_heads=2, key_dim=4, dtype=dtype)
+    q_host = rng.standard_normal((2, 5, 6)).astype(dtype)
+    layer.build((2, 5, 6), (2, 5, 6))
+    q = backend.from_numpy(q_host)
+    mask = backend.from_numpy(np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
+    dy = backend.from_numpy(rng.standard_normal((2, 5, 6)).astype(dtype))
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run([q, q], training=True, mask=[mask, mask, None])
+        dq, dv = back(dy)
+        return ([backend.to_numpy(y), backend.to_numpy(dq), backend.to_numpy(dv)]
+                + [backend.to_numpy(v.grad) for v in layer.weights])
+
+    fast = _run_fused(backend, "softmax_backward", True, run)
+    slow = _run_fused(backend, "softmax_backward", False, run)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * 10)
+    if _numba_or_skip(backend):
+        p = rng.random((4, 7)).astype(dtype)
+        p /= p.sum(-1, keepdims=True)
+        dp = rng.standard_normal((4, 7)).astype(dtype)
+        expected = p * (dp - (dp * p).sum(-1, keepdims=True))
+        np.testing.assert_allclose(backend.fused("softmax_backward")(p, dp), expected,
+                                   rtol=tol, atol=tol)
+
+
+def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng, row_threads):
+    """The compiled float32 softmax (its own vectorized exp) against the float64 softmax:
+    within 8 float32 ulps of each probability, masked scores (-1e9 added) exactly 0,
+    rows holding NaN or inf left to the portable path (None)."""
+    fn = backend.fused("softmax")
+    if not _numba_or_skip(backend):
+        assert fn is None
+        return
+    s = (rng.standard_normal((300, 37)) * rng.choice([0.1, 3.0, 30.0], (300, 1))).astype(np.float32)
+    s[:5, 10:] += np.float32(-1e9)   # masked positions of five rows
+    s[5, :] = np.float32(-1e9)       # a fully masked row: uniform, as the portable path
+    p = fn(s)
+    assert p.dtype == np.float32 and p.shape == s.shape
+    # The reference: the same float32 differences s - max (their rounding is the input's,
+    # not the kernel's), then exp and the sum in float64.
+    x = (s - s.max(-1, keepdims=True)).astype(np.float64)
+    e = np.exp(x)
+    exact = e / e.sum(-1, keepdims=True)
+    normal = exact > 1.2e-38
+    rel = np.abs(p[normal] - exact[normal]) / exact[normal]
+    assert rel.max() <= 8 * np.spacing(np.float32(1.0)), rel.max()
+    assert np.all(np.abs(p[~normal] - exact[~normal]) < 1.2e-38)
+    assert np.all(p[:5, 10:] == 0.0)
+    np.testing.assert_allclose(p[5], 1 / 37, rtol=1e-6)
+    assert fn(s.astype(np.float64)) is None
+    bad = s.copy()
+    bad[7, 3] = np.nan
+    assert fn(bad) is None
+    bad[7, 3] = np.inf
+    assert fn(bad) is None
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_batched_matmul_split_over_threads_equals_matmul(backend, rng, monkeypatch, workers):
+    """The attention products with their batch split over threads (NumPy's
+    "batched_matmul", forced on for small arrays) equal ``@`` exactly, transposed views
+    included, and MultiHeadAttention through it equals the portable path."""
+    import portanet.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_BATCHED_MIN_FLOPS", 0)
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+    backend.set_fused(None)
+    fn = backend.fused("batched_matmul")
+    if backend.name != "numpy":
+        assert fn is None
+        return
+    a = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    b = rng.standard_normal((5, 6, 3)).astype(np.float32)
+    out = fn(a, np.swapaxes(b, -1, -2))
+    np.testing.assert_array_equal(out, a @ np.swapaxes(b, -1, -2))
+    assert fn(a, b) is None                                       # shapes do not chain
+    assert fn(a.astype(np.float64), np.swapaxes(b, -1, -2)) is None   # mixed dtypes
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: 1)
+    assert fn(a, np.swapaxes(b, -1, -2)) is None                  # one thread: plain @
+    monkeypatch.setattr(nb, "_chunk_workers", lambda: workers)
+
+    layer = pn.layers.MultiHeadAttention(num_heads=3, key_dim=4, dtype="float64")
+    q = backend.from_numpy(rng.standard_normal((2, 5, 6)))
+    dy = backend.from_numpy(rng.standard_normal((2, 5, 6)))
+    layer._maybe_build([(2, 5, 6), (2, 5, 6)])
+
+    def run():
+        for v in layer.weights:
+            v.grad = None
+        y, back, _, _ = layer.run([q, q], training=True)
+        dq, dv = back(dy)
+        return [y, dq, dv] + [v.grad for v in layer.weights]
+    fast = _run_fused(backend, "batched_matmul", True, run)
+    slow = _run_fused(backend, "batched_matmul", False, run)
+    for x, y in zip(fast, slow):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-13)

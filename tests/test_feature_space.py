@@ -61,9 +61,9 @@ def test_concat_equals_keras(backend, data, query):
     single = _host(fs({k: v[1] for k, v in query.items()}))      # one unbatched row
     assert single.shape == (56,)
     np.testing.assert_allclose(single, KERAS["concat_single"], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(_host(fs.preprocessors["age"].mean.value).reshape(-1),
+    np.testing.assert_allclose(_host(fs.preprocessors["age"].mean).reshape(-1),
                                KERAS["age_mean"].reshape(-1), rtol=1e-6)
-    np.testing.assert_allclose(_host(fs.preprocessors["age"].variance.value).reshape(-1),
+    np.testing.assert_allclose(_host(fs.preprocessors["age"].variance).reshape(-1),
                                KERAS["age_variance"].reshape(-1), rtol=1e-5)
     np.testing.assert_allclose(fs.preprocessors["height"].bin_boundaries,
                                KERAS["height_boundaries"], rtol=1e-7)
@@ -264,3 +264,29 @@ def test_float64_floatx(backend, float64, data, query):
     out = _host(fs(query))
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, KERAS["concat_query"], rtol=1e-5, atol=1e-5)
+
+
+def test_keras_io_training_and_inference_models(backend):
+    """keras-io's structured-data example: a training model whose input is the encoded
+    features (an intermediate tensor: Keras gives it a new Input, '<tensor>CLONE'), and an
+    inference model from the raw dict inputs (Input((1,)) each) fed 1-D columns, numbers and
+    strings, which Keras's Functional expands to (N, 1)."""
+    data = {"age": np.array([20., 30., 40., 50.], "float32"),
+            "city": np.array(["a", "b", "a", "c"])}
+    fs = FeatureSpace({"age": "float_normalized", "city": "string_categorical"},
+                      output_mode="concat")
+    fs.adapt(data)
+    encoded = fs.get_encoded_features()
+    out = pn.layers.Dense(1, kernel_initializer="ones", name="head")(encoded)
+    train = pn.Model(encoded, out)
+    infer = pn.Model(fs.get_inputs(), out)
+    assert [type(l).__name__ for l in train.layers] == ["InputLayer", "Dense"]
+    assert train.layers[0].name.endswith("CLONE") and train.input_shapes == [encoded.shape]
+    # Encoded row: the standardized age (mean 35, std sqrt(125)) and the city's one-hot
+    # ([UNK], a, b, c); a Dense with kernel ones sums it: z + 1.
+    z = (data["age"] - 35.0) / np.sqrt(125.0)
+    expected = (z + 1.0)[:, None]
+    got = infer.predict(data, verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(train.predict(_host(fs(data)), verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)

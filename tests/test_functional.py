@@ -250,8 +250,10 @@ def test_layers_get_layer_and_errors():
     b = pn.Input((3,), name="in_b")
     with pytest.raises(ValueError, match="Graph disconnected.*in_b"):
         pn.Model(a, pn.layers.Add()([d1(a), pn.layers.Dense(2)(b)]))
-    with pytest.raises(ValueError, match="must be tensors returned by pn.Input"):
-        pn.Model(out, pn.layers.Dense(1)(out))
+    # An intermediate tensor as input is allowed (test_intermediate_tensor_as_input), but
+    # the graph must not need anything before it.
+    with pytest.raises(ValueError, match="Graph disconnected.*in_a"):
+        pn.Model(out, pn.layers.Add()([out, d1(a)]))
     with pytest.raises(TypeError, match="symbolic tensor"):
         pn.Model(a, np.zeros(3))
     c = pn.Input((3,))
@@ -325,3 +327,128 @@ def test_mask_flows_through_the_graph(backend):
     outs, _, _ = model._forward_graph([backend.asarray(x)])
     np.testing.assert_array_equal(to_np(backend, model._last_masks[0]), [[True, False, True]])
     np.testing.assert_allclose(to_np(backend, outs[0]), 2 * x)
+
+
+# ---------------------------------------------------------------- Keras's clone_graph_nodes
+def test_intermediate_tensor_as_input(backend, tmp_path):
+    """Keras 3.15.1: Model(h, out) with h the output of a layer gets a new Input named
+    "<tensor name>CLONE" (batch shape and dtype of h), and only the layers after h; the
+    model it was cut from keeps its graph."""
+    a = pn.Input((3,), name="a")
+    d1, d2 = pn.layers.Dense(4, name="d1"), pn.layers.Dense(2, name="d2")
+    h = d1(a)
+    out = d2(h)
+    full = pn.Model(a, out, name="full")
+    head = pn.Model(h, out, name="head")
+    assert [l.name for l in head.layers] == ["d1CLONE", "d2"]
+    assert type(head.layers[0]).__name__ == "InputLayer"
+    assert head.inputs[0] is not h and head.inputs[0].shape == (None, 4)
+    assert head.input_shapes == [(None, 4)] and len(head.weights) == 2
+    assert [l.name for l in full.layers] == ["a", "d1", "d2"]     # untouched
+    d2.set_weights([np.array([[1., 0.], [0., 1.], [1., 1.], [2., -1.]], "float32"),
+                    np.array([0.5, -0.5], "float32")])
+    x = np.array([[1., 2., 3., 4.], [0., -1., 0., 1.]], "float32")
+    # x @ kernel + bias by hand: [1+3+8, 2+3-4] + [.5, -.5]; [0+0+2, -1+0-1] + [.5, -.5]
+    want = np.array([[12.5, 0.5], [2.5, -2.5]], "float32")
+    np.testing.assert_allclose(head.predict(x, verbose=0), want, rtol=1e-6)
+    np.testing.assert_allclose(to_np(backend, head(backend.asarray(x))), want, rtol=1e-6)
+    assert full.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)
+    config = head.get_config()
+    assert config["input_layers"] == ["d1CLONE", 0, 0]
+    assert config["layers"][0]["class_name"] == "InputLayer"
+    assert config["layers"][0]["config"]["batch_shape"] == [None, 4]
+    assert config["layers"][1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == \
+        ["d1CLONE", 0, 0]
+    head.save(tmp_path / "head.keras")
+    again = pn.saving.load_model(tmp_path / "head.keras")
+    assert [l.name for l in again.layers] == ["d1CLONE", "d2"]
+    np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-6)
+    # An Input listed with an intermediate tensor: the walk stops at each input (as Keras,
+    # the layer producing the intermediate one is left out).
+    b = pn.Input((3,), name="b")
+    e1, e2 = pn.layers.Dense(4, name="e1"), pn.layers.Dense(4, name="e2")
+    h2 = e1(b)
+    o2 = pn.layers.Dense(1, name="e3")(pn.layers.Concatenate(name="cat")([h2, e2(b)]))
+    both = pn.Model([h2, b], o2)
+    assert [l.name for l in both.layers] == ["b", "e1CLONE", "e2", "cat", "e3"]
+    with pytest.raises(ValueError, match="Graph disconnected.*'b'"):
+        pn.Model(h2, o2)
+
+
+def test_intermediate_input_trains(backend, rng):
+    """FeatureSpace's pattern: train a model whose input is an encoded (intermediate)
+    tensor; the full model sees the trained layer."""
+    a = pn.Input((2,), name="raw")
+    scaled = pn.layers.Rescaling(2.0, name="scale")(a)
+    out = pn.layers.Dense(1, name="head")(scaled)
+    train = pn.Model(scaled, out)
+    full = pn.Model(a, out)
+    train.layers[1].set_weights([np.zeros((2, 1), "float32"), np.zeros(1, "float32")])
+    train.compile(optimizer=pn.optimizers.SGD(0.1), loss="mse")
+    x = np.array([[1., 0.], [0., 1.]], "float32")
+    train.fit(x, np.array([[1.], [1.]], "float32"), batch_size=2, epochs=1, verbose=0, shuffle=False)
+    # One SGD step from zero weights: d(mse)/dw = -2/N * x^T (y - 0) = [-1, -1]; b: -2.
+    kernel, bias = train.layers[1].get_weights()
+    np.testing.assert_allclose(kernel, [[0.1], [0.1]], rtol=1e-6)
+    np.testing.assert_allclose(bias, [0.2], rtol=1e-6)
+    # The full model runs the same Dense after the rescaling: 2 * 0.1 + 0.2.
+    np.testing.assert_allclose(full.predict(np.array([[1., 0.]], "float32"), verbose=0), [[0.4]],
+                               rtol=1e-6)
+
+
+# ---------------------------------------------------------------- Keras's _adjust_input_rank
+@pytest.mark.filterwarnings("ignore:fit. the inputs are far from standardized")
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+@pytest.mark.parametrize("shape,x_shape,want", [
+    # Keras 3.15.1's outputs of Flatten -> Dense(1, kernel ones) on arange inputs.
+    ((1,), (3,), [0., 1., 2.]),            # a column (N,) for Input((1,)): expanded
+    ((3,), (2, 3, 1), [3., 12.]),          # a trailing axis of 1: squeezed
+    ((2, 1), (2, 2), [1., 5.]),
+    ((1,), (3, 1, 1), [0., 1., 2.]),
+])
+def test_input_rank_is_adjusted_as_keras(backend, kind, shape, x_shape, want):
+    def make():
+        layers = [pn.layers.Flatten(), pn.layers.Dense(1, kernel_initializer="ones")]
+        if kind == "sequential":
+            return pn.Sequential([pn.Input(shape)] + layers)
+        i = pn.Input(shape)
+        return pn.Model(i, layers[1](layers[0](i)))
+    model = make()
+    x = np.arange(np.prod(x_shape), dtype="float32").reshape(x_shape)
+    np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), want)
+    np.testing.assert_allclose(to_np(backend, model(backend.asarray(x))).ravel(), want)
+    assert model(pn.Input(x_shape[1:])).shape == (None, 1)
+    model.compile(optimizer=pn.optimizers.SGD(0.5), loss="mse")
+    # mse gradient of the kernel (ones) for targets 0: 2/N * sum_n x_n * out_n
+    flat = x.reshape(x_shape[0], -1)
+    grad = 2.0 / x_shape[0] * flat.T @ np.asarray(want)[:, None]
+    model.fit(x, np.zeros((x_shape[0], 1), "float32"), batch_size=x_shape[0], epochs=1,
+              verbose=0, shuffle=False)
+    np.testing.assert_allclose(model.layers[-1].get_weights()[0], 1.0 - 0.5 * grad, rtol=1e-5)
+
+
+def test_input_rank_gradient_has_the_input_shape(backend):
+    """Inside a bigger model the rank-adjusted input's gradient comes back in the shape the
+    input had (N,), not the model's (N, 1)."""
+    inner = pn.Sequential([pn.Input((1,)), pn.layers.Dense(1, kernel_initializer="ones",
+                                                           bias_initializer="zeros")])
+    x = backend.asarray(np.array([1., 2., 3.], "float32"))
+    y, back, _, _ = inner.run(x)
+    assert tuple(y.shape) == (3, 1)
+    dx = back(backend.asarray(np.array([[1.], [2.], [3.]], "float32")))
+    assert tuple(dx.shape) == (3,)
+    np.testing.assert_allclose(to_np(backend, dx), [1., 2., 3.])
+
+
+@pytest.mark.parametrize("shape,x_shape", [((4,), (3,)), ((1,), (3, 1, 1, 1)), ((3,), (2, 3, 2))])
+def test_input_rank_mismatch_errors(backend, shape, x_shape):
+    i = pn.Input(shape, name="feat")
+    model = pn.Model(i, pn.layers.Dense(1)(pn.layers.Flatten()(i)), name="m")
+    x = np.zeros(x_shape, "float32")
+    with pytest.raises(ValueError, match=rf"Invalid input shape for input 0 \('feat'\) of model 'm': "
+                                         rf"expected shape \(None, {shape[0]}\), but the input has "
+                                         rf"incompatible shape \({x_shape[0]},"):
+        model(backend.asarray(x))
+    with pytest.raises(ValueError, match=rf"x: input of shape .* does not match the model's input "
+                                         rf"shape .*: rank {len(x_shape)}, expected rank 2"):
+        model.predict(x, verbose=0)

@@ -66,6 +66,7 @@ LEVELS = {
     "portanet.diagnostics": 8,
     "portanet.utils": 8,  # keras.utils: the learning-rate finder, sequences, labels
     "portanet.preprocessing": 8,
+    "portanet.applications": 8,  # keras.applications: models built from layers
     # The command line.
     "portanet.cli": 9,
     "portanet.demo": 9,

@@ -396,3 +396,78 @@ def test_every_loss_trains_by_its_string_name(backend, loss, activation, target)
     h = model.fit(x, y, epochs=6, batch_size=8, verbose=0)
     assert np.all(np.isfinite(h.history["loss"]))
     assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+# ------------------------------------------------------------- ignore_class, against Keras
+# Keras 3.15.1 (JAX) printed these for SparseCategoricalCrossentropy(ignore_class=255) on
+# IGN_Y / IGN_P (float32 results; the weights are IGN_W). The ignored entries are masked:
+# their loss is 0 and "sum_over_batch_size" divides by the 3 valid entries, not by 5.
+IGN_Y = np.array([1, 2, 255, 0, 255])
+IGN_P = np.array([[0.05, 0.9, 0.05], [0.1, 0.3, 0.6], [0.2, 0.2, 0.6], [0.7, 0.2, 0.1],
+                  [0.3, 0.3, 0.4]])
+IGN_W = np.array([1.0, 2.0, 3.0, 0.5, 1.0])
+KERAS_IGNORE = {
+    "sum_over_batch_size": (0.3242870271205902, 0.43511638045310974),
+    "sum": (0.972861111164093, 1.3053491115570068),
+    "none": ([0.10536054521799088, 0.5108255743980408, 0.0, 0.3566749691963196, 0.0],
+             [0.10536054521799088, 1.0216511487960815, 0.0, 0.1783374845981598, 0.0]),
+}
+
+
+@pytest.mark.parametrize("reduction", sorted(KERAS_IGNORE))
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_sparse_categorical_ignore_class_matches_keras(backend, reduction, from_logits):
+    p = np.log(IGN_P) + 0.3 if from_logits else IGN_P
+    loss = pn.losses.SparseCategoricalCrossentropy(ignore_class=255, reduction=reduction,
+                                                   from_logits=from_logits)
+    plain, weighted = KERAS_IGNORE[reduction]
+    y, pb = backend.asarray(IGN_Y), backend.asarray(p)
+    np.testing.assert_allclose(to_np(backend, loss(y, pb)), plain, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(to_np(backend, loss(y, pb, sample_weight=backend.asarray(IGN_W))),
+                               weighted, rtol=1e-6, atol=1e-7)
+    # By hand: the valid entries' -log p[label] are -log 0.9, -log 0.6, -log 0.7.
+    if reduction == "sum_over_batch_size":
+        assert float(to_np(backend, loss(y, pb))) == pytest.approx(
+            -(np.log(0.9) + np.log(0.6) + np.log(0.7)) / 3, rel=1e-12)
+
+
+def test_sparse_categorical_ignore_class_gradient_and_segmentation(backend):
+    # Keras's gradient of the default reduction w.r.t. the logits (jax.grad): (softmax -
+    # onehot) / 3 on the valid rows, 0 on the ignored ones.
+    keras_grad = [[0.01666666381061077, -0.03333336114883423, 0.01666666381061077],
+                  [0.03333333507180214, 0.10000000894069672, -0.13333332538604736],
+                  [0.0, 0.0, 0.0],
+                  [-0.10000000894069672, 0.06666667014360428, 0.03333333134651184],
+                  [0.0, 0.0, 0.0]]
+    loss = pn.losses.SparseCategoricalCrossentropy(ignore_class=255, from_logits=True)
+    _, backward = loss.forward(backend.asarray(IGN_Y), backend.asarray(np.log(IGN_P) + 0.3))
+    np.testing.assert_allclose(to_np(backend, backward()), keras_grad, rtol=1e-6, atol=1e-7)
+    # Segmentation maps (Keras 3.15.1: 2.537555694580078 for these Dirichlet probabilities).
+    ps = np.random.default_rng(0).dirichlet([1, 1, 1], size=(2, 2, 2))
+    ys = np.array([[[0, 1], [255, 2]], [[2, 255], [1, 0]]])
+    seg = pn.losses.SparseCategoricalCrossentropy(ignore_class=255)
+    np.testing.assert_allclose(to_np(backend, seg(backend.asarray(ys), backend.asarray(ps))),
+                               2.537555694580078, rtol=1e-6)
+    # ignore_class=-1 (a negative id) and every entry ignored: the mean is 0, as Keras's
+    # divide_no_nan.
+    neg = pn.losses.SparseCategoricalCrossentropy(ignore_class=-1)
+    y_neg = backend.asarray(np.where(IGN_Y == 255, -1, IGN_Y))
+    np.testing.assert_allclose(to_np(backend, neg(y_neg, backend.asarray(IGN_P))),
+                               KERAS_IGNORE["sum_over_batch_size"][0], rtol=1e-6)
+    everything = backend.asarray(np.full(5, -1))
+    assert float(to_np(backend, neg(everything, backend.asarray(IGN_P)))) == 0.0
+
+
+def test_sparse_categorical_ignore_class_in_fit(backend):
+    """fit's loss is the masked mean: one SGD step on a bias-only softmax model moves the
+    logits by -lr · Σ_valid (softmax - onehot) / valid."""
+    model = pn.Sequential([pn.Input((2,)), pn.layers.Dense(3, kernel_initializer="zeros",
+                                                           bias_initializer="zeros")])
+    model.compile(optimizer=pn.optimizers.SGD(1.0),
+                  loss=pn.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=9))
+    x = np.zeros((4, 2), "float32")
+    y = np.array([0, 9, 0, 1])
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert history.history["loss"][0] == pytest.approx(np.log(3.0), rel=1e-6)
+    # Valid labels 0, 0, 1 with softmax 1/3 each: gradient (1/3 - [2, 1, 0]/3) = [-1/3, 0, 1/3].
+    np.testing.assert_allclose(model.layers[0].bias.numpy(), [1 / 3, 0.0, -1 / 3], atol=1e-6)

@@ -392,3 +392,18 @@ def test_vector_results_are_logged_as_arrays(backend):
     prec, rec = tp / (tp + fp + EPS), tp / (tp + fn + EPS)
     np.testing.assert_allclose(h.history["f1_score"][0], 2 * prec * rec / (prec + rec + EPS), rtol=1e-5)
     assert np.shape(h.history["p2"][0]) == (2,)
+
+
+def test_sparse_categorical_accuracy_compares_float_labels_as_floats(backend):
+    # Keras 3.15 casts the predicted class to the labels' dtype: a float label 0.7 matches
+    # no class (portanet truncated it to class 0). Keras's results: 0.75, 0.75, 0.5.
+    m = pn.metrics.SparseCategoricalAccuracy()
+    p = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], "float32")
+    m.update_state(np.array([0.0, 1.0, 0.7, 1.0], "float32"), p)
+    assert float(m.result()) == 0.75
+    m.reset_state()
+    m.update_state(np.array([[0], [1], [1], [1]]), p)
+    assert float(m.result()) == 0.75
+    m.reset_state()
+    m.update_state(np.array([True, True, False, False]), p)
+    assert float(m.result()) == 0.5

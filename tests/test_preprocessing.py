@@ -11,8 +11,8 @@ from harness import run_layer_test, to_np
 
 
 def _weights(layer):
-    mean, var, count = layer.get_weights()     # Keras's three: count stays 0
-    assert count == 0
+    mean, var, count = layer.get_weights()
+    assert count.dtype == np.int32 and count.shape == () and count == 0   # Keras keeps it at 0
     return mean, var
 
 
@@ -65,11 +65,11 @@ def test_axis_tuple_and_none(backend, rng):
     x = rng.normal(size=(6, 3, 2)).astype("float32") * 4 + 1
     per_cell = pn.layers.Normalization(axis=(1, 2))
     per_cell.adapt(x)
-    assert per_cell.mean.shape == (3, 2)
+    assert per_cell.mean.shape == (1, 3, 2)    # Keras's broadcast shape
     np.testing.assert_allclose(_weights(per_cell)[0], x.mean(0), rtol=1e-5, atol=1e-6)
     scalar = pn.layers.Normalization(axis=None)
     scalar.adapt(x)
-    assert scalar.mean.shape == ()
+    assert scalar.mean.shape == (1, 1, 1)
     np.testing.assert_allclose(_weights(scalar)[1], x.var(), rtol=1e-5)
     middle = pn.layers.Normalization(axis=1)
     middle.adapt(x)
@@ -134,7 +134,14 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"shape \(4, 3\) does not match"):
         built.adapt(np.ones((4, 3)))
     with pytest.raises(ValueError, match="does not broadcast"):
-        pn.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=1.0).build((None, 2))
+        pn.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[1.0, 1.0, 1.0]).build((None, 2))
+    # Keras 3's constructor checks: same shapes, and no more dimensions than kept axes.
+    with pytest.raises(ValueError, match=r"same shape; got mean of shape \(3,\) and variance of shape \(\)"):
+        pn.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=1.0)
+    with pytest.raises(ValueError, match=r"mean of shape \(1, 2\) has rank 2; expected at most .* \(1, axis=-1\)"):
+        pn.layers.Normalization(mean=[[1.0, 2.0]], variance=[[1.0, 1.0]])
+    with pytest.raises(ValueError, match="adapt.*was given mean= and variance="):
+        pn.layers.Normalization(mean=1.0, variance=1.0).adapt(np.ones((4, 2)))
 
 
 def test_config_round_trip():
@@ -207,3 +214,22 @@ def test_normalization_survives_save_and_load(backend, rng, tmp_path):
     np.testing.assert_allclose(var, x.astype(np.float64).var(0), rtol=1e-4)
     new = rng.normal(size=(5, 3)).astype("float32") * 40 - 300
     np.testing.assert_allclose(loaded.predict(new, verbose=0), model.predict(new, verbose=0), rtol=1e-5)
+
+
+def test_normalization_adapt_float64_data_has_keras_float32_values(backend):
+    # Keras 3.15 adapts a NumPy array with np.mean / np.var in the array's own precision
+    # (float64) and rounds only when storing: these are its exact float32 outputs for the
+    # preprocessing-layers guide's data (float32 statistics gave 0.90000004 and an output of
+    # -1.04e-07 where Keras has 0).
+    data = np.array([[0.1, 0.2, 0.3], [0.8, 0.9, 1.0], [1.5, 1.6, 1.7]])
+    layer = pn.layers.Normalization()
+    layer.adapt(data)
+    f = np.float32
+    np.testing.assert_array_equal(to_np(backend, layer.mean).ravel(),
+                                  [f("0.8"), f("0.9"), f("1.0")])
+    np.testing.assert_array_equal(to_np(backend, layer.variance).ravel(),
+                                  [f("0.32666665")] * 3)
+    out = to_np(backend, layer(data))
+    np.testing.assert_array_equal(out, np.array([[-1.2247449, -1.2247449, -1.2247449],
+                                                 [0.0, 0.0, 0.0],
+                                                 [1.2247449, 1.224745, 1.224745]], dtype="float32"))

@@ -494,8 +494,6 @@ def test_bad_arguments():
         L.GRU(3, dropout=1.5)
     with pytest.raises(ValueError, match="recurrent_dropout=-0.1"):
         L.SimpleRNN(3, recurrent_dropout=-0.1)
-    with pytest.raises(ValueError, match="stateful"):
-        L.LSTM(3, stateful=True)
     with pytest.raises(ValueError, match="unknown activation"):
         L.LSTM(3, recurrent_activation="sigmoidd")
     with pytest.raises(ValueError, match="merge_mode='max'"):
@@ -510,9 +508,70 @@ def test_bad_arguments():
         L.TimeDistributed("dense")
 
 
+@pytest.mark.parametrize("kind", KINDS + ["rnn_cell"])
+def test_stateful_layer_continues_the_sequence(backend, kind, float64, rng):
+    # Keras's cross-batch statefulness (the RNN guide): calling a stateful layer on two
+    # halves of a sequence gives what one call on the whole sequence gives (NumPy reference).
+    layer = L.RNN(L.LSTMCell(U), stateful=True) if kind == "rnn_cell" else _make(kind, stateful=True)
+    ref_kind = "lstm" if kind == "rnn_cell" else kind
+    x = rng.standard_normal((B, 6, D))
+    first = to_np(backend, layer(x[:, :3]))
+    second = to_np(backend, layer(x[:, 3:]))
+    w = layer.get_weights()
+    np.testing.assert_allclose(first, reference_rnn(ref_kind, w, x[:, :3])[0], rtol=1e-10)
+    whole, states = reference_rnn(ref_kind, w, x)
+    np.testing.assert_allclose(second, whole, rtol=1e-10)
+    assert len(layer.states) == _num_states(ref_kind)
+    for v, e in zip(layer.states, states):
+        assert not v.trainable and v.name == "rnn_state"
+        np.testing.assert_allclose(v.numpy(), e, rtol=1e-10)
+    assert all(id(v) not in {id(w) for w in layer.weights} for v in layer.states)
+    layer.reset_states()
+    for v in layer.states:
+        np.testing.assert_array_equal(v.numpy(), 0.0)
+    np.testing.assert_allclose(to_np(backend, layer(x[:, :3])), first, rtol=1e-12)
+    # The kept states are usable as another layer's initial state (the guide's state reuse).
+    other = _make(ref_kind) if kind != "rnn_cell" else L.LSTM(U)
+    other(x[:, :1])
+    other.set_weights(w)
+    np.testing.assert_allclose(to_np(backend, other(x[:, 3:], initial_state=layer.states)),
+                               whole, rtol=1e-10)
+    with pytest.raises(ValueError, match="batch of 2; got a batch of 3"):
+        layer(rng.standard_normal((3, 2, D)))
+
+
+def test_stateful_layer_gradients_treat_the_kept_state_as_a_constant(backend, float64, rng):
+    x = rng.standard_normal((B, 4, D))
+    layer = L.LSTM(U, stateful=True, return_sequences=True)
+    layer(x[:, :2])
+    kept = [v.numpy() for v in layer.states]
+    plain = L.LSTM(U, return_sequences=True)
+    plain(x[:, 2:], initial_state=[backend.asarray(k) for k in kept])
+    plain.set_weights(layer.get_weights())
+    grads = []
+    for lay, args in ((layer, {}), (plain, {"initial_state": [backend.asarray(k) for k in kept]})):
+        with pn.GradientTape() as tape:
+            loss = pn.ops.sum(pn.ops.square(lay(x[:, 2:], **args)))
+        grads.append([to_np(backend, g) for g in tape.gradient(loss, lay.trainable_weights)])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    assert not np.allclose(grads[0][0], 0.0)
+
+
+def test_stateful_needs_a_static_batch_size_and_round_trips():
+    with pytest.raises(ValueError, match="stateful=True the batch size must be static"):
+        pn.Sequential([pn.Input((4, 3)), L.LSTM(3, stateful=True)])
+    model = pn.Sequential([pn.Input(batch_shape=(2, 4, 3)), L.GRU(3, stateful=True)])
+    assert model.layers[0].get_config()["stateful"] is True
+    again = L.GRU.from_config(model.layers[0].get_config())
+    assert again.stateful is True
+
+
 def test_bad_shapes(backend):
-    layer = L.LSTM(3)
-    with pytest.raises(ValueError, match=r"\(batch, timesteps, features\)"):
+    layer = L.LSTM(3, name="lstm_a")
+    # Keras's InputSpec(ndim=3) check, in Keras's words.
+    with pytest.raises(ValueError, match=r"of layer 'lstm_a' is incompatible with the layer: "
+                                         r"expected ndim=3, found ndim=2"):
         layer(np.zeros((2, 3), "float32"))
     layer = L.LSTM(3)
     with pytest.raises(ValueError, match="initial state of shape"):

@@ -172,6 +172,9 @@ def test_bad_arguments():
         pn.layers.ActivityRegularization(l1=-1)
     with pytest.raises(TypeError, match="noise_shape"):
         pn.layers.Dropout(0.5, noise_shape=("a",))
-    layer = pn.layers.SpatialDropout1D(0.5)
-    with pytest.raises(ValueError, match="rank 3"):
+    layer = pn.layers.SpatialDropout1D(0.5, name="sd")
+    # Keras's InputSpec(ndim=3) check, in Keras's words.
+    with pytest.raises(ValueError, match=r"Input 0 with name 'None' of layer 'sd' is incompatible "
+                                         r"with the layer: expected ndim=3, found ndim=2\. Full "
+                                         r"shape received: \(2, 3\)"):
         layer(np.ones((2, 3), "float32"), training=True)

@@ -308,8 +308,7 @@ def test_cell_attributes_and_bad_arguments():
         L.StackedRNNCells([])
     with pytest.raises(ValueError, match="not a cell"):
         L.StackedRNNCells([L.Dense(3)])
-    with pytest.raises(ValueError, match="stateful"):
-        L.RNN(L.GRUCell(3), stateful=True)
+    assert L.RNN(L.GRUCell(3), stateful=True).stateful is True   # supported (test_recurrent)
     with pytest.raises(ValueError, match="units=0"):
         L.LSTMCell(0)
     with pytest.raises(ValueError, match="dropout=1.0"):

@@ -398,3 +398,35 @@ def test_symbolic_numeric_input_is_refused():
         pn.layers.TextVectorization()(pn.Input((1,), dtype="int64"))
     out = pn.layers.StringLookup(invert=True, vocabulary=["a"])(pn.Input((3,), dtype="int64"))
     assert tuple(out.shape) == (None, 3)
+
+
+@pytest.mark.parametrize("mode,sums", [
+    # Vocabulary [UNK], a, b, c; rows "a b" and "c a c"; a Dense with kernel ones sums the
+    # encoding: multi_hot 2 and 2, count 2 and 3, tf_idf (idf a=1, b=2, c=3) 1+2 and 1+2*3.
+    ("multi_hot", [2.0, 2.0]), ("count", [2.0, 3.0]), ("tf_idf", [3.0, 7.0])])
+@pytest.mark.parametrize("column", [False, True])
+def test_text_vectorization_symbolic_shape_is_the_output_shape(backend, mode, sums, column):
+    """On (batch, 1) strings the call squeezes the last axis before splitting, so the
+    multi_hot/count/tf_idf output is (batch, depth) for (None, 1) as for (None,), and the
+    symbolic shape says so (Keras 3.15.1's compute_output_shape gives (None, 1, 4) there,
+    unlike its own outputs)."""
+    kwargs = dict(output_mode=mode, vocabulary=["a", "b", "c"], standardize=None)
+    if mode == "tf_idf":
+        kwargs["idf_weights"] = [1.0, 2.0, 3.0]
+    layer = pn.layers.TextVectorization(**kwargs)
+    shape = (None, 1) if column else (None,)
+    assert layer.compute_output_shape(shape) == (None, 4)
+    inp = pn.Input(shape[1:], dtype="string")
+    enc = layer(inp)
+    assert enc.shape == (None, 4)
+    out = pn.layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")(enc)
+    model = pn.Model(inp, out)
+    texts = np.array(["a b", "c a c"])
+    texts = texts[:, None] if column else texts
+    assert tuple(layer(texts).shape) == (2, 4)
+    np.testing.assert_allclose(model.predict(texts, verbose=0), np.array(sums)[:, None], rtol=1e-6)
+    one_hot = pn.layers.TextVectorization(output_mode="one_hot", vocabulary=["a", "b", "c"])
+    assert one_hot.compute_output_shape(shape) == (None, None, 4)
+    with pytest.raises(ValueError, match=r"last shape dimension must be 1; got inputs of shape "
+                                         r"\(None, 3\)"):
+        layer.compute_output_shape((None, 3))

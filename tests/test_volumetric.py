@@ -136,7 +136,8 @@ def test_conv3d_model_learns(backend):
 
 
 def test_3d_layers_reject_wrong_rank():
-    with pytest.raises(ValueError, match="rank"):
+    # Keras's input specs: Conv3D min_ndim=5, MaxPooling3D ndim=5.
+    with pytest.raises(ValueError, match="expected min_ndim=5, found ndim=4"):
         L.Conv3D(2, 2)(np.zeros((1, 4, 4, 1), "float32"))
-    with pytest.raises(ValueError, match="rank"):
+    with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
         L.MaxPooling3D()(np.zeros((1, 4, 4, 1), "float32"))

@@ -63,6 +63,17 @@ class Backend:
     def is_float(self, x):
         return self.xp.isdtype(x.dtype, "real floating")
 
+    # ------------------------------------------------------------------ Keras masks
+    def attach_keras_mask(self, x, mask):
+        """``x`` carrying Keras's ``_keras_mask`` attribute (the output mask of an eager
+        layer call): ``x`` itself, or a view of it that takes attributes; None when the
+        array type takes none (the layers then keep the mask in a table)."""
+        try:
+            x._keras_mask = mask
+            return x
+        except (AttributeError, TypeError):
+            return None
+
     # ------------------------------------------------------------------ transfers
     def is_array(self, x):
         """True when x is an array of this backend's library (not a host copy)."""

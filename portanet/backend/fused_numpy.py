@@ -149,21 +149,33 @@ def adam(weights, gradients, momentums, velocities, beta_1, beta_2, epsilon, alp
     return new_weights, new_moms, new_vels
 
 
-def bias_relu_in_place(z, bias, activation):
-    """Dense's bias + relu written into ``z`` (the fresh matmul result Dense hands over),
-    and a two-pass backward ``dy * (y > 0)``: the portable path makes three new arrays
-    forward and three backward. mlp-large (4 MiB activations): about 2 ms a step fewer.
-    Other activations return None (the portable path)."""
-    if (getattr(activation, "__module__", None) != "portanet.activations"
-            or getattr(activation, "__name__", None) != "relu"
-            or not isinstance(z, np.ndarray) or z.dtype != bias.dtype or not z.flags.writeable):
+def bias_activation_in_place(z, bias, activation):
+    """A layer's bias (+ relu) written into ``z`` (the fresh matmul result the layer hands
+    over; nothing else holds it): relu's backward is ``dy * (y > 0)`` in two passes, the
+    linear one passes ``dy`` through; the portable path makes three new arrays forward
+    and three backward for relu, one forward for a linear layer. mlp-large (4 MiB
+    activations): about 2 ms a step fewer. ``bias`` broadcasts against ``z``'s trailing
+    axes (EinsumDense's bias may cover several). Other activations return None (the
+    portable path)."""
+    name = (getattr(activation, "__name__", None)
+            if getattr(activation, "__module__", None) == "portanet.activations" else None)
+    if (name not in ("relu", "linear") or not isinstance(z, np.ndarray)
+            or not isinstance(bias, np.ndarray) or z.dtype != bias.dtype
+            or not z.flags.writeable or bias.ndim > z.ndim
+            or np.broadcast_shapes(z.shape, bias.shape) != z.shape):
         return None
     np.add(z, bias, out=z)
+    if name == "linear":
+        return z, _identity
     np.maximum(z, z.dtype.type(0), out=z)
 
     def backward(dy):
         return np.multiply(dy, z > 0)
     return z, backward
+
+
+def _identity(dy):
+    return dy
 
 
 def sparse_ce_value(p, labels):
@@ -195,6 +207,6 @@ def softmax_cross_entropy_grad(p, y, sparse, scale, sample_weight=None):
     return portable(p, y, sparse, scale, sample_weight)
 
 
-FAST_PATHS = {"adam": adam, "bias_activation": bias_relu_in_place,
+FAST_PATHS = {"adam": adam, "bias_activation": bias_activation_in_place,
               "sparse_ce_value": sparse_ce_value,
               "softmax_cross_entropy": softmax_cross_entropy_grad}

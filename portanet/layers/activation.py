@@ -7,6 +7,7 @@ keeps the input shape; PReLU is the only one with weights (its learned slope).
 from .. import activations as _activations
 from ..validation import check_number
 from .base import Layer
+from .input_spec import InputSpec
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax"]
 
@@ -131,6 +132,10 @@ class PReLU(Layer):
         self._shared = tuple(self.shared_axes or ())
         self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer,
                                      self.alpha_regularizer, self.alpha_constraint)
+        # Keras's spec: the rank, and (only with shared_axes) the size of each other axis.
+        axes = {i: input_shape[i] for i in range(1, len(input_shape))
+                if self.shared_axes and i not in self.shared_axes}
+        self.input_spec = InputSpec(ndim=len(input_shape), axes=axes)
         self.built = True
 
     def forward(self, x, training=False):

@@ -17,6 +17,7 @@ from ..ops import tape as _tape
 from ..validation import check_number, check_one_of, check_positive_int
 from . import _windows as W
 from .base import Layer
+from .input_spec import InputSpec
 
 __all__ = ["STFTSpectrogram", "MelSpectrogram"]
 
@@ -103,6 +104,7 @@ class STFTSpectrogram(Layer):
         self.padding = padding
         self.expand_dims = bool(expand_dims)
         self.data_format = data_format
+        self.input_spec = InputSpec(ndim=3)
 
     def build(self, input_shape):
         W.check_rank(f"STFTSpectrogram {self.name!r}", input_shape, 3)

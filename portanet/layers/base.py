@@ -13,8 +13,10 @@ passes on is ``compute_mask(inputs, mask)``.
 import inspect
 import itertools
 import types
+import weakref
 
 from .. import backend as _backend
+from .. import config as _config
 from .. import constraints as _constraints
 from .. import dtype_policies as _dtype_policies
 from .. import initializers as _initializers
@@ -23,6 +25,7 @@ from ..naming import snake_case
 from ..validation import check_positive_int  # noqa: F401 - layers import it from here
 from ..ops import tape as _tape
 from . import traced as _traced
+from . import input_spec as _input_spec
 from . import symbolic
 
 _name_counters = {}
@@ -32,24 +35,33 @@ _NO_INPUTS = object()   # Layer.__call__ without a positional input (given by na
 def _bind_call_arguments(layer, inputs, args, kwargs):
     """(inputs, kwargs) of ``layer(inputs, *args, **kwargs)`` with the positional ``args``
     named after ``call()``'s parameters (``training``, ``mask`` for a built-in layer), and
-    ``inputs`` taken from kwargs by call's first parameter name when not given."""
+    ``inputs`` taken from kwargs by call's first parameter name when not given. As Keras's
+    Layer.__call__, only tensors (or None) may be given by position: ``layer(x, True)`` is a
+    ValueError (``training=True`` goes by keyword)."""
+    for value in _traced.flat(args):
+        if value is not None and not _traced.is_tensor_argument(value):
+            raise ValueError("Only input tensors may be passed as positional arguments. The "
+                             "following argument value should be passed as a keyword argument: "
+                             f"{value!r} (of type {type(value)})")
     if _traced.uses_call(layer):
         names = _traced.positional_call_parameters(layer) or ("inputs",)   # call(self, *args)
     else:
         names = ("inputs", "training", "mask")
     kwargs = dict(kwargs)
+    cls = type(layer).__name__
     if inputs is _NO_INPUTS:
         if names[0] not in kwargs:
-            raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}) was called without "
+            raise TypeError(f"layer {layer.name!r} ({cls}) was called without "
                             f"inputs; expected them as the first argument or as {names[0]}=...")
         inputs = kwargs.pop(names[0])
     if len(args) > len(names) - 1:
-        raise TypeError(f"layer {layer.name!r} ({type(layer).__name__}): call() takes "
-                        f"{len(names) - 1} argument(s) after the inputs {list(names[1:])}; got "
-                        f"{len(args)} more positional argument(s)")
+        raise TypeError(f"layer {layer.name!r} ({cls}): call() takes {len(names)} positional "
+                        f"arguments; got {1 + len(args)} (its positional parameters: "
+                        f"{list(names)})")
     for name, value in zip(names[1:], args):
         if name in kwargs:
-            raise TypeError(f"layer {layer.name!r}: got two values for argument {name!r}")
+            raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for argument "
+                            f"{name!r}")
         kwargs[name] = value
     return inputs, kwargs
 
@@ -186,6 +198,38 @@ def _option_catalogue(key):
                     "_regularizer or _constraint)")
 
 
+def _keras_variable_value(initializer, shape, dtype, name, backend):
+    """(device value, name, backend) of ``keras.Variable(initializer, shape, dtype, name)``."""
+    backend = backend or _backend.current()
+    if name is None:
+        name = unique_name("variable")
+    if not isinstance(name, str) or "/" in name:
+        raise ValueError(f"Variable: name={name!r}; expected a string without '/'")
+    if isinstance(initializer, str) or (callable(initializer)
+                                        and not hasattr(initializer, "shape")):
+        if shape is None:
+            raise ValueError(f"Variable: initializer={initializer!r} needs a shape; got shape=None "
+                             "(pass shape=(...) or an initial value)")
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        dtype = dtype or _config.floatx()
+        init = _initializers.get(initializer)
+        return backend.from_numpy(init(dims, dtype=dtype), dtype), name, backend
+    if initializer is None:
+        raise ValueError("Variable: initializer=None; expected an initial value (array, list, "
+                         "number) or an initializer with a shape")
+    value = backend.asarray(_tape.value_of(initializer))
+    if dtype is None and backend.xp.isdtype(value.dtype, "real floating"):
+        dtype = _config.floatx()
+    if dtype is not None:
+        value = backend.xp.astype(value, backend.dtype(dtype))
+    if shape is not None:
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        if tuple(value.shape) != dims:
+            raise ValueError(f"Variable: the initial value has shape {tuple(value.shape)}; "
+                             f"shape={dims} was given")
+    return value, name, backend
+
+
 class Variable(_tape.VariableLike):
     """A weight: its value (a backend array), its gradient and how it is trained.
 
@@ -207,8 +251,30 @@ class Variable(_tape.VariableLike):
     _master = None
     _autocast = True
 
-    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None,
-                 backend=None):
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable=True, autocast=True,
+                 aggregation="none", synchronization="auto", name=None, regularizer=None,
+                 constraint=None, backend=None):
+        """Keras's ``keras.Variable(initializer, shape=None, dtype=None, trainable=True,
+        autocast=True, aggregation="none", synchronization="auto", name=None)``: an
+        initializer (name or object, ``shape`` required) or an initial value (array,
+        list, number; a float value takes ``floatx`` unless ``dtype`` is given). Assigned
+        to a layer attribute it becomes one of the layer's weights, as in Keras.
+        portanet's own form ``Variable(device_array, name, ...)`` (layers' add_weight,
+        metrics) is told by a string second argument."""
+        if isinstance(shape, str):      # portanet's internal form: Variable(value, name, ...)
+            value, name = initializer, shape
+        else:
+            value, name, backend = _keras_variable_value(initializer, shape, dtype, name,
+                                                         backend)
+            if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+                raise ValueError(f"Variable: aggregation={aggregation!r}; expected 'none', "
+                                 "'mean', 'sum' or 'only_first_replica'")
+            if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+                raise ValueError(f"Variable: synchronization={synchronization!r}; expected "
+                                 "'none', 'on_read', 'on_write' or 'auto'")
+            self.aggregation = aggregation or "none"
+            self._autocast = bool(autocast)
+            self._standalone = True   # not created by a layer: adopted when assigned to one
         self.value = value
         self.name = name
         self.path = name
@@ -275,7 +341,61 @@ class Variable(_tape.VariableLike):
         return self.backend.to_numpy(self.value if self._master is None else self._master).copy()
 
     def __repr__(self):
-        return f"<Variable {self.path} shape={self.shape} trainable={self.trainable}>"
+        # Keras's form: <Variable path=dense/kernel, shape=(2, 3), dtype=float32, value=[...]>
+        value = self.value if self._master is None else self._master
+        return (f"<Variable path={self.path}, shape={self.shape}, "
+                f"dtype={_dtype_policies.standardize_dtype(value.dtype)}, value={self.backend.to_numpy(value)}>")
+
+
+# Masks of eager outputs, as Keras's backend.set_keras_mask: the array's ``_keras_mask``
+# attribute where the array type takes attributes, else a table keyed by the array's id
+# (the entry goes when the array does). The next eager layer call uses it as its mask.
+_KERAS_MASKS = {}
+
+
+def set_keras_mask(x, mask, backend=None):
+    """Attach ``mask`` to the eager output ``x`` (a list: one mask per output); returns the
+    output to hand back (``x``, or a view of it carrying ``_keras_mask``)."""
+    if mask is None:
+        return x
+    if isinstance(x, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(x)
+        return type(x)(set_keras_mask(a, m, backend) for a, m in zip(x, masks))
+    if isinstance(mask, (list, tuple)):
+        return x
+    if backend is not None and not isinstance(x, _tape.VariableLike):
+        carrier = backend.attach_keras_mask(x, mask)
+        if carrier is not None:
+            return carrier
+    key = id(x)
+    try:
+        ref = weakref.ref(x, lambda _, key=key: _KERAS_MASKS.pop(key, None))
+    except TypeError:
+        return x
+    _KERAS_MASKS[key] = (ref, mask)
+    return x
+
+
+def get_keras_mask(x):
+    """The mask attached to ``x`` by an eager layer call (a list for a list), or None."""
+    if isinstance(x, (list, tuple)):
+        masks = [get_keras_mask(a) for a in x]
+        return masks if any(m is not None for m in masks) else None
+    mask = getattr(x, "_keras_mask", None)
+    if mask is not None:
+        return mask
+    hit = _KERAS_MASKS.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    return None
+
+
+def _finished_to_value(loss):
+    if isinstance(loss, _tape.Tensor) and not any(loss.tape is t for t in _tape._stack):
+        return loss.value
+    return loss
+
+
 
 
 class Layer:
@@ -303,6 +423,8 @@ class Layer:
     # Set to the compute dtype's name when the policy is mixed (compute != variable dtype);
     # None keeps the float32 path untouched.
     _autocast_dtype = None
+    # Keras's Layer.input_spec: an InputSpec (or a list, one per input) that __call__ checks.
+    input_spec = None
     # Layers that Keras runs in float32 under a mixed policy (BatchNormalization: statistics
     # in float32, output cast to the compute dtype) set this True.
     _mixed_precision_float32 = False
@@ -339,6 +461,12 @@ class Layer:
         # Remember public attributes that may hold sub-layers (a layer, or a list / tuple /
         # dict that may hold some, now or after appends): ``weights`` reads only these.
         object.__setattr__(self, name, value)
+        if isinstance(value, Variable) and value.__dict__.get("_standalone"):
+            # A keras.Variable assigned to a layer is one of its weights (Keras tracks it).
+            value._standalone = False
+            weights = self.__dict__.get("_weights")
+            if weights is not None and not any(v is value for v in weights):
+                weights.append(value)
         if isinstance(value, (Layer, list, tuple, dict)) and not name.startswith("_"):
             tracked = self.__dict__.get("_tracked_attributes")
             if tracked is None:
@@ -437,8 +565,8 @@ class Layer:
                        constraint=_constraints.get(constraint), backend=self.backend)
         var.path = f"{self.name}/{name}"
         var._own_trainable = trainable
-        if not autocast:
-            var._autocast = False
+        if not autocast or "float" not in str(dtype):
+            var._autocast = False   # as Keras: a mixed policy casts float variables only
         self._weights.append(var)
         return var
 
@@ -490,6 +618,29 @@ class Layer:
             for layer in _traced.sublayers(self):
                 layer.trainable = value
 
+    # ------------------------------------------------------------------ Keras's saving hooks
+    def _own_saved_variables(self):
+        own = list(self.__dict__.get("_weights", ()))
+        trainable = [v for v in own if getattr(v, "_own_trainable", True)]
+        return trainable + [v for v in own if not getattr(v, "_own_trainable", True)]
+
+    def save_own_variables(self, store):
+        """Keras's hook: ``store["0"], store["1"], ...`` = this layer's own variables
+        (trainable first). ``model.save`` calls a subclass's override (``.keras`` files)."""
+        for i, v in enumerate(self._own_saved_variables()):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        """Keras's hook: assign ``store["0"], store["1"], ...`` to this layer's own
+        variables; the count must match."""
+        own = self._own_saved_variables()
+        if len(store) != len(own):
+            raise ValueError(f"Layer {self.name!r} expected {len(own)} variables, but received "
+                             f"{len(store)} variables during loading. Expected: "
+                             f"{[v.name for v in own]}")
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
+
     def get_weights(self):
         """Host NumPy copies of the weights, in Keras order."""
         return [v.numpy() for v in self.weights]
@@ -540,6 +691,19 @@ class Layer:
             return _traced.infer_output_shape(self, input_shape)
         return input_shape
 
+    def _symbolic_output_shape(self, input_shape, call_args, node_kwargs):
+        """The output shape of a call on symbolic tensors (``symbolic.call_symbolic``).
+        ``call_args``: a ``call()`` layer's arguments besides its inputs (an endpoint layer's
+        targets): its call is probed with them too, unless its class has its own
+        ``compute_output_shape``; ``node_kwargs``: a built-in layer's ``_node_call_kwargs``."""
+        if call_args and not symbolic._own_output_shape(self):
+            return _traced.infer_output_shape(self, input_shape, call_args)
+        return self.compute_output_shape(input_shape, **node_kwargs)
+
+    def _uses_call(self):
+        """Whether the layer is written with ``call()`` (see ``traced.uses_call``)."""
+        return _traced.uses_call(self)
+
     def compute_mask(self, inputs, mask=None):
         """The mask passed on to the next layer (default: kept if the layer supports masking)."""
         return mask if self.supports_masking else None
@@ -568,8 +732,9 @@ class Layer:
     def losses(self):
         """As Keras 3: the losses added (``add_loss``, activity penalties) during the last
         call, this layer's and its sub-layers', then the regularization penalties of the
-        trainable weights (``kernel_regularizer=...``), differentiable inside a tape."""
-        return _traced.collect_losses(self) + [
+        trainable weights (``kernel_regularizer=...``), differentiable inside a tape. A loss
+        traced by a call that has finished (an eager ``layer(x)``) is its value, an array."""
+        return [_finished_to_value(loss) for loss in _traced.collect_losses(self)] + [
             _traced.regularization_term(v) for v in self.trainable_weights
             if v.regularizer is not None]
 
@@ -581,22 +746,28 @@ class Layer:
             return takes
         return cached[1]
 
-    def run(self, inputs, training=False, mask=None, kwargs=None):
+    def run(self, inputs, training=False, mask=None, **call_kwargs):
         """Forward with the bookkeeping a graph needs: ``(outputs, backward, out_mask, extra_loss)``.
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
-        ``backward`` then includes the penalty's gradient. ``kwargs``: arguments of a
-        ``call()`` layer besides its inputs (a functional node's ``targets=...``); then
-        ``backward`` returns ``(d_inputs, {name: d_argument})`` (see ``traced_forward``).
+        ``backward`` then includes the penalty's gradient. ``call_kwargs`` are the call
+        arguments a graph node recorded besides its inputs: a built-in layer's
+        (its ``_node_call_kwargs``, e.g. ReversibleEmbedding's ``reverse=True``) go to
+        ``forward`` and ``compute_mask``; a ``call()`` layer's (``targets=...``) go to its
+        ``call``, and ``backward`` then returns ``(d_inputs, {name: d_argument})`` (see
+        ``traced_forward``).
         """
-        if kwargs:
+        if self.backend is None:  # built by a direct build() call that made no weight
+            self.backend = _backend.current()
+        if call_kwargs and _traced.uses_call(self):
             y, backward = _traced.traced_forward(self, inputs, (), training=training, mask=mask,
-                                                 kwargs=kwargs, grad_kwargs=True)
+                                                 kwargs=call_kwargs, grad_kwargs=True)
+            call_kwargs = {}
         elif self._forward_takes_mask():
-            y, backward = self.forward(inputs, training=training, mask=mask)
+            y, backward = self.forward(inputs, training=training, mask=mask, **call_kwargs)
         else:
-            y, backward = self.forward(inputs, training=training)
-        out_mask = self.compute_mask(inputs, mask)
+            y, backward = self.forward(inputs, training=training, **call_kwargs)
+        out_mask = self.compute_mask(inputs, mask, **call_kwargs)
         extra = None
         call_extra = self.__dict__.get("_call_extra")
         if call_extra is not None:
@@ -620,17 +791,23 @@ class Layer:
 
     def __call__(self, inputs=_NO_INPUTS, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
-        on arrays it builds the layer if needed and returns the output.
+        on arrays it builds the layer if needed and returns the output. The inputs are
+        first checked against ``self.input_spec``, when the layer has one (as Keras).
 
         As Keras, arguments after ``inputs`` bind to ``call()``'s parameters in order
-        (``endpoint(logits, targets, sample_weight)``), ``inputs`` may be given by the name
-        of call's first parameter (``endpoint(logits=...)``); a built-in layer takes
-        ``training`` and ``mask``."""
+        (``endpoint(logits, targets, sample_weight)``; only tensors may be given by
+        position), ``inputs`` may be given by the name of call's first parameter
+        (``endpoint(logits=...)``); a built-in layer takes ``(inputs, training, mask)``.
+        Tensors bound to call's other parameters are inputs of a functional node (with
+        gradients), see ``run``."""
         given = kwargs
         if args or inputs is _NO_INPUTS:
             inputs, kwargs = _bind_call_arguments(self, inputs, args, kwargs)
         training = kwargs.pop("training", False)
         mask = kwargs.pop("mask", None)
+        if self.input_spec is not None:
+            _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
+                                                   self.name)
         if symbolic.is_symbolic(inputs):
             out = symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
             if args and kwargs:
@@ -641,10 +818,14 @@ class Layer:
         if tape is not None:
             return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,
                                          kwargs=kwargs)
+        if mask is None:
+            mask = get_keras_mask(inputs)    # the mask an earlier eager call attached
         if kwargs and _traced.uses_call(self):
             self._maybe_build(_traced._shapes(_traced._values(inputs)))
-            return _traced.traced_forward(self, inputs, training=training, mask=mask,
-                                          kwargs=kwargs)[0]
+            y = _traced.traced_forward(self, inputs, training=training, mask=mask,
+                                       kwargs=kwargs)[0]
+            y = set_keras_mask(y, self.compute_mask(inputs, mask), self.backend)
+            return _traced.eager_outputs(self, y)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
         backend = self.backend or _backend.current()
@@ -654,8 +835,13 @@ class Layer:
         else:
             arrays = backend.asarray(inputs, dtype=self._input_dtype(inputs))
             self._maybe_build(tuple(arrays.shape))
-        y, _, _, _ = self.run(arrays, training=training, mask=mask)
-        return y
+        y, _, out_mask, _ = self.run(arrays, training=training, mask=mask)
+        y = set_keras_mask(y, out_mask, backend)
+        return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
+
+    def _spec_inputs(self, inputs):
+        """What ``input_spec`` describes: the inputs (a recurrent layer: its sequences)."""
+        return inputs
 
     def _input_dtype(self, a):
         kind = getattr(getattr(a, "dtype", None), "kind", None)
@@ -743,7 +929,7 @@ class Layer:
         self._maybe_build(_as_shape(shape))
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"  # Keras's form
 
 
 
@@ -860,7 +1046,7 @@ def _exit_scope(saved, xp):
             v.value = xp.astype(current, old_value.dtype)
 
 
-def _autocast_run(layer, inputs, training=False, mask=None):
+def _autocast_run(layer, inputs, training=False, mask=None, **call_kwargs):
     """``Layer.run`` of a layer under a mixed dtype policy (see above)."""
     backend = layer.backend
     xp = backend.xp
@@ -877,7 +1063,8 @@ def _autocast_run(layer, inputs, training=False, mask=None):
                              if a.dtype != in_dtype and _is_floating(xp, a.dtype) else a)
     saved = _enter_scope(_scope_variables(layer), compute, xp) if in_dtype is compute else ()
     try:
-        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask)
+        y, backward, out_mask, extra = Layer.run(layer, inputs, training=training, mask=mask,
+                                                 **call_kwargs)
     finally:
         if saved:
             _exit_scope(saved, xp)

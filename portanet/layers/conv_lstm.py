@@ -28,6 +28,7 @@ from ..validation import check_positive_int
 from . import _windows as W
 from . import traced as _traced
 from .base import Layer
+from .input_spec import InputSpec
 from .recurrent.rnn import RNN
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
@@ -304,6 +305,7 @@ class ConvLSTM(RNN):
         self.unroll = False
         self.zero_output_for_mask = False
         self.states = None
+        self.input_spec = InputSpec(ndim=self.rank + 3)
 
     filters = _cell_property("filters")
     kernel_size = _cell_property("kernel_size")

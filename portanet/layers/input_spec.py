@@ -1,8 +1,11 @@
 """``InputSpec`` (keras/src/layers/input_spec.py): the rank, dtype and shape a layer's
-input must have. Layers may expose one as ``self.input_spec``; ``assert_compatible``
-checks a shape against it with Keras's rules."""
+input must have. A layer may set ``self.input_spec`` (one spec, or a list, one per input);
+``Layer.__call__`` then checks its inputs with ``assert_input_compatibility`` (Keras's
+rules and error text) before building or running; ``assert_compatible`` checks a shape."""
 
-__all__ = ["InputSpec"]
+from ..dtype_policies import standardize_dtype
+
+__all__ = ["InputSpec", "assert_input_compatibility"]
 
 
 class InputSpec:
@@ -26,7 +29,7 @@ class InputSpec:
 
     def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
                  axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
-        self.dtype = None if dtype is None else str(dtype)
+        self.dtype = None if dtype is None else standardize_dtype(dtype)
         if shape is not None:
             self.shape = tuple(None if s is None else int(s) for s in shape)
             self.ndim = len(self.shape)
@@ -94,3 +97,85 @@ class InputSpec:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _flatten(value):
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _flatten(value[k])]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _flatten(v)]
+    return [value]
+
+
+def _is_tensor_like(x):
+    return x is None or hasattr(x, "shape")
+
+
+def assert_input_compatibility(input_spec, inputs, layer_name):
+    """Keras's ``assert_input_compatibility``: check ``inputs`` (a tensor, or a list, tuple
+    or dict of them) against ``input_spec`` (an InputSpec, a nested list of them, or None):
+    the number of inputs, then for each its rank (ndim, min_ndim, max_ndim), dtype, fixed
+    axes and shape. Raises a ValueError naming the input, the layer and the spec, in
+    Keras's words. Plain Python data (lists of numbers) is not checked: the call converts it."""
+    if not input_spec:
+        return
+    specs = _flatten(input_spec)
+    if isinstance(inputs, dict):
+        names = [spec.name if spec is not None else None for spec in specs]
+        if all(names):
+            for name in names:
+                if name not in inputs:
+                    raise ValueError(f'Missing data for input "{name}". You passed a data dictionary '
+                                     f"with keys {list(inputs.keys())}. Expected the following keys: "
+                                     f"{names}")
+            inputs = [inputs[name] for name in names]
+    if isinstance(inputs, (list, tuple)) and not all(_is_tensor_like(x) for x in inputs):
+        return   # nested Python data, not tensors
+    flat = _flatten(inputs)
+    if not all(_is_tensor_like(x) for x in flat):
+        return
+    if len(flat) != len(specs):
+        spec_names = [spec.name for spec in specs if spec is not None]
+        if len(spec_names) == len(specs) and all(spec_names):
+            keys = ", ".join(f"'{n}': ..." for n in spec_names)
+            raise ValueError(f'Layer "{layer_name}" expects {len(specs)} named input(s) with keys '
+                             f"{spec_names}, but it received {len(flat)} input tensors. Pass inputs "
+                             f"as a dict, e.g. `layer({{{keys}}})`.")
+        raise ValueError(f'Layer "{layer_name}" expects {len(specs)} input(s), but it received '
+                         f"{len(flat)} input tensors. Inputs received: {flat}")
+    for index, (x, spec) in enumerate(zip(flat, specs)):
+        if spec is None or (x is None and spec.optional):
+            continue
+        if x is None:
+            raise ValueError(f"Inputs to a layer should be tensors. Got 'None' (of type "
+                             f"{type(None)}) as input for layer '{layer_name}'.")
+        shape = tuple(None if d is None else int(d) for d in x.shape)
+        ndim = len(shape)
+        head = (f"Input {index} with name '{spec.name}' of layer '{layer_name}' is incompatible "
+                "with the layer:")
+        if spec.ndim is not None and not spec.allow_last_axis_squeeze and ndim != spec.ndim:
+            raise ValueError(f"{head} expected ndim={spec.ndim}, found ndim={ndim}. Full shape "
+                             f"received: {shape}")
+        if spec.max_ndim is not None and ndim > spec.max_ndim:
+            raise ValueError(f"{head} expected max_ndim={spec.max_ndim}, found ndim={ndim}")
+        if spec.min_ndim is not None and ndim < spec.min_ndim:
+            raise ValueError(f"{head} expected min_ndim={spec.min_ndim}, found ndim={ndim}. Full "
+                             f"shape received: {shape}")
+        if spec.dtype is not None:
+            dtype = standardize_dtype(x.dtype)
+            if dtype != spec.dtype:
+                raise ValueError(f"{head} expected dtype={spec.dtype}, found dtype={dtype}")
+        for axis, value in spec.axes.items():
+            if value is not None and shape[axis] not in (value, None):
+                raise ValueError(f"{head} expected axis {axis} of input shape to have value "
+                                 f"{value}, but received input with shape {shape}")
+        if spec.shape is not None:
+            spec_shape = spec.shape
+            if spec.allow_last_axis_squeeze:
+                if shape and shape[-1] == 1:
+                    shape = shape[:-1]
+                if spec_shape and spec_shape[-1] == 1:
+                    spec_shape = spec_shape[:-1]
+            for spec_dim, dim in zip(spec_shape, shape):
+                if spec_dim is not None and dim is not None and spec_dim != dim:
+                    raise ValueError(f"{head} expected shape={spec.shape}, found shape={shape}")

@@ -9,6 +9,7 @@ Bessel correction; layer normalization uses the biased variance over ``axis``.
 from ..backend import replicas as _replicas
 from ..validation import check_number
 from .base import Layer
+from .input_spec import InputSpec
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -116,6 +117,7 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", shape,
                                                self.moving_variance_initializer, trainable=False)
         self._rank = rank
+        self.input_spec = InputSpec(ndim=rank, axes={self.axis: dim})
         self.built = True
 
     def _broadcast(self, v):
@@ -401,6 +403,23 @@ class LayerNormalization(Layer):
                 g = dy * gamma
                 return inv * g - centered * inv * inv * inv * xp.mean(g * x, axis=axes,
                                                                       keepdims=True)
+            return y, backward
+
+        fused = (self.backend.fused("layer_norm")
+                 if self._axes == [self._rank - 1] and x.ndim == self._rank else None)
+        out = None if fused is None else fused(x, gamma, beta, self.epsilon)
+        if out is not None:
+            # One compiled pass each way over the last axis (numba; the portable path below
+            # is the reference the tests compare it with).
+            y, fused_backward = out
+
+            def backward(dy):
+                dx, dgamma, dbeta = fused_backward(dy)
+                if dgamma is not None:
+                    self.gamma.add_grad(dgamma)
+                if dbeta is not None:
+                    self.beta.add_grad(dbeta)
+                return dx
             return y, backward
 
         mean = xp.mean(x, axis=axes, keepdims=True)

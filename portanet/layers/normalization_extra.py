@@ -10,6 +10,7 @@ epsilon 1e-12).
 
 from ..validation import check_number
 from .base import Layer
+from .input_spec import InputSpec
 from .normalization import _normalize_axes
 
 __all__ = ["GroupNormalization", "RMSNormalization", "UnitNormalization"]
@@ -111,6 +112,7 @@ class GroupNormalization(Layer):
                                      self.beta_constraint) if self.center else None)
         self._axis = axis
         self._rank = rank
+        self.input_spec = InputSpec(ndim=rank, axes={self.axis: dim})
         self.built = True
 
     def forward(self, x, training=False):

@@ -19,6 +19,7 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D
 
 from . import _windows as W
 from .base import Layer
+from .input_spec import InputSpec
 
 
 def _prod(values):
@@ -36,6 +37,7 @@ class _Pooling(Layer):
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         owner = type(self).__name__
         self.pool_size = W.normalize_tuple(pool_size, self.rank, "pool_size", owner)
         self.strides = (self.pool_size if strides is None
@@ -252,6 +254,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         self.data_format = W.normalize_data_format(data_format, type(self).__name__)
         if keepdims not in (True, False):
             raise ValueError(f"{type(self).__name__}: keepdims={keepdims!r}; expected True or False")

@@ -20,8 +20,13 @@ class Normalization(Layer):
     """Shifts and scales inputs to zero mean and unit variance: ``(x - mean) / sqrt(var)``.
 
     The mean and variance are either given (``mean=``, ``variance=``) or measured from data
-    by ``adapt(data)``. They are stored as non-trainable weights ``mean`` and ``variance``,
-    so ``model.save`` keeps them and ``predict`` on new values standardizes them the same way.
+    by ``adapt(data)``. As in Keras, given statistics are constants kept in the config (the
+    layer has no weights), while a layer to adapt has three non-trainable weights, ``mean``,
+    ``variance`` and ``count`` (int32; Keras keeps it at 0, for older files only), so
+    ``model.save`` keeps the adapted statistics and ``predict`` on new values standardizes
+    them the same way. Once built, ``layer.mean`` and ``layer.variance`` are the statistics
+    in the input's broadcast shape (Keras's attributes); the adapted weights are
+    ``layer.adapt_mean`` and ``layer.adapt_variance``.
 
     Args:
         axis: the axis (or tuple of axes) that keeps separate statistics; -1 (default) gives
@@ -64,6 +69,18 @@ class Normalization(Layer):
         self._axes = axes
         self.input_mean = _to_plain(mean)
         self.input_variance = _to_plain(variance)
+        if mean is not None:
+            # Keras 3's checks, made before any input is seen.
+            m_shape, v_shape = _nested_shape(self.input_mean), _nested_shape(self.input_variance)
+            if m_shape != v_shape:
+                raise ValueError(f"Normalization: mean and variance must have the same shape; got "
+                                 f"mean of shape {m_shape} and variance of shape {v_shape}")
+            if len(m_shape) > len(axes):
+                raise ValueError(f"Normalization: mean of shape {m_shape} has rank {len(m_shape)}; "
+                                 f"expected at most the number of kept axes ({len(axes)}, "
+                                 f"axis={axis!r})")
+        self.adapt_mean = self.adapt_variance = self.count = None
+        self._given = None
         if self.input_variance is not None and _any_negative(self.input_variance):
             raise ValueError(f"Normalization: variance={variance!r}; expected non-negative values")
         self.invert = bool(invert)
@@ -91,20 +108,32 @@ class Normalization(Layer):
         self._broadcast_shape = tuple(int(input_shape[d]) if d in self._keep else 1 for d in range(ndim))
         self._reduce_axes = tuple(d for d in range(ndim) if d not in self._keep)
         if self.input_mean is None:
-            self.mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
-            self.variance = self.add_weight("variance", self._stat_shape, "ones", trainable=False)
-            # Keras's third weight of an adapted Normalization (kept at 0, "for backwards
-            # compatibility with older saved models"): same weights, counts and files.
-            self.count = self.add_weight(name="count", shape=(), dtype="int32",
-                                         initializer="zeros", trainable=False)
+            self.adapt_mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
+            self.adapt_variance = self.add_weight("variance", self._stat_shape, "ones",
+                                                  trainable=False)
+            self.count = self.add_weight("count", (), "zeros", trainable=False, dtype="int32")
         else:
-            # Given statistics are constants, not weights, as in Keras (the config holds
-            # them): no parameters in the summary and nothing in weight files.
             if self.backend is None:
                 self.backend = _backend.current()
-            self.mean = _Statistic(self, self.input_mean, "mean")
-            self.variance = _Statistic(self, self.input_variance, "variance")
+            self._given = (self._broadcast_stat(self.input_mean, "mean"),
+                           self._broadcast_stat(self.input_variance, "variance"))
         self.built = True
+
+    def _statistics(self):
+        """(mean, variance) in the statistics' shape: the constants or the adapted weights."""
+        if self._given is not None:
+            return self._given
+        return self.adapt_mean.value, self.adapt_variance.value
+
+    @property
+    def mean(self):
+        """The mean in the input's broadcast shape (Keras's ``layer.mean``); None until built."""
+        return None if not self.built else self.xp.reshape(self._statistics()[0], self._broadcast_shape)
+
+    @property
+    def variance(self):
+        """The variance in the input's broadcast shape; None until built."""
+        return None if not self.built else self.xp.reshape(self._statistics()[1], self._broadcast_shape)
 
     def _broadcast_stat(self, value, name):
         xp = self.xp
@@ -135,6 +164,9 @@ class Normalization(Layer):
         """
         check_positive_int(batch_size, "batch_size", "Normalization.adapt", allow_none=True)
         check_positive_int(steps, "steps", "Normalization.adapt", allow_none=True)
+        if self.input_mean is not None:
+            raise ValueError(f"Normalization {self.name!r}: adapt() measures the statistics of a layer "
+                             "built without them; this one was given mean= and variance=")
         if self.backend is None:
             self.backend = _backend.current()
         xp = self.xp
@@ -165,8 +197,8 @@ class Normalization(Layer):
             mean, count = new_mean, total
         if mean is None:
             raise ValueError("Normalization.adapt: data holds no samples; expected at least one row")
-        self.mean.assign(mean)
-        self.variance.assign(var)
+        self.adapt_mean.assign(mean)
+        self.adapt_variance.assign(var)
 
     def _batches(self, data, batch_size):
         backend = self.backend
@@ -188,9 +220,15 @@ class Normalization(Layer):
             yield self._to_float(batch)
 
     def _to_float(self, batch):
+        # As Keras's adapt (np.mean / np.var of the array itself): float64 and integer data
+        # give float64 statistics, rounded to the layer's dtype only when stored.
         arr = self.backend.asarray(batch)
-        if not self.xp.isdtype(arr.dtype, "real floating") or arr.dtype != self.backend.dtype(self.dtype):
-            arr = self.xp.astype(arr, self.backend.dtype(self.dtype))
+        xp = self.xp
+        wide = arr.dtype == self.backend.dtype("float64") or xp.isdtype(arr.dtype, "integral") \
+            or arr.dtype == xp.bool
+        target = self.backend.dtype("float64" if wide else self.dtype)
+        if arr.dtype != target:
+            arr = xp.astype(arr, target)
         return arr
 
     def _check_shape(self, x):
@@ -205,8 +243,11 @@ class Normalization(Layer):
         xp = self.xp
         if not xp.isdtype(x.dtype, "real floating"):
             x = xp.astype(x, self.backend.dtype(self.dtype))
-        mean = xp.reshape(self.mean.value, self._broadcast_shape)
-        std = xp.sqrt(xp.reshape(self.variance.value, self._broadcast_shape))
+        mean, variance = self._statistics()
+        if mean.dtype != x.dtype:   # given statistics under a mixed policy: the compute dtype
+            mean, variance = xp.astype(mean, x.dtype), xp.astype(variance, x.dtype)
+        mean = xp.reshape(mean, self._broadcast_shape)
+        std = xp.sqrt(xp.reshape(variance, self._broadcast_shape))
         std = xp.maximum(std, xp.asarray(EPSILON, dtype=std.dtype))
         if self.invert:
             y = x * std + mean
@@ -241,27 +282,6 @@ class Normalization(Layer):
         return cls(**config)
 
 
-class _Statistic:
-    """A given mean or variance of a Normalization: a device constant in the layer's current
-    backend (remade after ``model.to(...)``), read as ``.value`` like a weight."""
-
-    def __init__(self, layer, given, name):
-        self._layer, self._given, self._name = layer, given, name
-        self._cache = (_Statistic, None)    # no backend yet
-        self.value    # check the shape now (build time), as before
-
-    @property
-    def value(self):
-        backend, array = self._cache
-        if backend is not self._layer.backend:
-            array = self._layer._broadcast_stat(self._given, self._name)
-            self._cache = (self._layer.backend, array)
-        return array
-
-    def numpy(self):
-        return self._layer.backend.to_numpy(self.value)
-
-
 def _to_plain(value):
     """Statistics given as arrays become nested lists (JSON-safe for the config)."""
     if value is None or isinstance(value, (int, float)):
@@ -271,6 +291,17 @@ def _to_plain(value):
     if hasattr(value, "__array_namespace__") or hasattr(value, "__dlpack__"):
         return _backend.current().to_numpy(value).tolist()
     return value
+
+
+def _nested_shape(value):
+    """The shape of a number or a nested list of numbers (as NumPy would give it)."""
+    shape = []
+    while isinstance(value, (list, tuple)):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
 
 
 def _any_negative(value):

@@ -12,6 +12,7 @@ import math
 from .. import regularizers as _regularizers
 from ..validation import check_number
 from .base import Layer
+from .input_spec import InputSpec
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
@@ -84,6 +85,7 @@ class _SpatialDropout(Dropout):
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
+        self.input_spec = InputSpec(ndim=self._rank)
         if data_format is None:
             data_format = "channels_last"
         if data_format not in ("channels_last", "channels_first"):

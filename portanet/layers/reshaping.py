@@ -14,6 +14,7 @@ from . import _windows as W
 from ..ops import image as _image
 from ..validation import check_positive_int
 from .base import Layer
+from .input_spec import InputSpec
 
 
 def _prod(shape):
@@ -35,6 +36,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(min_ndim=1)
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"Flatten: data_format={data_format!r}; expected 'channels_last' or 'channels_first'")
         self.data_format = data_format or "channels_last"
@@ -128,6 +130,7 @@ class Permute(Layer):
             raise ValueError(f"Permute: dims={dims!r}; expected a permutation of "
                              f"{tuple(range(1, len(dims) + 1))} (axes are 1-indexed; the batch "
                              "axis is not included)")
+        self.input_spec = InputSpec(ndim=len(dims) + 1)
         self.dims = dims
 
     def build(self, input_shape):
@@ -166,6 +169,7 @@ class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         self.n = check_positive_int(n, "n", "RepeatVector")
+        self.input_spec = InputSpec(ndim=2)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -262,6 +266,7 @@ class _UpSampling(Layer):
 
     def __init__(self, size, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         self.size = W.normalize_tuple(size, self.rank, "size", type(self).__name__)
         self.data_format = W.normalize_data_format(data_format, type(self).__name__)
 
@@ -362,6 +367,7 @@ class _ZeroPadding(Layer):
 
     def __init__(self, padding, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         self.padding = _pairs(padding, self.rank, "padding", type(self).__name__)
         self.data_format = W.normalize_data_format(data_format, type(self).__name__)
 
@@ -426,6 +432,7 @@ class _Cropping(Layer):
 
     def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         self.cropping = _pairs(cropping, self.rank, "cropping", type(self).__name__)
         self.data_format = W.normalize_data_format(data_format, type(self).__name__)
 

@@ -64,13 +64,20 @@ class ReversibleEmbedding(Embedding):
                                                       self.embeddings_initializer)
         self.built = True
 
+    # A functional call's reverse=True is kept in its node (and config), as Keras's.
+    _node_call_kwargs = ("reverse",)
+
     def __call__(self, inputs, reverse=False, training=False, mask=None, **kwargs):
         if not reverse:
             return super().__call__(inputs, training=training, mask=mask, **kwargs)
         if symbolic.is_symbolic(inputs):
-            raise TypeError(f"ReversibleEmbedding {self.name!r}: reverse=True is not available on "
-                            "symbolic (functional API) inputs in portanet; call it inside a "
-                            "call() layer or model, where it is differentiated by the tape")
+            # Functional API: a node whose run is forward(..., reverse=True) below.
+            shape = tuple(inputs.shape) if not isinstance(inputs, (list, tuple, dict)) else None
+            if shape is None or shape[-1] != self.output_dim:
+                raise ValueError(f"ReversibleEmbedding {self.name!r}: reverse=True expects one "
+                                 f"tensor whose last axis is output_dim={self.output_dim}; got "
+                                 f"{inputs!r}")
+            return super().__call__(inputs, training=training, mask=mask, reverse=True, **kwargs)
         if kwargs:
             raise TypeError(f"{self.name}: unexpected keyword argument(s) {sorted(kwargs)}")
         return self.reverse(inputs)
@@ -97,6 +104,42 @@ class ReversibleEmbedding(Embedding):
             cap = self.logit_soft_cap
             logits = ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
         return logits
+
+    def forward(self, x, training=False, reverse=False):
+        if not reverse:
+            return super().forward(x, training=training)
+        # The reverse projection as a closure (a graph node called with reverse=True): the
+        # same math as reverse(), with its gradients by hand.
+        xp = self.xp
+        tied = self.tie_weights
+        table = self.embeddings if tied else self.reverse_embeddings
+        kernel = xp.matrix_transpose(table.value) if tied else table.value    # (output_dim, input_dim)
+        x_in = x if xp.isdtype(x.dtype, "real floating") else xp.astype(x, kernel.dtype)
+        if self.reverse_dtype is not None:
+            dtype = self.backend.dtype(self.reverse_dtype)
+            x_in, kernel = xp.astype(x_in, dtype), xp.astype(kernel, dtype)
+        logits = xp.matmul(x_in, kernel)
+        cap = self.logit_soft_cap
+        if cap is not None:
+            t = xp.tanh(logits / cap)
+            logits = t * cap
+
+        def backward(dy):
+            g = dy if cap is None else dy * (1.0 - t * t)
+            g = xp.astype(g, logits.dtype) if g.dtype != logits.dtype else g
+            flat_x = xp.reshape(x_in, (-1, self.output_dim))
+            flat_g = xp.reshape(g, (-1, self.input_dim))
+            d_kernel = xp.matmul(xp.matrix_transpose(flat_x), flat_g)      # (output_dim, input_dim)
+            d_table = xp.matrix_transpose(d_kernel) if tied else d_kernel
+            if d_table.dtype != table.value.dtype:
+                d_table = xp.astype(d_table, table.value.dtype)
+            table.add_grad(d_table)
+            dx = xp.matmul(g, xp.matrix_transpose(kernel))
+            return xp.astype(dx, x.dtype) if dx.dtype != x.dtype else dx
+        return logits, backward
+
+    def compute_mask(self, inputs, mask=None, reverse=False):
+        return None if reverse else super().compute_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape, reverse=False):
         if reverse:

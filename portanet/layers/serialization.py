@@ -55,24 +55,64 @@ def get(identifier):
     return _registry.get(identifier)
 
 
+# ``serialize_keras_object`` (portanet/serialization.py, a level to the right) sets itself
+# here when portanet is imported: it serializes the non-layer objects a custom layer's
+# get_config may hold (an initializer, a regularizer, a function).
+_object_serializer = [None]
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _serialize_value(value):
+    """A config value as Keras's ``serialize_dict`` writes it: layers and other Keras
+    objects (``get_config``, named functions) as their serialized dicts, inside lists and
+    dicts too; plain values (and anything else) unchanged."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        return {k: _serialize_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_serialize_value(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
+    if isinstance(value, Layer):
+        return serialize(value)
+    hook = _object_serializer[0]
+    if hook is not None and not isinstance(value, type) and (
+            hasattr(value, "get_config") or callable(value)):
+        try:
+            return hook(value)
+        except TypeError:
+            # Not serializable by name (an unregistered function or class): left as it
+            # is, for in-memory use (from_config, clone_model); saving it to a file fails
+            # with its own message.
+            return value
+    return value
+
+
 def serialize(layer):
-    """Keras 3's serialized form of a layer or model (see the module docstring)."""
+    """Keras 3's serialized form of a layer or model (see the module docstring). Objects in
+    a custom layer's ``get_config`` (sub-layers, regularizers...) are serialized too, as
+    Keras's ``serialize_dict``."""
     if layer is None:
         return None
     name = type(layer).__name__
     entry = keras_object_config(layer, "keras.layers")
+    if isinstance(entry["config"], dict):
+        entry["config"] = _serialize_value(entry["config"])
     if entry["registered_name"] is None and name in MODEL_MODULES and \
             _registry._by_name.get(name) is type(layer):
         entry["module"], entry["registered_name"] = MODEL_MODULES[name]
     get_build = getattr(layer, "get_build_config", None)
     build = get_build() if callable(get_build) else None
     if build is not None:
-        entry["build_config"] = build
+        entry["build_config"] = _serialize_value(build)
     get_compile = getattr(layer, "get_compile_config", None)
     if callable(get_compile):
         compile_config = get_compile()
         if compile_config is not None:
-            entry["compile_config"] = compile_config
+            # A model overriding get_compile_config may return the objects themselves
+            # (the optimizer, a loss function): Keras serializes them (serialize_dict).
+            entry["compile_config"] = _serialize_value(compile_config)
     return entry
 
 

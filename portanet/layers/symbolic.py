@@ -3,10 +3,20 @@
 Calling a layer on a ``KerasTensor`` builds the layer for that shape and records a
 ``Node`` (layer, input tensors, output tensors). ``pn.Model(inputs, outputs)`` walks
 these nodes back from its outputs to find the graph it runs.
+
+A symbolic tensor's ``_keras_mask`` (Keras's attribute) is the mask it carries: found on
+first use by running the producing layer's ``compute_mask`` on probe arrays of the input
+shapes (and masks), as Keras computes it symbolically in ``Layer.__call__``.
 """
 
+import contextvars
+
+from .. import backend as _backend
 from .. import ops as _ops_module
-from . import traced as _traced
+
+# The symbolic inputs of the layer call in progress, so a call() layer's output-shape probe
+# can pass their masks to a call() that takes ``mask`` (Keras's compute_output_spec does).
+CALL_INPUTS = contextvars.ContextVar("portanet_symbolic_call_inputs", default=None)
 
 
 class KerasTensor:
@@ -31,8 +41,17 @@ class KerasTensor:
         index = next((i for i, n in enumerate(nodes) if n is self.node), 0)
         return layer, index, self.index
 
+    @property
+    def _keras_mask(self):
+        """The mask this tensor carries, as Keras: a bool KerasTensor, or None."""
+        if "_mask" not in self.__dict__:
+            self._mask = _symbolic_mask(self)
+        return self._mask
+
     def __repr__(self):
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype} name={self.name!r}>"
+        # Keras's form (portanet has no sparse or ragged tensors).
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, "
+                f"ragged=False, name={self.name}>")
 
     # Operators build op nodes, as Keras 3's KerasTensor (``x + y`` is ``ops.add(x, y)``);
     # portanet.layers.op_layer handles ops on symbolic tensors. == and != stay identity.
@@ -113,6 +132,60 @@ class KerasTensor:
     __hash__ = object.__hash__
 
 
+_PROBE_SIZES = (2, 3)
+
+
+def probe_arrays(backend, tensors, size, dtype=None):
+    """Zeros for KerasTensors (or ones of bool for masks when ``dtype="bool"``), each unknown
+    axis of length ``size``."""
+    xp = backend.xp
+    out = []
+    for t in tensors:
+        shape = tuple(size if s is None else int(s) for s in t.shape)
+        if dtype == "bool":
+            out.append(xp.ones(shape, dtype=xp.bool, device=backend.device))
+        else:
+            out.append(xp.zeros(shape, dtype=backend.dtype(str(t.dtype)), device=backend.device))
+    return out
+
+
+def input_masks(tensors):
+    """The masks the symbolic ``tensors`` carry (a list, None where none), or None if none."""
+    masks = [t._keras_mask if isinstance(t, KerasTensor) else None for t in tensors]
+    return masks if any(m is not None for m in masks) else None
+
+
+def _symbolic_mask(tensor):
+    node = tensor.node
+    if node is None or node.is_input:
+        return None
+    layer = node.layer
+    inputs = node.primary_tensors      # a call() layer's other tensor arguments carry no mask
+    masks = input_masks(inputs)
+    backend = layer.backend or _backend.current()
+    shapes = []
+    for size in _PROBE_SIZES:
+        arrays = probe_arrays(backend, inputs, size)
+        probe_masks = None
+        if masks is not None:
+            probe_masks = [None if m is None else probe_arrays(backend, [m], size, "bool")[0]
+                           for m in masks]
+        if not node.multi_input:
+            arrays = arrays[0]
+            probe_masks = None if probe_masks is None else probe_masks[0]
+        if hasattr(layer, "_last_masks"):
+            # A model's output masks are those its inner graph produced when it ran.
+            layer.run(arrays, training=False, mask=probe_masks)
+        out = layer.compute_mask(arrays, probe_masks)
+        if isinstance(out, (list, tuple)):
+            out = out[tensor.index] if tensor.index < len(out) else None
+        if out is None:
+            return None
+        shapes.append(tuple(out.shape))
+    shape = tuple(a if a == b else None for a, b in zip(*shapes))
+    return KerasTensor(shape, "bool", name=f"{tensor.name}_mask")
+
+
 def _ops():
     return _ops_module
 
@@ -124,6 +197,8 @@ class Node:
         self.layer = layer
         self.inputs = inputs          # a KerasTensor or a list of them, as the layer took
         self.outputs = outputs        # a list of KerasTensors
+        # Call arguments besides the inputs: a built-in layer's _node_call_kwargs (its run
+        # takes them), a call() layer's other arguments (tensors among them are node inputs).
         self.kwargs = kwargs or {}
         self.positional = ()          # the kwargs names that were given by position
 
@@ -183,18 +258,21 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
     else:
         shapes = inputs.shape
         dtype = inputs.dtype
+    # Call arguments that choose what a call computes (ReversibleEmbedding's reverse=True):
+    # kept in the node (its config's "kwargs") and given to compute_output_shape and run.
+    call_kwargs = {k: kwargs.pop(k) for k in getattr(layer, "_node_call_kwargs", ()) if kwargs.get(k)}
     if kwargs:
         _check_call_kwargs(layer, kwargs)
     layer._maybe_build(shapes)
-    if kwargs and not _own_output_shape(layer):
-        # call() takes more than its inputs (an endpoint layer's targets): probe it with all.
-        out_shape = _traced.infer_output_shape(layer, shapes, kwargs)
-    else:
-        out_shape = layer.compute_output_shape(shapes)
+    token = CALL_INPUTS.set(inputs)
+    try:
+        out_shape = layer._symbolic_output_shape(shapes, kwargs, call_kwargs)
+    finally:
+        CALL_INPUTS.reset(token)
     # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
     compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
     out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)
-    node = Node(layer, inputs, [], kwargs)
+    node = Node(layer, inputs, [], {**call_kwargs, **kwargs})
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]
     for i, s in enumerate(shapes_out):
@@ -206,7 +284,7 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
 def _check_call_kwargs(layer, kwargs):
     """Arguments of a functional call besides the inputs: a ``call()`` layer takes them
     (symbolic tensors become inputs of the node; other values are passed as given)."""
-    if not _traced.uses_call(layer):
+    if not layer._uses_call():
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
     for name, value in kwargs.items():
         if isinstance(value, (list, tuple, dict)) and is_symbolic(value):

@@ -790,6 +790,16 @@ class TextVectorization(HostPreprocessingLayer):
             if len(input_shape) <= 1:
                 input_shape = input_shape + (1,)
         else:
+            # The shape of what the layer returns: the call squeezes a last axis of 1 before
+            # splitting (Keras's _preprocess), so (batch, 1) strings give (batch, depth) in the
+            # multi_hot, count and tf_idf modes, as (batch,) do. (Keras 3.15.1's own
+            # compute_output_shape keeps that axis, (batch, 1, depth), unlike its outputs.)
+            if len(input_shape) > 1:
+                if input_shape[-1] not in (1, None):
+                    raise ValueError("When using TextVectorization to tokenize strings, the input "
+                                     "rank must be 1 or the last shape dimension must be 1; got "
+                                     f"inputs of shape {input_shape}")
+                input_shape = input_shape[:-1]
             input_shape = input_shape + (None,)
         return self._lookup_layer.compute_output_shape(input_shape)
 

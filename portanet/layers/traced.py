@@ -14,11 +14,17 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 ``call()`` layer runs its ``call`` on the same tape.
 """
 
+import contextvars
 import inspect
 
 from .. import backend as _backend
 from .. import dtype_policies as _dtype_policies
 from ..ops import tape as _tape
+from . import symbolic as _symbolic
+
+
+# How many call() layers are running inside the current trace (0: the next is outermost).
+_CALL_DEPTH = contextvars.ContextVar("portanet_call_depth", default=0)
 
 
 def uses_call(layer):
@@ -82,6 +88,21 @@ def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
     return layer.call(inputs, *args, **kw)
 
 
+def is_tensor_argument(x):
+    """A tensor, or a non-empty list/tuple of them (what Keras lets be given by position)."""
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(is_tensor_argument(e) for e in x)
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def flat(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from flat(v)
+        else:
+            yield v
+
+
 def _wrap(tape, x):
     if isinstance(x, (list, tuple)):
         return [_wrap(tape, e) for e in x]
@@ -138,16 +159,22 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
     # A layer reading the model's own input in a training step: nobody reads the input's
     # gradient, so the input is a constant of the tape (its gradient is never formed).
     constant_input = layer.__dict__.get("_skip_input_grad", False) and not args
-    with tape:
-        xs = _wrap(None if constant_input else tape, inputs)
-        extra = [_wrap(tape, a) for a in args]
-        kw_names = [k for k, v in (kwargs or {}).items() if hasattr(v, "shape")] if grad_kwargs else []
-        if kw_names:
-            kwargs = dict(kwargs)
-            for k in kw_names:
-                kwargs[k] = _tape.Tensor(kwargs[k], tape)
-        out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
+    token = _CALL_DEPTH.set(_CALL_DEPTH.get() + 1)   # the layers it calls are nested
+    try:
+        with tape:
+            xs = _wrap(None if constant_input else tape, inputs)
+            extra = [_wrap(tape, a) for a in args]
+            kw_names = ([k for k, v in (kwargs or {}).items() if hasattr(v, "shape")]
+                        if grad_kwargs else [])
+            if kw_names:
+                kwargs = dict(kwargs)
+                for k in kw_names:
+                    kwargs[k] = _tape.Tensor(kwargs[k], tape)
+            out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
+    finally:
+        _CALL_DEPTH.reset(token)
     _check_output(layer, out)
+    layer._call_returned_variables = _variables_of(out)
     losses = collect_losses(layer)
     layer._call_extra = _sum_values(losses)
     out_flat = _flatten(out)
@@ -180,6 +207,25 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
             return d_inputs, rebuilt[1][0] if len(args) == 1 else rebuilt[1]
         return (d_inputs, d_kwargs) if grad_kwargs else d_inputs
     return _values(out), backward
+
+
+def _variables_of(out):
+    """The Variables that ``call`` returned as they are (Keras hands those back from an
+    eager ``layer(x)`` call), keyed by their position in the flat outputs; None if none."""
+    found = {i: t for i, t in enumerate(_flatten(out)) if isinstance(t, _tape.VariableLike)}
+    return found or None
+
+
+def eager_outputs(layer, y):
+    """The result of an eager call of a ``call()`` layer: its output arrays, except that
+    an output which ``call`` returned as a Variable is that Variable (as Keras)."""
+    found = layer.__dict__.get("_call_returned_variables")
+    if not found:
+        return y
+    layer._call_returned_variables = None
+    if not isinstance(y, (list, tuple)):
+        return found.get(0, y)
+    return _rebuild(y, [found.get(i, v) for i, v in enumerate(_flatten(y))])
 
 
 def _rebuild(structure, flat):
@@ -261,18 +307,40 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         # Plain arrays become constants of the tape, so `inputs @ variable` works on every
         # library (array-api-strict's operators refuse foreign operands).
         inputs = _watch_plain(tape, inputs)
-        out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
+        outermost = _CALL_DEPTH.get() == 0
+        if outermost:
+            # As Keras, the outermost call starts with no losses: those of an earlier
+            # call (another step's tape) do not accumulate.
+            clear_losses(layer)
+        token = _CALL_DEPTH.set(_CALL_DEPTH.get() + 1)
+        try:
+            out = invoke_call(layer, inputs, training=training, mask=mask, kwargs=kwargs)
+        finally:
+            _CALL_DEPTH.reset(token)
         _check_output(layer, out)
         return out
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
-    y, backward, _, extra = layer.run(values, training=training, mask=mask)
+    substituted = _tensor_weights(layer, tape)
+    if substituted:
+        y, backward, extra = _run_with_tensor_weights(layer, values, training, mask, substituted)
+    else:
+        y, backward, _, extra = layer.run(values, training=training, mask=mask)
     if extra is not None:
         layer._losses = list(getattr(layer, "_losses", [])) + [extra]
     tape.touch_variables(layer.weights)
     multi_in = isinstance(inputs, (list, tuple))
     in_list = list(inputs) if multi_in else [inputs]
     traced_in = [t if _tape.is_traced_input(t, tape) else None for t in in_list]
+    if substituted:
+        # The traced tensors standing for weights are inputs of the node too.
+        traced_in = traced_in + [t for _, _, t in substituted]
+        inner_backward = backward
+
+        def backward(d, inner_backward=inner_backward, was_multi=multi_in):
+            d_in, d_weights = inner_backward(d)
+            return (list(d_in) if was_multi else [d_in]) + d_weights
+        multi_in = True
     if isinstance(y, (list, tuple)):
         outs = [_tape.Tensor(v, tape) for v in y]
 
@@ -289,6 +357,74 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         return list(d) if multi_in else [d]
     tape.record(layer.name, traced_in, [out], vjp)
     return out
+
+
+class _TensorWeight(_tape.VariableLike):
+    """Stands for a weight attribute a user replaced by a traced tensor (Keras allows
+    ``layer.kernel = tensor``, e.g. a hypernetwork's prediction) while a built-in layer
+    runs: its ``value`` is the tensor's and ``add_grad`` collects the layer's gradient."""
+
+    __slots__ = ("value", "name", "path", "grad", "trainable", "regularizer", "constraint",
+                 "backend")
+
+    def __init__(self, value, name, backend):
+        self.value, self.name, self.path, self.backend = value, name, name, backend
+        self.grad, self.trainable, self.regularizer, self.constraint = None, True, None, None
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def add_grad(self, g):
+        self.grad = g if self.grad is None else self.grad + g
+
+
+def _tensor_weights(layer, tape):
+    """(layer, attribute, Tensor) for the attributes of ``layer`` and its sub-layers that
+    hold a Tensor of ``tape`` (weights replaced by computed tensors)."""
+    found, seen, todo = [], set(), [layer]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for key, value in current.__dict__.items():
+            if isinstance(value, _tape.Tensor) and value.tape is tape:
+                found.append((current, key, value))
+        todo.extend(sublayers(current))
+    return found
+
+
+def _run_with_tensor_weights(layer, values, training, mask, substituted):
+    """``layer.run`` with each replaced weight standing in as a ``_TensorWeight``; the
+    returned backward gives ``(d_inputs, [gradient of each replaced weight])``."""
+    backend = layer.backend or _backend.current()
+    proxies = [_TensorWeight(t.value, key, backend) for _, key, t in substituted]
+
+    def swap(objects):
+        for (owner, key, _), obj in zip(substituted, objects):
+            object.__setattr__(owner, key, obj)
+
+    swap(proxies)
+    try:
+        y, inner, _, extra = layer.run(values, training=training, mask=mask)
+    finally:
+        swap([t for _, _, t in substituted])
+
+    def backward(d):
+        for p in proxies:
+            p.grad = None
+        swap(proxies)
+        try:
+            d_in = inner(d)
+        finally:
+            swap([t for _, _, t in substituted])
+        return d_in, [p.grad if p.grad is not None else _zeros_for(p.value) for p in proxies]
+    return y, backward, extra
 
 
 def _watch_plain(tape, x):
@@ -318,21 +454,37 @@ def _shapes(values):
 # ----------------------------------------------------------------- output shapes
 def infer_output_shape(layer, input_shape, kwargs=None):
     """Cached per input shape: see ``_probe_output_shape``."""
-    key = repr(input_shape) if not kwargs else repr((input_shape, sorted(
-        (k, getattr(v, "shape", None), getattr(v, "dtype", None), None if hasattr(v, "shape") else
-         repr(v)) for k, v in kwargs.items())))
+    masks = _probe_masks(layer)
+    key = repr(input_shape) + repr(None if masks is None else [
+        None if m is None else m.shape for m in masks])
+    if kwargs:
+        key += repr(sorted(
+            (k, getattr(v, "shape", None), getattr(v, "dtype", None),
+             None if hasattr(v, "shape") else repr(v)) for k, v in kwargs.items()))
     cache = layer.__dict__.setdefault("_output_shape_cache", {})
     if key not in cache:
-        cache[key] = _probe_output_shape(layer, input_shape, kwargs)
+        cache[key] = _probe_output_shape(layer, input_shape, masks, kwargs)
     return cache[key]
 
 
-def _probe_output_shape(layer, input_shape, kwargs=None):
+def _probe_masks(layer):
+    """The masks of the symbolic inputs being called, when ``call`` takes ``mask``."""
+    inputs = _symbolic.CALL_INPUTS.get()
+    if inputs is None:
+        return None
+    names, var_kw = call_parameters(layer)
+    if "mask" not in names and not var_kw:
+        return None
+    return _symbolic.input_masks(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+
+
+def _probe_output_shape(layer, input_shape, masks=None, kwargs=None):
     """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
     ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
     whose length follows the probe is reported as None), as Keras's compute_output_spec.
+    ``masks``: the symbolic inputs' masks, passed to ``call`` as all-True probe masks.
     Symbolic tensors among ``kwargs`` (arguments of call besides the inputs) are probed
-    the same way, each with its own dtype."""
+    the same way as the inputs, each with its own dtype."""
     backend = layer.backend or _backend.current()
     keys = list(input_shape) if isinstance(input_shape, dict) else None   # call() takes a dict
     if keys is not None:
@@ -360,8 +512,14 @@ def _probe_output_shape(layer, input_shape, kwargs=None):
                 probe = [tape.watch_value(a) for a in arrays]
                 for k in tensor_kwargs:
                     probe_kwargs[k] = tape.watch_value(probe_kwargs[k])
+                probe_mask = None
+                if masks is not None:
+                    probe_mask = [None if m is None else _symbolic.probe_arrays(
+                        backend, [m], size or 1, "bool")[0] for m in masks]
+                    probe_mask = probe_mask if multi else probe_mask[0]
                 given = dict(zip(keys, probe)) if keys is not None else probe if multi else probe[0]
-                out = invoke_call(layer, given, training=False, kwargs=probe_kwargs)
+                out = invoke_call(layer, given, training=False, mask=probe_mask,
+                                  kwargs=probe_kwargs)
         except (_tape.TracedConversionError,):
             raise
         except Exception as e:

@@ -10,6 +10,7 @@ from .. import initializers as _initializers
 from ..validation import check_positive_int
 from . import traced as _traced
 from .base import Layer
+from .input_spec import InputSpec
 from .recurrent._helpers import run_inner, serialize_layer
 from .serialization import deserialize
 
@@ -118,6 +119,7 @@ class SpectralNormalization(Wrapper):
         self.vector_u = self.add_weight(shape=(1, self.kernel_shape[-1]),
                                         initializer=_initializers.TruncatedNormal(stddev=0.02),
                                         trainable=False, name="vector_u")
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
         self.built = True
 
     def _normalize(self, x):

@@ -14,6 +14,19 @@ from ..ops import tape as _tape
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
+def _apply_mask(xp, weights, mask, dtype, reduction, size):
+    """Keras's ``apply_mask``: the masked entries get weight 0; with "sum_over_batch_size"
+    (or "mean") the others get total/valid (0 when none is valid), so the reduction
+    averages over the valid entries."""
+    fmask = xp.astype(mask, dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = xp.sum(fmask)
+        none = valid == 0
+        scale = xp.where(none, xp.zeros_like(valid), float(size) / xp.where(none, xp.ones_like(valid), valid))
+        fmask = fmask * scale
+    return fmask if weights is None else weights * fmask
+
+
 def _xp(x):
     return array_api_compat.array_namespace(x)
 
@@ -27,10 +40,18 @@ class Loss:
             "mean_with_sample_weight" or "none".
 
     ``target_kind`` tells fit how to validate labels: "sparse" (integer class ids),
-    "one_hot" (rows of width = number of classes), "binary" or "any".
+    "one_hot" (rows of width = number of classes), "binary", "any" or "custom" (a
+    user's loss: Keras checks nothing, the function decides what its labels are).
     """
 
     target_kind = "any"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A user's Loss with its own call() takes labels of any form, as in Keras.
+        if "call" in cls.__dict__ and "target_kind" not in cls.__dict__ and \
+                not cls.__module__.startswith("portanet."):
+            cls.target_kind = "custom"
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in REDUCTIONS:
@@ -50,6 +71,11 @@ class Loss:
 
     def _custom_call(self):
         return type(self).call is not Loss.call
+
+    def _loss_mask(self, y_true, y_pred):
+        """The mask Keras sets on the per-sample losses (boolean, their shape), or None:
+        SparseCategoricalCrossentropy(ignore_class=...) masks the ignored entries."""
+        return None
 
     def _align(self, y_true, y_pred):
         """Keras's rank alignment: (N,) with (N, 1) -> both (N, 1); casts y_true to p's dtype.
@@ -86,12 +112,13 @@ class Loss:
                 weights = xp.reshape(weights, weights.shape[:-1])
             while weights.ndim < values.ndim:
                 weights = xp.expand_dims(weights, axis=-1)
-            weighted = values * weights
-        else:
-            weighted = values
         size = 1
         for s in values.shape:
             size *= s
+        mask = self._loss_mask(y_true, p)
+        if mask is not None and self.reduction != "none":
+            weights = _apply_mask(xp, weights, mask, values.dtype, self.reduction, size)
+        weighted = values if weights is None else values * weights
         if self.reduction == "none" or values.ndim == 0:
             value = weighted
             divisor = None
@@ -113,7 +140,7 @@ class Loss:
             dl = scale * base if divisor is None else (scale / divisor) * base
             dp = grad(dl)
             if tuple(dp.shape) != tuple(y_pred.shape):
-                dp = xp.reshape(dp, y_pred.shape)
+                dp = _unbroadcast(xp, dp, tuple(y_pred.shape))
             return dp
         return value, backward
 
@@ -179,6 +206,27 @@ def _same_namespace(xp, a, like):
     return xp.asarray(a, device=array_api_compat.device(like))
 
 
+def _unbroadcast(xp, g, shape):
+    """The gradient ``g`` of a value computed from y_pred broadcast to ``g.shape``, back
+    to y_pred's ``shape``: summed over the broadcast axes (y_pred (N, 1) against labels
+    (N, k)); a gradient of the same size is reshaped."""
+    size = 1
+    for s in shape:
+        size *= s
+    gsize = 1
+    for s in g.shape:
+        gsize *= s
+    if gsize == size:
+        return xp.reshape(g, shape)
+    lead = g.ndim - len(shape)
+    if lead > 0:
+        g = xp.sum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shape)) if b == 1 and a != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
+
+
 def _bcast(dl):
     """dl of shape (...,) -> (..., 1) for broadcasting against the last axis."""
     return _xp(dl).expand_dims(dl, axis=-1)
@@ -202,6 +250,9 @@ class LossFunctionWrapper(Loss):
             raise TypeError(f"LossFunctionWrapper: fn={fn!r}; expected a function (y_true, y_pred)")
         grad = grad or getattr(fn, "grad", None)
         self.fn, self.grad, self.fn_kwargs = fn, grad, kwargs
+        if not str(getattr(fn, "__module__", "") or "").startswith("portanet."):
+            # A user's function decides what its labels are (Keras checks nothing).
+            self.target_kind = "custom"
 
     def _custom_call(self):
         return False

@@ -120,7 +120,9 @@ class SparseCategoricalCrossentropy(Loss):
 
     Args:
         from_logits: whether y_pred are logits.
-        ignore_class: a label value whose samples contribute zero loss.
+        ignore_class: a label value (e.g. -1 or 255, a segmentation map's "void") whose
+            entries are left out, as Keras: their loss is 0 and they are masked, so
+            "sum_over_batch_size" averages over the other entries only.
     """
 
     target_kind = "sparse"
@@ -134,15 +136,24 @@ class SparseCategoricalCrossentropy(Loss):
     def _align(self, y_true, y_pred):
         return squeeze_sparse_labels(y_true, y_pred)
 
-    def _per_sample(self, y, p):
-        onehot = sparse_onehot(y, p)
-        values, grad = _cce(self.from_logits, onehot, p)
-        if self.ignore_class is None:
-            return values, grad
+    def _valid(self, y, p):
         xp = _xp(p)
         labels = y if xp.isdtype(y.dtype, "integral") else xp.astype(y, xp.int64)
-        keep = xp.astype(labels != self.ignore_class, p.dtype)
-        return values * keep, lambda dl: grad(dl * keep)
+        return labels, labels != self.ignore_class
+
+    def _per_sample(self, y, p):
+        if self.ignore_class is None:
+            return _cce(self.from_logits, sparse_onehot(y, p), p)
+        # Keras: ignored labels become 0 before the cross-entropy, their losses 0 after it.
+        xp = _xp(p)
+        labels, valid = self._valid(y, p)
+        labels = xp.where(valid, labels, xp.zeros_like(labels))
+        values, grad = _cce(self.from_logits, sparse_onehot(labels, p), p)
+        keep = xp.astype(valid, p.dtype)
+        return xp.where(valid, values, xp.zeros_like(values)), lambda dl: grad(dl * keep)
+
+    def _loss_mask(self, y, p):
+        return None if self.ignore_class is None else self._valid(y, p)[1]
 
     def get_config(self):
         config = super().get_config()

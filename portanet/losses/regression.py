@@ -16,7 +16,7 @@ class MeanSquaredError(Loss):
     def _per_sample(self, y, p):
         xp = _xp(p)
         d = p - y
-        n = p.shape[-1]
+        n = d.shape[-1]   # y (N, k) against p (N, 1) broadcasts, as Keras
         return xp.mean(d * d, axis=-1), lambda dl: _bcast(dl) * (2.0 / n) * d
 
 
@@ -29,7 +29,7 @@ class MeanAbsoluteError(Loss):
     def _per_sample(self, y, p):
         xp = _xp(p)
         d = p - y
-        n = p.shape[-1]
+        n = d.shape[-1]   # y (N, k) against p (N, 1) broadcasts, as Keras
         return xp.mean(xp.abs(d), axis=-1), lambda dl: _bcast(dl) * (1.0 / n) * xp.sign(d)
 
 class MeanAbsolutePercentageError(Loss):
@@ -42,7 +42,7 @@ class MeanAbsolutePercentageError(Loss):
         xp = _xp(p)
         d = p - y
         denom = xp.maximum(xp.abs(y), _config.epsilon())
-        n = p.shape[-1]
+        n = d.shape[-1]
         return 100.0 * xp.mean(xp.abs(d) / denom, axis=-1), \
             lambda dl: _bcast(dl) * (100.0 / n) * xp.sign(d) / denom
 
@@ -58,7 +58,7 @@ class MeanSquaredLogarithmicError(Loss):
         eps = _config.epsilon()
         pc = xp.maximum(p, eps)
         d = xp.log1p(pc) - xp.log1p(xp.maximum(y, eps))
-        n = p.shape[-1]
+        n = d.shape[-1]
         inside = xp.astype(p > eps, p.dtype)
         return xp.mean(d * d, axis=-1), lambda dl: _bcast(dl) * (2.0 / n) * d * inside / (pc + 1.0)
 
@@ -83,7 +83,7 @@ class Huber(Loss):
         delta = self.delta
         quad = a <= delta
         values = xp.where(quad, 0.5 * e * e, delta * a - 0.5 * delta * delta)
-        n = p.shape[-1]
+        n = e.shape[-1]
         slope = xp.where(quad, e, delta * xp.sign(e))
         return xp.mean(values, axis=-1), lambda dl: _bcast(dl) * slope / n
 
@@ -101,7 +101,7 @@ class LogCosh(Loss):
         x = p - y
         m = -2.0 * x
         softplus = xp.maximum(m, xp.zeros((), dtype=m.dtype)) + xp.log1p(xp.exp(-xp.abs(m)))
-        n = p.shape[-1]
+        n = x.shape[-1]
         return xp.mean(x + softplus - _LOG2, axis=-1), lambda dl: _bcast(dl) * xp.tanh(x) / n
 
 

@@ -26,8 +26,12 @@ def sparse_categorical_accuracy(y_true, y_pred):
     xp = _xp(y_pred)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = xp.reshape(y_true, y_true.shape[:-1])
-    labels = y_true if xp.isdtype(y_true.dtype, "integral") else xp.astype(y_true, xp.int64)
-    return xp.astype(labels == xp.argmax(y_pred, axis=-1), y_pred.dtype)
+    if y_true.dtype == xp.bool:
+        y_true = xp.astype(y_true, xp.int64)
+    # As Keras: the predicted class is cast to the labels' dtype, so a float label 0.7
+    # matches no class (it is not truncated to class 0).
+    predicted = xp.astype(xp.argmax(y_pred, axis=-1), y_true.dtype)
+    return xp.astype(y_true == predicted, y_pred.dtype)
 
 
 def accuracy(y_true, y_pred):

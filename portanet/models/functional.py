@@ -19,8 +19,9 @@ from ..layers.base import keras_node_kwargs
 from ..layers import op_layer as _op_layer
 from ..layers.core import InputLayer
 from ..layers.traced import uses_call as _uses_call
-from ..layers.symbolic import KerasTensor
+from ..layers.symbolic import KerasTensor, Node
 from ..naming import custom_object_scope
+from ..training.inputs import adjusted_shape, rank_adjustment
 from .model import Model
 from .summary import _fmt_shape
 
@@ -89,6 +90,51 @@ def _map_graph(inputs, outputs):
     return order, node_depth, layer_depth
 
 
+def _clone_graph_nodes(inputs, outputs):
+    """Keras's ``clone_graph_nodes``: a new ``Input`` (named ``<tensor name>CLONE``, with the
+    tensor's batch shape and dtype) for every input that is not one, and the nodes between
+    the inputs and the outputs recorded again on it (each layer gets one more inbound node),
+    so the model's graph starts at its inputs and the original graph is left as it was.
+    Returns the new (inputs, outputs)."""
+    mapping = {}
+    new_inputs = []
+    for t in inputs:
+        new = t if t.node.is_input else \
+            InputLayer(batch_shape=t.shape, dtype=t.dtype, name=f"{t.name}CLONE").output
+        mapping[id(t)] = new
+        new_inputs.append(new)
+    # The nodes between, producers first (the walk stops at the inputs).
+    order, done = [], set()
+    stack = [(t.node, False) for t in reversed(outputs) if id(t) not in mapping]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if expanded or node.is_input:
+            done.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for t in reversed(node.input_tensors):
+            if id(t) not in mapping and id(t.node) not in done:
+                stack.append((t.node, False))
+    for node in order:
+        if node.is_input:   # an Input that is not among the inputs: kept (graph disconnected)
+            for t in node.outputs:
+                mapping[id(t)] = t
+            continue
+        args = [mapping[id(t)] for t in node.primary_tensors]
+        kwargs = {k: mapping[id(v)] if isinstance(v, KerasTensor) else v
+                  for k, v in node.kwargs.items()}
+        clone = Node(node.layer, args if node.multi_input else args[0], [], kwargs)
+        clone.positional = node.positional
+        for t in node.outputs:
+            mapping[id(t)] = KerasTensor(t.shape, t.dtype, name=t.name, node=clone, index=t.index)
+            clone.outputs.append(mapping[id(t)])
+        node.layer._inbound_nodes.append(clone)
+    return new_inputs, [mapping[id(t)] for t in outputs]
+
+
 class Functional(Model):
     """A model given by its symbolic inputs and outputs: ``pn.Model(inputs, outputs)``.
 
@@ -107,6 +153,8 @@ class Functional(Model):
         >>> model = pn.Model([a, b], pn.layers.Dense(1)(x))
     """
 
+    _adjusts_input_rank = True   # Keras's Functional._adjust_input_rank (training/inputs.py)
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         # pn.Model(...) constructs a Functional in Model.__new__, after which Python calls
         # __init__ on it a second time with the same arguments.
@@ -119,12 +167,12 @@ class Functional(Model):
         self._outputs, self._outputs_kind, self._output_keys = _structure(outputs, "outputs")
         _check_tensors(self._inputs, "inputs")
         _check_tensors(self._outputs, "outputs")
-        for t in self._inputs:
-            if not t.node.is_input:
-                raise ValueError(f"Functional: inputs must be tensors returned by pn.Input(...); got the "
-                                 f"output of layer {t.node.layer.name!r}")
         if len({id(t) for t in self._inputs}) != len(self._inputs):
             raise ValueError("Functional: the same input tensor is listed twice in inputs")
+        if not all(t.node.is_input for t in self._inputs):
+            # Inputs that are outputs of layers (e.g. FeatureSpace's encoded features): as
+            # Keras, each becomes a new Input and the graph between is re-recorded on it.
+            self._inputs, self._outputs = _clone_graph_nodes(self._inputs, self._outputs)
         order, node_depth, layer_depth = _map_graph(self._inputs, self._outputs)
         self._nodes = order
         self._node_ids = {id(n) for n in order}
@@ -183,6 +231,18 @@ class Functional(Model):
         return [tuple(t.shape) for t in self._inputs]
 
     @property
+    def input_shape(self):
+        """Keras's: the inputs' shapes (batch axis first), one tuple for a single input."""
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """Keras's: the outputs' shapes, one tuple for a single output."""
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         if self._input_keys is not None:
             return list(self._input_keys)
@@ -234,17 +294,20 @@ class Functional(Model):
         if len(shapes) != len(self._inputs):
             raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s); got "
                              f"{len(shapes)} shape(s): {input_shape}")
+        shapes = [adjusted_shape(s, rank_adjustment(s, t.shape) or 0)
+                  for s, t in zip(shapes, self._inputs)]
         known = {id(t): s for t, s in zip(self._inputs, shapes)}
         for node in self._nodes:
             if node.is_input:
                 continue
             ins = [known[id(t)] for t in node.primary_tensors]
-            if node.kwargs:
+            if node.kwargs and _uses_call(node.layer):
                 # A call() layer that takes tensors besides its inputs: keep the recorded shapes.
                 out = [tuple(t.shape) for t in node.outputs]
                 out = out if len(out) > 1 else out[0]
             else:
-                out = node.layer.compute_output_shape(ins if node.multi_input else ins[0])
+                out = node.layer.compute_output_shape(ins if node.multi_input else ins[0],
+                                                      **node.kwargs)
             outs = out if isinstance(out, list) else [out]
             for t, s in zip(node.outputs, outs):
                 known[id(t)] = tuple(s)
@@ -279,14 +342,24 @@ class Functional(Model):
         if len(xs) != len(self._inputs):
             raise ValueError(f"Functional {self.name!r} takes {len(self._inputs)} input(s) "
                              f"{self.input_names}; got {len(xs)}")
+        xs, restore = self._adjust_input_ranks(xs)
+        outs, backward, extras = self._run_graph(xs, training)
+        if restore is not None:
+            inner = backward
+
+            def backward(d_outputs):
+                return restore(inner(d_outputs))
+        return outs, backward, extras
+
+    def _run_graph(self, xs, training):
         values = {id(t): x for t, x in zip(self._inputs, xs)}
         masks = {}
         records = []
         extras = []
         for layer, in_ids, multi, out_ids, plan in self._exec:
-            kwargs = None
+            kwargs = {}
             if plan is not None:
-                n_in, template, _ = plan
+                n_in, template, _, _ = plan
                 kwargs = {k: values[v.id] if type(v) is _TensorArg else v for k, v in template.items()}
                 ids = in_ids[:n_in]
             else:
@@ -299,7 +372,7 @@ class Functional(Model):
             else:
                 args = values[ids[0]]
                 mask = masks.get(ids[0])
-            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, kwargs=kwargs)
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, **kwargs)
             self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
@@ -331,7 +404,7 @@ class Functional(Model):
                     xp = xp or self.backend.xp
                     ds = [xp.zeros_like(values[o]) if d is None else d for o, d in zip(out_ids, ds)]
                 dx = back(ds[0] if len(ds) == 1 else ds)
-                if plan is not None:     # (d_inputs, {argument: gradient})
+                if plan is not None and plan[3]:     # a call() layer: (d_inputs, {argument: gradient})
                     dx, d_kwargs = dx
                     dxs = ([None] * plan[0] if dx is None else list(dx) if multi else [dx]) + \
                         [d_kwargs.get(k) for k in plan[2]]
@@ -418,12 +491,12 @@ class Functional(Model):
                     # Keras calls these layers with separate tensors (MultiHeadAttention:
                     # query, value, key; attention_mask by keyword).
                     n = layer._keras_positional_inputs
-                    tensors = [self._tensor_config(t) for t in node.input_tensors]
+                    tensors = [self._tensor_config(t) for t in node.primary_tensors]
                     args = tensors[:n]
                     if len(tensors) > n:
                         kwargs["attention_mask"] = tensors[n]
                 elif node.multi_input:
-                    args = [[self._tensor_config(t) for t in node.input_tensors]]
+                    args = [[self._tensor_config(t) for t in node.primary_tensors]]
                 else:
                     args = [self._tensor_config(node.inputs)]
                 for k, v in node.kwargs.items():   # call()'s other arguments (targets=...)
@@ -508,7 +581,7 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
         return isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" or (
             isinstance(arg, list) and bool(arg) and all(is_tensor(a) for a in arg))
 
-    def node_inputs(node_config, layer=None):
+    def node_inputs(node_config, layer):
         """(args, tensor kwargs) of one call, or None while an input is not produced yet.
         Keras 3 records every positional argument (MultiHeadAttention: query, value) and
         tensors given by keyword (key=...); other recorded kwargs (mask=None,
@@ -541,6 +614,11 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
                 # A call() layer's other arguments (flag=True) are replayed as recorded.
                 tensor_kwargs.update({k: v for k, v in kwargs.items() if not is_tensor(v)
                                       and k not in ("training", "mask")})
+            else:
+                # Call arguments that choose what the call computes (reverse=True) are replayed.
+                tensor_kwargs.update({k: v for k, v in kwargs.items()
+                                      if k in getattr(layer, "_node_call_kwargs", ())
+                                      and not is_tensor(v)})
             return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
@@ -610,13 +688,14 @@ class _TensorArg:
 def _kwargs_plan(node):
     """None for a node called on its inputs alone; else (number of input tensors,
     {argument: _TensorArg or its value}, names of the tensor arguments in the order of
-    ``node.kwarg_tensors``)."""
+    ``node.kwarg_tensors``, whether the layer's backward also returns the arguments'
+    gradients: a ``call()`` layer's, see ``Layer.run``)."""
     if not node.kwargs:
         return None
     template = {k: _TensorArg(id(v)) if isinstance(v, KerasTensor) else v
                 for k, v in node.kwargs.items()}
     names = tuple(k for k, v in node.kwargs.items() if isinstance(v, KerasTensor))
-    return len(node.primary_tensors), template, names
+    return len(node.primary_tensors), template, names, _uses_call(node.layer)
 
 
 class _OpReplay:

@@ -124,13 +124,14 @@ class Model(SubclassedGraph, Trainer, Layer):
         return None
 
     def __call__(self, *args, **kwargs):
-        # Arguments bind as Layer.__call__ binds them (to call()'s parameters, as Keras).
         if _subclassed.call_depth[0] == 0 and _tape.current_tape() is not None:
             # Keras: ``losses`` holds those of the last top-level call (inside a
             # GradientTape the layers' losses would otherwise pile up, step after step).
             _traced.clear_losses(self)
             self._last_extras = None
         with _subclassed.nested_call():
+            # Arguments bind as Layer.__call__ binds them (to call()'s parameters, as
+            # Keras: the further tensors of a call(self, a, b), inputs given by name).
             return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ misc

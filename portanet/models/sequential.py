@@ -6,6 +6,7 @@ from ..layers.base import Layer, unique_name
 from ..layers.core import InputLayer
 from ..layers.symbolic import KerasTensor
 from ..naming import custom_object_scope
+from ..training.inputs import adjusted_shape, rank_adjustment
 from .model import Model
 
 
@@ -21,11 +22,17 @@ class Sequential(Model):
         >>> model = pn.Sequential([pn.Input((64,)), pn.layers.Dense(10, activation="softmax")])
     """
 
+    _adjusts_input_rank = True   # as Keras's (its Sequential runs a Functional once built)
+
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_layer = None
+        # As Keras: the layers are added first and the model is built once (one functional
+        # graph, one "functional" name taken), not once per layer.
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input_layer is not None and self._layers:
+            self.build(self._input_layer.batch_shape)
 
     def add(self, layer, rebuild=True):
         """Append a layer (or set the input with ``pn.Input``)."""
@@ -99,6 +106,20 @@ class Sequential(Model):
         return x
 
     @property
+    def input_shape(self):
+        """Keras's: the input's shape (batch axis first), once it is known."""
+        if self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input shape yet.")
+        return tuple(self._input_layer.batch_shape)
+
+    @property
+    def output_shape(self):
+        """Keras's: the output's shape (batch axis first), once the model is built."""
+        if not self.built or self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape yet.")
+        return tuple(self._output_shape)
+
+    @property
     def inputs(self):
         """The symbolic inputs (a list of one ``KerasTensor``), once the input shape is known."""
         if self._input_layer is None:
@@ -145,6 +166,8 @@ class Sequential(Model):
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+        if self._input_layer is not None and isinstance(shape, tuple):
+            shape = adjusted_shape(shape, rank_adjustment(shape, self._input_layer.batch_shape) or 0)
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
         return shape
@@ -152,6 +175,7 @@ class Sequential(Model):
     def _forward_graph(self, xs, training=False):
         if len(xs) != 1:
             raise ValueError(f"Sequential {self.name!r} takes one input; got {len(xs)}")
+        xs, restore = self._adjust_input_ranks(xs)
         x = xs[0]
         mask = None
         backwards = []
@@ -165,7 +189,7 @@ class Sequential(Model):
             d = dys[0]
             for back in reversed(backwards):
                 d = back(d)
-            return [d]
+            return [d] if restore is None else restore([d])
         return [x], backward, extras
 
     def get_config(self):

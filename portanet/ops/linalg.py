@@ -14,13 +14,29 @@ from .math import multiply, sum
 from .tape import namespace_of
 
 
+def _stacked_by_matrix(a, b):
+    """True for (..., m, k) @ (k, n) with a of rank > 2: run as one 2-D GEMM over all
+    leading axes (NumPy loops a small GEMM per leading index otherwise)."""
+    return getattr(a, "ndim", 0) > 2 and getattr(b, "ndim", 0) == 2
+
+
 def _matmul_impl(a, b):
     xp, a, b = pair(a, b)
+    if _stacked_by_matrix(a, b):
+        lead = tuple(a.shape[:-1])
+        return xp.reshape(xp.reshape(a, (-1, a.shape[-1])) @ b, lead + (b.shape[-1],))
     return a @ b
 
 
 def _matmul_vjp(g, out, a, b, _needs=(True, True)):
     xp = namespace_of(g)
+    if _stacked_by_matrix(a, b) and hasattr(a, "shape"):
+        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        da = (xp.reshape(g2 @ xp.matrix_transpose(b), tuple(a.shape))
+              if _needs[0] else None)
+        db = (xp.matrix_transpose(xp.reshape(a, (-1, a.shape[-1]))) @ g2
+              if _needs[1] and hasattr(b, "shape") else None)
+        return da, db
     a1 = a if a.ndim > 1 else xp.expand_dims(a, axis=0)
     b1 = b if b.ndim > 1 else xp.expand_dims(b, axis=-1)
     g1 = g

@@ -238,6 +238,14 @@ class Tape:
         self.nodes = []
         self.variables = {}          # id -> Variable touched (leaves and layers' weights)
         self.recording = False
+        # Arrays watched TensorFlow-style (``tape.watch(a)``, then ops on ``a`` itself):
+        # id(array) -> (array, its leaf Tensor); ops given the array use the Tensor.
+        self.watched = {}
+
+    def traced(self, a):
+        """The leaf Tensor of an array watched with ``GradientTape.watch``, else ``a``."""
+        hit = self.watched.get(id(a))
+        return hit[1] if hit is not None and hit[0] is a else a
 
     def __enter__(self):
         _stack.append(self)
@@ -454,13 +462,20 @@ class GradientTape:
 
     def watch(self, tensor):
         """Watch a tensor: returns a traced Tensor to compute with (``x = tape.watch(x)``).
+        As TensorFlow's ``tape.watch(a)``, the ``pn.ops`` called on ``a`` itself afterwards
+        are recorded too, and ``gradient(target, a)`` is their gradient (Python operators
+        on a plain array, ``a * 2``, are the array library's own and are not recorded).
         Variables are always watched."""
         if isinstance(tensor, (list, tuple)):
             return type(tensor)(self.watch(t) for t in tensor)
         if isinstance(tensor, (Tensor, VariableLike)):
             return tensor
+        hit = self._tape.watched.get(id(tensor))
+        if hit is not None and hit[0] is tensor:
+            return hit[1]
         t = Tensor(tensor, self._tape)
         self._watched[id(t)] = t
+        self._tape.watched[id(tensor)] = (tensor, t)
         return t
 
     def stop_recording(self):
@@ -519,6 +534,7 @@ class GradientTape:
         def one(s):
             if isinstance(s, VariableLike):
                 return found.get(id(s))
+            s = tape.traced(s)
             if isinstance(s, Tensor):
                 return grads.get(id(s))
             raise TypeError(f"GradientTape.gradient: sources must be Variables or watched "

@@ -329,8 +329,15 @@ def _weights_groups(model, include_optimizer):
     groups = []
     for path, layer, own in walk(model):
         vars_path = _join(path, "vars")
-        groups.append((vars_path, {"name": layer.name},
-                       [(str(i), _h5.host_array(v.numpy())) for i, v in enumerate(own)]))
+        if _user_method(layer, "save_own_variables"):
+            # Keras's hook, overridden by the layer's class: its store is what is written.
+            store = {}
+            layer.save_own_variables(store)
+            items = [(str(k), _h5.host_array(v.numpy() if hasattr(v, "numpy") else v))
+                     for k, v in store.items()]
+        else:
+            items = [(str(i), _h5.host_array(v.numpy())) for i, v in enumerate(own)]
+        groups.append((vars_path, {"name": layer.name}, items))
     if include_optimizer and getattr(model, "compiled", False) and model.optimizer is not None:
         opt = model.optimizer
         variables = model.trainable_weights
@@ -424,6 +431,17 @@ def _error(path, what):
     return ModelFileError(f"cannot load {path!r}: {what}")
 
 
+class _LoadOwnVariables:
+    """Stands for a layer whose class overrides ``load_own_variables`` in a plan's pairs:
+    ``assign(store)`` calls the hook."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def assign(self, store):
+        self.layer.load_own_variables(store)
+
+
 class _Plan:
     """Checked arrays for a model's variables, assigned only when everything has passed."""
 
@@ -444,6 +462,19 @@ def _plan_layers(model, reader, path, skip_mismatch=False, warn=None):
         vars_path = _join(gpath, "vars")
         keys = [k for k in reader.children(vars_path) if reader.is_dataset(_join(vars_path, k))] \
             if reader.is_group(vars_path) else []
+        if _user_method(layer, "load_own_variables"):
+            # Keras's hook, overridden by the layer's class: it gets every array of its
+            # group (read and checked as numbers now) and assigns them itself, after all
+            # other checks have passed.
+            store = {}
+            for k in keys:
+                shape, dtype = reader.info(_join(vars_path, k))
+                if _host_io.dtype(dtype).kind not in "fiub":
+                    raise _error(path, f"layer {layer.name!r}: variable {k!r} has dtype {dtype}; "
+                                       "expected numbers")
+                store[k] = reader.read(_join(vars_path, k))
+            pairs.append((_LoadOwnVariables(layer), store))
+            continue
         if not own and not keys:
             continue
         label = f"layer {layer.name!r} ({type(layer).__name__}, at {vars_path!r})"
@@ -553,10 +584,28 @@ def _load_assets(model, zf, path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _user_method(obj, name):
+    """Whether ``obj``'s ``name`` method is defined by a class outside portanet."""
+    for klass in type(obj).__mro__:
+        if name in klass.__dict__:
+            return not klass.__module__.startswith("portanet.")
+    return False
+
+
 def _compile_from(model, compile_config, path):
     if not isinstance(compile_config, dict):
         raise _error(path, "compile_config must be a dict")
     check_config(compile_config, path)
+    own = _user_method(model, "compile_from_config")
+    if own or _user_method(model, "compile"):
+        # Keras calls the model's compile_from_config: a user's override deserializes its
+        # own get_compile_config; the built-in one warns and skips a custom compile().
+        try:
+            model.compile_from_config(compile_config)
+        except Exception as exc:
+            raise _error(path, f"its compile_config cannot be applied by "
+                               f"{type(model).__name__}.compile_from_config: {exc}") from exc
+        return
     try:
         cc = deserialize_keras_object(compile_config)
         allowed = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics",

@@ -4,8 +4,8 @@ Arrays (and lists/dicts of arrays) stay with ``ArrayDataAdapter`` (the trainer's
 path); a ``DataAdapter`` is used as given; a ``PyDataset`` gets ``PyDatasetAdapter``; a
 generator, any other iterator, and any other iterable that is not array-like (a PyTorch
 ``DataLoader``, a list of batch tuples) get ``IterableDataAdapter``. With those, ``y``,
-``sample_weight`` and ``batch_size`` belong inside the batches: passing them is a
-ValueError worded as Keras's.
+``sample_weight`` belong inside the batches: passing them is a ValueError worded as
+Keras's; a ``batch_size`` is ignored, as Keras (the batches are already made).
 """
 
 import types
@@ -52,8 +52,9 @@ def select(model, x, y=None, sample_weight=None, batch_size=None, class_weight=N
     Args:
         model: the Model.
         x: the PyDataset, generator or iterable (or a DataAdapter, returned as is).
-        y, sample_weight, batch_size, class_weight: must be None (class_weight: allowed
+        y, sample_weight, class_weight: must be None (class_weight: allowed
             for a PyDataset, as Keras).
+        batch_size: ignored, as Keras (the dataset makes its own batches).
         shuffle: PyDataset: shuffle the batch order each epoch.
         steps: batches per epoch (None: one pass).
         targets: False for predict (batches may hold targets; they are ignored).
@@ -67,8 +68,6 @@ def select(model, x, y=None, sample_weight=None, batch_size=None, class_weight=N
         _unsupported("y", "the targets", label)
     if sample_weight is not None:
         _unsupported("sample_weights", "the sample weights", label)
-    if batch_size is not None:
-        _unsupported("batch_size", "the batch size", label)
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
         raise ValueError(f"steps={steps!r}; expected a positive integer or None")
     if kind == "PyDataset":

@@ -39,7 +39,7 @@ def _check_fit_args(batch_size, epochs, verbose, initial_epoch, validation_split
         raise ValueError("fit: x and y are required (arrays, or lists/dicts of arrays; or x alone "
                          "as a PyDataset, a generator or an iterable of (x, y) batches); y may "
                          "also be omitted when the model overrides train_step or was compiled "
-                         "without a loss (its layers add theirs with add_loss)")
+                         "without a loss")
     verbose = 1 if verbose == "auto" else verbose
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose={verbose!r}; expected 0, 1, 2 or 'auto'")
@@ -99,8 +99,8 @@ class FitLoop:
         self._require_compiled("training")
         epochs, steps_per_epoch = _debug_caps(epochs, steps_per_epoch)
         given_batch_size = batch_size
-        # fit(x) without targets, as Keras: a custom train_step (Keras's VAE example) or a
-        # model compiled without a loss that adds its own with add_loss (endpoint layers).
+        # A custom train_step may train without targets (fit(x), as Keras's VAE example),
+        # and so may a model compiled without a loss (its add_loss terms are the loss).
         batch_size, verbose = _check_fit_args(batch_size, epochs, verbose, initial_epoch,
                                               validation_split, shuffle, validation_freq, x, y,
                                               targets_optional=self._targets_optional("train_step"))

@@ -10,8 +10,68 @@ from .. import backend as _backend
 from . import data_adapter as _data
 
 
+def rank_adjustment(shape, ref_shape):
+    """Keras's ``Functional._adjust_input_rank`` rule for one input of ``shape`` fed to a
+    model input of ``ref_shape`` (both batch first): 0 when the ranks are equal, -1 when
+    the input has one more axis and its last is 1 (it is squeezed), +1 when it has one
+    axis fewer and the model's last dimension is 1 (an axis is appended: a column of shape
+    (N,) for an ``Input((1,))``), None when no rule applies."""
+    rank, ref = len(shape), len(ref_shape)
+    if rank == ref:
+        return 0
+    if rank == ref + 1 and shape[-1] == 1:
+        return -1
+    if rank == ref - 1 and ref_shape[-1] == 1:
+        return 1
+    return None
+
+
+def adjusted_shape(shape, change):
+    shape = tuple(shape)
+    return shape + (1,) if change == 1 else shape[:-1] if change == -1 else shape
+
+
 class InputPreparation:
     """Input, target and sample-weight preparation shared by fit/evaluate/predict/*_on_batch."""
+
+    # Functional and Sequential models adjust an input's rank by one as Keras's do
+    # (rank_adjustment); a subclassed model takes its inputs as they come.
+    _adjusts_input_rank = False
+
+    def _adjust_input_ranks(self, xs):
+        """``(xs, restore)``: the inputs with Keras's rank adjustment applied, and a function
+        giving the input gradients back in the shapes the inputs came in."""
+        refs = self.input_shapes
+        changes = []
+        for i, (x, ref) in enumerate(zip(xs, refs)):
+            if x is None:
+                changes.append(0)
+                continue
+            change = rank_adjustment(x.shape, ref)
+            if change is None:
+                names = self.input_names
+                raise ValueError(f"Invalid input shape for input {i} ({names[i]!r}) of model "
+                                 f"{self.name!r}: expected shape {tuple(ref)}, but the input has "
+                                 f"incompatible shape {tuple(x.shape)}")
+            changes.append(change)
+        if not any(changes):
+            return xs, None
+        backend = self.backend
+        xp = backend.xp
+        shapes = [None if x is None else tuple(x.shape) for x in xs]
+
+        def adjust(x, change):
+            if not change:
+                return x
+            shape = adjusted_shape(x.shape, change)
+            # Host arrays (the strings of text inputs) keep their own reshape.
+            return xp.reshape(x, shape) if backend.is_array(x) else x.reshape(shape)
+        xs = [adjust(x, c) for x, c in zip(xs, changes)]
+
+        def restore(grads):
+            return [g if g is None or not c else xp.reshape(g, shape)
+                    for g, c, shape in zip(grads, changes, shapes)]
+        return xs, restore
 
     def _standardize_inputs(self, x, name="x"):
         if isinstance(x, dict):
@@ -102,7 +162,13 @@ class InputPreparation:
             raise ValueError(f"{name}: the model takes {len(expected)} input(s); got {len(shapes)}")
         for i, (got, exp) in enumerate(zip(shapes, expected)):
             label = name if len(shapes) == 1 else f"{name}[{i}]"
-            if len(got) != len(exp) or any(e is not None and g != e for g, e in zip(got[1:], exp[1:])):
+            if self._adjusts_input_rank and rank_adjustment(got, exp):
+                got = adjusted_shape(got, rank_adjustment(got, exp))
+            if len(got) != len(exp):
+                raise ValueError(f"{label}: input of shape {tuple(got)} does not match the model's "
+                                 f"input shape {tuple(exp)}: rank {len(got)}, expected rank "
+                                 f"{len(exp)} (one axis more or less only when that axis has size 1)")
+            if any(e is not None and g != e for g, e in zip(got[1:], exp[1:])):
                 raise ValueError(f"{label}: input of shape {tuple(got)} does not match the model's "
                                  f"input shape {tuple(exp)} (None is any size): the model was built "
                                  f"for {exp[-1]} features per sample; got {got[-1] if got else None}")

@@ -23,6 +23,8 @@ pre-update outputs. Losses and metrics accumulate on the device; the loop reads 
 back only when it logs (docs/ARCHITECTURE.md, "the hot loop").
 """
 
+import warnings
+
 from .. import callbacks as _callbacks
 from .. import losses as _losses
 from .. import metrics as _metrics
@@ -165,6 +167,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         imported or evaluated (names resolve through portanet's registries)."""
         if not isinstance(config, dict):
             raise TypeError(f"compile_from_config: config={type(config).__name__}; expected a dict")
+        if type(self).compile is not Trainer.compile:
+            # As Keras: a custom compile() has its own arguments; its class should override
+            # get_compile_config/compile_from_config too.
+            warnings.warn("`compile()` was not called as part of model loading because the "
+                          "model's `compile()` method is custom. All subclassed Models that "
+                          "have `compile()` overridden should also override "
+                          "`get_compile_config()` and `compile_from_config(config)`. "
+                          "Alternatively, you can call `compile()` manually after loading.",
+                          stacklevel=2)
+            return
         known = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
                  "steps_per_execution", "jit_compile", "auto_scale_loss")
         unknown = sorted(set(config) - set(known))
@@ -191,10 +203,10 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         return getattr(type(self), method) is not getattr(Trainer, method)
 
     def _targets_optional(self, step):
-        """Whether fit/evaluate may run without targets, as in Keras: the model overrides
-        ``step`` (``"train_step"`` or ``"test_step"``), or it was compiled without a loss, so
-        its objective is what its layers add with ``add_loss``."""
-        return self._overrides(step) or self._loss_spec is None
+        """Whether fit/evaluate may be called without ``y``: the model overrides ``step``
+        (its data is x alone) or was compiled without a loss (it trains on its
+        ``add_loss`` terms), as Keras."""
+        return self._overrides(step) or getattr(self, "_loss_spec", None) is None
 
     def _no_loss_error(self):
         return ValueError(f"model {self.name!r} has no loss to train on: compile() was called "
@@ -509,7 +521,7 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
             self._ensure_compiled_outputs()
             ys = self._prepare_targets(ys_raw, self._output_shapes())
             sws = self._sample_weights(sample_weight, None, ys, n)
-            if y is None:  # evaluate(x): the objective is the model's own add_loss terms
+            if y is None:   # the model's own losses (add_loss) or a custom test_step
                 ys, sws = [], []
             num_steps = -(-n // batch_size)
         cbl = _callbacks.CallbackList(callbacks, self, {"steps": num_steps, "epochs": 1,

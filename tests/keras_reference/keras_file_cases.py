@@ -176,3 +176,24 @@ LEGACY = ("dense", "conv2d", "lstm", "dense_adam")
 def make_optimizer(k, case):
     name, kwargs = TRAINED[case][1]
     return getattr(k.optimizers, name)(**kwargs)
+
+
+# Normalization files (make_normalization_files.py): adapted on NORMALIZATION_ADAPT's data
+# (weights mean, variance, count), or given its statistics (no weights).
+def normalization_adapted(k):
+    L = k.layers
+    return _seq(k, k.Input((3,)), L.Normalization(name="norm"), L.Dense(2, name="head"),
+                name="adapted")
+
+
+def normalization_given(k):
+    L = k.layers
+    x = k.Input((2, 3))
+    h = L.Normalization(axis=(1, 2), mean=[1.0, -2.0, 0.5], variance=[4.0, 1.0, 0.25],
+                        name="norm")(x)
+    return k.Model(x, L.Dense(2, name="head")(L.Flatten()(h)), name="given")
+
+
+NORMALIZATION_BUILDERS = {f.__name__: f for f in (normalization_adapted, normalization_given)}
+NORMALIZATION_ADAPT = {"normalization_adapted": [[1.0, 10.0, -3.0], [2.0, 10.0, -1.0],
+                                                 [3.0, 10.0, 0.0], [6.0, 30.0, 4.0]]}

@@ -147,7 +147,7 @@ class Attention(Layer):
                 scores_mask = xp.expand_dims(scores_mask, axis=-2)
             max_value = 65504.0 if "float16" in str(scores.dtype) else 1.0e9
             scores = scores - max_value * xp.astype(xp.logical_not(scores_mask), scores.dtype)
-        w, softmax_back = _am.masked_softmax(xp, scores, None)
+        w, softmax_back = _am.masked_softmax(xp, scores, None, backend=self.backend)
         wd, drop = w, None
         if training and self.dropout > 0:
             drop = self.backend.dropout_mask(tuple(w.shape), self.dropout, dtype=w.dtype)

@@ -10,6 +10,7 @@ import re
 
 from ... import activations as _activations
 from ..base import Layer
+from ..input_spec import InputSpec
 
 __all__ = ["EinsumDense"]
 
@@ -151,8 +152,12 @@ def _inverse(perm):
     return tuple(inv)
 
 
+def _is_identity(perm):
+    return tuple(perm) == tuple(range(len(perm)))
+
+
 def _permute(xp, a, perm):
-    if perm == tuple(range(len(perm))):
+    if _is_identity(perm):
         return a
     return xp.permute_dims(a, perm)
 
@@ -237,6 +242,7 @@ class EinsumDense(Layer):
         self.bias = (self.add_weight("bias", tuple(bias_shape), self.bias_initializer,
                                      self.bias_regularizer, self.bias_constraint)
                      if bias_shape is not None else None)
+        self.input_spec = InputSpec(ndim=len(input_shape))
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -267,19 +273,31 @@ class EinsumDense(Layer):
         w2 = xp.reshape(wt, (c, n))
         mid_shape = free_shape + new_shape
         z = _permute(xp, xp.reshape(x2 @ w2, mid_shape), plan.y_perm)
-        if self.bias is not None:
-            z = z + self.bias.value
-        y, act_backward = _activations.apply(self.activation, z)
+        fused = self.backend.fused("bias_activation") if self.bias is not None else None
+        out = None if fused is None else fused(z, self.bias.value, self.activation)
+        if out is not None:
+            # z is the fresh product: the bias (and relu) may be written into it.
+            y, act_backward = out
+        else:
+            if self.bias is not None:
+                z = z + self.bias.value
+            y, act_backward = _activations.apply(self.activation, z)
         bias_shape = None if self.bias is None else self.bias.shape
 
         def backward(dy):
             dz = act_backward(dy)
-            if bias_shape is not None:
-                lead = dz.ndim - len(bias_shape)
-                axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(bias_shape)
-                                                  if s == 1 and dz.shape[lead + i] != 1)
-                self.bias.add_grad(xp.reshape(xp.sum(dz, axis=axes), bias_shape))
             dz2 = xp.reshape(_permute(xp, dz, plan.y_inv), (f, n))
+            if bias_shape is not None:
+                if (_is_identity(plan.y_inv) and _prod(bias_shape) == n
+                        and tuple(bias_shape) == tuple(dz.shape[dz.ndim - len(bias_shape):])):
+                    # The bias covers every output axis of the product: a sum over dz2's
+                    # rows (a ones-vector GEMM on NumPy, threaded with BLAS).
+                    self.bias.add_grad(xp.reshape(self.backend.sum_rows(dz2), bias_shape))
+                else:
+                    lead = dz.ndim - len(bias_shape)
+                    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(bias_shape)
+                                                      if s == 1 and dz.shape[lead + i] != 1)
+                    self.bias.add_grad(xp.reshape(xp.sum(dz, axis=axes), bias_shape))
             dw = xp.reshape(xp.matrix_transpose(x2) @ dz2, contracted_shape + new_shape)
             self.kernel.add_grad(_permute(xp, dw, plan.w_inv))
             dx = xp.reshape(dz2 @ xp.matrix_transpose(w2), free_shape + contracted_shape)

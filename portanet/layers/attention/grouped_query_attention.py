@@ -4,6 +4,7 @@ Keras as ``keras.layers.GroupQueryAttention``): query heads share key/value head
 import math
 
 from ..base import Layer, check_positive_int
+from . import _attention_math as _am
 from .einsum_dense import EinsumDense
 from .multi_head_attention import MultiHeadAttention
 
@@ -71,7 +72,12 @@ class GroupedQueryAttention(MultiHeadAttention):
         self.num_repeats = num_query_heads // num_key_value_heads
         self.flash_attention = flash_attention
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras's signature (``build(query_shape, value_shape, key_shape=None)``); a list
+        ``[query_shape, value_shape(, key_shape)]`` as the only argument is taken too."""
+        input_shape = _am.shape_list(query_shape, value_shape, key_shape)
+        if self._build_input_shape is None:
+            self._build_input_shape = input_shape
         q_shape, v_shape, k_shape = self._shapes(input_shape)
         self._check_shapes(q_shape, v_shape, k_shape)
         if len(q_shape) != 3:

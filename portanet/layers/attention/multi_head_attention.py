@@ -215,7 +215,12 @@ class MultiHeadAttention(Layer):
         k = shapes[2] if len(shapes) > 2 else v
         return q, v, k
 
-    def build(self, input_shape):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Keras's signature (``build(query_shape, value_shape, key_shape=None)``); a list
+        ``[query_shape, value_shape(, key_shape)]`` as the only argument is taken too."""
+        input_shape = _am.shape_list(query_shape, value_shape, key_shape)
+        if self._build_input_shape is None:
+            self._build_input_shape = input_shape
         q_shape, v_shape, k_shape = self._shapes(input_shape)
         if v_shape[1:-1] != k_shape[1:-1]:
             raise ValueError(f"MultiHeadAttention {self.name!r}: all dimensions of value and key, "
@@ -345,7 +350,8 @@ class MultiHeadAttention(Layer):
         Qf = xp.reshape(Qp, (B, T, self.key_dim))
         Kf = xp.reshape(Kp, (B, S, self.key_dim))
         Vf = xp.reshape(Vp, (B, S, self.value_dim))
-        scores = Qf @ xp.matrix_transpose(Kf)
+        bmm = _am.batched_matmul(self.backend)
+        scores = bmm(Qf, xp.matrix_transpose(Kf))
         scores_shape = bshape + tshape + sshape
         mask_f = None
         if am is not None:
@@ -353,13 +359,13 @@ class MultiHeadAttention(Layer):
             while am.ndim < len(scores_shape):
                 am = xp.expand_dims(am, axis=expansion)
             mask_f = xp.reshape(xp.broadcast_to(am, scores_shape), (B, T, S))
-        P, softmax_back = _am.masked_softmax(xp, scores, mask_f)
+        P, softmax_back = _am.masked_softmax(xp, scores, mask_f, backend=self.backend)
         drop = None
         Pd = P
         if training and self.dropout > 0:
             drop = self.backend.dropout_mask(tuple(P.shape), self.dropout, dtype=P.dtype)
             Pd = P * drop
-        Of = Pd @ Vf
+        Of = bmm(Pd, Vf)
         O = xp.permute_dims(xp.reshape(Of, bshape + tshape + (self.value_dim,)), inv)
         G = g_back = None
         if self._gate_dense is not None:
@@ -379,14 +385,14 @@ class MultiHeadAttention(Layer):
                 dq_gate = g_back(dO * O)
                 dO = dO * G
             dOf = xp.reshape(xp.permute_dims(dO, perm), (B, T, self.value_dim))
-            dPd = dOf @ xp.matrix_transpose(Vf)
-            dVf = xp.matrix_transpose(Pd) @ dOf
+            dPd = bmm(dOf, xp.matrix_transpose(Vf))
+            dVf = bmm(xp.matrix_transpose(Pd), dOf)
             dP = dPd if drop is None else dPd * drop
             if d_scores is not None:
                 dP = dP + xp.reshape(d_scores, (B, T, S))
             dS = softmax_back(dP)
-            dQf = dS @ Kf
-            dKf = xp.matrix_transpose(dS) @ Qf
+            dQf = bmm(dS, Kf)
+            dKf = bmm(xp.matrix_transpose(dS), Qf)
             dQ = xp.permute_dims(xp.reshape(dQf, bshape + tshape + (self.key_dim,)), inv) * c
             dK = xp.permute_dims(xp.reshape(dKf, bshape + sshape + (self.key_dim,)), inv)
             dV = xp.permute_dims(xp.reshape(dVf, bshape + sshape + (self.value_dim,)), inv)

@@ -5,6 +5,7 @@ from ... import activations as _activations
 from .. import _windows as W
 from ...validation import check_positive_int
 from ..base import Layer
+from ..input_spec import InputSpec
 from ._kernels import _conv, _run_stride1, _stride1_path
 
 
@@ -20,6 +21,7 @@ class _BaseConv(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(min_ndim=self.rank + 2)
         owner = type(self).__name__
         if filters is not None:
             check_positive_int(filters, "filters", owner)
@@ -53,6 +55,9 @@ class _BaseConv(Layer):
         if channels is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: the channel dimension must be "
                              f"known; got input shape {tuple(input_shape)} ({self.data_format})")
+        # Keras's built spec: the channel axis keeps its size.
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: channels})
         return channels
 
     def _check_output(self, input_shape, spatial):

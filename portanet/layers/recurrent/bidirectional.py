@@ -76,6 +76,10 @@ class Bidirectional(Layer):
         self.stateful = False
         self._layers = [self.forward_layer, self.backward_layer]
         self._initial_weights = list(weights) if weights else None
+        self.input_spec = layer.input_spec
+
+    def _spec_inputs(self, inputs):
+        return inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
 
     def __call__(self, inputs, initial_state=None, training=False, mask=None, **kwargs):
         if initial_state is not None:

@@ -12,6 +12,7 @@ reset_after=True (input bias; recurrent bias), else (3u,).
 from ... import activations as _activations
 from ._helpers import cell_property, check_use_cudnn
 from .cell_base import _GatedCell
+from ..input_spec import InputSpec
 from .rnn import RNN
 
 __all__ = ["GRUCell", "GRU"]
@@ -204,6 +205,7 @@ class GRU(RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask,
                          activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(ndim=3)
         self.use_cudnn = use_cudnn
 
     def get_config(self):

@@ -11,6 +11,7 @@ from ... import activations as _activations
 from ... import backend as _backend
 from ._helpers import cell_property, check_use_cudnn
 from .cell_base import _GatedCell
+from ..input_spec import InputSpec
 from .rnn import RNN
 
 __all__ = ["LSTMCell", "LSTM"]
@@ -322,6 +323,7 @@ class LSTM(RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask,
                          activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(ndim=3)
         self.use_cudnn = use_cudnn
 
     def get_config(self):

@@ -22,13 +22,14 @@ Keras; with ``zero_output_for_mask=True`` masked outputs are zeros instead (Bidi
 sets this when it returns sequences, as Keras).
 
 ``go_backwards=True`` processes the sequence from the end and, as Keras, returns the output
-sequence in that (reversed) order. ``stateful=True`` is not supported (pass the state with
-``initial_state``). ``unroll`` is accepted for Keras compatibility: the loop is always a
-Python loop.
+sequence in that (reversed) order. ``stateful=True`` keeps the final states of each call
+(``layer.states``, non-trainable Variables not listed in ``weights``) as the initial states
+of the next one, as Keras; ``reset_states()`` sets them to zeros. ``unroll`` is accepted for
+Keras compatibility: the loop is always a Python loop.
 """
 
 from ... import regularizers as _regularizers
-from ..base import Layer
+from ..base import Layer, Variable
 from ._helpers import first_mask, output_size, serialize_layer, state_sizes
 from .stacked_rnn_cells import StackedRNNCells
 from ..serialization import deserialize
@@ -46,7 +47,8 @@ class RNN(Layer):
             instead of the last one (batch, output).
         return_state: also return the final states: ``[output, *states]``.
         go_backwards: process the sequence from the end (output sequence reversed).
-        stateful: only False is supported.
+        stateful: keep the final states of a call as the initial states of the next (the
+            batch size must then stay the same; ``reset_states()`` zeroes them).
         unroll: accepted for Keras compatibility (no effect).
         zero_output_for_mask: zeros instead of the repeated output at masked timesteps.
 
@@ -73,16 +75,14 @@ class RNN(Layer):
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
             raise TypeError(f"{owner}: cell={cell!r}; expected a Layer with a `state_size` "
                             "attribute and a one-step forward(inputs, states, training)")
-        if stateful:
-            raise ValueError(f"{owner}: stateful={stateful!r} is not supported; expected False "
-                             "(pass the state explicitly with initial_state=[...] instead)")
         super().__init__(**kwargs)
         self.cell = cell
         self._layers = [cell]
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None          # a stateful layer's kept states (Variables)
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
 
@@ -114,7 +114,33 @@ class RNN(Layer):
             # before cells existed; RNN(cell) keeps the cell's name: "rnn/lstm_cell/kernel".
             for v in cell.weights:
                 v.path = f"{self.name}/{v.name if self._owns_cell else v.path}"
+        if self.stateful:
+            if shape[0] is None:
+                raise ValueError(f"{type(self).__name__} {self.name!r}: with stateful=True the batch "
+                                 f"size must be static; got input shape {shape} (give the Input a "
+                                 "batch_size=...)")
+            self._create_state_variables(shape[0])
         self.built = True
+
+    # ------------------------------------------------------------------ stateful
+    def _create_state_variables(self, batch_size):
+        # Keras's "rnn_state" variables: non-trainable, and not among the layer's weights.
+        xp = self.xp
+        if hasattr(self.cell, "get_initial_state"):
+            values = list(self.cell.get_initial_state(batch_size=batch_size))
+        else:
+            values = [xp.zeros((batch_size, s), dtype=self.backend.dtype(self.dtype))
+                      for s in state_sizes(self.cell)]
+        self.states = [Variable(v, "rnn_state", trainable=False, backend=self.backend)
+                       for v in values]
+
+    def reset_states(self):
+        """A stateful layer's kept states back to zeros (Keras's ``reset_states``)."""
+        if self.states is not None:
+            for v in self.states:
+                v.assign(self.xp.zeros_like(v.value))
+
+    reset_state = reset_states
 
     def compute_output_shape(self, input_shape):
         shape = self._sequence_shape(input_shape)
@@ -132,6 +158,11 @@ class RNN(Layer):
             return [out] + [None] * self._state_count
         return out
 
+    def _spec_inputs(self, inputs):
+        # input_spec describes the sequences (Keras checks the call's first argument); the
+        # states given in the list are not part of it.
+        return inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+
     def __call__(self, inputs, initial_state=None, training=False, mask=None, **kwargs):
         """``layer(x)``, ``layer([x, *states])`` or ``layer(x, initial_state=[...])``."""
         if initial_state is not None:
@@ -145,6 +176,30 @@ class RNN(Layer):
 
     # ------------------------------------------------------------------ forward / BPTT
     def forward(self, inputs, training=False, mask=None):
+        if not self.stateful:
+            return self._forward(inputs, training, mask)
+        # A stateful layer needs its final states even when it does not return them.
+        returns = self.return_state
+        self.return_state = True
+        try:
+            result, inner = self._forward(inputs, training, mask)
+        finally:
+            self.return_state = returns
+        for variable, value in zip(self.states, result[1:]):
+            variable.assign(value)
+        if returns:
+            return result, inner
+        count = len(result) - 1
+
+        def backward(dy):
+            self.return_state = True
+            try:
+                return inner([dy] + [None] * count)
+            finally:
+                self.return_state = returns
+        return result[0], backward
+
+    def _forward(self, inputs, training, mask):
         owner = f"{type(self).__name__} {self.name!r}"
         sizes = state_sizes(self.cell)
         multi = isinstance(inputs, (list, tuple))
@@ -155,6 +210,12 @@ class RNN(Layer):
                                  f"(batch, {sizes[0]}); got {len(given_states)}")
         else:
             x, given_states = inputs, []
+        if not given_states and self.stateful:
+            kept = tuple(self.states[0].shape)[0]
+            if x.shape[0] != kept:
+                raise ValueError(f"{owner}: stateful layer keeps states for a batch of {kept}; "
+                                 f"got a batch of {x.shape[0]} (the batch size must stay the same)")
+            given_states = [v.value for v in self.states]
         if x.ndim != 3:
             raise ValueError(f"{owner}: expected inputs of shape (batch, timesteps, features); "
                              f"got shape {tuple(x.shape)}")

@@ -7,6 +7,7 @@ Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,
 from ... import activations as _activations
 from ._helpers import cell_property
 from .cell_base import _GatedCell
+from ..input_spec import InputSpec
 from .rnn import RNN
 
 __all__ = ["SimpleRNNCell", "SimpleRNN"]
@@ -84,7 +85,7 @@ class SimpleRNN(RNN):
             instead of the last (batch, units).
         return_state: also return the last state: ``[output, h]``.
         go_backwards: process the sequence from the end (output sequence reversed).
-        stateful: only False is supported.
+        stateful: keep the final state for the next call, as ``RNN``.
         unroll: accepted for Keras compatibility (no effect).
         seed: accepted for Keras compatibility; masks come from ``pn.utils.set_random_seed``.
         zero_output_for_mask: zeros instead of the repeated output at masked timesteps.
@@ -124,6 +125,7 @@ class SimpleRNN(RNN):
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask,
                          activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = [InputSpec(ndim=3)]     # (a list, as Keras's)
 
     def get_config(self):
         config = self._flat_config()
