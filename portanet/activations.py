@@ -12,7 +12,9 @@ import functools
 import array_api_compat
 
 from .naming import NameRegistry
+from .ops import _dispatch
 from .ops import nn as _ops_nn
+from .ops import symbolic_hook as _symbolic_hook
 from .ops import tape as _tape
 
 _registry = NameRegistry("activation")
@@ -24,31 +26,29 @@ def _xp(x):
 
 def _with_grad(grad, *names):
     def deco(fn):
-        fn = _traceable(fn, grad)
+        fn = _traceable(fn, grad, names[0] if names else fn.__name__)
+        fn.grad = grad
         _registry.register(fn, *names)
         return fn
     return deco
 
 
-def _traceable(fn, grad):
-    """``fn`` on arrays; on a traced tensor of the recording tape (a ``call()`` layer's
-    ``self.activation(x)``, as Keras's activations are ops) it records one node whose
-    vector-Jacobian product is ``grad``."""
+# The ops Keras's activations call (keras.activations.swish(x) is ops.silu), which name the
+# operation of an activation applied to a symbolic tensor.
+_KERAS_OPS = {"swish": "silu", "exponential": "exp"}
 
-    @functools.wraps(fn)
-    def activation(x, *args, **kwargs):
-        if _tape._stack and isinstance(x, (_tape.Tensor, _tape.VariableLike)):
-            tape = _tape._stack[-1]
-            xv = _tape.value_of(x)
-            y = fn(xv, *args, **kwargs)
-            if isinstance(x, _tape.Tensor) and x.tape is not tape:
-                return y
-            out = _tape.Tensor(y, tape)
-            tape.record(fn.__name__, [x], [out], lambda g: [grad(xv, y, g, *args, **kwargs)])
-            return out
-        return fn(x, *args, **kwargs)
-    activation.grad = grad
-    return activation
+
+def _traceable(fn, grad, name):
+    """``fn`` on arrays as before; on traced tensors (in a call() layer or a GradientTape)
+    it records one tape node whose vector-Jacobian product is ``grad``; on symbolic
+    tensors (pn.Input) it records the op node Keras's activation makes (``gelu`` -> Gelu)."""
+    def vjp(g, out, x, *args, **kw):
+        return [grad(x, out, g, *args, **kw)]
+    op = _dispatch.primitive(f"activation_{name}", fn, vjp)   # grads: tests/test_activations.py
+    op = _symbolic_hook.symbolic_aware(_KERAS_OPS.get(name, name), op)
+    functools.update_wrapper(op, fn)
+    op.__dict__.pop("__wrapped__", None)
+    return op
 
 
 def register(fn, grad, name=None):

@@ -90,6 +90,7 @@ def test_given_statistics_and_invert(backend):
 
 @pytest.mark.parametrize("invert", [False, True])
 def test_harness(backend, invert):
+    # Given statistics are constants, not weights (Keras: no weights).
     run_layer_test(lambda: pn.layers.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1.0],
                                                    invert=invert),
                    (4, 3), backend, expected_output_shape=(4, 3), expected_num_weights=0)

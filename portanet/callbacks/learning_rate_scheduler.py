@@ -1,6 +1,7 @@
 """``LearningRateScheduler`` (keras/src/callbacks/learning_rate_scheduler.py)."""
 
 import numbers
+import struct
 
 from ..progbar import print_msg
 from .callback import Callback
@@ -40,4 +41,6 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if isinstance(logs, dict):
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            # Keras reads its float32 variable: 1e-3 logs as 0.0010000000474974513.
+            lr = float(self.model.optimizer.learning_rate)
+            logs["learning_rate"] = struct.unpack("f", struct.pack("f", lr))[0]

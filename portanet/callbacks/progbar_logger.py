@@ -126,7 +126,9 @@ class ProgbarLogger(Callback):
         if self.target is None:
             self.target = self.seen
             self.progbar.target = self.target
-        self.progbar.update(self.target, [(k, _to_float(logs[k])) for k in sorted(logs)],
+        # Keras's order: the logs as given (fit's are sorted by name, then val_*, then what
+        # callbacks added, such as ReduceLROnPlateau's learning_rate).
+        self.progbar.update(self.target, [(k, _to_float(v)) for k, v in logs.items()],
                             finalize=True)
 
 

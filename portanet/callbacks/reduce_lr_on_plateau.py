@@ -62,7 +62,8 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if isinstance(logs, dict):
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            # Keras reads its float32 variable: 1e-3 logs as 0.0010000000474974513.
+            logs["learning_rate"] = _float32(float(self.model.optimizer.learning_rate))
         current = (logs or {}).get(self.monitor)
         if current is None:
             warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which "

@@ -29,6 +29,7 @@ from .wrappers import *  # noqa: F401,F403
 from .reversible_embedding import *  # noqa: F401,F403
 from .audio import *  # noqa: F401,F403
 from .input_spec import InputSpec
+from . import op_layer as _op_layer  # noqa: F401 - ops on symbolic tensors (registers itself)
 from .volumetric import AveragePooling3D as AvgPool3D, MaxPooling3D as MaxPool3D
 from .volumetric import GlobalAveragePooling3D as GlobalAvgPool3D
 from .volumetric import GlobalMaxPooling3D as GlobalMaxPool3D

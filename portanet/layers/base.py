@@ -29,6 +29,41 @@ from . import input_spec as _input_spec
 from . import symbolic
 
 _name_counters = {}
+_NO_INPUTS = object()   # Layer.__call__ without a positional input (given by name)
+
+
+def _bind_call_arguments(layer, inputs, args, kwargs):
+    """(inputs, kwargs) of ``layer(inputs, *args, **kwargs)`` with the positional ``args``
+    named after ``call()``'s parameters (``training``, ``mask`` for a built-in layer), and
+    ``inputs`` taken from kwargs by call's first parameter name when not given. As Keras's
+    Layer.__call__, only tensors (or None) may be given by position: ``layer(x, True)`` is a
+    ValueError (``training=True`` goes by keyword)."""
+    for value in _traced.flat(args):
+        if value is not None and not _traced.is_tensor_argument(value):
+            raise ValueError("Only input tensors may be passed as positional arguments. The "
+                             "following argument value should be passed as a keyword argument: "
+                             f"{value!r} (of type {type(value)})")
+    if _traced.uses_call(layer):
+        names = _traced.positional_call_parameters(layer) or ("inputs",)   # call(self, *args)
+    else:
+        names = ("inputs", "training", "mask")
+    kwargs = dict(kwargs)
+    cls = type(layer).__name__
+    if inputs is _NO_INPUTS:
+        if names[0] not in kwargs:
+            raise TypeError(f"layer {layer.name!r} ({cls}) was called without "
+                            f"inputs; expected them as the first argument or as {names[0]}=...")
+        inputs = kwargs.pop(names[0])
+    if len(args) > len(names) - 1:
+        raise TypeError(f"layer {layer.name!r} ({cls}): call() takes {len(names)} positional "
+                        f"arguments; got {1 + len(args)} (its positional parameters: "
+                        f"{list(names)})")
+    for name, value in zip(names[1:], args):
+        if name in kwargs:
+            raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for argument "
+                            f"{name!r}")
+        kwargs[name] = value
+    return inputs, kwargs
 
 
 def unique_name(base):
@@ -656,6 +691,19 @@ class Layer:
             return _traced.infer_output_shape(self, input_shape)
         return input_shape
 
+    def _symbolic_output_shape(self, input_shape, call_args, node_kwargs):
+        """The output shape of a call on symbolic tensors (``symbolic.call_symbolic``).
+        ``call_args``: a ``call()`` layer's arguments besides its inputs (an endpoint layer's
+        targets): its call is probed with them too, unless its class has its own
+        ``compute_output_shape``; ``node_kwargs``: a built-in layer's ``_node_call_kwargs``."""
+        if call_args and not symbolic._own_output_shape(self):
+            return _traced.infer_output_shape(self, input_shape, call_args)
+        return self.compute_output_shape(input_shape, **node_kwargs)
+
+    def _uses_call(self):
+        """Whether the layer is written with ``call()`` (see ``traced.uses_call``)."""
+        return _traced.uses_call(self)
+
     def compute_mask(self, inputs, mask=None):
         """The mask passed on to the next layer (default: kept if the layer supports masking)."""
         return mask if self.supports_masking else None
@@ -703,12 +751,19 @@ class Layer:
 
         ``extra_loss`` is the activity-regularization penalty (a scalar array) or None;
         ``backward`` then includes the penalty's gradient. ``call_kwargs`` are the call
-        arguments a graph node recorded (the layer's ``_node_call_kwargs``, e.g.
-        ReversibleEmbedding's ``reverse=True``); they go to ``forward`` and ``compute_mask``.
+        arguments a graph node recorded besides its inputs: a built-in layer's
+        (its ``_node_call_kwargs``, e.g. ReversibleEmbedding's ``reverse=True``) go to
+        ``forward`` and ``compute_mask``; a ``call()`` layer's (``targets=...``) go to its
+        ``call``, and ``backward`` then returns ``(d_inputs, {name: d_argument})`` (see
+        ``traced_forward``).
         """
         if self.backend is None:  # built by a direct build() call that made no weight
             self.backend = _backend.current()
-        if self._forward_takes_mask():
+        if call_kwargs and _traced.uses_call(self):
+            y, backward = _traced.traced_forward(self, inputs, (), training=training, mask=mask,
+                                                 kwargs=call_kwargs, grad_kwargs=True)
+            call_kwargs = {}
+        elif self._forward_takes_mask():
             y, backward = self.forward(inputs, training=training, mask=mask, **call_kwargs)
         else:
             y, backward = self.forward(inputs, training=training, **call_kwargs)
@@ -734,23 +789,31 @@ class Layer:
                 return inner(dy + g)
         return y, backward, out_mask, extra
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=_NO_INPUTS, *args, **kwargs):
         """Apply the layer: on symbolic tensors it records a node (functional API);
         on arrays it builds the layer if needed and returns the output. The inputs are
         first checked against ``self.input_spec``, when the layer has one (as Keras).
 
-        Positional arguments after ``inputs`` bind to ``call``'s parameters as in Keras
-        (``layer(targets, logits)`` for ``call(self, targets, logits)``; see
-        ``traced.bind_positional``); a built-in layer takes ``(inputs, training, mask)``."""
-        if args:
-            inputs, kwargs = _traced.bind_positional(self, inputs, args, kwargs)
+        As Keras, arguments after ``inputs`` bind to ``call()``'s parameters in order
+        (``endpoint(logits, targets, sample_weight)``; only tensors may be given by
+        position), ``inputs`` may be given by the name of call's first parameter
+        (``endpoint(logits=...)``); a built-in layer takes ``(inputs, training, mask)``.
+        Tensors bound to call's other parameters are inputs of a functional node (with
+        gradients), see ``run``."""
+        given = kwargs
+        if args or inputs is _NO_INPUTS:
+            inputs, kwargs = _bind_call_arguments(self, inputs, args, kwargs)
         training = kwargs.pop("training", False)
         mask = kwargs.pop("mask", None)
         if self.input_spec is not None:
             _input_spec.assert_input_compatibility(self.input_spec, self._spec_inputs(inputs),
                                                    self.name)
         if symbolic.is_symbolic(inputs):
-            return symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+            out = symbolic.call_symbolic(self, inputs, training=training, mask=mask, **kwargs)
+            if args and kwargs:
+                # The node's config lists positional tensors in "args", as Keras writes it.
+                self._inbound_nodes[-1].positional = tuple(k for k in kwargs if k not in given)
+            return out
         tape = _tape.current_tape()
         if tape is not None:
             return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,

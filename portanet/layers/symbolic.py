@@ -12,6 +12,7 @@ shapes (and masks), as Keras computes it symbolically in ``Layer.__call__``.
 import contextvars
 
 from .. import backend as _backend
+from .. import ops as _ops_module
 
 # The symbolic inputs of the layer call in progress, so a call() layer's output-shape probe
 # can pass their masks to a call() that takes ``mask`` (Keras's compute_output_spec does).
@@ -52,6 +53,84 @@ class KerasTensor:
         return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, "
                 f"ragged=False, name={self.name}>")
 
+    # Operators build op nodes, as Keras 3's KerasTensor (``x + y`` is ``ops.add(x, y)``);
+    # portanet.layers.op_layer handles ops on symbolic tensors. == and != stay identity.
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().true_divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().mod(self, other)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().absolute(self)
+
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    def __getitem__(self, key):
+        return _ops().get_item(self, key)
+
+    def __iter__(self):
+        # Without this, Python would iterate through __getitem__(0), (1), ... (Keras refuses too).
+        raise TypeError("Iterating over a symbolic KerasTensor is not supported; index it "
+                        "(x[:, 0]) or use ops.unstack(x)")
+
+    __hash__ = object.__hash__
+
 
 _PROBE_SIZES = (2, 3)
 
@@ -81,7 +160,7 @@ def _symbolic_mask(tensor):
     if node is None or node.is_input:
         return None
     layer = node.layer
-    inputs = node.input_tensors
+    inputs = node.primary_tensors      # a call() layer's other tensor arguments carry no mask
     masks = input_masks(inputs)
     backend = layer.backend or _backend.current()
     shapes = []
@@ -107,6 +186,10 @@ def _symbolic_mask(tensor):
     return KerasTensor(shape, "bool", name=f"{tensor.name}_mask")
 
 
+def _ops():
+    return _ops_module
+
+
 class Node:
     """One call of a layer on symbolic tensors."""
 
@@ -114,11 +197,25 @@ class Node:
         self.layer = layer
         self.inputs = inputs          # a KerasTensor or a list of them, as the layer took
         self.outputs = outputs        # a list of KerasTensors
-        self.kwargs = kwargs or {}   # call arguments the layer's run takes (_node_call_kwargs)
+        # Call arguments besides the inputs: a built-in layer's _node_call_kwargs (its run
+        # takes them), a call() layer's other arguments (tensors among them are node inputs).
+        self.kwargs = kwargs or {}
+        self.positional = ()          # the kwargs names that were given by position
 
     @property
     def input_tensors(self):
+        """Every symbolic tensor the call took: the inputs, then those given as arguments
+        of ``call()`` (``targets=...``), as Keras's ``Node.input_tensors``."""
+        return self.primary_tensors + self.kwarg_tensors
+
+    @property
+    def primary_tensors(self):
+        """The tensors of the ``inputs`` argument."""
         return list(self.inputs) if isinstance(self.inputs, (list, tuple)) else [self.inputs]
+
+    @property
+    def kwarg_tensors(self):
+        return [v for v in self.kwargs.values() if isinstance(v, KerasTensor)]
 
     @property
     def is_input(self):
@@ -165,20 +262,41 @@ def call_symbolic(layer, inputs, training=None, mask=None, **kwargs):
     # kept in the node (its config's "kwargs") and given to compute_output_shape and run.
     call_kwargs = {k: kwargs.pop(k) for k in getattr(layer, "_node_call_kwargs", ()) if kwargs.get(k)}
     if kwargs:
-        raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+        _check_call_kwargs(layer, kwargs)
     layer._maybe_build(shapes)
     token = CALL_INPUTS.set(inputs)
     try:
-        out_shape = layer.compute_output_shape(shapes, **call_kwargs)
+        out_shape = layer._symbolic_output_shape(shapes, kwargs, call_kwargs)
     finally:
         CALL_INPUTS.reset(token)
     # A floating layer's outputs are in its compute dtype (float16 under "mixed_float16").
     compute = getattr(layer, "_autocast_dtype", None) or layer.dtype
     out_dtype = getattr(layer, "output_dtype", None) or (compute if "float" in str(compute) else dtype)
-    node = Node(layer, inputs, [], call_kwargs)
+    node = Node(layer, inputs, [], {**call_kwargs, **kwargs})
     multi = isinstance(out_shape, list)
     shapes_out = out_shape if multi else [out_shape]
     for i, s in enumerate(shapes_out):
         node.outputs.append(KerasTensor(s, out_dtype, name=layer.name, node=node, index=i))
     layer._inbound_nodes.append(node)
     return node.outputs if multi else node.outputs[0]
+
+
+def _check_call_kwargs(layer, kwargs):
+    """Arguments of a functional call besides the inputs: a ``call()`` layer takes them
+    (symbolic tensors become inputs of the node; other values are passed as given)."""
+    if not layer._uses_call():
+        raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
+    for name, value in kwargs.items():
+        if isinstance(value, (list, tuple, dict)) and is_symbolic(value):
+            raise TypeError(f"layer {layer.name!r}: argument {name}= holds a list of symbolic "
+                            "tensors; pass each tensor as its own argument")
+
+
+def _own_output_shape(layer):
+    """Whether the layer's class defines compute_output_shape (Layer's is not counted)."""
+    for klass in type(layer).__mro__:
+        if "_is_layer_base" in klass.__dict__:
+            return False
+        if "compute_output_shape" in klass.__dict__:
+            return True
+    return False

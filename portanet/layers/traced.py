@@ -64,99 +64,50 @@ def call_parameters(layer):
     return cached
 
 
+def positional_call_parameters(layer):
+    """The names of ``call()``'s parameters that can be given by position (inputs first),
+    cached per class."""
+    cls = type(layer)
+    cached = cls.__dict__.get("_call_positional_cache")
+    if cached is None:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        cached = tuple(p.name for p in inspect.signature(layer.call).parameters.values()
+                       if p.kind in kinds)
+        cls._call_positional_cache = cached
+    return cached
+
+
 def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
-    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them.
-    A layer first called with several positional tensors (``bind_positional``) gets its
-    list of inputs back as separate arguments."""
+    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them."""
     names, var_kw = call_parameters(layer)
     kw = dict(kwargs or {})
     if "training" in names or var_kw:
         kw["training"] = training
     if mask is not None and ("mask" in names or var_kw):
         kw["mask"] = mask
-    if layer.__dict__.get("_keras_positional_inputs") and isinstance(inputs, (list, tuple)):
-        return layer.call(*inputs, *args, **kw)
     return layer.call(inputs, *args, **kw)
 
 
-def _is_tensor_argument(x):
+def is_tensor_argument(x):
+    """A tensor, or a non-empty list/tuple of them (what Keras lets be given by position)."""
     if isinstance(x, (list, tuple)):
-        return bool(x) and all(_is_tensor_argument(e) for e in x)
+        return bool(x) and all(is_tensor_argument(e) for e in x)
     return hasattr(x, "shape") and hasattr(x, "dtype")
 
 
-def _flat(values):
+def flat(values):
     for v in values:
         if isinstance(v, (list, tuple)):
-            yield from _flat(v)
+            yield from flat(v)
         else:
             yield v
-
-
-def bind_positional(layer, inputs, args, kwargs):
-    """Keras's binding of ``layer(inputs, *args, **kwargs)``: ``(inputs, kwargs)``.
-
-    For a ``call()`` layer the extra positional arguments take ``call``'s parameters in
-    order: ``training`` and ``mask`` go to the keywords, and tensors given right after
-    ``inputs`` (``call(self, targets, logits)``) make the layer take a list of inputs, which
-    its ``call`` receives as separate arguments again (and a functional config records as
-    separate ``args``, as Keras). As in Keras, only tensors (or None) may be given
-    positionally: ``layer(x, True)`` is a ValueError (``training=True`` by keyword). A
-    built-in layer takes ``(inputs, training, mask)``."""
-    kwargs = dict(kwargs)
-    cls = type(layer).__name__
-    for value in _flat(args):
-        # Keras's Layer.__call__: "Only input tensors may be passed as positional arguments".
-        if value is not None and not _is_tensor_argument(value):
-            raise ValueError("Only input tensors may be passed as positional arguments. The "
-                             "following argument value should be passed as a keyword argument: "
-                             f"{value!r} (of type {type(value)})")
-    if not uses_call(layer):
-        names = ("training", "mask")
-        if len(args) > len(names):
-            raise TypeError(f"layer {layer.name!r} ({cls}): takes (inputs, training, mask) "
-                            f"positionally; got {1 + len(args)} positional arguments")
-        for name, value in zip(names, args):
-            if name in kwargs:
-                raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for "
-                                f"argument {name!r}")
-            kwargs[name] = value
-        return inputs, kwargs
-    sig = inspect.signature(layer.call)
-    params = list(sig.parameters.values())
-    positional = [p for p in params
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
-    var_pos = any(p.kind is p.VAR_POSITIONAL for p in params)
-    tensors = []
-    for i, value in enumerate(args):
-        if i >= len(positional):
-            if var_pos and len(tensors) == i and _is_tensor_argument(value):
-                tensors.append(value)
-                continue
-            raise TypeError(f"layer {layer.name!r} ({cls}): call() takes "
-                            f"{1 + len(positional)} positional arguments; got {1 + len(args)}")
-        name = positional[i].name
-        if name in kwargs:
-            raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for argument "
-                            f"{name!r}")
-        if name not in ("training", "mask") and len(tensors) == i and \
-                _is_tensor_argument(value):
-            tensors.append(value)
-        else:
-            kwargs[name] = value
-    if not tensors:
-        return inputs, kwargs
-    if isinstance(inputs, (list, tuple, dict)):
-        raise TypeError(f"layer {layer.name!r} ({cls}): a nested first argument "
-                        f"({type(inputs).__name__}) together with more positional tensors is "
-                        "not supported; pass the tensors as separate positional arguments")
-    layer._keras_positional_inputs = 1 + len(tensors)
-    return [inputs] + tensors, kwargs
 
 
 def _wrap(tape, x):
     if isinstance(x, (list, tuple)):
         return [_wrap(tape, e) for e in x]
+    if isinstance(x, dict):       # a subclassed model's dict input
+        return {k: _wrap(tape, v) for k, v in x.items()}
     return _tape.Tensor(x, tape)
 
 
@@ -166,6 +117,8 @@ def _flatten(x):
         for e in x:
             out.extend(_flatten(e))
         return out
+    if isinstance(x, dict):
+        return _flatten(list(x.values()))
     return [x]
 
 
@@ -189,13 +142,17 @@ def _zeros_for(x, like_xp=None):
     return xp.zeros_like(x)
 
 
-def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=None):
+def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=None,
+                   grad_kwargs=False):
     """The generated ``forward`` of a ``call()`` layer: ``(outputs, backward)``.
 
     With extra positional tensor arguments (a recurrent cell's states), returns
     ``((output, new_states), backward)`` and ``backward(d_output, d_new_states)`` returns
     ``(d_inputs, d_states)``. Losses added with ``add_loss`` during the call are part of
     the objective: ``backward`` adds their gradient and ``layer._call_extra`` holds their sum.
+    With ``grad_kwargs`` (a functional node whose call took tensors besides its inputs),
+    the array values of ``kwargs`` are traced too and ``backward`` returns
+    ``(d_inputs, {name: d_argument})``.
     """
     tape = _tape.Tape()
     clear_losses(layer)
@@ -207,6 +164,12 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
         with tape:
             xs = _wrap(None if constant_input else tape, inputs)
             extra = [_wrap(tape, a) for a in args]
+            kw_names = ([k for k, v in (kwargs or {}).items() if hasattr(v, "shape")]
+                        if grad_kwargs else [])
+            if kw_names:
+                kwargs = dict(kwargs)
+                for k in kw_names:
+                    kwargs[k] = _tape.Tensor(kwargs[k], tape)
             out = invoke_call(layer, xs, extra, training=training, mask=mask, kwargs=kwargs)
     finally:
         _CALL_DEPTH.reset(token)
@@ -231,15 +194,18 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
                 seeds.append(seed if scale is None else seed * scale)
         grads = tape.backward(targets, seeds)
         tape.accumulate(grads)
+        if grad_kwargs:
+            d_kwargs = {k: grads.get(id(kwargs[k])) for k in kw_names}
+            d_kwargs = {k: _zeros_for(kwargs[k].value) if g is None else g for k, g in d_kwargs.items()}
         if constant_input:
-            return None
+            return (None, d_kwargs) if grad_kwargs else None
         d_in = [grads.get(id(t)) for t in in_flat]
         d_in = [_zeros_for(t.value) if g is None else g for t, g in zip(in_flat, d_in)]
         rebuilt = _rebuild([xs] + [list(extra)], d_in)
         d_inputs = rebuilt[0]
         if args:
             return d_inputs, rebuilt[1][0] if len(args) == 1 else rebuilt[1]
-        return d_inputs
+        return (d_inputs, d_kwargs) if grad_kwargs else d_inputs
     return _values(out), backward
 
 
@@ -268,6 +234,8 @@ def _rebuild(structure, flat):
     def build(s):
         if isinstance(s, (list, tuple)):
             return [build(e) for e in s]
+        if isinstance(s, dict):
+            return {k: build(v) for k, v in s.items()}
         return next(it)
     return build(structure)
 
@@ -484,14 +452,18 @@ def _shapes(values):
 
 
 # ----------------------------------------------------------------- output shapes
-def infer_output_shape(layer, input_shape):
+def infer_output_shape(layer, input_shape, kwargs=None):
     """Cached per input shape: see ``_probe_output_shape``."""
     masks = _probe_masks(layer)
     key = repr(input_shape) + repr(None if masks is None else [
         None if m is None else m.shape for m in masks])
+    if kwargs:
+        key += repr(sorted(
+            (k, getattr(v, "shape", None), getattr(v, "dtype", None),
+             None if hasattr(v, "shape") else repr(v)) for k, v in kwargs.items()))
     cache = layer.__dict__.setdefault("_output_shape_cache", {})
     if key not in cache:
-        cache[key] = _probe_output_shape(layer, input_shape, masks)
+        cache[key] = _probe_output_shape(layer, input_shape, masks, kwargs)
     return cache[key]
 
 
@@ -506,15 +478,22 @@ def _probe_masks(layer):
     return _symbolic.input_masks(inputs if isinstance(inputs, (list, tuple)) else [inputs])
 
 
-def _probe_output_shape(layer, input_shape, masks=None):
+def _probe_output_shape(layer, input_shape, masks=None, kwargs=None):
     """The output shape of a ``call()`` layer, found by running ``call`` on zeros of
     ``input_shape`` (the batch axis and other unknown axes probed at two sizes; an axis
     whose length follows the probe is reported as None), as Keras's compute_output_spec.
-    ``masks``: the symbolic inputs' masks, passed to ``call`` as all-True probe masks."""
+    ``masks``: the symbolic inputs' masks, passed to ``call`` as all-True probe masks.
+    Symbolic tensors among ``kwargs`` (arguments of call besides the inputs) are probed
+    the same way as the inputs, each with its own dtype."""
     backend = layer.backend or _backend.current()
+    keys = list(input_shape) if isinstance(input_shape, dict) else None   # call() takes a dict
+    if keys is not None:
+        input_shape = [input_shape[k] for k in keys]
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
-    unknown = any(s is None for shape in shapes for s in shape)
+    tensor_kwargs = {k: v for k, v in (kwargs or {}).items() if hasattr(v, "shape")}
+    unknown = any(s is None for shape in shapes for s in shape) or any(
+        s is None for v in tensor_kwargs.values() for s in v.shape)
     probes = (2, 3) if unknown else (None,)
     results = []
     for size in probes:
@@ -523,17 +502,24 @@ def _probe_output_shape(layer, input_shape, masks=None):
             concrete = tuple(size if s is None else int(s) for s in shape)
             arrays.append(backend.xp.zeros(concrete, dtype=backend.dtype(layer.dtype),
                                            device=backend.device))
+        probe_kwargs = dict(kwargs or {})
+        for k, v in tensor_kwargs.items():
+            probe_kwargs[k] = backend.xp.zeros(tuple(size if s is None else int(s) for s in v.shape),
+                                               dtype=backend.dtype(v.dtype), device=backend.device)
         saved = list(getattr(layer, "_losses", []))
         try:
             with _tape.Tape() as tape:
                 probe = [tape.watch_value(a) for a in arrays]
+                for k in tensor_kwargs:
+                    probe_kwargs[k] = tape.watch_value(probe_kwargs[k])
                 probe_mask = None
                 if masks is not None:
                     probe_mask = [None if m is None else _symbolic.probe_arrays(
                         backend, [m], size or 1, "bool")[0] for m in masks]
                     probe_mask = probe_mask if multi else probe_mask[0]
-                out = invoke_call(layer, probe if multi else probe[0], training=False,
-                                  mask=probe_mask)
+                given = dict(zip(keys, probe)) if keys is not None else probe if multi else probe[0]
+                out = invoke_call(layer, given, training=False, mask=probe_mask,
+                                  kwargs=probe_kwargs)
         except (_tape.TracedConversionError,):
             raise
         except Exception as e:

@@ -16,7 +16,9 @@ through ``Variable.add_grad``, so sharing needs nothing special.
 from .. import backend as _backend
 from .. import layers as _layers
 from ..layers.base import keras_node_kwargs
+from ..layers import op_layer as _op_layer
 from ..layers.core import InputLayer
+from ..layers.traced import uses_call as _uses_call
 from ..layers.symbolic import KerasTensor, Node
 from ..naming import custom_object_scope
 from ..training.inputs import adjusted_shape, rank_adjustment
@@ -121,8 +123,11 @@ def _clone_graph_nodes(inputs, outputs):
             for t in node.outputs:
                 mapping[id(t)] = t
             continue
-        args = [mapping[id(t)] for t in node.input_tensors]
-        clone = Node(node.layer, args if node.multi_input else args[0], [], dict(node.kwargs))
+        args = [mapping[id(t)] for t in node.primary_tensors]
+        kwargs = {k: mapping[id(v)] if isinstance(v, KerasTensor) else v
+                  for k, v in node.kwargs.items()}
+        clone = Node(node.layer, args if node.multi_input else args[0], [], kwargs)
+        clone.positional = node.positional
         for t in node.outputs:
             mapping[id(t)] = KerasTensor(t.shape, t.dtype, name=t.name, node=clone, index=t.index)
             clone.outputs.append(mapping[id(t)])
@@ -187,8 +192,11 @@ class Functional(Model):
         for layer in self._layers:
             self._adopt_layer_backend(layer)
         # Per node: (layer, input ids, called on a list, output ids), precomputed for the hot loop.
+        # A node whose call() took tensors besides its inputs (targets=...) also carries
+        # (number of input tensors, {argument: tensor id or value}, tensor argument names).
         self._exec = [(n.layer, [id(t) for t in n.input_tensors], n.multi_input, [id(t) for t in n.outputs],
-                       n.kwargs) for n in order if not n.is_input]
+                       _kwargs_plan(n))
+                      for n in order if not n.is_input]
         self._last_masks = None
         self._pending_extra = None
         if not self.trainable:
@@ -215,7 +223,8 @@ class Functional(Model):
 
     @property
     def layers(self):
-        return list(self._layers)
+        # As Keras: the ops applied to symbolic tensors (x + y) are operations, not layers.
+        return [layer for layer in self._layers if not getattr(layer, "_is_op_layer", False)]
 
     @property
     def input_shapes(self):
@@ -291,8 +300,14 @@ class Functional(Model):
         for node in self._nodes:
             if node.is_input:
                 continue
-            ins = [known[id(t)] for t in node.input_tensors]
-            out = node.layer.compute_output_shape(ins if node.multi_input else ins[0], **node.kwargs)
+            ins = [known[id(t)] for t in node.primary_tensors]
+            if node.kwargs and _uses_call(node.layer):
+                # A call() layer that takes tensors besides its inputs: keep the recorded shapes.
+                out = [tuple(t.shape) for t in node.outputs]
+                out = out if len(out) > 1 else out[0]
+            else:
+                out = node.layer.compute_output_shape(ins if node.multi_input else ins[0],
+                                                      **node.kwargs)
             outs = out if isinstance(out, list) else [out]
             for t, s in zip(node.outputs, outs):
                 known[id(t)] = tuple(s)
@@ -341,16 +356,23 @@ class Functional(Model):
         masks = {}
         records = []
         extras = []
-        for layer, in_ids, multi, out_ids, call_kwargs in self._exec:
+        for layer, in_ids, multi, out_ids, plan in self._exec:
+            kwargs = {}
+            if plan is not None:
+                n_in, template, _, _ = plan
+                kwargs = {k: values[v.id] if type(v) is _TensorArg else v for k, v in template.items()}
+                ids = in_ids[:n_in]
+            else:
+                ids = in_ids
             if multi:
-                args = [values[i] for i in in_ids]
-                mask = [masks.get(i) for i in in_ids]
+                args = [values[i] for i in ids]
+                mask = [masks.get(i) for i in ids]
                 if all(m is None for m in mask):
                     mask = None
             else:
-                args = values[in_ids[0]]
-                mask = masks.get(in_ids[0])
-            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, **call_kwargs)
+                args = values[ids[0]]
+                mask = masks.get(ids[0])
+            y, back, out_mask, extra = layer.run(args, training=training, mask=mask, **kwargs)
             self._collect_extra(layer, extra, extras)
             if len(out_ids) == 1:
                 values[out_ids[0]] = y
@@ -362,7 +384,7 @@ class Functional(Model):
                     m = out_mask[j] if isinstance(out_mask, (list, tuple)) else out_mask
                     if m is not None:
                         masks[oid] = m
-            records.append((back, in_ids, multi, out_ids))
+            records.append((back, in_ids, multi, out_ids, plan))
         outs = [values[id(t)] for t in self._outputs]
         self._last_masks = [masks.get(id(t)) for t in self._outputs]
         input_ids = [id(t) for t in self._inputs]
@@ -374,7 +396,7 @@ class Functional(Model):
                     k = id(t)
                     grads[k] = d if k not in grads else grads[k] + d
             xp = None
-            for back, in_ids, multi, out_ids in reversed(records):
+            for back, in_ids, multi, out_ids, plan in reversed(records):
                 # Every consumer of this node's outputs ran before it in reverse order,
                 # so the summed gradients are complete and can be released.
                 ds = [grads.pop(o, None) for o in out_ids]
@@ -382,7 +404,12 @@ class Functional(Model):
                     xp = xp or self.backend.xp
                     ds = [xp.zeros_like(values[o]) if d is None else d for o, d in zip(out_ids, ds)]
                 dx = back(ds[0] if len(ds) == 1 else ds)
-                dxs = dx if multi else [dx]
+                if plan is not None and plan[3]:     # a call() layer: (d_inputs, {argument: gradient})
+                    dx, d_kwargs = dx
+                    dxs = ([None] * plan[0] if dx is None else list(dx) if multi else [dx]) + \
+                        [d_kwargs.get(k) for k in plan[2]]
+                else:
+                    dxs = dx if multi else [dx]
                 for i, g in zip(in_ids, dxs):
                     if g is not None:
                         grads[i] = g if i not in grads else grads[i] + g
@@ -448,6 +475,11 @@ class Functional(Model):
         output tensors as [layer name, node index, tensor index]."""
         layer_configs = []
         for layer in self._layers:
+            if getattr(layer, "_is_op_layer", False):     # x + y: an operation, as Keras writes it
+                node = self._model_nodes(layer)[0]
+                layer_configs.append(layer.keras_entry(
+                    [self._tensor_config(t) for t in node.input_tensors]))
+                continue
             entry = _layers.serialize(layer)
             entry["name"] = layer.name
             inbound = []
@@ -455,19 +487,24 @@ class Functional(Model):
                 if node.is_input:
                     continue
                 kwargs = keras_node_kwargs(layer)
-                kwargs.update(node.kwargs)
                 if node.multi_input and getattr(layer, "_keras_positional_inputs", 0):
                     # Keras calls these layers with separate tensors (MultiHeadAttention:
                     # query, value, key; attention_mask by keyword).
                     n = layer._keras_positional_inputs
-                    tensors = [self._tensor_config(t) for t in node.input_tensors]
+                    tensors = [self._tensor_config(t) for t in node.primary_tensors]
                     args = tensors[:n]
                     if len(tensors) > n:
                         kwargs["attention_mask"] = tensors[n]
                 elif node.multi_input:
-                    args = [[self._tensor_config(t) for t in node.input_tensors]]
+                    args = [[self._tensor_config(t) for t in node.primary_tensors]]
                 else:
                     args = [self._tensor_config(node.inputs)]
+                for k, v in node.kwargs.items():   # call()'s other arguments (targets=...)
+                    value = self._tensor_config(v) if isinstance(v, KerasTensor) else v
+                    if k in node.positional:       # given by position: in "args", as Keras
+                        args.append(value)
+                    else:
+                        kwargs[k] = value
                 inbound.append({"args": args, "kwargs": kwargs})
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
@@ -505,8 +542,12 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict):
             raise ValueError(f"Functional.from_config: a layer entry must be a dict; got {entry!r}")
-        # The whole entry (module, registered_name, build_config) but the graph keys.
-        layer = make_layer({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")})
+        if _op_layer.is_op_entry(entry):
+            # An operation (x + y, ops.mean(...)): replayed by calling the op on its tensors.
+            layer = _OpReplay(entry)
+        else:
+            # The whole entry (module, registered_name, build_config) but the graph keys.
+            layer = make_layer({k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")})
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"Functional.from_config: layer name {name!r} appears twice")
@@ -545,6 +586,19 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
         Keras 3 records every positional argument (MultiHeadAttention: query, value) and
         tensors given by keyword (key=...); other recorded kwargs (mask=None,
         training=False) are the call's defaults and are not replayed."""
+        if isinstance(node_config, dict) and isinstance(layer, _OpReplay):
+            args = node_config.get("args") or []
+            kwargs = node_config.get("kwargs") or {}
+            missing = []
+
+            def tensor(arg):
+                t = resolve(arg)
+                if t is None:
+                    missing.append(arg)
+                return t
+            args = [_op_layer.decode_argument(a, tensor) for a in args]
+            kwargs = {k: _op_layer.decode_argument(v, tensor) for k, v in kwargs.items()}
+            return None if missing else (args, kwargs)
         if isinstance(node_config, dict):
             args = node_config.get("args")
             if not isinstance(args, list) or not args:
@@ -556,9 +610,15 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
             tensor_kwargs = {k: resolve(v) for k, v in kwargs.items() if is_tensor(v)}
             if any(a is None for a in resolved) or any(v is None for v in tensor_kwargs.values()):
                 return None
-            # Call arguments that choose what the call computes (reverse=True) are replayed.
-            tensor_kwargs.update({k: v for k, v in kwargs.items()
-                                  if k in getattr(layer, "_node_call_kwargs", ()) and not is_tensor(v)})
+            if _uses_call(layer):
+                # A call() layer's other arguments (flag=True) are replayed as recorded.
+                tensor_kwargs.update({k: v for k, v in kwargs.items() if not is_tensor(v)
+                                      and k not in ("training", "mask")})
+            else:
+                # Call arguments that choose what the call computes (reverse=True) are replayed.
+                tensor_kwargs.update({k: v for k, v in kwargs.items()
+                                      if k in getattr(layer, "_node_call_kwargs", ())
+                                      and not is_tensor(v)})
             return resolved, tensor_kwargs
         if isinstance(node_config, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             tensors = []
@@ -617,6 +677,47 @@ def _rebuild(cls, config, make_layer, clone_inputs=None):
     return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
 
 
+class _TensorArg:
+    """In a node's argument template: the tensor with this id."""
+    __slots__ = ("id",)
+
+    def __init__(self, tensor_id):
+        self.id = tensor_id
+
+
+def _kwargs_plan(node):
+    """None for a node called on its inputs alone; else (number of input tensors,
+    {argument: _TensorArg or its value}, names of the tensor arguments in the order of
+    ``node.kwarg_tensors``, whether the layer's backward also returns the arguments'
+    gradients: a ``call()`` layer's, see ``Layer.run``)."""
+    if not node.kwargs:
+        return None
+    template = {k: _TensorArg(id(v)) if isinstance(v, KerasTensor) else v
+                for k, v in node.kwargs.items()}
+    names = tuple(k for k, v in node.kwargs.items() if isinstance(v, KerasTensor))
+    return len(node.primary_tensors), template, names, _uses_call(node.layer)
+
+
+class _OpReplay:
+    """An operation entry of a functional config (Keras's ``x + y`` nodes): calling it on
+    the rebuilt tensors runs the portanet op, which records an OpLayer with the entry's name."""
+
+    def __init__(self, entry):
+        self.name = entry.get("name")
+        self.op_name, self.fn, self.extra = _op_layer.op_function(entry)
+
+    def __call__(self, *args, **kwargs):
+        if self.op_name == "get_item" and len(args) == 2 and isinstance(args[1], list):
+            args = [args[0], tuple(args[1])]      # the key Keras wrote as a list
+        out = self.fn(*args, **{**self.extra, **kwargs})
+        first = out[0] if isinstance(out, (list, tuple)) else out
+        if not isinstance(first, KerasTensor):
+            raise ValueError(f"Functional.from_config: operation {self.name!r} (ops.{self.op_name}) "
+                             "did not take a symbolic tensor")
+        first.node.layer.name = self.name
+        return list(out) if isinstance(out, (list, tuple)) else out
+
+
 def clone_functional(model, clone_function=None, input_tensors=None):
     """A functional model with the same graph, each layer replaced by ``clone_function(layer)``."""
     mapping = {}
@@ -632,7 +733,7 @@ def clone_functional(model, clone_function=None, input_tensors=None):
         input_by_name = {t.node.layer.name: g for t, g in zip(model.inputs, given_inputs)}
     else:
         input_by_name = {}
-    entry_names = iter([e["name"] for e in config["layers"]])
+    entry_names = iter([e["name"] for e in config["layers"] if not _op_layer.is_op_entry(e)])
 
     def make_layer(entry):
         name = next(entry_names)

@@ -123,16 +123,16 @@ class Model(SubclassedGraph, Trainer, Layer):
         or None (default: unknown)."""
         return None
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, *args, **kwargs):
         if _subclassed.call_depth[0] == 0 and _tape.current_tape() is not None:
             # Keras: ``losses`` holds those of the last top-level call (inside a
             # GradientTape the layers' losses would otherwise pile up, step after step).
             _traced.clear_losses(self)
             self._last_extras = None
         with _subclassed.nested_call():
-            # Positional arguments bind as Layer.__call__ binds them (training, or the
-            # further tensors of a call(self, a, b)).
-            return super().__call__(inputs, *args, **kwargs)
+            # Arguments bind as Layer.__call__ binds them (to call()'s parameters, as
+            # Keras: the further tensors of a call(self, a, b), inputs given by name).
+            return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ misc
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,

@@ -66,6 +66,9 @@ class SubclassedGraph:
         self._call_input_shapes = [_batch_free(s) for s in shapes]
         probe_shape = [_batch_free(s) for s in shapes] if isinstance(input_shape, list) \
             else _batch_free(input_shape)
+        keys = self.__dict__.get("_call_input_keys")
+        if keys is not None:      # call() takes a dict (fit was given one)
+            probe_shape = dict(zip(keys, [_batch_free(s) for s in shapes]))
         self._building = True
         try:
             Layer._maybe_build(self, input_shape)      # the class's own build(), if any
@@ -92,6 +95,9 @@ class SubclassedGraph:
                                       "training=None), or use Sequential / the functional API)")
         multi_in = len(xs) > 1
         inputs = list(xs) if multi_in else xs[0]
+        keys = self.__dict__.get("_call_input_keys")
+        if keys is not None:
+            inputs = dict(zip(keys, xs))
         with nested_call():
             out, backward = _traced.traced_forward(self, inputs, training=training)
         extra = self.__dict__.get("_call_extra")
@@ -103,6 +109,8 @@ class SubclassedGraph:
             d = backward(list(dys) if multi_out else dys[0])
             if d is None:               # the input was a constant (nobody reads its gradient)
                 return [None] * len(xs)
+            if isinstance(d, dict):     # call() took a dict
+                return [d[k] for k in keys]
             return list(d) if multi_in else [d]
         return outs, graph_backward, ([] if extra is None else [extra])
 

@@ -44,6 +44,13 @@ from . import core_extra as _core_extra
 ALL = sorted(set().union(*(m.__all__ for m in (_array, _core, _creation, _linalg, _math, _nn,
                                           _numpy_extra, _linalg_extra, _signal, _core_extra))))
 
+# Each public op also takes symbolic tensors (pn.Input): it then records a graph node;
+# so do the same functions reached through ops.nn, ops.linalg, ops.core, ops.math.
+from .symbolic_hook import wrap_namespace as _wrap_namespace  # noqa: E402
+_wrap_namespace(globals(), ALL)
+for _module in (_nn, _linalg, _core, _math):
+    _wrap_namespace(vars(_module), _module.__all__)
+
 # keras.ops.numpy: the numpy-style functions as one namespace (``ops.numpy.abs``...).
 import types as _types
 
@@ -55,3 +62,4 @@ del _name
 
 # keras.ops.image: the image functions as one namespace (``ops.image.resize``...).
 from . import image  # noqa: E402,F401
+_wrap_namespace(vars(image), image.__all__)

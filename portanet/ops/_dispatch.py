@@ -12,7 +12,7 @@ import array_api_compat
 from .. import backend as _backend
 from .. import config as _config
 from .tape import (Tensor, VariableLike, TracedConversionError, _OPS, _stack,
-                   namespace_of, own_namespace, value_of)
+                   namespace_of, own_namespace, paused, value_of)
 
 _SCALARS = (bool, int, float)
 
@@ -58,6 +58,16 @@ def call(name, impl, values, kw):
         raise cls(f"ops.{name}: {e} (inputs: {_describe(values)})") from e
 
 
+def _call_on_values(tape, name, impl, values, kw):
+    """``call`` inside a trace. With arrays watched TensorFlow-style (``tape.watch(a)``) the
+    values may be those watched arrays themselves: ``impl`` runs with the tapes paused, so a
+    public op it uses inside (silu's sigmoid) computes on them instead of tracing them again."""
+    if tape.watched:
+        with paused():
+            return call(name, impl, values, kw)
+    return call(name, impl, values, kw)
+
+
 def primitive(name, impl, vjp=None, needs_mask=False):
     """The public op ``name``: ``impl`` on arrays, recorded with ``vjp`` inside a trace
     when any positional argument is traced (a Tensor of the tape or a Variable).
@@ -79,7 +89,7 @@ def primitive(name, impl, vjp=None, needs_mask=False):
             else:
                 inputs.append(None)
         values = [value_of(a) for a in args]
-        out = call(name, impl, values, kw)
+        out = _call_on_values(tape, name, impl, values, kw)
         if vjp is None or not any_traced:
             return out
         result = Tensor(out, tape)
@@ -110,7 +120,7 @@ def multi_primitive(name, impl, vjp):
         inputs = [a if (isinstance(a, Tensor) and a.tape is tape) or isinstance(a, VariableLike)
                   else None for a in args]
         values = [value_of(a) for a in args]
-        outs = call(name, impl, values, kw)
+        outs = _call_on_values(tape, name, impl, values, kw)
         if not any(i is not None for i in inputs):
             return outs
         results = [Tensor(o, tape) for o in outs]

@@ -35,7 +35,8 @@ MAX_MEMBERS = 100_000
 # Modules a Keras 3 config may name: Keras's public and internal module paths of the kinds
 # portanet resolves through its registries.
 _KERAS_KINDS = ("layers", "models", "losses", "metrics", "optimizers", "initializers",
-                "regularizers", "constraints", "activations", "dtype_policies")
+                "regularizers", "constraints", "activations", "dtype_policies",
+                "ops")  # ops: functional operations (x + y), resolved among portanet.ops.ALL only
 _REFUSED_FUNCTIONS = {"enable_unsafe_deserialization", "disable_safe_mode"}
 
 

@@ -130,13 +130,16 @@ class FitLoop:
             initial_epoch, self._initial_epoch = self._initial_epoch, None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
-            epoch_logs = self._fit_epoch(epoch, train, cblist, steps_per_epoch, record_batch_loss)
+            # As Keras: the logs sorted by name, then the sorted validation logs; callbacks
+            # add theirs after (ReduceLROnPlateau's learning_rate), and the bar keeps that order.
+            epoch_logs = dict(sorted(self._fit_epoch(epoch, train, cblist, steps_per_epoch,
+                                                     record_batch_loss).items()))
             if getattr(train, "last_count", None) == 0:
                 break  # the generator ran out (warned): no epoch to log
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._validate(val, cblist, validation_batch_size or batch_size)
                 if getattr(val, "last_count", None) != 0:
-                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    epoch_logs.update({"val_" + k: v for k, v in sorted(val_logs.items())})
             cblist.call("on_epoch_end", epoch, epoch_logs)
             if self.stop_training:
                 break

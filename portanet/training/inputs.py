@@ -75,12 +75,34 @@ class InputPreparation:
 
     def _standardize_inputs(self, x, name="x"):
         if isinstance(x, dict):
+            keys = self._dict_input_keys(x)
+            if keys is not None:
+                # A subclassed model takes the dict itself in call(): its arrays go in the
+                # order of its keys, and its forward rebuilds the dict.
+                missing = [k for k in keys if k not in x]
+                if missing:
+                    raise ValueError(f"{name}: missing input(s) {missing}; the model was first "
+                                     f"given the keys {list(keys)}")
+                return [x[k] for k in keys]
             names = self.input_names
             missing = [n for n in names if n not in x]
             if missing:
                 raise ValueError(f"{name}: missing input(s) {missing}; the model's inputs are {names}")
             return [x[n] for n in names]
         return _data.as_list(x)
+
+    def _dict_input_keys(self, x):
+        """The keys a subclassed model's dict input is read in (its first dict's, sorted,
+        as Keras flattens a dict), or None for a Sequential / functional model."""
+        subclassed = getattr(self, "_subclassed", None)
+        if subclassed is None or not subclassed():
+            return None
+        keys = self.__dict__.get("_call_input_keys")
+        if keys is None:
+            if self.built:
+                return None       # built on a list or an array: keep the model's inputs
+            keys = self._call_input_keys = tuple(sorted(x))
+        return keys
 
     def _standardize_targets(self, y, name="y"):
         if isinstance(y, dict):

@@ -62,10 +62,13 @@ class MetricTrackers:
         """name -> zero-argument function reading the running value (syncs when called)."""
         backend = self.backend
         producers = {}
+        # The mean is divided on the device, in the loss's dtype: Keras's loss tracker divides
+        # its float32 total by its count, so the logged value is a float32 (2.4018204 for
+        # float32, not the float64 quotient 2.401820341746012).
         if self.loss_sum is not None:
-            producers[prefix + "loss"] = lambda: backend.to_float(self.loss_sum) / max(self.count, 1)
+            producers[prefix + "loss"] = lambda: backend.to_float(self.loss_sum / max(self.count, 1))
         for key in self.out_sums:
-            producers[prefix + key] = (lambda key=key: backend.to_float(self.out_sums[key]) / max(self.count, 1))
+            producers[prefix + key] = (lambda key=key: backend.to_float(self.out_sums[key] / max(self.count, 1)))
         for _, key, m, _ in (self.compiled.metrics if self.compiled is not None else None) or []:
             producers[prefix + key] = (lambda m=m: result_float(backend, m))
         return producers

@@ -6,7 +6,7 @@ the attention probabilities."""
 import math
 import string
 
-from ..base import Layer, check_positive_int
+from ..base import Layer, check_positive_int, unique_name
 from . import _attention_math as _am
 from .einsum_dense import EinsumDense
 from .. import symbolic
@@ -231,6 +231,11 @@ class MultiHeadAttention(Layer):
                       bias_regularizer=self.bias_regularizer,
                       kernel_constraint=self.kernel_constraint,
                       bias_constraint=self.bias_constraint, dtype=self.dtype_policy)
+        # Keras's build makes a Softmax and a Dropout sub-layer here (auto-named "softmax",
+        # "dropout"); the math below is fused, but the names are taken all the same, so the
+        # layers made afterwards are named as in Keras (the next Dropout is "dropout_1").
+        unique_name("softmax")
+        unique_name("dropout")
         denses = {}
         projections = [("query", q_shape, self.key_dim, None), ("key", k_shape, self.key_dim, None)]
         if self.use_gate:
