@@ -188,8 +188,8 @@ def test_call_arguments_besides_the_inputs_round_trip_through_the_config(backend
 def test_layer_call_binds_arguments_as_keras(backend):
     layer = _Scale()
     a, b = np.ones((2, 1), "float32"), np.full((2, 1), 3.0, "float32")
-    np.testing.assert_allclose(layer(a, b, factor=2.0), [[5.0], [5.0]])
-    np.testing.assert_allclose(layer(a=a, b=b), [[4.0], [4.0]])       # inputs by name
+    np.testing.assert_allclose(to_np(backend, layer(a, b, factor=2.0)), [[5.0], [5.0]])
+    np.testing.assert_allclose(to_np(backend, layer(a=a, b=b)), [[4.0], [4.0]])       # inputs by name
     # Keras 3.15.1: only tensors may be given by position.
     with pytest.raises(ValueError, match="Only input tensors may be passed as positional"):
         layer(a, b, 2.0)
@@ -203,7 +203,7 @@ def test_layer_call_binds_arguments_as_keras(backend):
     class Star(pn.layers.Layer):
         def call(self, *tensors):
             return tensors[0]
-    np.testing.assert_allclose(Star()(a), a)
+    np.testing.assert_allclose(to_np(backend, Star()(a)), a)
     with pytest.raises(TypeError, match=r"call\(\) takes 1 positional arguments; got 2"):
         Star()(a, b)
 
@@ -242,7 +242,7 @@ def test_an_adapted_normalization_has_keras_three_weights(backend):
     assert str(np.asarray(layer.count.numpy()).dtype) == "int32" and layer.count.numpy() == 0
     assert layer.count_params() == 7
     np.testing.assert_allclose(to_np(backend, layer.mean), [[2., 2., 2.]])   # Keras's broadcast shape
-    np.testing.assert_allclose(layer(np.array([[3., 2., 1.]], "float32")), [[1., 0., -1.]], atol=1e-3)
+    np.testing.assert_allclose(to_np(backend, layer(np.array([[3., 2., 1.]], "float32"))), [[1., 0., -1.]], atol=1e-3)
 
 
 def test_given_normalization_statistics_are_constants_as_keras(backend, tmp_path):
@@ -331,9 +331,9 @@ def test_a_model_call_binds_arguments_to_its_call(backend):
     # Keras 3.15.1 gives [[3.], [3.]], [[6.], [6.]], [[9.], [9.]] for these calls.
     model = _ScaledModel()
     x = np.ones((2, 3), "float32")
-    np.testing.assert_allclose(model(x), [[3.0], [3.0]])
-    np.testing.assert_allclose(model(x, scale=2.0), [[6.0], [6.0]])
-    np.testing.assert_allclose(model(inputs=x, scale=3.0), [[9.0], [9.0]])
+    np.testing.assert_allclose(to_np(backend, model(x)), [[3.0], [3.0]])
+    np.testing.assert_allclose(to_np(backend, model(x, scale=2.0)), [[6.0], [6.0]])
+    np.testing.assert_allclose(to_np(backend, model(inputs=x, scale=3.0)), [[9.0], [9.0]])
 
 
 class _ActivationsInCall(pn.layers.Layer):

@@ -821,6 +821,11 @@ class Layer:
         if mask is None:
             mask = get_keras_mask(inputs)    # the mask an earlier eager call attached
         if kwargs and _traced.uses_call(self):
+            # Host arrays go to the device first, as on the path below (CuPy takes no NumPy
+            # operand), the tensors bound to call's other parameters too.
+            backend = self.backend or _backend.current()
+            inputs = self._eager_to_device(backend, inputs)
+            kwargs = {k: self._eager_to_device(backend, v) for k, v in kwargs.items()}
             self._maybe_build(_traced._shapes(_traced._values(inputs)))
             y = _traced.traced_forward(self, inputs, training=training, mask=mask,
                                        kwargs=kwargs)[0]
@@ -838,6 +843,17 @@ class Layer:
         y, _, out_mask, _ = self.run(arrays, training=training, mask=mask)
         y = set_keras_mask(y, out_mask, backend)
         return _traced.eager_outputs(self, y) if _traced.uses_call(self) else y
+
+    def _eager_to_device(self, backend, value):
+        """A host array (or a list/tuple of them) as an array of ``backend``; anything else
+        (device arrays, Variables, numbers, strings, dicts, None) as it is."""
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._eager_to_device(backend, v) for v in value)
+        if (value is None or isinstance(value, (str, bytes, dict, Variable))
+                or not hasattr(value, "shape") or not hasattr(value, "dtype")
+                or backend.is_array(value)):
+            return value
+        return backend.asarray(value, dtype=self._input_dtype(value))
 
     def _spec_inputs(self, inputs):
         """What ``input_spec`` describes: the inputs (a recurrent layer: its sequences)."""
