@@ -286,10 +286,6 @@ class Variable(_tape.VariableLike):
         self._id = next(Variable._ids)
 
     @property
-    def shape(self):
-        return tuple(self.value.shape)
-
-    @property
     def dtype(self):
         return (self.value if self._master is None else self._master).dtype
 

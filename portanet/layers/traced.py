@@ -371,14 +371,6 @@ class _TensorWeight(_tape.VariableLike):
         self.value, self.name, self.path, self.backend = value, name, name, backend
         self.grad, self.trainable, self.regularizer, self.constraint = None, True, None, None
 
-    @property
-    def shape(self):
-        return tuple(self.value.shape)
-
-    @property
-    def dtype(self):
-        return self.value.dtype
-
     def add_grad(self, g):
         self.grad = g if self.grad is None else self.grad + g
 

@@ -54,6 +54,16 @@ class KerasVariableOps:
     __array_ufunc__ = None     # numpy arrays defer to our reflected operators
     __array_priority__ = 1000
 
+    # Every holder (Tensor, Variable, a weight replaced by a tensor) keeps its array in
+    # ``value``; its shape and dtype are the array's.
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
     def __add__(self, other):
         return _op("add")(self, other)
 
@@ -171,14 +181,6 @@ class Tensor(KerasVariableOps):
     def __init__(self, value, tape):
         self.value = value
         self.tape = tape
-
-    @property
-    def shape(self):
-        return tuple(self.value.shape)
-
-    @property
-    def dtype(self):
-        return self.value.dtype
 
     @property
     def device(self):
