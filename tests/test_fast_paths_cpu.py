@@ -113,8 +113,8 @@ def test_compiled_lstm_steps_known_values(backend):
     proj = (z * scale)[None]  # the caller's scaled projection, one step
     rk = np.zeros((u, 4 * u), np.float32)
     h0 = np.zeros((1, u), np.float32)
-    from portanet.backend.numpy_backend import _gemm_into
-    hs, c, keep = lstm_numba.run_forward(proj, rk, h0, c0, _gemm_into)
+    from portanet.backend.numpy_backend import _compiled_gemm
+    hs, c, keep = lstm_numba.run_forward(proj, rk, h0, c0, _compiled_gemm(np.float32))
     sig = lambda v: 1 / (1 + np.exp(-v.astype(np.float64)))
     i, f, g, o = sig(z[0, :2]), sig(z[0, 2:4]), np.tanh(z[0, 4:6].astype(np.float64)), sig(z[0, 6:])
     c_ref = f * c0[0] + i * g

@@ -7,7 +7,10 @@ calls forward and seven backward on (batch, 4·units) arrays, and NumPy's float3
 has no SIMD loop on AVX2 machines (about 30 ns a value on the 2-core bench machine: most
 of the LSTM's forward). Here a step is one GEMM (``h @ U`` through the backend's BLAS)
 plus ONE compiled loop that does the rest and writes the same backward factors
-(``keep``), and a backward step is one compiled loop plus one GEMM.
+(``keep``), and a backward step is one compiled loop plus one GEMM; the time loop itself
+is compiled too, calling NumPy's own cblas gemm through a function pointer (no Python
+call per step: about 15 us a GEMM call and 5-10 us a kernel dispatch saved, 64 of each
+per training step in bench lstm).
 
 tanh is the rational approximation Eigen (and so TensorFlow's CPU kernels) uses for
 float32: a degree-13/6 odd/even polynomial ratio on [-7.9053, 7.9053], clamped outside;
@@ -134,11 +137,38 @@ def backward_step(dh, extra, has_extra, dc, keep_t, q_t, dcs):
             dc[b, j] = dcs[b, j] * keep_t[b, 5 * u + j]
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def forward_all(gemm, proj, rk, hs, c, keep, hr, a, tcs):
+    """Every forward step: ``hr = h @ rk`` through ``gemm`` (the backend's cblas sgemm,
+    called from compiled code: no Python call between the steps) and ``forward_step``.
+    hs (steps + 1, batch, u) holds h0 in hs[0] and receives each step's output."""
+    steps, batch = proj.shape[0], proj.shape[1]
+    u, gu = rk.shape
+    for t in range(steps):
+        gemm(101, 111, 111, batch, gu, u, np.float32(1.0), hs[t].ctypes.data, u,
+             rk.ctypes.data, gu, np.float32(0.0), hr.ctypes.data, gu)
+        forward_step(proj[t], hr, c, hs[t + 1], keep[t], a, tcs)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def backward_all(gemm, keep, rk_t, d_seq, has_seq, dh, dc, q_buf, dcs):
+    """Every backward step, last first: ``backward_step`` then ``dh = q_t @ rk_t`` through
+    ``gemm`` (see forward_all). ``d_seq`` (batch, steps, u) is added at each step when
+    ``has_seq``."""
+    steps, batch = keep.shape[0], keep.shape[1]
+    gu, u = rk_t.shape
+    for t in range(steps - 1, -1, -1):
+        backward_step(dh, d_seq[:, t], has_seq, dc, keep[t], q_buf[t], dcs)
+        gemm(101, 111, 111, batch, u, gu, np.float32(1.0), q_buf[t].ctypes.data, gu,
+             rk_t.ctypes.data, u, np.float32(0.0), dh.ctypes.data, u)
+
+
 def run_forward(proj, rk, h0, c0, gemm):
     """All steps forward: proj (steps, batch, 4u) (the scaled input projection and bias),
-    rk (u, 4u) the scaled recurrent kernel (C order), h0/c0 (batch, u). Returns
-    ``(hs, c, keep)``: hs (steps + 1, batch, u) with hs[0] = h0 and hs[t + 1] the output
-    of step t, the final c, and keep (steps, batch, 6u)."""
+    rk (u, 4u) the scaled recurrent kernel (C order), h0/c0 (batch, u); ``gemm`` is the
+    float32 cblas gemm as compiled code calls it (``numpy_backend._compiled_gemm``).
+    Returns ``(hs, c, keep)``: hs (steps + 1, batch, u) with hs[0] = h0 and hs[t + 1]
+    the output of step t, the final c, and keep (steps, batch, 6u)."""
     steps, batch, gu = proj.shape
     u = gu // 4
     dtype = proj.dtype
@@ -149,18 +179,17 @@ def run_forward(proj, rk, h0, c0, gemm):
     hr = np.empty((batch, gu), dtype)
     a = np.empty((batch, gu), dtype)
     tcs = np.empty((batch, u), dtype)
-    for t in range(steps):
-        gemm(hr, hs[t], rk, False)
-        forward_step(proj[t], hr, c, hs[t + 1], keep[t], a, tcs)
+    forward_all(gemm, np.ascontiguousarray(proj), np.ascontiguousarray(rk), hs, c, keep, hr,
+                a, tcs)
     return hs, c, keep
 
 
 def run_backward(keep, rk_t, d_seq, dh, dc, gemm):
     """All steps back from the last: ``d_seq`` (batch, steps, u) adds the output sequence's
     gradient at each step (or None), dh/dc (batch, u) the gradients reaching the final
-    state (the last output's gradient already in dh). rk_t = (w ⊙ U)ᵀ (4u, u), C order.
-    Returns ``(q_buf, dh, dc)``: q (steps, batch, 4u) for the weight gradients and the
-    gradients of the initial states."""
+    state (the last output's gradient already in dh). rk_t = (w ⊙ U)ᵀ (4u, u); ``gemm``
+    as in run_forward. Returns ``(q_buf, dh, dc)``: q (steps, batch, 4u) for the weight
+    gradients and the gradients of the initial states."""
     steps, batch, six_u = keep.shape
     u = six_u // 6
     dtype = keep.dtype
@@ -168,10 +197,7 @@ def run_backward(keep, rk_t, d_seq, dh, dc, gemm):
     dh = np.array(dh, dtype=dtype, order="C", copy=True)
     dc = np.array(dc, dtype=dtype, order="C", copy=True)
     dcs = np.empty((batch, u), dtype)
-    for t in range(steps - 1, -1, -1):
-        if d_seq is None:
-            backward_step(dh, dh, False, dc, keep[t], q_buf[t], dcs)
-        else:
-            backward_step(dh, d_seq[:, t, :], True, dc, keep[t], q_buf[t], dcs)
-        gemm(dh, q_buf[t], rk_t, False)
+    has_seq = d_seq is not None
+    seq = np.asarray(d_seq, dtype=dtype) if has_seq else np.empty((batch, steps, 0), dtype)
+    backward_all(gemm, keep, np.ascontiguousarray(rk_t), seq, has_seq, dh, dc, q_buf, dcs)
     return q_buf, dh, dc

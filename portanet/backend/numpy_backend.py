@@ -46,6 +46,26 @@ def _find_numpy_cblas():
 
 
 _CBLAS = _find_numpy_cblas()
+_COMPILED_GEMM = {}
+
+
+def _compiled_gemm(dtype):
+    """NumPy's cblas gemm of ``dtype`` as a ctypes function that numba-compiled code can
+    call (``lstm_numba``'s time loops): the same entry point as ``_CBLAS``, its pointer
+    arguments declared as int64 (compiled code passes ``arr.ctypes.data``; one register
+    either way on a 64-bit ABI). None without NumPy's cblas."""
+    import ctypes
+    dtype = np.dtype(dtype)
+    fn = _CBLAS.get(dtype)
+    if fn is None:
+        return None
+    if dtype not in _COMPILED_GEMM:
+        i64 = ctypes.c_int64
+        scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
+                                 scalar, i64, i64, i64, i64, scalar, i64, i64)
+        _COMPILED_GEMM[dtype] = proto(ctypes.cast(fn, ctypes.c_void_p).value)
+    return _COMPILED_GEMM[dtype]
 # conv_stride1 is offered as a fast path only with the in-place gemm: its input gradient is
 # one accumulating gemm per kernel offset, which the NumPy fallback of _gemm_into turns
 # into a temporary and an add per offset (the portable col2im is faster then).
@@ -306,14 +326,15 @@ class NumpyBackend(Backend):
         bench/results/2026-12-02-issue18-notes.md."""
         mod = _numba_module("lstm_numba")
         arrays = (proj, rk, h0, c0)
-        if mod is None or not all(isinstance(a, np.ndarray) and a.dtype == np.float32
-                                  for a in arrays):
+        gemm = _compiled_gemm(np.float32)
+        if mod is None or gemm is None or not all(
+                isinstance(a, np.ndarray) and a.dtype == np.float32 for a in arrays):
             return None
-        hs, c, keep = mod.run_forward(proj, np.ascontiguousarray(rk), h0, c0, _gemm_into)
+        hs, c, keep = mod.run_forward(proj, rk, h0, c0, gemm)
 
         def backward(rk_t, d_seq, dh, dc):
-            return mod.run_backward(keep, np.ascontiguousarray(rk_t, dtype=np.float32), d_seq,
-                                    dh, dc, _gemm_into)
+            return mod.run_backward(keep, np.asarray(rk_t, dtype=np.float32), d_seq, dh, dc,
+                                    gemm)
         return hs, c, keep, backward
 
     def scatter_add(self, target, indices, values):

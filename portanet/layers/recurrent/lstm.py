@@ -156,7 +156,10 @@ def _fast_sequence(cell, rnn, x, given_states, want_dx, multi):
     x_tm = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (steps * batch, features))
     proj = x_tm @ (kernel * scale)
     if cell.bias is not None:
-        proj = proj + cell.bias.value * scale
+        # The bias written into the fresh product where the backend can (no new array).
+        fused = cell.backend.fused("bias_activation")
+        done = fused(proj, cell.bias.value * scale, _activations.linear) if fused else None
+        proj = done[0] if done is not None else proj + cell.bias.value * scale
     proj = xp.reshape(proj, (steps, batch, gu))
 
     zeros = xp.zeros((batch, u), dtype=dtype)
