@@ -376,3 +376,97 @@ def test_compiled_softmax_forward_is_close_to_the_exact_softmax(backend, rng):
     assert fn(bad) is None
     bad[7, 3] = np.inf
     assert fn(bad) is None
+
+
+# ------------------------------------------------------- convolution chunks over threads
+def _blas_controls_or_skip(backend):
+    from portanet.backend import numpy_backend
+    return backend.name == "numpy" and len(numpy_backend._BLAS_THREADS) == 3
+
+
+@pytest.mark.parametrize("relu,want_dx", [(True, True), (False, True), (True, False)])
+def test_conv_chunks_split_over_threads_match_one_thread(backend, monkeypatch, relu, want_dx):
+    """conv_stride1 with its chunks of images split over two threads (single-threaded BLAS
+    in each; ``_run_split``) gives the one-thread results: output, input, kernel and bias
+    gradients (float64, five images in chunks of one), and BLAS's thread count is back
+    afterwards."""
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend):
+        assert numpy_backend._split_threads() == 1 if backend.name == "numpy" else True
+        return
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((5, 7, 6, 3))
+    k = rng.standard_normal((3, 2, 3, 4))
+    b = rng.standard_normal(4)
+    dy = rng.standard_normal((5, 5, 5, 4))
+    monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 25)     # one image a chunk
+    before = numpy_backend._BLAS_THREADS["get"]()
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(numpy_backend, "_split_threads", lambda t=threads: t)
+        y, back = backend.conv_stride1(x, k, (1, 1), bias=b, relu=relu)
+        results.append((y,) + tuple(back(dy, want_dx)))
+        assert numpy_backend._BLAS_THREADS["get"]() == before
+    for one, two in zip(*results):
+        if one is None:
+            assert two is None
+        else:
+            np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+    # The kernel gradient against loops: sum over positions of window(x) ⊙ dz.
+    z = results[0][0]
+    dz = dy * (z > 0) if relu else dy
+    ref = np.zeros_like(k)
+    for i in range(3):
+        for j in range(2):
+            ref[i, j] = np.einsum("nhwc,nhwf->cf", x[:, i:i + 5, j:j + 5, :], dz)
+    np.testing.assert_allclose(results[1][2], ref, rtol=1e-10, atol=1e-12)
+
+
+def test_split_declines_while_another_python_thread_lives(backend, monkeypatch):
+    """No split (one thread) while a thread other than portanet's pool is alive: it might
+    be inside a threaded BLAS call that the pool shutdown must not meet."""
+    import threading
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend):
+        return
+    monkeypatch.setitem(numpy_backend._BLAS_THREADS, "get", lambda: 2)
+    assert numpy_backend._split_threads() == 2
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert numpy_backend._split_threads() == 1
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setenv("PORTANET_SPLIT", "0")
+    assert numpy_backend._split_threads() == 1
+
+
+def test_split_restores_blas_threads_when_a_part_fails(backend):
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend):
+        return
+    before = numpy_backend._BLAS_THREADS["get"]()
+
+    def part(chunks):
+        if chunks[0] == 3:
+            raise ValueError("part failed")
+        return sum(chunks)
+    assert numpy_backend._run_split(part, [0, 1, 2], 2) == [1, 2]
+    with pytest.raises(ValueError, match="part failed"):
+        numpy_backend._run_split(part, [1, 2, 3, 4], 2)
+    assert numpy_backend._BLAS_THREADS["get"]() == before
+
+
+def test_compiled_relu_grad_is_dy_where_the_output_is_positive(backend):
+    """conv_numba.relu_grad (the convolution's relu backward in one pass) equals
+    ``dy * (y > 0)``, zero where y is 0 (relu's output) or negative."""
+    if not _numba_or_skip(backend):
+        return
+    from portanet.backend import conv_numba
+    y = np.array([0.0, 1.5, -2.0, 3.0, 0.0, 1e-30], np.float32)
+    dy = np.array([1.0, -2.0, 3.0, 4.0, -5.0, 6.0], np.float32)
+    out = np.full_like(dy, np.nan)
+    conv_numba.relu_grad(dy, y, out)
+    np.testing.assert_array_equal(out, [0.0, -2.0, 0.0, 4.0, 0.0, 6.0])

@@ -41,10 +41,32 @@ def _find_numpy_cblas():
                     found[np.dtype(dtype)] = fn
                     break
         if len(found) == 2:
+            _BLAS_THREADS.update(_thread_controls(lib))
             return found
     return {}
 
 
+def _thread_controls(lib):
+    """OpenBLAS's thread-count getter and setter and its pool shutdown from ``lib``, each
+    only where the library has it (``{}`` for the rest)."""
+    import ctypes
+    controls = {}
+    for key, names, restype, argtypes in (
+            ("get", ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"), ctypes.c_int, []),
+            ("set", ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads"), None, [ctypes.c_int]),
+            ("shutdown", ("blas_thread_shutdown_",), ctypes.c_int, [])):
+        for name in names:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype, fn.argtypes = restype, argtypes
+                controls[key] = fn
+                break
+    return controls
+
+
+_BLAS_THREADS = {}
 _CBLAS = _find_numpy_cblas()
 _COMPILED_GEMM = {}
 
@@ -142,6 +164,62 @@ def _scratch(role, shape, dtype):
     if buf is None or buf.size < size:
         buf = pool[(role, np.dtype(dtype))] = np.empty(size, dtype)
     return buf[:size].reshape(shape)
+
+
+_split_lock = threading.Lock()
+_split_pool = []
+
+
+def _split_threads():
+    """How many threads a chunked kernel (conv_stride1) splits its chunks over: NumPy's
+    OpenBLAS thread count, when portanet can set it to one and shut its pool down for the
+    time of the split, and no other Python thread is alive (one might be inside a threaded
+    BLAS call, which the shutdown must not meet); else 1. ``PORTANET_SPLIT=0`` keeps one
+    thread."""
+    import os
+    if (len(_BLAS_THREADS) < 3
+            or os.environ.get("PORTANET_SPLIT", "1").strip().lower() in ("0", "false", "no", "off")):
+        return 1
+    ours = len(_split_pool[0]._threads) if _split_pool else 0
+    if threading.active_count() > 1 + ours:
+        return 1
+    return max(1, int(_BLAS_THREADS["get"]()))
+
+
+def _run_split(fn, chunks, threads):
+    """``[fn(part) for part in parts]`` for ``chunks`` cut into at most ``threads``
+    contiguous parts run at once, one on this thread and the rest on portanet's pool, each
+    with single-threaded BLAS (``threads`` from ``_split_threads``).
+
+    Why OpenBLAS's own pool is shut down for the time of the split: after a threaded
+    GEMM, its worker spins for ~0.1 s (2^28 cycles) waiting for more work and takes a core
+    from the split; on the 2-core bench machine a split with the worker spinning was
+    slower than no split (bench/results/2026-12-02-xeon2-issue18-notes.md). The shutdown
+    (``blas_thread_shutdown_``, what OpenBLAS itself runs before a fork) joins it; setting
+    the thread count back afterwards starts it again."""
+    from concurrent.futures import ThreadPoolExecutor
+    size = -(-len(chunks) // max(threads, 1))
+    parts = [chunks[i:i + size] for i in range(0, len(chunks), size)]
+    if len(parts) < 2:
+        return [fn(chunks)]
+    with _split_lock:
+        if not _split_pool or _split_pool[0]._max_workers < len(parts) - 1:
+            _split_pool[:] = [ThreadPoolExecutor(len(parts) - 1,
+                                                 thread_name_prefix="portanet-split")]
+        pool = _split_pool[0]
+        before = int(_BLAS_THREADS["get"]())
+        _BLAS_THREADS["set"](1)
+        _BLAS_THREADS["shutdown"]()
+        try:
+            futures = [pool.submit(fn, part) for part in parts[1:]]
+            try:
+                first = fn(parts[0])
+            finally:
+                for f in futures:   # every part has finished before BLAS changes back
+                    f.exception()
+            return [first] + [f.result() for f in futures]
+        finally:
+            _BLAS_THREADS["set"](before)
 
 
 def _col2im_kernel(ksize):
@@ -433,36 +511,38 @@ class NumpyBackend(Backend):
             st[:-1] + tuple(st[1 + i] * d for i, d in enumerate(dilation)) + st[-1:],
             writeable=False)
         per_image = int(np.prod(out, dtype=np.int64))
-        group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1)))
+        threads = _split_threads()
+        group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1), -(-batch // threads)))
         chunks = [(s, min(s + group, batch)) for s in range(0, batch if per_image else 0, group)]
         cols_shape = (group,) + window_view.shape[1:]
         z = np.empty((batch,) + out + (filters,), dtype)
         zr = z.reshape(batch, -1, filters)
-        chunk = _scratch("cols_chunk", cols_shape, dtype)
-        for s, e in chunks:
-            part = chunk[:e - s]
-            np.copyto(part, window_view[s:e])
-            zc = zr[s:e].reshape(-1, filters)
-            if bias is not None:
-                zc[...] = bias
-            _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, bias is not None)
-            if relu:
-                np.maximum(zc, dtype.type(0), out=zc)
+
+        def forward_chunks(part_chunks):
+            chunk = _scratch("cols_chunk", cols_shape, dtype)   # this thread's
+            for s, e in part_chunks:
+                part = chunk[:e - s]
+                np.copyto(part, window_view[s:e])
+                zc = zr[s:e].reshape(-1, filters)
+                if bias is not None:
+                    zc[...] = bias
+                _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, bias is not None)
+                if relu:
+                    np.maximum(zc, dtype.type(0), out=zc)
+        _run_split(forward_chunks, chunks, threads)
         valid = (slice(None),) + tuple(slice(0, o) for o in out) + (slice(None),)
 
         def backward(dy, want_dx=True):
             # BLAS is handed raw pointers: every operand must be a C array of the layer's dtype.
             dy = np.ascontiguousarray(dy, dtype=dtype)
             dyr = dy.reshape(batch, -1, filters)
-            dkernel = np.zeros((w2.shape[0], filters), dtype)
-            dbias = None if bias is None else np.zeros((filters,), dtype)
+            dbias = None
             dzw = dz_full = dxc = None
             col2im = _col2im_kernel(ksize) if want_dx else None
             if col2im is not None:
                 # One gemm per chunk, dz @ Wᵀ (a wide right factor), scattered into dx by
                 # a compiled col2im while the columns are in cache (conv_numba.py).
                 dxc = np.zeros(xc.shape, dtype)
-                dcols = _scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
                 hw = (1,) * (2 - len(out)) + tuple(out)
                 kk = (1,) * (2 - len(ksize)) + ksize
                 dd = (1,) * (2 - len(dilation)) + tuple(dilation)
@@ -473,25 +553,48 @@ class NumpyBackend(Backend):
                 for i, o in enumerate(out):  # zero the invalid (wide-only) positions
                     dz_full[(slice(None),) + tuple(slice(0, v) for v in out[:i])
                             + (slice(o, None),)] = 0
-            cols = _scratch("cols_chunk", cols_shape, dtype)
-            masked = _scratch("dz_chunk", (group * per_image, filters), dtype) if relu else None
-            hit = _scratch("relu_mask", (group * per_image, filters), np.bool_) if relu else None
-            for s, e in chunks:
-                n = (e - s) * per_image
-                dz = dyr[s:e].reshape(-1, filters)
-                if relu:
-                    np.greater(zr[s:e].reshape(-1, filters), 0, out=hit[:n])
-                    dz = np.multiply(dz, hit[:n], out=masked[:n])
-                if bias is not None:
-                    dbias += self.sum_rows(dz)
-                part = cols[:e - s]
-                np.copyto(part, window_view[s:e])
-                _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
-                if col2im is not None:
-                    _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
-                    col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
-                elif want_dx:
-                    dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
+            conv_mod = _numba_module("conv_numba") if relu else None
+            relu_grad = None if conv_mod is None else conv_mod.relu_grad
+
+            def backward_chunks(part_chunks):
+                # This thread's scratch buffers and its own kernel/bias gradient sums.
+                cols = _scratch("cols_chunk", cols_shape, dtype)
+                masked = (_scratch("dz_chunk", (group * per_image, filters), dtype)
+                          if relu else None)
+                hit = (_scratch("relu_mask", (group * per_image, filters), np.bool_)
+                       if relu and relu_grad is None else None)
+                dcols = (_scratch("dcols_chunk", (group * per_image, w2.shape[0]), dtype)
+                         if col2im is not None else None)
+                dkernel = np.zeros((w2.shape[0], filters), dtype)
+                dbias = None if bias is None else np.zeros((filters,), dtype)
+                for s, e in part_chunks:
+                    n = (e - s) * per_image
+                    dz = dyr[s:e].reshape(-1, filters)
+                    if relu and relu_grad is not None:
+                        relu_grad(dz.reshape(-1), zr[s:e].reshape(-1), masked[:n].reshape(-1))
+                        dz = masked[:n]
+                    elif relu:
+                        np.greater(zr[s:e].reshape(-1, filters), 0, out=hit[:n])
+                        dz = np.multiply(dz, hit[:n], out=masked[:n])
+                    if bias is not None:
+                        dbias += self.sum_rows(dz)
+                    part = cols[:e - s]
+                    np.copyto(part, window_view[s:e])
+                    _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
+                    if col2im is not None:
+                        _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
+                        col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
+                    elif want_dx:
+                        dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
+                return dkernel, dbias
+            sums = _run_split(backward_chunks, chunks, _split_threads())
+            dkernel = sums[0][0]
+            for more, _ in sums[1:]:
+                dkernel += more
+            if bias is not None:
+                dbias = sums[0][1]
+                for _, more in sums[1:]:
+                    dbias += more
             dkernel = dkernel.reshape(kernel.shape)
             if not want_dx:
                 return None, dkernel, dbias
