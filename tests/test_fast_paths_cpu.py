@@ -47,8 +47,16 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-thread", "rows-on-2-threads"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(sorted(c)) or "default")
-def test_compiled_lstm_steps_match_the_portable_loop(backend, rng, case):
+def test_compiled_lstm_steps_match_the_portable_loop(backend, rng, case, split, monkeypatch):
+    """The compiled time loops give the portable loop's outputs and gradients, also with
+    the batch rows split over two threads (rows [0, 2) and [2, 5); numpy_backend._split_rows)."""
+    from portanet.backend import numpy_backend
+    if split:
+        monkeypatch.setattr(numpy_backend, "_SPLIT_MIN_ROWS", 1)
+        monkeypatch.setattr(numpy_backend, "_split_threads",
+                            lambda: 2 if len(numpy_backend._BLAS_THREADS) == 3 else 1)
     case = dict(case)
     with_state = case.pop("initial_state", False)
     batch, steps, features, units = 5, 7, 3, 6

@@ -138,35 +138,47 @@ def backward_step(dh, extra, has_extra, dc, keep_t, q_t, dcs):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def forward_all(gemm, proj, rk, hs, c, keep, hr, a, tcs):
-    """Every forward step: ``hr = h @ rk`` through ``gemm`` (the backend's cblas sgemm,
-    called from compiled code: no Python call between the steps) and ``forward_step``.
-    hs (steps + 1, batch, u) holds h0 in hs[0] and receives each step's output."""
-    steps, batch = proj.shape[0], proj.shape[1]
+def forward_all(gemm, proj, rk, hs, c, keep, hr, a, tcs, b0, b1):
+    """Every forward step for the batch rows [b0, b1): ``hr = h @ rk`` through ``gemm``
+    (the backend's cblas sgemm, called from compiled code: no Python call between the
+    steps) and ``forward_step``. hs (steps + 1, batch, u) holds h0 in hs[0] and receives
+    each step's output. The rows of an LSTM never mix: calls on disjoint row ranges may
+    run at once on several threads (nogil)."""
+    steps = proj.shape[0]
     u, gu = rk.shape
+    n = b1 - b0
     for t in range(steps):
-        gemm(101, 111, 111, batch, gu, u, np.float32(1.0), hs[t].ctypes.data, u,
-             rk.ctypes.data, gu, np.float32(0.0), hr.ctypes.data, gu)
-        forward_step(proj[t], hr, c, hs[t + 1], keep[t], a, tcs)
+        gemm(101, 111, 111, n, gu, u, np.float32(1.0), hs[t, b0:b1].ctypes.data, u,
+             rk.ctypes.data, gu, np.float32(0.0), hr[b0:b1].ctypes.data, gu)
+        forward_step(proj[t, b0:b1], hr[b0:b1], c[b0:b1], hs[t + 1, b0:b1], keep[t, b0:b1],
+                     a[b0:b1], tcs[b0:b1])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def backward_all(gemm, keep, rk_t, d_seq, has_seq, dh, dc, q_buf, dcs):
-    """Every backward step, last first: ``backward_step`` then ``dh = q_t @ rk_t`` through
-    ``gemm`` (see forward_all). ``d_seq`` (batch, steps, u) is added at each step when
-    ``has_seq``."""
-    steps, batch = keep.shape[0], keep.shape[1]
+def backward_all(gemm, keep, rk_t, d_seq, has_seq, dh, dc, q_buf, dcs, b0, b1):
+    """Every backward step, last first, for the batch rows [b0, b1): ``backward_step``
+    then ``dh = q_t @ rk_t`` through ``gemm`` (see forward_all). ``d_seq`` (batch, steps,
+    u) is added at each step when ``has_seq``."""
+    steps = keep.shape[0]
     gu, u = rk_t.shape
+    n = b1 - b0
     for t in range(steps - 1, -1, -1):
-        backward_step(dh, d_seq[:, t], has_seq, dc, keep[t], q_buf[t], dcs)
-        gemm(101, 111, 111, batch, u, gu, np.float32(1.0), q_buf[t].ctypes.data, gu,
-             rk_t.ctypes.data, u, np.float32(0.0), dh.ctypes.data, u)
+        backward_step(dh[b0:b1], d_seq[b0:b1, t], has_seq, dc[b0:b1], keep[t, b0:b1],
+                      q_buf[t, b0:b1], dcs[b0:b1])
+        gemm(101, 111, 111, n, u, gu, np.float32(1.0), q_buf[t, b0:b1].ctypes.data, gu,
+             rk_t.ctypes.data, u, np.float32(0.0), dh[b0:b1].ctypes.data, u)
 
 
-def run_forward(proj, rk, h0, c0, gemm):
+def _all_rows(fn, batch, *args):
+    fn(*args, 0, batch)
+
+
+def run_forward(proj, rk, h0, c0, gemm, rows=_all_rows):
     """All steps forward: proj (steps, batch, 4u) (the scaled input projection and bias),
     rk (u, 4u) the scaled recurrent kernel (C order), h0/c0 (batch, u); ``gemm`` is the
-    float32 cblas gemm as compiled code calls it (``numpy_backend._compiled_gemm``).
+    float32 cblas gemm as compiled code calls it (``numpy_backend._compiled_gemm``) and
+    ``rows(fn, batch, *args)`` calls ``fn(*args, b0, b1)`` on row ranges covering the
+    batch (one range, or several on threads).
     Returns ``(hs, c, keep)``: hs (steps + 1, batch, u) with hs[0] = h0 and hs[t + 1]
     the output of step t, the final c, and keep (steps, batch, 6u)."""
     steps, batch, gu = proj.shape
@@ -179,16 +191,16 @@ def run_forward(proj, rk, h0, c0, gemm):
     hr = np.empty((batch, gu), dtype)
     a = np.empty((batch, gu), dtype)
     tcs = np.empty((batch, u), dtype)
-    forward_all(gemm, np.ascontiguousarray(proj), np.ascontiguousarray(rk), hs, c, keep, hr,
-                a, tcs)
+    rows(forward_all, batch, gemm, np.ascontiguousarray(proj), np.ascontiguousarray(rk), hs,
+         c, keep, hr, a, tcs)
     return hs, c, keep
 
 
-def run_backward(keep, rk_t, d_seq, dh, dc, gemm):
+def run_backward(keep, rk_t, d_seq, dh, dc, gemm, rows=_all_rows):
     """All steps back from the last: ``d_seq`` (batch, steps, u) adds the output sequence's
     gradient at each step (or None), dh/dc (batch, u) the gradients reaching the final
     state (the last output's gradient already in dh). rk_t = (w ⊙ U)ᵀ (4u, u); ``gemm``
-    as in run_forward. Returns ``(q_buf, dh, dc)``: q (steps, batch, 4u) for the weight
+    and ``rows`` as in run_forward. Returns ``(q_buf, dh, dc)``: q (steps, batch, 4u) for the weight
     gradients and the gradients of the initial states."""
     steps, batch, six_u = keep.shape
     u = six_u // 6
@@ -199,5 +211,6 @@ def run_backward(keep, rk_t, d_seq, dh, dc, gemm):
     dcs = np.empty((batch, u), dtype)
     has_seq = d_seq is not None
     seq = np.asarray(d_seq, dtype=dtype) if has_seq else np.empty((batch, steps, 0), dtype)
-    backward_all(gemm, keep, np.ascontiguousarray(rk_t), seq, has_seq, dh, dc, q_buf, dcs)
+    rows(backward_all, batch, gemm, keep, np.ascontiguousarray(rk_t), seq, has_seq, dh, dc,
+         q_buf, dcs)
     return q_buf, dh, dc

@@ -222,6 +222,23 @@ def _run_split(fn, chunks, threads):
             _BLAS_THREADS["set"](before)
 
 
+# The LSTM's rows are split over threads (``_split_rows``) only when each part keeps at
+# least this many: its per-step GEMM (rows x 128) @ (128 x 512) must stay worth a core.
+_SPLIT_MIN_ROWS = 16
+
+
+def _split_rows(fn, batch, *args):
+    """``fn(*args, b0, b1)`` over row ranges covering [0, batch): one range per thread of
+    ``_split_threads`` (run by ``_run_split``), or one range."""
+    threads = min(_split_threads(), batch // _SPLIT_MIN_ROWS)
+    if threads < 2:
+        fn(*args, 0, batch)
+        return
+    bounds = [batch * i // threads for i in range(threads + 1)]
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    _run_split(lambda part: [fn(*args, b0, b1) for b0, b1 in part], ranges, threads)
+
+
 def _col2im_kernel(ksize):
     """``conv_numba.col2im_add`` for 1-D and 2-D kernels, or None (no numba,
     ``PORTANET_NUMBA=0``, ``PORTANET_COL2IM=0``, or 3-D: the per-offset gemms then)."""
@@ -408,11 +425,11 @@ class NumpyBackend(Backend):
         if mod is None or gemm is None or not all(
                 isinstance(a, np.ndarray) and a.dtype == np.float32 for a in arrays):
             return None
-        hs, c, keep = mod.run_forward(proj, rk, h0, c0, gemm)
+        hs, c, keep = mod.run_forward(proj, rk, h0, c0, gemm, _split_rows)
 
         def backward(rk_t, d_seq, dh, dc):
             return mod.run_backward(keep, np.asarray(rk_t, dtype=np.float32), d_seq, dh, dc,
-                                    gemm)
+                                    gemm, _split_rows)
         return hs, c, keep, backward
 
     def scatter_add(self, target, indices, values):
