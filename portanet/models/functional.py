@@ -387,6 +387,7 @@ class Functional(Model):
             records.append((back, in_ids, multi, out_ids, plan))
         outs = [values[id(t)] for t in self._outputs]
         self._last_masks = [masks.get(id(t)) for t in self._outputs]
+        self._output_masks = self._last_masks   # the compiled loss and metrics apply them
         input_ids = [id(t) for t in self._inputs]
 
         def backward(d_outputs):
