@@ -277,6 +277,22 @@ def test_learning_rate_scheduler_sets_rate_each_epoch(backend):
         np.testing.assert_array_equal(a, b)
 
 
+def test_learning_rate_callbacks_log_keras_float32_values(backend):
+    # Keras 3.15.1 logs these for SGD(0.001) with ReduceLROnPlateau (no cut) and
+    # LearningRateScheduler(lambda epoch, lr: lr * 0.3); the rate stays a float32 variable.
+    x, y = data(8)
+    model = small_model(pn.optimizers.SGD(0.001))
+    plateau = C.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5, min_delta=10)
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[plateau])
+    assert history.history["learning_rate"] == [0.0010000000474974513, 0.0010000000474974513]
+    model = small_model(pn.optimizers.SGD(0.001))
+    history = model.fit(x, y, epochs=3, verbose=0,
+                        callbacks=[C.LearningRateScheduler(lambda epoch, lr: lr * 0.3)])
+    assert history.history["learning_rate"] == [0.0003000000142492354, 9.000000136438757e-05,
+                                                2.700000004551839e-05]
+    assert float(model.optimizer.learning_rate) == 2.700000004551839e-05
+
+
 def test_learning_rate_scheduler_bad_input():
     with pytest.raises(TypeError, match="schedule"):
         C.LearningRateScheduler(0.1)
@@ -615,7 +631,9 @@ def test_backend_rng_state_round_trip(backend):
 def test_backup_metadata_holds_a_float_rate_but_not_a_schedule(backend, tmp_path):
     x, y = data(16)
     schedule = pn.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
-    for optimizer, expected in ((pn.optimizers.SGD(0.05), 0.05), (pn.optimizers.SGD(schedule), None)):
+    # A float rate is the float32 variable's value (0.05 -> 0.05000000074505806), as Keras.
+    for optimizer, expected in ((pn.optimizers.SGD(0.05), 0.05000000074505806),
+                                (pn.optimizers.SGD(schedule), None)):
         backup = tmp_path / type(expected).__name__
         model = small_model(optimizer)
         model.fit(x, y, batch_size=8, epochs=2, verbose=0,

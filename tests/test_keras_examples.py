@@ -200,12 +200,139 @@ def test_layer_call_binds_arguments_as_keras(backend):
                                         "argument or as a="):
         layer(b=b)
 
-    class Star(pn.layers.Layer):
-        def call(self, *tensors):
-            return tensors[0]
-    np.testing.assert_allclose(to_np(backend, Star()(a)), a)
-    with pytest.raises(TypeError, match=r"call\(\) takes 1 positional arguments; got 2"):
-        Star()(a, b)
+
+class _Star(pn.layers.Layer):
+    """call() takes var-positional tensors (Keras accepts Star()(a, b))."""
+
+    def build(self, *shapes):
+        self.build_args = shapes
+
+    def call(self, *args):
+        if len(args) == 1:         # one list argument
+            return args[0][0] - args[0][1]
+        return args[0] * args[1]
+
+
+class _Rest(pn.layers.Layer):
+    """call(self, x, *rest): a weight built for x, the other tensors added."""
+
+    def build(self, shape):
+        self.build_shape = shape
+        self.w = self.add_weight(shape=(shape[-1],), initializer="ones", name="w")
+
+    def call(self, x, *rest):
+        out = x * self.w
+        for r in rest:
+            out = out + 2.0 * r
+        return out
+
+
+_XA = np.array([[1., 2., 0.], [0., 1., -1.]], "float32")
+_XB = np.array([[0.5, 1., -1.], [2., 0., 1.]], "float32")
+_YS = np.array([[1.], [-1.]], "float32")
+
+
+def test_a_call_taking_var_positional_tensors_binds_them_as_keras(backend):
+    # Keras 3.15.1: Star()(a, b) gives call (a, b); Star()([a, b]) gives call ONE list;
+    # build(self, *shapes) gets nothing (build(self, input_shape) None) for call(self, *args),
+    # and x's shape for call(self, x, *rest).
+    star = _Star()
+    np.testing.assert_allclose(to_np(backend, star(_XA, _XB)), _XA * _XB)
+    assert star.build_args == ()
+    np.testing.assert_allclose(to_np(backend, _Star()([_XA, _XB])), _XA - _XB)
+
+    class Star1(_Star):
+        def build(self, input_shape):
+            self.build_args = input_shape
+    one = Star1()
+    one(_XA, _XB)
+    assert one.build_args is None
+    rest = _Rest()
+    np.testing.assert_allclose(to_np(backend, rest(_XA, _XB, _XB)), _XA + 4 * _XB)
+    assert rest.build_shape == (2, 3)
+    np.testing.assert_allclose(to_np(backend, _Rest()(_XA)), _XA)
+
+
+def _star_model():
+    a = pn.Input((3,), name="a")
+    b = pn.Input((3,), name="b")
+    ha = pn.layers.Dense(2, kernel_initializer="ones", name="da")(a)
+    hb = pn.layers.Dense(2, kernel_initializer=pn.initializers.Constant(0.5), name="db")(b)
+    out = pn.layers.Dense(1, kernel_initializer="ones", name="out")(_Star(name="star")(ha, hb))
+    return pn.Model([a, b], out)
+
+
+def test_var_positional_tensors_are_inputs_of_a_functional_node_with_gradients(backend):
+    # Predictions, loss and the weights after one SGD step are Keras 3.15.1's: the gradient
+    # reaches both da and db through Star's two tensors.
+    model = _star_model()
+    node = model.get_layer("star")._inbound_nodes[0]
+    assert [t.node.layer.name for t in node.input_tensors] == ["da", "db"]
+    np.testing.assert_allclose(model.predict([_XA, _XB], verbose=0), [[1.5], [0.0]])
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    history = model.fit([_XA, _XB], _YS, batch_size=2, verbose=0)
+    assert history.history["loss"] == [pytest.approx(0.625)]
+    expected = [np.repeat([[0.9875], [0.825], [1.15]], 2, 1), [-0.1625] * 2,
+                np.repeat([[0.425], [0.35], [0.65]], 2, 1), [-0.15] * 2, [[0.9625], [0.9625]], [-0.15]]
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_var_positional_tensors_round_trip_through_the_config_and_a_keras_file(backend, tmp_path):
+    model = _star_model()
+    entry = model.get_config()["layers"][-2]
+    # As Keras 3.15.1 writes Star()(ha, hb): both tensors in "args", no named build shape.
+    assert entry["build_config"] == {"shapes_dict": {}}
+    assert [a["config"]["keras_history"] for a in entry["inbound_nodes"][0]["args"]] == [
+        ["da", 0, 0], ["db", 0, 0]]
+    assert entry["inbound_nodes"][0]["kwargs"] == {}
+    rebuilt = pn.Model.from_config(model.get_config(), custom_objects={"_Star": _Star})
+    np.testing.assert_allclose(rebuilt.predict([_XA, _XB], verbose=0), [[1.5], [0.0]])
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    model.fit([_XA, _XB], _YS, batch_size=2, verbose=0)
+    model.save(tmp_path / "star.keras")
+    loaded = pn.models.load_model(tmp_path / "star.keras", custom_objects={"_Star": _Star})
+    np.testing.assert_allclose(loaded.predict([_XA, _XB], verbose=0),
+                               model.predict([_XA, _XB], verbose=0), rtol=1e-6)
+    # call(self, x, *rest): Keras writes x's shape and the three tensors in "args".
+    a, b = pn.Input((3,), name="a"), pn.Input((3,), name="b")
+    rest_model = pn.Model([a, b], _Rest(name="rest")(a, b, b))
+    entry = rest_model.get_config()["layers"][-1]
+    assert entry["build_config"] == {"input_shape": [None, 3]}
+    assert [t["config"]["keras_history"] for t in entry["inbound_nodes"][0]["args"]] == [
+        ["a", 0, 0], ["b", 0, 0], ["b", 0, 0]]
+    lines = []
+    rest_model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "rest (_Rest)" in text and text.count("b[0][0]") == 2
+
+
+class _StarModel(pn.Model):
+    def __init__(self):
+        super().__init__()
+        self.d = pn.layers.Dense(2, kernel_initializer="ones")
+        self.r = _Rest()
+        self.s = _Star()
+        self.o = pn.layers.Dense(1, kernel_initializer="ones")
+
+    def call(self, inputs):
+        a, b = inputs
+        h = self.d(a)
+        return self.o(self.s(self.r(h, b[:, :2], b[:, 1:]), h))
+
+
+def test_var_positional_tensors_in_a_subclassed_model_train_as_keras(backend):
+    # Loss, weights and predictions after one SGD step are Keras 3.15.1's.
+    model = _StarModel()
+    model.compile(pn.optimizers.SGD(0.01), loss="mse")
+    history = model.fit([_XA, _XB], _YS, batch_size=2, verbose=0)
+    assert history.history["loss"] == [pytest.approx(338.5)]
+    expected = [[[-1.34, -0.56], [-3.72, -2.14], [1.04, 1.02]], [-2.38, -1.58], [-1.34, -1.34],
+                [[-3.68], [-1.34]], [-0.27]]
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(model.predict([_XA, _XB], verbose=0), [[811.1037], [409.26733]],
+                               rtol=1e-5)
 
 
 class _DictModel(pn.Model):

@@ -15,6 +15,10 @@ import portanet as pn
 from portanet.layers.base import Variable
 from portanet.optimizers import schedules
 
+# The float64 updates run with optimizers made under floatx "float64" (the ``float64``
+# fixture): as Keras, a float rate is a variable of the floatx at creation, so under
+# "float32" it is 0.01 rounded to float32 (0.009999999776482582, see
+# test_the_learning_rate_is_a_keras_variable).
 W0 = np.array([0.5, -1.2, 2.0])
 GRADS = [np.array([0.1, -0.3, 0.8]), np.array([-0.2, 0.05, 0.6]), np.array([0.4, 0.0, -0.5])]
 
@@ -209,7 +213,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
-def test_first_three_updates_match_keras_formulas(backend, name, make, ref):
+def test_first_three_updates_match_keras_formulas(backend, float64, name, make, ref):
     got, _ = run_steps(backend, make())
     want = ref(W0, GRADS)
     for t in range(3):
@@ -294,7 +298,7 @@ def test_global_clipnorm_scales_all_tensors_together(backend):
     np.testing.assert_allclose(backend.to_numpy(b.value), [-0.8], rtol=1e-12)
 
 
-def test_weight_decay_is_decoupled_and_before_the_update(backend):
+def test_weight_decay_is_decoupled_and_before_the_update(backend, float64):
     lr, wd = 0.1, 0.5
     got, _ = run_steps(backend, O.SGD(lr, weight_decay=wd), grads=GRADS[:2])
     w1 = W0 - W0 * wd * lr - lr * GRADS[0]      # decay, then the step with the given gradient
@@ -306,7 +310,7 @@ def test_weight_decay_is_decoupled_and_before_the_update(backend):
     np.testing.assert_allclose(got_adam[2], ref_adam(0.1, wd=0.5)(W0, GRADS)[2], rtol=1e-12)
 
 
-def test_exclude_from_weight_decay(backend):
+def test_exclude_from_weight_decay(backend, float64):
     opt = O.SGD(0.1, weight_decay=0.5)
     k = Variable(backend.asarray(W0), "dense/kernel", backend=backend)
     b = Variable(backend.asarray(W0), "dense/bias", backend=backend)
@@ -317,13 +321,13 @@ def test_exclude_from_weight_decay(backend):
     np.testing.assert_allclose(backend.to_numpy(b.value), W0 - 0.1 * GRADS[0], rtol=1e-12)
 
 
-def test_constraint_applied_after_decay_and_update(backend):
+def test_constraint_applied_after_decay_and_update(backend, float64):
     halve = lambda x: x * 0.5  # noqa: E731 - any function of the weight; halving shows the order
     got, _ = run_steps(backend, O.SGD(0.1, weight_decay=0.5), grads=GRADS[:1], constraint=halve)
     np.testing.assert_allclose(got[0], 0.5 * (W0 - W0 * 0.05 - 0.1 * GRADS[0]), rtol=1e-12)
 
 
-def test_none_gradients_are_skipped_but_iterations_advance(backend):
+def test_none_gradients_are_skipped_but_iterations_advance(backend, float64):
     opt = O.Adam(0.1)
     a = Variable(backend.asarray(W0), "a", backend=backend)
     b = Variable(backend.asarray(W0), "b", backend=backend)
@@ -334,12 +338,12 @@ def test_none_gradients_are_skipped_but_iterations_advance(backend):
     assert opt.iterations == 1
 
 
-def test_loss_scale_factor_divides_gradients(backend):
+def test_loss_scale_factor_divides_gradients(backend, float64):
     got, _ = run_steps(backend, O.SGD(0.1, loss_scale_factor=4.0), grads=GRADS[:1])
     np.testing.assert_allclose(got[0], W0 - 0.1 * GRADS[0] / 4.0, rtol=1e-12)
 
 
-def test_gradient_accumulation_updates_every_kth_step_with_the_mean(backend):
+def test_gradient_accumulation_updates_every_kth_step_with_the_mean(backend, float64):
     got, _ = run_steps(backend, O.SGD(0.1, gradient_accumulation_steps=2))
     np.testing.assert_array_equal(got[0], W0)
     w2 = W0 - 0.1 * (GRADS[0] + GRADS[1]) / 2
@@ -347,7 +351,7 @@ def test_gradient_accumulation_updates_every_kth_step_with_the_mean(backend):
     np.testing.assert_allclose(got[2], w2, rtol=1e-12)   # step 3 only accumulates again
 
 
-def test_ema_average_and_finalize(backend):
+def test_ema_average_and_finalize(backend, float64):
     opt = O.SGD(0.1, use_ema=True, ema_momentum=0.9)
     got, v = run_steps(backend, opt)
     np.testing.assert_allclose(got, ref_sgd(0.1)(W0, GRADS), rtol=1e-12)   # weights train as usual
@@ -359,7 +363,7 @@ def test_ema_average_and_finalize(backend):
     np.testing.assert_allclose(backend.to_numpy(v.value), avg, rtol=1e-12)
 
 
-def test_ema_overwrite_frequency(backend):
+def test_ema_overwrite_frequency(backend, float64):
     opt = O.SGD(0.1, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=2)
     got, _ = run_steps(backend, opt, grads=GRADS[:2])
     w1 = W0 - 0.1 * GRADS[0]
@@ -427,6 +431,64 @@ def test_learning_rate_get_and_set(backend):
         sched_opt.learning_rate = 0.3
 
 
+def test_the_learning_rate_is_a_keras_variable(backend):
+    # What Keras 3.15.1 shows for SGD(0.001, name="sgd").learning_rate (floatx float32).
+    opt = O.SGD(0.001, name="sgd")
+    lr = opt.learning_rate
+    assert repr(lr) == str(lr) == ("<Variable path=sgd/learning_rate, shape=(), dtype=float32, "
+                                   "value=0.0010000000474974513>")
+    assert float(lr) == 0.0010000000474974513
+    assert (lr.name, lr.path, lr.shape, lr.trainable) == ("learning_rate", "sgd/learning_rate", (), False)
+    host = pn.ops.convert_to_numpy(lr)
+    assert host.dtype == np.float32 and host == np.float32(0.001)
+    assert np.asarray(lr).dtype == np.float32 and lr.numpy() == np.float32(0.001)
+    assert lr == 0.001 and lr != 0.002          # compared in float32, as Keras's lr == 0.001
+    np.testing.assert_allclose(backend.to_numpy(lr * 2), np.float32(0.002))
+    lr.assign(0.01)
+    assert float(opt.learning_rate) == 0.009999999776482582
+    opt.learning_rate = 0.02                    # assigns the same variable, as Keras
+    assert opt.learning_rate is lr and float(lr) == 0.019999999552965164
+    assert opt.get_config()["learning_rate"] == 0.019999999552965164
+    opt.learning_rate = lr * 0.5                # a 0-d array, as Keras's assign takes
+    assert float(lr) == 0.009999999776482582
+    with pytest.raises(ValueError, match=r"sgd: learning_rate='x'; expected a non-negative float"):
+        opt.learning_rate = "x"
+    with pytest.raises(ValueError, match=r"learning_rate=-1.0; expected a non-negative float"):
+        lr.assign(-1.0)
+    # Under floatx float64 the variable is float64 and keeps 0.001 (Keras with x64).
+    pn.config.set_floatx("float64")
+    lr64 = O.SGD(0.001).learning_rate
+    assert float(lr64) == 0.001 and "dtype=float64, value=0.001>" in repr(lr64)
+
+
+def test_the_update_uses_the_variables_value_without_reading_the_device(backend):
+    # Keras casts its float32 rate to the weight's dtype: a float64 weight moves by
+    # 0.10000000149011612 * g. The step reads the host copy: no device read-back.
+    opt = O.SGD(0.1)
+    v = Variable(backend.asarray(W0, dtype="float64"), "w", backend=backend)
+    reads = backend.to_host_calls
+    for g in GRADS[:2]:
+        v.grad = backend.asarray(g, dtype="float64")
+        opt.apply([v])
+    assert backend.to_host_calls == reads
+    rate = 0.10000000149011612
+    np.testing.assert_allclose(backend.to_numpy(v.value), W0 - rate * GRADS[0] - rate * GRADS[1],
+                               rtol=1e-15)
+    with pn.GradientTape():
+        assert float(opt.learning_rate) == rate    # a constant: readable inside a trace
+
+
+def test_the_learning_rate_of_a_schedule_is_its_current_value(backend):
+    # Keras: opt.learning_rate is schedule(iterations) (np.float32 on its numpy backend);
+    # a callable that is not a schedule is called with no argument.
+    opt = O.SGD(schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5))
+    assert float(opt.learning_rate) == pytest.approx(0.1) and opt.learning_rate.dtype == np.float32
+    opt.iterations = 3
+    assert float(opt.learning_rate) == pytest.approx(0.0125)
+    assert float(O.Adam(learning_rate=lambda: 0.5).learning_rate) == 0.5
+    assert float(O.Adam(learning_rate=lambda step: 0.1 * step).learning_rate) == 0.0
+
+
 # ---------------------------------------------------------------------------- state and config
 @pytest.mark.parametrize("name,make,ref", CASES, ids=[c[0] for c in CASES])
 def test_state_round_trip_continues_identically(backend, name, make, ref):
@@ -477,9 +539,10 @@ def test_config_round_trip_with_schedule_and_options():
 
 
 def test_keras_defaults():
-    assert O.SGD().get_config()["learning_rate"] == 0.01
+    # Keras 3.15.1 writes float() of its float32 rate variable.
+    assert O.SGD().get_config()["learning_rate"] == 0.009999999776482582
     for cls in (O.RMSprop, O.Adagrad, O.Adadelta, O.Adam, O.AdamW, O.Adamax, O.Nadam, O.Lion, O.Ftrl):
-        assert cls().get_config()["learning_rate"] == 0.001, cls
+        assert cls().get_config()["learning_rate"] == 0.0010000000474974513, cls
     assert O.AdamW().weight_decay == 0.004
     assert O.Adadelta().rho == 0.95 and O.Lion().beta_2 == 0.99
     assert O.Ftrl().learning_rate_power == -0.5 and O.Ftrl().initial_accumulator_value == 0.1
@@ -531,7 +594,7 @@ def _var(backend, w, name="dense/kernel"):
 @pytest.mark.parametrize("make", [lambda: pn.optimizers.SGD(0.1, momentum=0.9),
                                   lambda: pn.optimizers.Adam(0.1), lambda: pn.optimizers.RMSprop(0.1)],
                          ids=["sgd", "adam", "rmsprop"])
-def test_apply_grads_and_variables_matches_the_reference(backend, make):
+def test_apply_grads_and_variables_matches_the_reference(backend, float64, make):
     """apply(grads, trainable_variables) builds on the first call, then apply(grads) and
     apply_gradients continue; three steps equal Keras's formula and apply(variables)."""
     opt = make()
@@ -581,7 +644,7 @@ def test_apply_refuses_before_changing_anything(backend):
     assert opt.iterations == 1
 
 
-def test_apply_to_a_subset_uses_each_variables_own_slots(backend):
+def test_apply_to_a_subset_uses_each_variables_own_slots(backend, float64):
     """Passing some of the built variables updates those, with their own slots."""
     opt = pn.optimizers.Adam(0.1)
     a, b = _var(backend, W0), _var(backend, -W0, "dense/bias")

@@ -43,8 +43,11 @@ def _bind_call_arguments(layer, inputs, args, kwargs):
             raise ValueError("Only input tensors may be passed as positional arguments. The "
                              "following argument value should be passed as a keyword argument: "
                              f"{value!r} (of type {type(value)})")
+    var = None
     if _traced.uses_call(layer):
-        names = _traced.positional_call_parameters(layer) or ("inputs",)   # call(self, *args)
+        names = _traced.positional_call_parameters(layer)
+        var = _traced.var_positional_parameter(layer)
+        names = names or ("inputs",)   # call(self, *args): the first tensor is the inputs
     else:
         names = ("inputs", "training", "mask")
     kwargs = dict(kwargs)
@@ -54,7 +57,7 @@ def _bind_call_arguments(layer, inputs, args, kwargs):
             raise TypeError(f"layer {layer.name!r} ({cls}) was called without "
                             f"inputs; expected them as the first argument or as {names[0]}=...")
         inputs = kwargs.pop(names[0])
-    if len(args) > len(names) - 1:
+    if len(args) > len(names) - 1 and var is None:
         raise TypeError(f"layer {layer.name!r} ({cls}): call() takes {len(names)} positional "
                         f"arguments; got {1 + len(args)} (its positional parameters: "
                         f"{list(names)})")
@@ -63,6 +66,9 @@ def _bind_call_arguments(layer, inputs, args, kwargs):
             raise TypeError(f"layer {layer.name!r} ({cls}): got multiple values for argument "
                             f"{name!r}")
         kwargs[name] = value
+    # As Keras, tensors beyond the named parameters go to call's *args, in order.
+    for i, value in enumerate(args[len(names) - 1:]):
+        kwargs[_traced.var_positional_key(var, i)] = value
     return inputs, kwargs
 
 
@@ -134,6 +140,12 @@ def _as_shape(shape):
             isinstance(s, (list, tuple)) for s in shape):
         return [tuple(s) if isinstance(s, (list, tuple)) else s for s in shape]
     return tuple(shape) if isinstance(shape, list) else shape
+
+
+def _positional_parameters(method):
+    """The names of ``method``'s parameters that can be given by position."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in inspect.signature(method).parameters.values() if p.kind in kinds]
 
 
 def _plain_shape(shape):
@@ -673,10 +685,18 @@ class Layer:
         if not self.built:
             if self.backend is None:
                 self.backend = _backend.current()
+            no_shape = _traced.uses_call(self) and _traced.inputs_are_var_positional(self)
+            if no_shape:
+                # As Keras: the tensors of call(self, *args) have no named shape, so build
+                # gets None (a build(self, *shapes) gets nothing).
+                input_shape = None
             self._build_input_shape = input_shape
             if self._autocast_dtype is not None:
                 _check_compute_dtype(self)
-            self.build(input_shape)
+            if no_shape and not _positional_parameters(self.build):
+                self.build()
+            else:
+                self.build(input_shape)
             self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -915,6 +935,8 @@ class Layer:
         """Keras's build config: ``{"input_shape": shape}`` for a built layer (None when not
         built, or when Keras's class is built at construction, as Keras). Layers whose Keras ``build`` takes several
         named shapes override this to return ``{"shapes_dict": {...}}``."""
+        if self.built and _traced.uses_call(self) and _traced.inputs_are_var_positional(self):
+            return {"shapes_dict": {}}     # call(self, *args): no named shape, as Keras
         if not self.built or self._build_input_shape is None:
             return None
         writes = getattr(type(self), "_keras_build_config", None)
@@ -933,6 +955,9 @@ class Layer:
             shape = config["input_shape"]
         elif isinstance(config.get("shapes_dict"), dict):
             shapes = list(config["shapes_dict"].values())
+            if not shapes:      # Keras's build(**{}): a call(self, *args) layer (see _maybe_build)
+                self._maybe_build(None)
+                return
             shape = shapes[0] if len(shapes) == 1 else shapes
         else:
             return

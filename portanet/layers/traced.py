@@ -77,10 +77,45 @@ def positional_call_parameters(layer):
     return cached
 
 
+def var_positional_parameter(layer):
+    """The name of ``call()``'s var-positional parameter (``call(self, *args)``,
+    ``call(self, x, *rest)``), or None; cached per class."""
+    cls = type(layer)
+    cached = cls.__dict__.get("_call_var_positional_cache")
+    if cached is None:
+        cached = next((p.name for p in inspect.signature(layer.call).parameters.values()
+                       if p.kind is inspect.Parameter.VAR_POSITIONAL), "")
+        cls._call_var_positional_cache = cached
+    return cached or None
+
+
+def inputs_are_var_positional(layer):
+    """Whether ``call()``'s first parameter is its ``*args`` (``call(self, *args)``)."""
+    return not positional_call_parameters(layer) and var_positional_parameter(layer) is not None
+
+
+def var_positional_key(name, index):
+    """The key under which the ``index``-th tensor given to ``call()``'s ``*name`` beyond
+    the inputs travels with the call's other arguments (a functional node keeps it there,
+    so it is an input of the node with a gradient, and writes it in the config's "args";
+    ``invoke_call`` passes it back by position)."""
+    return f"*{name}[{index}]"
+
+
 def invoke_call(layer, inputs, args=(), training=None, mask=None, kwargs=None):
-    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them."""
+    """``layer.call(inputs, *args, ...)`` passing ``training`` / ``mask`` where call takes them;
+    the arguments of call's ``*args`` given beyond the inputs (``var_positional_key``) go
+    by position, in order."""
     names, var_kw = call_parameters(layer)
     kw = dict(kwargs or {})
+    var = var_positional_parameter(layer) if kw else None
+    if var is not None:
+        rest, key = [], var_positional_key(var, 0)
+        while key in kw:
+            rest.append(kw.pop(key))
+            key = var_positional_key(var, len(rest))
+        if rest:
+            args = tuple(args) + tuple(rest)
     if "training" in names or var_kw:
         kw["training"] = training
     if mask is not None and ("mask" in names or var_kw):

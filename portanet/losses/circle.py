@@ -113,12 +113,17 @@ class Circle(Loss):
         return circle_values(y, p, remove_diagonal=self.remove_diagonal, gamma=self.gamma,
                              margin=self.margin)
 
-    def forward(self, y_true, y_pred, sample_weight=None):
-        # Keras masks the zero losses (backend.set_keras_mask(loss, loss > 0)) and folds the
-        # mask into the sample weights (losses/loss.py apply_mask).
+    def forward(self, y_true, y_pred, sample_weight=None, mask=None):
+        # Keras masks the zero losses (backend.set_keras_mask(loss, loss > 0)), and-ed with
+        # y_pred's own mask, and folds the mask into the sample weights (losses/loss.py
+        # apply_mask).
         xp = _xp(y_pred)
         values, _ = self._per_sample(_same_namespace(xp, y_true, y_pred), y_pred)
-        mask = xp.astype(values > 0, values.dtype)
+        keep = values > 0
+        if mask is not None:
+            keep = keep & xp.reshape(xp.astype(_same_namespace(xp, mask, y_pred), xp.bool),
+                                     values.shape)
+        mask = xp.astype(keep, values.dtype)
         if self.reduction in ("mean", "sum_over_batch_size"):
             valid = xp.sum(mask)
             total = float(values.shape[0])

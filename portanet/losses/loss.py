@@ -27,6 +27,18 @@ def _apply_mask(xp, weights, mask, dtype, reduction, size):
     return fmask if weights is None else weights * fmask
 
 
+def _mask_like(xp, mask, values):
+    """A boolean ``mask`` brought to ``values``' rank as Keras's
+    squeeze_or_expand_to_same_rank does (a trailing 1 squeezed, or a last axis added)."""
+    if mask.dtype != xp.bool:
+        mask = xp.astype(mask, xp.bool)
+    if mask.ndim == values.ndim + 1 and mask.shape[-1] == 1:
+        mask = xp.reshape(mask, mask.shape[:-1])
+    elif values.ndim == mask.ndim + 1 and values.shape[-1] == 1:
+        mask = xp.expand_dims(mask, axis=-1)
+    return mask
+
+
 def _xp(x):
     return array_api_compat.array_namespace(x)
 
@@ -93,12 +105,16 @@ class Loss:
             y_true = xp.astype(y_true, y_pred.dtype)
         return y_true, y_pred
 
-    def forward(self, y_true, y_pred, sample_weight=None):
+    def forward(self, y_true, y_pred, sample_weight=None, mask=None):
         """Return ``(value, backward)``; ``backward(scale=1.0) -> scale * dL/dy_pred``.
 
         ``sample_weight`` (shape (N,), (N, 1) or the per-sample values' shape) multiplies
         the per-sample losses before the reduction (Keras's squeeze_or_expand_to_same_rank:
-        a trailing 1 is squeezed, missing trailing axes are added).
+        a trailing 1 is squeezed, missing trailing axes are added). ``mask``: the mask
+        ``y_pred`` carries (Keras's ``_keras_mask``, e.g. a model output after
+        Embedding(mask_zero=True)), shaped as the per-sample losses; as Keras's
+        ``Loss.__call__`` it is and-ed with the loss's own mask and folded into the
+        weights (``apply_mask``: a mean over the unmasked entries).
         """
         xp = _xp(y_pred)
         y_true = _same_namespace(xp, y_true, y_pred)
@@ -115,8 +131,13 @@ class Loss:
         size = 1
         for s in values.shape:
             size *= s
-        mask = self._loss_mask(y_true, p)
-        if mask is not None and self.reduction != "none":
+        own = self._loss_mask(y_true, p)
+        if mask is not None:
+            mask = _mask_like(xp, _same_namespace(xp, mask, y_pred), values)
+            mask = mask if own is None else own & mask
+        else:
+            mask = own
+        if mask is not None:
             weights = _apply_mask(xp, weights, mask, values.dtype, self.reduction, size)
         weighted = values if weights is None else values * weights
         if self.reduction == "none" or values.ndim == 0:

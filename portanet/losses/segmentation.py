@@ -64,11 +64,11 @@ class _WholeBatchLoss(Loss):
     """With ``axis=None`` the loss is one scalar for the batch; Keras then multiplies it by
     the sample weights and reduces the product (losses/loss.py reduce_weighted_values)."""
 
-    def forward(self, y_true, y_pred, sample_weight=None):
+    def forward(self, y_true, y_pred, sample_weight=None, mask=None):
         if sample_weight is None or self.axis is not None:
-            return super().forward(y_true, y_pred, sample_weight)
+            return super().forward(y_true, y_pred, sample_weight, mask=mask)
         xp = _xp(y_pred)
-        value, backward = super().forward(y_true, y_pred)
+        value, backward = super().forward(y_true, y_pred, mask=mask)
         sw = xp.reshape(xp.astype(_same_namespace(xp, sample_weight, y_pred), value.dtype), (-1,))
         total = xp.sum(sw)
         if self.reduction == "none":

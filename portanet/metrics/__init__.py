@@ -25,7 +25,7 @@ registry and get/serialize/deserialize.
 
 from ..naming import NameRegistry
 from .metric import Metric, _align, _as_ns, _dtype_name, _xp  # noqa: F401
-from .reduction_metrics import Mean, MeanMetricWrapper, _loss_fn, _size, _wrapper_class  # noqa: F401
+from .reduction_metrics import Mean, MeanMetricWrapper, _loss_fn, _size, _wrapper_class, masked_sample_weight  # noqa: F401
 from .accuracy_metrics import *  # noqa: F401,F403
 from .accuracy_metrics import _check_k, _in_top_k, _labels_int  # noqa: F401
 from .regression_metrics import *  # noqa: F401,F403

@@ -2,6 +2,7 @@
 turn a per-sample function or a loss of portanet.losses into a mean metric.
 """
 
+from .. import config as _config
 from .. import losses as _losses
 from .metric import Metric, _as_ns, _xp
 
@@ -51,8 +52,35 @@ def _size(x):
     return n
 
 
+def masked_sample_weight(sample_weight, mask):
+    """The sample weight a MeanMetricWrapper gets for an output carrying ``mask``: Keras's
+    ``apply_mask(sample_weight, mask, reduction="sum")`` (the mask as 0/1 weights, times
+    the sample weights, ranks aligned as squeeze_or_expand_to_same_rank; portanet also
+    broadcasts (N,) weights over an (N, T) mask, where Keras 3.15.1 fails)."""
+    xp = _xp(mask)
+    fmask = xp.astype(mask, xp.float64 if _config.floatx() == "float64" else xp.float32)
+    if sample_weight is None:
+        return fmask
+    w = xp.astype(_as_ns(xp, sample_weight, mask), fmask.dtype)
+    if fmask.ndim == w.ndim + 1 and fmask.shape[-1] == 1:
+        if w.ndim == 1:
+            w = xp.expand_dims(w, axis=-1)
+        else:
+            fmask = xp.reshape(fmask, fmask.shape[:-1])
+    elif w.ndim == fmask.ndim + 1 and w.shape[-1] == 1:
+        if fmask.ndim == 1:
+            fmask = xp.expand_dims(fmask, axis=-1)
+        else:
+            w = xp.reshape(w, w.shape[:-1])
+    while w.ndim < fmask.ndim:
+        w = xp.expand_dims(w, axis=-1)
+    return w * fmask
+
+
 class MeanMetricWrapper(Mean):
-    """Mean over samples of ``fn(y_true, y_pred)`` (per-sample values)."""
+    """Mean over samples of ``fn(y_true, y_pred)`` (per-sample values). The training loop
+    gives it ``masked_sample_weight`` when the output carries a mask, as Keras's reads
+    ``y_pred._keras_mask``."""
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)

@@ -387,6 +387,7 @@ class Functional(Model):
             records.append((back, in_ids, multi, out_ids, plan))
         outs = [values[id(t)] for t in self._outputs]
         self._last_masks = [masks.get(id(t)) for t in self._outputs]
+        self._output_masks = self._last_masks   # the compiled loss and metrics apply them
         input_ids = [id(t) for t in self._inputs]
 
         def backward(d_outputs):
@@ -432,16 +433,14 @@ class Functional(Model):
         rows = []
         for layer in self._layers:
             nodes = self._model_nodes(layer)
-            shapes = []
-            for node in nodes:
-                out = [t.shape for t in node.outputs]
-                shapes.append(out[0] if len(out) == 1 else out)
-            if not shapes:
+            # As Keras's format_layer_shape: the outputs of the layer's last call, in this
+            # model or not (a shared layer shows one shape, not one per call).
+            last = (layer._inbound_nodes or nodes or [None])[-1]
+            if last is None:
                 shape_text = "?"
-            elif all(s == shapes[0] for s in shapes):
-                shape_text = _fmt_shape(shapes[0])
             else:
-                shape_text = ", ".join(_fmt_shape(s) for s in shapes)
+                out = [t.shape for t in last.outputs]
+                shape_text = _fmt_shape(out[0] if len(out) == 1 else out)
             connected = None
             if not sequential_like:
                 links = []

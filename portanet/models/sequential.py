@@ -184,6 +184,7 @@ class Sequential(Model):
             x, back, mask, extra = layer.run(x, training=training, mask=mask)
             backwards.append(back)
             self._collect_extra(layer, extra, extras)
+        self._output_masks = [mask]     # the compiled loss and metrics apply it (as Keras)
 
         def backward(dys):
             d = dys[0]

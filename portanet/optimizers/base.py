@@ -16,20 +16,141 @@ a warning; all None is an error), ``apply(grads)`` on a built optimizer, and
 Variables, each gradient taken from ``.grad``) stays: the training loop uses it.
 """
 
+import inspect
 import math
+import numbers
+import struct
 import warnings
 
+from .. import backend as _backend
+from .. import config as _config
 from ..naming import snake_case
+from ..ops import tape as _tape
 from ..validation import check_number, check_positive_int
 from . import schedules
 from .schedules import LearningRateSchedule
+
+
+def _round_to_dtype(rate, dtype):
+    """``rate`` as a value of the float dtype ``dtype`` holds it (float32: 0.001 ->
+    0.0010000000474974513), computed on the host."""
+    code = {"float32": "<f", "float16": "<e"}.get(dtype)
+    if code is None:
+        return float(rate)
+    try:
+        return struct.unpack(code, struct.pack(code, rate))[0]
+    except OverflowError:
+        raise ValueError(f"learning_rate={rate!r} does not fit in {dtype}") from None
+
+
+class LearningRateVariable(_tape.VariableLike):
+    """``optimizer.learning_rate`` of an optimizer given a float rate, as Keras's: a
+    non-trainable scalar variable of the floatx at creation (``<Variable
+    path=sgd/learning_rate, shape=(), dtype=float32, value=0.0010000000474974513>``).
+
+    ``float(lr)``, ``lr.numpy()``, ``ops.convert_to_numpy(lr)``, ``lr.assign(0.01)``,
+    ``lr * 0.5`` (a backend array) and ``lr == 0.01`` (compared in its dtype) work as on
+    Keras's. The rate is kept on the host (``_rate``, already rounded to the dtype) and
+    the update step reads it once per step, so a step never reads the device; the device
+    array (``value``) is made when first used in an op."""
+
+    def __init__(self, rate, owner="optimizer"):
+        self.name = "learning_rate"
+        self.path = f"{owner}/learning_rate"
+        self.trainable = False
+        self.grad = self.regularizer = self.constraint = None
+        self.backend = None
+        self._owner = owner
+        self._dtype = _config.floatx()
+        self._array = None
+        self.assign(rate)
+
+    @property
+    def value(self):
+        """The rate as a 0-d array of the current backend (made on first use)."""
+        if self._array is None:
+            self.backend = self.backend or _backend.current()
+            self._array = self.backend.asarray(self._rate, dtype=self._dtype)
+        return self._array
+
+    @property
+    def shape(self):
+        return ()
+
+    def assign(self, value):
+        """Set the rate (a non-negative number or a 0-d array), rounded to the dtype."""
+        self._rate = _round_to_dtype(_rate_of(value, self._owner), self._dtype)
+        self._array = None
+        return self
+
+    def assign_add(self, value):
+        return self.assign(self._rate + _rate_of(value, self._owner, check=False))
+
+    def assign_sub(self, value):
+        return self.assign(self._rate - _rate_of(value, self._owner, check=False))
+
+    def add_grad(self, g):
+        """Not trained: a gradient reaching it in a trace is dropped."""
+
+    def numpy(self):
+        return _backend.host_xp().asarray(self._rate, dtype=self._dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        value = self.numpy()
+        return value if dtype is None else value.astype(dtype)
+
+    def __float__(self):
+        return self._rate     # a constant: readable inside a trace too
+
+    def __eq__(self, other):
+        if isinstance(other, LearningRateVariable):
+            return self._rate == _round_to_dtype(other._rate, self._dtype)
+        if isinstance(other, numbers.Real) or getattr(other, "shape", None) == ():
+            return self._rate == _round_to_dtype(float(other), self._dtype)
+        return NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        # Keras's Variable form, with the value as float() prints it
+        return (f"<Variable path={self.path}, shape=(), dtype={self._dtype}, "
+                f"value={self._rate}>")
+
+
+def _takes_an_argument(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):      # a builtin without a signature
+        return True
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in kinds for p in params)
+
+
+def _rate_of(value, owner, check=True):
+    """A learning rate given to ``assign`` or ``optimizer.learning_rate = ...`` as a float."""
+    if isinstance(value, LearningRateVariable):
+        return value._rate
+    ok = not isinstance(value, (bool, str, bytes)) and (
+        isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and hasattr(value, "__float__")))
+    rate = float(value) if ok else None
+    if rate is None or (check and not (rate >= 0 and not math.isinf(rate))):
+        raise ValueError(f"{owner}: learning_rate={value!r}; expected a non-negative float (or a "
+                         "0-d array of one)")
+    return rate
 
 
 class Optimizer:
     """Base class of optimizers.
 
     Args:
-        learning_rate: float or a ``LearningRateSchedule`` (or any callable of the step).
+        learning_rate: float or a ``LearningRateSchedule`` (or any callable of the step,
+            or of nothing as Keras's ``lambda: 0.01``); ``optimizer.learning_rate`` is then
+            a ``LearningRateVariable`` (a float rate) or the current scheduled value.
         weight_decay: decoupled weight decay factor, or None.
         clipnorm: clip each gradient to this L2 norm.
         clipvalue: clip each gradient element to [-clipvalue, clipvalue].
@@ -68,6 +189,8 @@ class Optimizer:
         self.loss_scale_factor = loss_scale_factor
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self._learning_rate = self._check_lr(learning_rate)
+        if not callable(self._learning_rate):
+            self._learning_rate = LearningRateVariable(self._learning_rate, self.name)
         self.iterations = 0
         self._variables = None
         self._slots = []
@@ -78,6 +201,9 @@ class Optimizer:
     # ------------------------------------------------------------------ learning rate
     def _check_lr(self, lr):
         if callable(lr):
+            # Keras calls a callable that is not a schedule with no argument; portanet's
+            # callables of the step (lambda step: ...) get ``iterations``.
+            self._lr_takes_step = isinstance(lr, LearningRateSchedule) or _takes_an_argument(lr)
             return lr
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0 or math.isinf(lr):
             raise ValueError(f"{type(self).__name__}: learning_rate={lr!r}; expected a non-negative "
@@ -86,21 +212,35 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        """The current rate (a float; for a schedule, its value at ``iterations``)."""
-        return self._current_lr()
+        """As Keras: for a float rate, its ``LearningRateVariable`` (``float()`` it,
+        ``assign`` it); for a schedule (or another callable of the step), its value at
+        ``iterations`` as a floatx scalar."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateVariable):
+            return lr
+        # A host scalar of floatx, as Keras's numpy backend gives (np.float32(0.1)).
+        return _backend.host_xp().asarray(self._current_lr(), dtype=_config.floatx())[()]
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
+        if callable(value):
+            self._learning_rate = self._check_lr(value)
+        elif isinstance(self._learning_rate, LearningRateSchedule):
             # Keras: a schedule-driven rate is not settable by a float.
             raise TypeError(f"{type(self).__name__}: learning_rate is a {type(self._learning_rate).__name__} "
                             "schedule, so it cannot be set to a float; create the optimizer with a float "
                             "learning_rate to make it settable")
-        self._learning_rate = self._check_lr(value)
+        elif isinstance(self._learning_rate, LearningRateVariable):
+            self._learning_rate.assign(value)      # the same variable, as Keras
+        else:
+            self._learning_rate = LearningRateVariable(_rate_of(value, type(self).__name__), self.name)
 
     def _current_lr(self):
+        """The rate of this step as a Python float (the update reads it once per step)."""
         lr = self._learning_rate
-        return float(lr(self.iterations)) if callable(lr) else lr
+        if isinstance(lr, LearningRateVariable):
+            return lr._rate
+        return float(lr(self.iterations) if self._lr_takes_step else lr())
 
     # ------------------------------------------------------------------ state
     def build(self, variables):
@@ -379,9 +519,8 @@ class Optimizer:
         lr = self._learning_rate
         if callable(lr) and hasattr(lr, "get_config"):
             lr = schedules.serialize(lr)
-        # A float rate is written as given: Keras writes float() of its float32 variable
-        # (0.001 -> 0.0010000000474974513), the same number as float32; portanet keeps the
-        # exact value so a resumed run equals an uninterrupted one.
+        elif isinstance(lr, LearningRateVariable):
+            lr = float(lr)   # as Keras: float() of the variable (float32: 0.0010000000474974513)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm, "use_ema": self.use_ema,
@@ -397,7 +536,9 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self):
-        return f"<{type(self).__name__} learning_rate={self._learning_rate!r}>"
+        lr = self._learning_rate
+        lr = float(lr) if isinstance(lr, LearningRateVariable) else lr
+        return f"<{type(self).__name__} learning_rate={lr!r}>"
 
 
 def _is_variable(obj):

@@ -6,6 +6,7 @@ each) when a log is read, i.e. when the loop prints or a callback asks (docs/ARC
 """
 
 from .. import callbacks as _callbacks
+from .. import metrics as _metrics
 
 
 def result_float(backend, metric):
@@ -41,8 +42,10 @@ class MetricTrackers:
         if compiled is not None:
             compiled.reset_metrics()
 
-    def update(self, total, per_output, ys, outs, sws, n):
-        """Add one step: its total loss, each output's loss, and the metrics' states."""
+    def update(self, total, per_output, ys, outs, sws, n, masks=None):
+        """Add one step: its total loss, each output's loss, and the metrics' states.
+        ``masks``: the outputs' masks (None, or one per output); a mean metric
+        (MeanMetricWrapper) weighs by them, as Keras's reads ``y_pred._keras_mask``."""
         self.loss_sum = total * n if self.loss_sum is None else self.loss_sum + total * n
         self.count += n
         compiled = self.compiled
@@ -54,7 +57,10 @@ class MetricTrackers:
                 key = f"{name}_loss"
                 sums[key] = v * n if key not in sums else sums[key] + v * n
         for i, _, m, weighted in compiled.metrics:
-            m.update_state(ys[i], outs[i], sws[i] if weighted else None)
+            sw = sws[i] if weighted else None
+            if masks is not None and masks[i] is not None and isinstance(m, _metrics.MeanMetricWrapper):
+                sw = _metrics.masked_sample_weight(sw, masks[i])
+            m.update_state(ys[i], outs[i], sw)
         if self.batch_losses is not None:
             self.batch_losses.append(total)
 

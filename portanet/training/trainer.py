@@ -10,7 +10,11 @@ batches ``(x, y, sample_weight)``; the loops here call the step methods on them;
 needs from the model (its graph) is:
 
 - ``_forward_graph(xs, training)`` -> ``(outputs, backward, extra_losses)``: lists of
-  device arrays; ``backward(d_outputs)`` runs every layer's closure in reverse;
+  device arrays; ``backward(d_outputs)`` runs every layer's closure in reverse; a model
+  whose outputs carry masks (Embedding(mask_zero=True) upstream) leaves them in
+  ``_output_masks`` (one per output, None where none), which the compiled loss and the
+  mean metrics apply, as Keras's ``Loss.__call__`` and ``MeanMetricWrapper`` read
+  ``y_pred._keras_mask``;
 - ``input_shapes``, ``input_names``, ``output_names``, ``_num_outputs()``,
   ``compute_output_shape``, ``weights``;
 - ``_input_fed_layer()`` and ``_output_layer()`` for the shortcuts of fast_paths.py.
@@ -324,7 +328,8 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         if self._autocast_dtype is not None:  # mixed policy: losses and metrics in float32
             outs = _float_outputs(self, outs)
         self._compiled_outputs.build_metrics(ys, outs)
-        total, dys, per_output = self._loss_and_grads(ys, outs, sws)
+        masks = self._take_output_masks()
+        total, dys, per_output = self._loss_and_grads(ys, outs, sws, masks=masks)
         for e in extras:
             total = e if total is None else total + e
         if total is None:
@@ -339,7 +344,7 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         if distribution is not None:
             distribution.reduce_gradients(trainable, n)
         self.optimizer.apply(trainable)
-        self._trackers.update(total, per_output, ys, outs, sws, n)
+        self._trackers.update(total, per_output, ys, outs, sws, n, masks)
         return total
 
     def test_step(self, data):
@@ -355,14 +360,15 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         if self._autocast_dtype is not None:  # mixed policy: losses and metrics in float32
             outs = _float_outputs(self, outs)
         self._compiled_outputs.build_metrics(ys, outs)
-        total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False)
+        masks = self._take_output_masks()
+        total, _, per_output = self._loss_and_grads(ys, outs, sws, grads=False, masks=masks)
         for e in extras:
             total = e if total is None else total + e
         if total is None:
             raise self._no_loss_error()
         for v in self._regularized_weights():
             total = total + v.regularizer(v.value)
-        self._trackers.update(total, per_output, ys, outs, sws, int(xs[0].shape[0]))
+        self._trackers.update(total, per_output, ys, outs, sws, int(xs[0].shape[0]), masks)
         return total
 
     def predict_step(self, data):
@@ -384,9 +390,20 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
         for v in variables:
             v.grad = None
 
-    def _loss_and_grads(self, ys, outs, sws, grads=True):
+    def _take_output_masks(self):
+        """The masks of the outputs of the forward pass just run (see the module
+        docstring), or None when none carries one; read once per forward."""
+        masks = self.__dict__.get("_output_masks")
+        if masks is None:
+            return None
+        self._output_masks = None
+        return masks if any(m is not None for m in masks) else None
+
+    def _loss_and_grads(self, ys, outs, sws, grads=True, masks=None):
         """Total objective (device scalar), the gradient of it w.r.t. each output
-        (``grads=False``: evaluation, no gradients) and each output's loss."""
+        (``grads=False``: evaluation, no gradients) and each output's loss. ``masks``:
+        the outputs' masks (None, or one per output), applied as Keras applies
+        ``y_pred._keras_mask``."""
         co = self._compiled_outputs
         total = None
         dys = []
@@ -401,13 +418,16 @@ class Trainer(FitLoop, InputPreparation, StepAPI):
                 per_output.append(None)
                 continue
             w = co.weights[i]
-            kernel = fused_ce.kernel(self, loss, p) if grads else None
+            mask = None if masks is None else masks[i]
+            # The fused shortcut averages over every entry: a masked output takes the loss's own path.
+            kernel = fused_ce.kernel(self, loss, p) if grads and mask is None else None
             if kernel is not None:
                 # Straight to the logits of the last layer: (p - y)·w/N; the value stays Keras's.
                 value, dy = _fast.fused_loss_and_grad(self, kernel, loss, y, p, sws[i], w)
                 dys.append(dy)
             else:
-                value, back = loss.forward(y, p, sws[i])
+                value, back = loss.forward(y, p, sws[i]) if mask is None else \
+                    loss.forward(y, p, sws[i], mask=mask)
                 dys.append(back(w) if grads else None)
             per_output.append(value)
             contrib = value * w if w != 1.0 else value

@@ -124,6 +124,17 @@ def shared(K):
     return K.Model(x, layer(layer(x)))
 
 
+def shared_shapes(K):
+    """A layer called on inputs of two ranks (its output shapes differ), then once more
+    outside the model: Keras's summary shows the output shape of the layer's last call."""
+    x1 = K.Input((4, 3), name="x1")
+    x2 = K.Input((3,), name="x2")
+    layer = K.layers.Dense(5, name="sh")
+    model = K.Model([x1, x2], [layer(x1), layer(x2)])
+    layer(K.Input((2, 2, 3), name="outside"))
+    return model
+
+
 def nested_functional(K):
     a = K.Input((6,), name="a")
     inner = K.Model(a, K.layers.Dense(3, name="inner_dense")(a), name="inner_f")
@@ -166,6 +177,7 @@ SUMMARIES = {"mlp": mlp, "cnn": cnn, "lstm": lstm, "multi_input": multi_input, "
 SUMMARY_OPTIONS = {"long_names_60": (long_names, {"line_length": 60}),
                    "trainable": (frozen, {"show_trainable": True}),
                    "shared": (shared, {}),
+                   "shared_shapes": (shared_shapes, {}),
                    "subclassed": (subclassed, {}),
                    "unbuilt_subclassed": (unbuilt_subclassed, {}),
                    "nested_expanded": (nested, {"expand_nested": True}),
