@@ -177,11 +177,19 @@ POOLS = [
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("split", [False, True], ids=["one-thread", "images-on-2-threads"])
 @pytest.mark.parametrize("make,shape", POOLS)
-def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype):
+def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype, split,
+                                                        monkeypatch):
     """Values and gradients equal (exactly) the portable path's, on inputs full of ties
-    (small integers, zeros as after a relu): the first maximum of a window gets dy."""
+    (small integers, zeros as after a relu): the first maximum of a window gets dy; also
+    with the images split over two threads (numpy_backend._split_rows)."""
+    from portanet.backend import numpy_backend
     from portanet.layers import _windows
+    if split:
+        monkeypatch.setattr(numpy_backend, "_SPLIT_MIN_POOL", 1)
+        monkeypatch.setattr(numpy_backend, "_split_threads",
+                            lambda: 2 if len(numpy_backend._BLAS_THREADS) == 3 else 1)
     x_host = np.maximum(np.random.default_rng(4).integers(-2, 3, size=shape), 0).astype(dtype)
     x_host[0, 0, 0, 0] = 5.0  # one strict maximum too
     layer = make()
@@ -408,6 +416,7 @@ def test_conv_chunks_split_over_threads_match_one_thread(backend, monkeypatch, r
     b = rng.standard_normal(4)
     dy = rng.standard_normal((5, 5, 5, 4))
     monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 25)     # one image a chunk
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MIN_CONV", 1)   # split even this small one
     before = numpy_backend._BLAS_THREADS["get"]()
     results = []
     for threads in (1, 2):

@@ -84,7 +84,9 @@ def _strip(config):
 
 
 @pytest.mark.parametrize("name", sorted(ref.OPT_CASES))
-def test_config_matches_keras(name):
+def test_config_matches_keras(name, float64):
+    # The configs were made under Keras's floatx float64 (make_objects_reference.py): the
+    # learning-rate variable, and so its config value, is a float64 there.
     opt = _make(name)
     mine = _plain(pn.optimizers.serialize(opt))
     assert _strip(mine) == _strip(CONFIGS["optimizer"][name])

@@ -227,10 +227,18 @@ def _run_split(fn, chunks, threads):
 _SPLIT_MIN_ROWS = 16
 
 
-def _split_rows(fn, batch, *args):
+# conv_stride1 splits its chunks of images over threads when its output has at least
+# this many values (smaller ones do not repay the ~0.25 ms a split costs).
+_SPLIT_MIN_CONV = 1 << 19
+# Max pooling splits its images over threads when each part has at least this many values.
+_SPLIT_MIN_POOL = 1 << 19
+
+
+def _split_rows(fn, batch, *args, min_rows=None):
     """``fn(*args, b0, b1)`` over row ranges covering [0, batch): one range per thread of
-    ``_split_threads`` (run by ``_run_split``), or one range."""
-    threads = min(_split_threads(), batch // _SPLIT_MIN_ROWS)
+    ``_split_threads`` (run by ``_run_split``) with at least ``min_rows`` rows each
+    (default ``_SPLIT_MIN_ROWS``), or one range."""
+    threads = min(_split_threads(), batch // (min_rows or _SPLIT_MIN_ROWS))
     if threads < 2:
         fn(*args, 0, batch)
         return
@@ -399,13 +407,18 @@ class NumpyBackend(Backend):
             return None
         xc = np.ascontiguousarray(x)
         y = np.empty((n, h // ph, w // pw, channels), x.dtype)
-        mod.forward(xc, y, ph, pw)
+        # Images split over threads (_split_rows) for a large activation only: a split
+        # costs ~0.25 ms (the BLAS pool's shutdown and restart, the hand-over).
+        per_part = max(1, -(-_SPLIT_MIN_POOL // max(xc[0].size, 1)))
+        _split_rows(lambda b0, b1: mod.forward(xc[b0:b1], y[b0:b1], ph, pw), n,
+                    min_rows=per_part)
 
         def backward(dy):
             dyc = np.ascontiguousarray(dy, dtype=x.dtype)
             dx = np.empty(xc.shape, x.dtype)
-            mod.backward(xc, y, dyc, dx, np.empty((channels,), np.int32), ph, pw,
-                         x.dtype.type(0))
+            _split_rows(lambda b0, b1: mod.backward(
+                xc[b0:b1], y[b0:b1], dyc[b0:b1], dx[b0:b1], np.empty((channels,), np.int32),
+                ph, pw, x.dtype.type(0)), n, min_rows=per_part)
             return dx
         return y, backward
 
@@ -528,7 +541,8 @@ class NumpyBackend(Backend):
             st[:-1] + tuple(st[1 + i] * d for i, d in enumerate(dilation)) + st[-1:],
             writeable=False)
         per_image = int(np.prod(out, dtype=np.int64))
-        threads = _split_threads()
+        big = batch * per_image * filters >= _SPLIT_MIN_CONV
+        threads = _split_threads() if big else 1
         group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1), -(-batch // threads)))
         chunks = [(s, min(s + group, batch)) for s in range(0, batch if per_image else 0, group)]
         cols_shape = (group,) + window_view.shape[1:]
@@ -604,7 +618,7 @@ class NumpyBackend(Backend):
                     elif want_dx:
                         dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
                 return dkernel, dbias
-            sums = _run_split(backward_chunks, chunks, _split_threads())
+            sums = _run_split(backward_chunks, chunks, min(threads, _split_threads()))
             dkernel = sums[0][0]
             for more, _ in sums[1:]:
                 dkernel += more

@@ -301,7 +301,8 @@ class TrainingDiagnostics(Callback):
         if loss is None:
             return
         lr_text, lr = self._lr_text()
-        smaller = f" (e.g. {_fmt(lr / 10)})" if lr else ""
+        # The suggestion as a round number (the float32 rate 0.01 reads 0.0099999998).
+        smaller = f" (e.g. {_fmt(float(format(lr / 10, '.3g')))})" if lr else ""
         if not math.isfinite(loss):
             self._warn(("loss", "nan"),
                        f"Epoch {epoch + 1}: the loss is {loss}: training diverged. The learning rate"
