@@ -170,8 +170,23 @@ def bias_activation_in_place(z, bias, activation):
     np.maximum(z, z.dtype.type(0), out=z)
 
     def backward(dy):
+        kernel = _relu_grad_kernel()
+        if (kernel is not None and isinstance(dy, np.ndarray) and dy.dtype == z.dtype
+                and dy.shape == z.shape and z.flags.c_contiguous):
+            out = np.empty(z.shape, z.dtype)
+            kernel(np.ascontiguousarray(dy).reshape(-1), z.reshape(-1), out.reshape(-1))
+            return out
         return np.multiply(dy, z > 0)
     return z, backward
+
+
+def _relu_grad_kernel():
+    """``conv_numba.relu_grad`` (relu's backward as one compiled pass: NumPy's
+    ``dy * (z > 0)`` makes a bool array and multiplies through a cast), or None without
+    numba. mlp-large's (1024, 1024) activations: see the A/B in bench/results/."""
+    from .numpy_backend import _numba_module
+    mod = _numba_module("conv_numba")
+    return None if mod is None else mod.relu_grad
 
 
 def _identity(dy):
