@@ -184,9 +184,16 @@ def _relu_grad_kernel():
     """``conv_numba.relu_grad`` (relu's backward as one compiled pass: NumPy's
     ``dy * (z > 0)`` makes a bool array and multiplies through a cast), or None without
     numba. mlp-large's (1024, 1024) activations: see the A/B in bench/results/."""
-    from .numpy_backend import _numba_module
-    mod = _numba_module("conv_numba")
-    return None if mod is None else mod.relu_grad
+    if "relu_grad" not in _compiled:
+        from .numpy_backend import _numba_module
+        mod = _numba_module("conv_numba")
+        _compiled["relu_grad"] = None if mod is None else mod.relu_grad
+    kernel = _compiled["relu_grad"]
+    if kernel is not None:
+        import os
+        if os.environ.get("PORTANET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+            return None
+    return kernel
 
 
 def _identity(dy):
