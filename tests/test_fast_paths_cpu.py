@@ -487,3 +487,28 @@ def test_compiled_relu_grad_is_dy_where_the_output_is_positive(backend):
     out = np.full_like(dy, np.nan)
     conv_numba.relu_grad(dy, y, out)
     np.testing.assert_array_equal(out, [0.0, -2.0, 0.0, 4.0, 0.0, 6.0])
+
+
+@pytest.mark.parametrize("shape,ksize,dilation", [
+    ((3, 9, 2), (3,), (2,)),                 # 1-D, dilated
+    ((2, 7, 6, 3), (3, 2), (2, 1)),          # 2-D, dilated along one axis
+    ((2, 5, 4, 4, 2), (2, 2, 3), (1, 1, 1)),  # 3-D
+])
+def test_im2col_by_offsets_equals_the_window_copy(backend, monkeypatch, shape, ksize, dilation):
+    """conv_stride1's im2col for few channels (one strided copy per kernel offset) gives
+    the whole-window copy's output and gradients exactly (float64)."""
+    from portanet.backend import numpy_backend
+    if backend.name != "numpy" or backend.fused("conv_stride1") is None:
+        return
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(ksize + (shape[-1], 5))
+    b = rng.standard_normal(5)
+    results = []
+    for below in (1000, 0):    # offsets always / the window view always
+        monkeypatch.setattr(numpy_backend, "_IM2COL_SLICES_BELOW", below)
+        y, back = backend.conv_stride1(x, k, dilation, bias=b, relu=True)
+        dy = np.random.default_rng(2).standard_normal(y.shape)
+        results.append((y,) + tuple(back(dy, True)))
+    for a, c in zip(*results):
+        np.testing.assert_array_equal(a, c)

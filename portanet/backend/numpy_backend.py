@@ -97,6 +97,10 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # images): ~5k rows of K*C columns stay in cache between the copy and the gemm (on
 # 2 cores, 2,560 to 10,240 rows measured alike at one thread; 5,120 was best at two).
 _IM2COL_ROWS = 5120
+# im2col copies offset by offset (one strided copy each) below this many input channels, the
+# whole window view at once from it: 64 images of 28x28x1, 3x3: 0.68 ms instead of 1.46;
+# of 26x26x32: 12.8 instead of 4.2 (one thread).
+_IM2COL_SLICES_BELOW = 8
 
 
 def _gemm_into(c, a, b, accumulate, trans_b=False, trans_a=False):
@@ -541,6 +545,20 @@ class NumpyBackend(Backend):
             st[:-1] + tuple(st[1 + i] * d for i, d in enumerate(dilation)) + st[-1:],
             writeable=False)
         per_image = int(np.prod(out, dtype=np.int64))
+        offset_slices = [tuple(slice(o * d, o * d + n) for o, d, n in zip(offset, dilation, out))
+                         for offset in itertools.product(*(range(k) for k in ksize))]
+        lead = (slice(None),) * (1 + len(out))
+
+        def fill_cols(part, s, e):
+            """im2col of images [s, e) into ``part`` (e - s, *out, *ksize, C)."""
+            if channels >= _IM2COL_SLICES_BELOW:
+                np.copyto(part, window_view[s:e])
+                return
+            # Few channels: one strided copy per kernel offset (inner loops over a whole
+            # output row) instead of the window view's inner loops of C values.
+            for offset, window in zip(itertools.product(*(range(k) for k in ksize)),
+                                      offset_slices):
+                part[lead + offset] = xc[(slice(s, e),) + window]
         big = batch * per_image * filters >= _SPLIT_MIN_CONV
         threads = _split_threads() if big else 1
         group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1), -(-batch // threads)))
@@ -553,7 +571,7 @@ class NumpyBackend(Backend):
             chunk = _scratch("cols_chunk", cols_shape, dtype)   # this thread's
             for s, e in part_chunks:
                 part = chunk[:e - s]
-                np.copyto(part, window_view[s:e])
+                fill_cols(part, s, e)
                 zc = zr[s:e].reshape(-1, filters)
                 if bias is not None:
                     zc[...] = bias
@@ -610,7 +628,7 @@ class NumpyBackend(Backend):
                     if bias is not None:
                         dbias += self.sum_rows(dz)
                     part = cols[:e - s]
-                    np.copyto(part, window_view[s:e])
+                    fill_cols(part, s, e)
                     _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
                     if col2im is not None:
                         _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
