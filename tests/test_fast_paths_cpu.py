@@ -512,3 +512,23 @@ def test_im2col_by_offsets_equals_the_window_copy(backend, monkeypatch, shape, k
         results.append((y,) + tuple(back(dy, True)))
     for a, c in zip(*results):
         np.testing.assert_array_equal(a, c)
+
+
+def test_split_in_a_forked_child_starts_its_own_pool(backend):
+    """A child forked after a split inherits the pool object without its threads: its own
+    split must start a new pool instead of queueing work no thread will run."""
+    import multiprocessing
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend) or "fork" not in multiprocessing.get_all_start_methods():
+        return
+    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]   # the parent's pool
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(numpy_backend._run_split(sum, [5, 6, 7], 2)))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert queue.get(timeout=5) == [11, 7]

@@ -184,7 +184,7 @@ def _split_threads():
     if (len(_BLAS_THREADS) < 3
             or os.environ.get("PORTANET_SPLIT", "1").strip().lower() in ("0", "false", "no", "off")):
         return 1
-    ours = len(_split_pool[0]._threads) if _split_pool else 0
+    ours = len(_split_pool[1]._threads) if _split_pool and _split_pool[0] == os.getpid() else 0
     if threading.active_count() > 1 + ours:
         return 1
     return max(1, int(_BLAS_THREADS["get"]()))
@@ -206,11 +206,14 @@ def _run_split(fn, chunks, threads):
     parts = [chunks[i:i + size] for i in range(0, len(chunks), size)]
     if len(parts) < 2:
         return [fn(chunks)]
+    import os
     with _split_lock:
-        if not _split_pool or _split_pool[0]._max_workers < len(parts) - 1:
-            _split_pool[:] = [ThreadPoolExecutor(len(parts) - 1,
-                                                 thread_name_prefix="portanet-split")]
-        pool = _split_pool[0]
+        # (A forked child inherits the pool object but not its threads: a new pool there.)
+        if (not _split_pool or _split_pool[0] != os.getpid()
+                or _split_pool[1]._max_workers < len(parts) - 1):
+            _split_pool[:] = [os.getpid(), ThreadPoolExecutor(
+                len(parts) - 1, thread_name_prefix="portanet-split")]
+        pool = _split_pool[1]
         before = int(_BLAS_THREADS["get"]())
         _BLAS_THREADS["set"](1)
         _BLAS_THREADS["shutdown"]()
