@@ -544,3 +544,45 @@ def test_grouped_query_attention_bad_input(backend):
         L.GroupedQueryAttention(2, 3, 2)
     with pytest.raises(ValueError, match="last dimension"):
         L.GroupedQueryAttention(2, 2, 1)(np.zeros((1, 2, 3), np.float32), np.zeros((1, 2, 4), np.float32))
+
+
+# ------------------------------------------- attention products split over threads (NumPy)
+@pytest.fixture
+def split_attention(backend, monkeypatch):
+    """MultiHeadAttention's products and softmax on two threads (the NumPy backend's
+    "split_rows") even for these small shapes; yields the list of the splits' part counts."""
+    from portanet.backend import numpy_backend
+    from portanet.layers.attention import multi_head_attention as mha_module
+    monkeypatch.setattr(mha_module, "_SPLIT_MIN_SCORES", 1)
+    monkeypatch.setattr(numpy_backend, "_split_threads",
+                        lambda: 2 if len(numpy_backend._BLAS_THREADS) == 3 else 1)
+    parts = []
+    original = numpy_backend._run_split
+
+    def counting(fn, chunks, threads):
+        parts.append(min(threads, len(chunks)))
+        return original(fn, chunks, threads)
+    monkeypatch.setattr(numpy_backend, "_run_split", counting)
+    yield parts
+    if backend.name == "numpy" and len(numpy_backend._BLAS_THREADS) == 3:
+        assert parts and max(parts) == 2     # the split did run
+
+
+def test_mha_split_over_threads_matches_numpy(backend, f64, split_attention):
+    """Outputs and scores (with attention and causal masks), other attention axes, and
+    finite-difference gradients with masks, the products split over threads."""
+    test_mha_matches_numpy(backend, None)
+    test_mha_attention_axes_matches_numpy(backend, None)
+    rng = np.random.default_rng(2)
+    q, v, k = rng.standard_normal((2, 4, 5)), rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6, 7))
+    am = rng.random((2, 4, 6)) > 0.4
+    am[:, :, 0] = True
+    check_gradients(lambda: L.MultiHeadAttention(2, 3, use_causal_mask=True), [q, v, k, am], backend)
+
+
+@pytest.mark.parametrize("config", [
+    dict(num_heads=2, key_dim=3, return_attention_scores=True, use_causal_mask=True),
+    dict(num_heads=2, key_dim=3, value_dim=2, use_gate=True, sliding_window=2),
+])
+def test_mha_harness_split_over_threads(backend, config, split_attention):
+    run_layer_test(lambda: L.MultiHeadAttention(**config), [(2, 4, 5), (2, 4, 3)], backend)

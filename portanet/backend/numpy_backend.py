@@ -321,6 +321,7 @@ class NumpyBackend(Backend):
         # Returns None (the NumPy loop) where numba is missing: numba is imported on the
         # first LSTM call, not here.
         paths["lstm_steps"] = self.lstm_steps
+        paths["split_rows"] = self.split_rows
         paths["max_pool2d"] = self.max_pool2d
         paths["layer_norm"] = self.layer_norm
         paths["softmax_backward"] = self.softmax_backward
@@ -428,6 +429,13 @@ class NumpyBackend(Backend):
                 ph, pw, x.dtype.type(0)), n, min_rows=per_part)
             return dx
         return y, backward
+
+    def split_rows(self, fn, n, min_rows=1):
+        """``fn(b0, b1)`` over row ranges covering [0, n), on two or more threads with
+        single-threaded BLAS each when the split applies (``_split_threads``, at least
+        ``min_rows`` rows a part), else once over [0, n). ``fn`` must write only its rows
+        of any shared output. Used by the attention products (MultiHeadAttention)."""
+        _split_rows(fn, n, min_rows=max(1, int(min_rows)))
 
     def lstm_steps(self, proj, rk, h0, c0):
         """The default LSTM's time loop (``layers/recurrent/lstm.py``, ``_fast_sequence``)

@@ -53,6 +53,11 @@ def _prod(values):
     return n
 
 
+# The attention products run split over threads (the backend's "split_rows") from this
+# many scores (batch·heads·T·S) on.
+_SPLIT_MIN_SCORES = 1 << 18
+
+
 class MultiHeadAttention(Layer):
     """Multi-head attention (Vaswani et al.), as Keras's layer.
 
@@ -350,7 +355,6 @@ class MultiHeadAttention(Layer):
         Qf = xp.reshape(Qp, (B, T, self.key_dim))
         Kf = xp.reshape(Kp, (B, S, self.key_dim))
         Vf = xp.reshape(Vp, (B, S, self.value_dim))
-        scores = Qf @ xp.matrix_transpose(Kf)
         scores_shape = bshape + tshape + sshape
         mask_f = None
         if am is not None:
@@ -358,13 +362,35 @@ class MultiHeadAttention(Layer):
             while am.ndim < len(scores_shape):
                 am = xp.expand_dims(am, axis=expansion)
             mask_f = xp.reshape(xp.broadcast_to(am, scores_shape), (B, T, S))
-        P, softmax_back = _am.masked_softmax(xp, scores, mask_f, backend=self.backend)
         drop = None
-        Pd = P
-        if training and self.dropout > 0:
-            drop = self.backend.dropout_mask(tuple(P.shape), self.dropout, dtype=P.dtype)
-            Pd = P * drop
-        Of = Pd @ Vf
+        want_scores = self.return_attention_scores
+        # The products and the softmax over the B = batch·heads rows split over threads
+        # where the backend offers it (NumPy: "split_rows"), for large enough work.
+        split = (self.backend.fused("split_rows")
+                 if not (training and self.dropout > 0) and B * T * S >= _SPLIT_MIN_SCORES
+                 else None)
+        if split is not None:
+            P = xp.empty((B, T, S), dtype=Qf.dtype)
+            Of = xp.empty((B, T, self.value_dim), dtype=Qf.dtype)
+            part_backs = {}
+
+            def forward_rows(b0, b1):
+                s = Qf[b0:b1, ...] @ xp.matrix_transpose(Kf[b0:b1, ...])
+                p, back = _am.masked_softmax(xp, s, None if mask_f is None
+                                             else mask_f[b0:b1, ...], backend=self.backend)
+                P[b0:b1, ...] = p
+                Of[b0:b1, ...] = p @ Vf[b0:b1, ...]
+                part_backs[b0] = back
+            split(forward_rows, B, min_rows=B // 8 or 1)
+            Pd = P
+        else:
+            scores = Qf @ xp.matrix_transpose(Kf)
+            P, softmax_back = _am.masked_softmax(xp, scores, mask_f, backend=self.backend)
+            Pd = P
+            if training and self.dropout > 0:
+                drop = self.backend.dropout_mask(tuple(P.shape), self.dropout, dtype=P.dtype)
+                Pd = P * drop
+            Of = Pd @ Vf
         O = xp.permute_dims(xp.reshape(Of, bshape + tshape + (self.value_dim,)), inv)
         G = g_back = None
         if self._gate_dense is not None:
@@ -372,7 +398,6 @@ class MultiHeadAttention(Layer):
             y, o_back = self._output_dense.forward(O * G)
         else:
             y, o_back = self._output_dense.forward(O)
-        want_scores = self.return_attention_scores
 
         def backward(dy):
             d_scores = None
@@ -384,14 +409,34 @@ class MultiHeadAttention(Layer):
                 dq_gate = g_back(dO * O)
                 dO = dO * G
             dOf = xp.reshape(xp.permute_dims(dO, perm), (B, T, self.value_dim))
-            dPd = dOf @ xp.matrix_transpose(Vf)
-            dVf = xp.matrix_transpose(Pd) @ dOf
-            dP = dPd if drop is None else dPd * drop
-            if d_scores is not None:
-                dP = dP + xp.reshape(d_scores, (B, T, S))
-            dS = softmax_back(dP)
-            dQf = dS @ Kf
-            dKf = xp.matrix_transpose(dS) @ Qf
+            if split is not None:
+                dQf = xp.empty(tuple(Qf.shape), dtype=Qf.dtype)
+                dKf = xp.empty(tuple(Kf.shape), dtype=Kf.dtype)
+                dVf = xp.empty(tuple(Vf.shape), dtype=Vf.dtype)
+                extra = None if d_scores is None else xp.reshape(d_scores, (B, T, S))
+
+                def backward_rows(b0, b1):
+                    do = dOf[b0:b1, ...]
+                    dp = do @ xp.matrix_transpose(Vf[b0:b1, ...])
+                    dVf[b0:b1, ...] = xp.matrix_transpose(P[b0:b1, ...]) @ do
+                    if extra is not None:
+                        dp = dp + extra[b0:b1, ...]
+                    ds = part_backs[b0](dp)
+                    dQf[b0:b1, ...] = ds @ Kf[b0:b1, ...]
+                    dKf[b0:b1, ...] = xp.matrix_transpose(ds) @ Qf[b0:b1, ...]
+                ranges = sorted(part_backs)
+                bounds = list(zip(ranges, ranges[1:] + [B]))
+                split(lambda i0, i1: [backward_rows(*bounds[i]) for i in range(i0, i1)],
+                      len(bounds))
+            else:
+                dPd = dOf @ xp.matrix_transpose(Vf)
+                dVf = xp.matrix_transpose(Pd) @ dOf
+                dP = dPd if drop is None else dPd * drop
+                if d_scores is not None:
+                    dP = dP + xp.reshape(d_scores, (B, T, S))
+                dS = softmax_back(dP)
+                dQf = dS @ Kf
+                dKf = xp.matrix_transpose(dS) @ Qf
             dQ = xp.permute_dims(xp.reshape(dQf, bshape + tshape + (self.key_dim,)), inv) * c
             dK = xp.permute_dims(xp.reshape(dKf, bshape + sshape + (self.key_dim,)), inv)
             dV = xp.permute_dims(xp.reshape(dVf, bshape + sshape + (self.value_dim,)), inv)
