@@ -18,6 +18,26 @@ ADAM_BLOCK = 65536
 _compiled = {}
 
 
+_numba_modules = {}
+
+
+def _numba_module(name):
+    """A module of compiled kernels (``lstm_numba``, ``pool_numba``), or None without numba
+    or with ``PORTANET_NUMBA=0``."""
+    import importlib
+    import os
+    if os.environ.get("PORTANET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    if name not in _numba_modules:
+        try:
+            # numba is optional (the `fast` extra): imported on the first call that asks.
+            module = importlib.import_module(f"{__package__}.{name}")
+        except Exception:  # not installed, or broken
+            module = None
+        _numba_modules[name] = module
+    return _numba_modules[name]
+
+
 def compiled_adam():
     """Adam as one compiled loop (numba, when it is installed; else None).
 
@@ -185,7 +205,6 @@ def _relu_grad_kernel():
     ``dy * (z > 0)`` makes a bool array and multiplies through a cast), or None without
     numba. mlp-large's (1024, 1024) activations: see the A/B in bench/results/."""
     if "relu_grad" not in _compiled:
-        from .numpy_backend import _numba_module
         mod = _numba_module("conv_numba")
         _compiled["relu_grad"] = None if mod is None else mod.relu_grad
     kernel = _compiled["relu_grad"]

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 
 from .base import Backend
-from .fused_numpy import FAST_PATHS
+from .fused_numpy import FAST_PATHS, _numba_module
 
 def _find_numpy_cblas():
     """``{dtype: gemm}`` from the OpenBLAS that NumPy itself links (its wheels bundle
@@ -139,24 +139,6 @@ def _leading_dimension(arr, item):
 
 
 _local = threading.local()
-_numba_modules = {}
-
-
-def _numba_module(name):
-    """A module of compiled kernels (``lstm_numba``, ``pool_numba``), or None without numba
-    or with ``PORTANET_NUMBA=0``."""
-    import importlib
-    import os
-    if os.environ.get("PORTANET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    if name not in _numba_modules:
-        try:
-            # numba is optional (the `fast` extra): imported on the first call that asks.
-            module = importlib.import_module(f"{__package__}.{name}")
-        except Exception:  # not installed, or broken
-            module = None
-        _numba_modules[name] = module
-    return _numba_modules[name]
 
 
 def _scratch(role, shape, dtype):
