@@ -192,6 +192,7 @@ def bias_activation_in_place(z, bias, activation):
     def backward(dy):
         kernel = _relu_grad_kernel()
         if (kernel is not None and isinstance(dy, np.ndarray) and dy.dtype == z.dtype
+                and z.dtype in (np.float32, np.float64)    # (numba has no float16)
                 and dy.shape == z.shape and z.flags.c_contiguous):
             out = np.empty(z.shape, z.dtype)
             kernel(np.ascontiguousarray(dy).reshape(-1), z.reshape(-1), out.reshape(-1))
