@@ -613,6 +613,24 @@ class Layer:
             return self.weights
         return [v for v in self.weights if not v.trainable]
 
+    # Keras 3's *_variables names. Keras's also list the random-seed state of layers such as
+    # Dropout (SeedGenerator variables); portanet's random state is the backend's seeded
+    # stream, not a Variable, so they are the weights lists.
+    @property
+    def variables(self):
+        """All the layer's Variables (Keras's ``layer.variables``): ``self.weights``."""
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        """Keras's ``layer.trainable_variables``: ``self.trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        """Keras's ``layer.non_trainable_variables``: ``self.non_trainable_weights``."""
+        return self.non_trainable_weights
+
     @property
     def trainable(self):
         return self._trainable
