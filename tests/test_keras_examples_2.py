@@ -86,3 +86,28 @@ def test_variables_properties_are_the_weights_lists(backend):
     model.layers[1].trainable = False
     assert len(model.trainable_variables) == 2
     assert len(model.non_trainable_variables) == 4
+
+
+def test_summary_connected_to_counts_every_call_of_the_layer(backend):
+    # nlp/lstm_seq2seq.py builds its decoder model from the trained model's layers: a
+    # layer called for a second model shows its node index among all its calls. Keras
+    # 3.15.1 prints this table for the same model.
+    a = pn.Input((3,), name="a")
+    d = pn.layers.Dense(2, name="d")
+    pn.Model(a, d(a))
+    b1 = pn.Input((3,), name="b1")
+    b2 = pn.Input((2,), name="b2")
+    out = pn.layers.Concatenate(name="cat")([d(b1), b2])
+    model = pn.Model([b1, b2], out)
+    lines = []
+    model.summary(print_fn=lambda s, **k: lines.append(s))
+    table = "\n".join(lines).splitlines()
+    assert table[4:11] == [
+        "│ b1 (InputLayer)     │ (None, 3)         │          0 │ -                 │",
+        "├─────────────────────┼───────────────────┼────────────┼───────────────────┤",
+        "│ d (Dense)           │ (None, 2)         │          8 │ b1[0][0]          │",
+        "├─────────────────────┼───────────────────┼────────────┼───────────────────┤",
+        "│ b2 (InputLayer)     │ (None, 2)         │          0 │ -                 │",
+        "├─────────────────────┼───────────────────┼────────────┼───────────────────┤",
+        "│ cat (Concatenate)   │ (None, 4)         │          0 │ d[1][0], b2[0][0] │",
+    ]
