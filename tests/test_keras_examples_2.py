@@ -111,3 +111,141 @@ def test_summary_connected_to_counts_every_call_of_the_layer(backend):
         "├─────────────────────┼───────────────────┼────────────┼───────────────────┤",
         "│ cat (Concatenate)   │ (None, 4)         │          0 │ d[1][0], b2[0][0] │",
     ]
+
+
+class _MaskedRecurrent(pn.Model):
+    """Embedding(mask_zero=True) -> LSTM -> Dense called inside a subclassed call()."""
+
+    def __init__(self, return_sequences=True):
+        super().__init__()
+        self.emb = pn.layers.Embedding(10, 4, mask_zero=True)
+        self.lstm = pn.layers.LSTM(3, return_sequences=return_sequences)
+        self.dense = pn.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(self.lstm(self.emb(x)))
+
+
+_PADDED = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [6, 7, 8, 9, 1]], "int32")
+_PADDED_MASK = [[True, True, True, False, False], [True, True, False, False, False],
+                [True] * 5]
+
+
+def _set_seeded_weights(model, x):
+    model(x)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.5
+                       for w in model.get_weights()])
+
+
+def test_masks_pass_between_layers_called_in_a_subclassed_call(backend):
+    # Keras 3.15.1 (jax) on the same model and weights: the LSTM carries its last output
+    # over the padded steps, the eager output carries the mask, and the compiled loss
+    # (and evaluate's metric) average over the unpadded steps only.
+    model = _MaskedRecurrent()
+    _set_seeded_weights(model, _PADDED)
+    y = model(_PADDED)
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(y)),
+                                  _PADDED_MASK)
+    pred = model.predict(_PADDED, verbose=0)[..., 0]
+    np.testing.assert_allclose(pred, [
+        [0.45754, 0.46950, 0.49719, 0.49719, 0.49719],
+        [0.51858, 0.40548, 0.40548, 0.40548, 0.40548],
+        [0.52367, 0.44034, 0.38037, 0.36525, 0.23605]], atol=1e-5)
+    model.compile(pn.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    target = np.ones((3, 5, 1), "float32")
+    loss, mae = model.evaluate(_PADDED, target, verbose=0)
+    assert loss == pytest.approx(0.3324289, rel=1e-5)     # unmasked it would be 0.3260204
+    assert mae == pytest.approx(0.5706013, rel=1e-5)      # unmasked 0.5663473
+    history = model.fit(_PADDED, target, epochs=2, batch_size=3, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], [0.3324289, 0.1842099], rtol=1e-5)
+    np.testing.assert_allclose(model.predict(_PADDED, verbose=0)[..., 0], [
+        [0.70557, 0.73373, 0.75321, 0.75321, 0.75321],
+        [0.76312, 0.66042, 0.66042, 0.66042, 0.66042],
+        [0.73744, 0.67887, 0.64130, 0.65007, 0.53117]], atol=2e-5)
+
+
+def test_a_masked_lstm_in_a_subclassed_call_returns_the_last_unpadded_step(backend):
+    model = _MaskedRecurrent(return_sequences=False)
+    _set_seeded_weights(model, _PADDED)
+    # The same weights as above: the output is Keras's sequence output at each row's last
+    # unpadded step (unmasked, the LSTM would run over the padding: 0.26142, 0.27112).
+    np.testing.assert_allclose(model.predict(_PADDED, verbose=0)[:, 0],
+                               [0.49719, 0.40548, 0.23605], atol=1e-5)
+
+
+class _WrappedLSTM(pn.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.lstm = pn.layers.LSTM(2, return_sequences=True)
+
+    def call(self, x):
+        return self.lstm(x)
+
+
+def test_a_call_layer_in_a_functional_model_passes_the_mask_to_its_layers(backend):
+    # The call() layer does not support masking itself; the LSTM it calls reads the mask
+    # the functional graph gave its input, and its output keeps it (Keras's numbers).
+    inp = pn.Input((5,), dtype="int32")
+    out = _WrappedLSTM()(pn.layers.Embedding(10, 4, mask_zero=True)(inp))
+    model = pn.Model(inp, out)
+    _set_seeded_weights(model, _PADDED[:2])
+    np.testing.assert_allclose(model.predict(_PADDED[:2], verbose=0)[..., 0], [
+        [-0.07727, -0.02183, -0.02031, -0.02031, -0.02031],
+        [-0.03239, 0.00426, 0.00426, 0.00426, 0.00426]], atol=1e-5)
+    y = model(_PADDED[:2])
+    np.testing.assert_array_equal(to_np(backend, pn.layers.base.get_keras_mask(y)),
+                                  _PADDED_MASK[:2])
+
+
+class _CustomStep(_MaskedRecurrent):
+    def train_step(self, data):
+        x, y = data
+        with pn.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return {"loss": loss}
+
+
+def test_a_loss_called_on_a_masked_output_applies_the_mask_as_keras(backend):
+    # Keras 3.15.1: compute_loss(x, y, model(x)) and MeanSquaredError()(y, model(x)) are
+    # both 0.3324289 here (the mean over the unpadded steps; unmasked 0.3260204).
+    target = np.ones((3, 5, 1), "float32")
+    model = _CustomStep()
+    _set_seeded_weights(model, _PADDED)
+    model.compile(pn.optimizers.SGD(0.1), loss="mse")
+    assert float(to_np(backend, pn.losses.MeanSquaredError()(target, model(_PADDED)))) == \
+        pytest.approx(0.3324289, rel=1e-5)
+    with pn.GradientTape() as tape:
+        y_pred = model(_PADDED, training=True)
+        loss = model.compute_loss(_PADDED, target, y_pred)
+    assert float(loss) == pytest.approx(0.3324289, rel=1e-5)
+    # One custom step moves the weights as the built-in step does (whose result is Keras's).
+    history = model.fit(_PADDED, target, epochs=1, batch_size=3, verbose=0)
+    assert history.history["loss"] == [pytest.approx(0.3324289, rel=1e-5)]
+    reference = _MaskedRecurrent()
+    _set_seeded_weights(reference, _PADDED)
+    reference.compile(pn.optimizers.SGD(0.1), loss="mse")
+    reference.fit(_PADDED, target, epochs=1, batch_size=3, verbose=0)
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_metrics_updated_with_a_masked_output_weigh_by_its_mask(backend):
+    # Keras 3.15.1: MeanAbsoluteError().update_state(y, model(x)) gives 0.5706013 and
+    # compute_metrics(x, y, model(x)) {'mae': 0.5706013, 'm2': 0.3324289} (unmasked:
+    # 0.5663473 and 0.3260204).
+    model = _MaskedRecurrent()
+    _set_seeded_weights(model, _PADDED)
+    model.compile(pn.optimizers.SGD(0.1), loss="mse",
+                  metrics=["mae", pn.metrics.MeanSquaredError(name="m2")])
+    target = np.ones((3, 5, 1), "float32")
+    y_pred = model(_PADDED)
+    metric = pn.metrics.MeanAbsoluteError()
+    metric.update_state(target, y_pred)
+    assert float(to_np(backend, metric.result())) == pytest.approx(0.5706013, rel=1e-5)
+    logs = model.compute_metrics(_PADDED, target, y_pred)
+    assert float(to_np(backend, logs["mae"])) == pytest.approx(0.5706013, rel=1e-5)
+    assert float(to_np(backend, logs["m2"])) == pytest.approx(0.3324289, rel=1e-5)

@@ -106,12 +106,17 @@ class CompileMetrics(_metrics.Metric):
         co = self._compiled()
         n = len(co.names)
         ys = [_tape.value_of(v) for v in (list(y_true) if n > 1 else [y_true])]
-        ps = [_tape.value_of(v) for v in (list(y_pred) if n > 1 else [y_pred])]
+        given = list(y_pred) if n > 1 else [y_pred]
+        masks = [_tape.keras_mask_of(v) for v in given]   # what y_pred carries, as Keras
+        ps = [_tape.value_of(v) for v in given]
         sws = sample_weight if isinstance(sample_weight, (list, tuple)) else [sample_weight] * n
         sws = [_tape.value_of(w) for w in sws]
         co.build_metrics(ys, ps)
         for i, _, m, weighted in co.metrics:
-            m.update_state(ys[i], ps[i], sws[i] if weighted else None)
+            sw = sws[i] if weighted else None
+            if masks[i] is not None and isinstance(m, _metrics.MeanMetricWrapper):
+                sw = _metrics.masked_sample_weight(sw, _tape.value_of(masks[i]))
+            m.update_state(ys[i], ps[i], sw)
 
     def result(self):
         co = self._model._compiled_outputs
