@@ -249,3 +249,16 @@ def test_metrics_updated_with_a_masked_output_weigh_by_its_mask(backend):
     logs = model.compute_metrics(_PADDED, target, y_pred)
     assert float(to_np(backend, logs["mae"])) == pytest.approx(0.5706013, rel=1e-5)
     assert float(to_np(backend, logs["m2"])) == pytest.approx(0.3324289, rel=1e-5)
+
+
+def test_optimizers_refuse_keras_two_lr_and_ignore_decay_as_keras(backend):
+    # structured_data/collaborative_filtering_movielens.py (tf.keras) writes Adam(lr=0.001):
+    # Keras 3 raises ValueError("Argument(s) not recognized: {'lr': 0.001}") and warns
+    # that `decay` is ignored.
+    with pytest.raises(ValueError, match=r"Adam: Argument\(s\) not recognized: \{'lr': 0.001\}"
+                                         r".*pass learning_rate="):
+        pn.optimizers.Adam(lr=0.001)
+    with pytest.warns(UserWarning, match="Argument `decay` is no longer supported"):
+        opt = pn.optimizers.SGD(0.1, decay=1e-6)
+    assert "decay" not in opt.get_config()
+    assert float(opt.learning_rate) == pytest.approx(0.1)
