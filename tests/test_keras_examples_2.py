@@ -262,3 +262,36 @@ def test_optimizers_refuse_keras_two_lr_and_ignore_decay_as_keras(backend):
         opt = pn.optimizers.SGD(0.1, decay=1e-6)
     assert "decay" not in opt.get_config()
     assert float(opt.learning_rate) == pytest.approx(0.1)
+
+
+class _MaskedMean(pn.layers.Layer):
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return pn.ops.mean(inputs, axis=1)
+        m = pn.ops.expand_dims(pn.ops.cast(mask, inputs.dtype), -1)
+        return pn.ops.sum(inputs * m, axis=1) / pn.ops.sum(m, axis=1)
+
+
+class _EmbeddingMean(pn.Model):
+    def __init__(self):
+        super().__init__()
+        self.emb = pn.layers.Embedding(10, 2, mask_zero=True)
+        self.pool = _MaskedMean()
+
+    def call(self, x):
+        return self.pool(self.emb(x))
+
+
+def test_a_call_taking_mask_gets_the_mask_inside_a_subclassed_call(backend):
+    # Keras 3.15.1 gives [[3, 4], [8, 9]] (means over the unpadded steps of rows
+    # [1, 2, 0, 0] and [4, 0, 0, 0] of embeddings arange(20).reshape(10, 2)). Building the
+    # model probes call() on zeros, where every step is masked (0 / 0): no warning, as Keras.
+    x = np.array([[1, 2, 0, 0], [4, 0, 0, 0]], "int32")
+    model = _EmbeddingMean()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model(x)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    model.emb.set_weights([np.arange(20, dtype="float32").reshape(10, 2)])
+    np.testing.assert_allclose(to_np(backend, model(x)), [[3.0, 4.0], [8.0, 9.0]])
+    np.testing.assert_allclose(model.predict(x, verbose=0), [[3.0, 4.0], [8.0, 9.0]])

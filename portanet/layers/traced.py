@@ -16,6 +16,7 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 
 import contextvars
 import inspect
+import warnings
 
 from .. import backend as _backend
 from .. import dtype_policies as _dtype_policies
@@ -569,7 +570,11 @@ def _probe_output_shape(layer, input_shape, masks=None, kwargs=None):
                                                dtype=backend.dtype(v.dtype), device=backend.device)
         saved = list(getattr(layer, "_losses", []))
         try:
-            with _tape.Tape() as tape:
+            # The probe's zeros are no data: the floating-point warnings they raise (0/0
+            # where an Embedding(mask_zero=True) inside call() masks every probe step) are
+            # noise, as Keras's symbolic compute_output_spec computes no values.
+            with _tape.Tape() as tape, warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 probe = [tape.watch_value(a) for a in arrays]
                 for k in tensor_kwargs:
                     probe_kwargs[k] = tape.watch_value(probe_kwargs[k])
