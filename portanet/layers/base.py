@@ -13,7 +13,6 @@ passes on is ``compute_mask(inputs, mask)``.
 import inspect
 import itertools
 import types
-import weakref
 
 from .. import backend as _backend
 from .. import config as _config
@@ -357,10 +356,8 @@ class Variable(_tape.VariableLike):
 
 # Masks of eager outputs, as Keras's backend.set_keras_mask: the array's ``_keras_mask``
 # attribute where the array type takes attributes, else a table keyed by the array's id
-# (the entry goes when the array does). The next eager layer call uses it as its mask.
-_KERAS_MASKS = {}
-
-
+# (ops/tape.py's, which the losses read too; the entry goes when the array does). The next
+# eager layer call uses it as its mask.
 def set_keras_mask(x, mask, backend=None):
     """Attach ``mask`` to the eager output ``x`` (a list: one mask per output); returns the
     output to hand back (``x``, or a view of it carrying ``_keras_mask``)."""
@@ -371,16 +368,14 @@ def set_keras_mask(x, mask, backend=None):
         return type(x)(set_keras_mask(a, m, backend) for a, m in zip(x, masks))
     if isinstance(mask, (list, tuple)):
         return x
+    if isinstance(x, _tape.Tensor):
+        _traced.attach_masks(x, mask)
+        return x
     if backend is not None and not isinstance(x, _tape.VariableLike):
         carrier = backend.attach_keras_mask(x, mask)
         if carrier is not None:
             return carrier
-    key = id(x)
-    try:
-        ref = weakref.ref(x, lambda _, key=key: _KERAS_MASKS.pop(key, None))
-    except TypeError:
-        return x
-    _KERAS_MASKS[key] = (ref, mask)
+    _tape.remember_keras_mask(x, mask)
     return x
 
 
@@ -389,13 +384,7 @@ def get_keras_mask(x):
     if isinstance(x, (list, tuple)):
         masks = [get_keras_mask(a) for a in x]
         return masks if any(m is not None for m in masks) else None
-    mask = getattr(x, "_keras_mask", None)
-    if mask is not None:
-        return mask
-    hit = _KERAS_MASKS.get(id(x))
-    if hit is not None and hit[0]() is x:
-        return hit[1]
-    return None
+    return _tape.keras_mask_of(x)
 
 
 def _finished_to_value(loss):
@@ -613,6 +602,24 @@ class Layer:
             return self.weights
         return [v for v in self.weights if not v.trainable]
 
+    # Keras 3's *_variables names. Keras's also list the random-seed state of layers such as
+    # Dropout (SeedGenerator variables); portanet's random state is the backend's seeded
+    # stream, not a Variable, so they are the weights lists.
+    @property
+    def variables(self):
+        """All the layer's Variables (Keras's ``layer.variables``): ``self.weights``."""
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        """Keras's ``layer.trainable_variables``: ``self.trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        """Keras's ``layer.non_trainable_variables``: ``self.non_trainable_weights``."""
+        return self.non_trainable_weights
+
     @property
     def trainable(self):
         return self._trainable
@@ -784,6 +791,12 @@ class Layer:
         else:
             y, backward = self.forward(inputs, training=training, **call_kwargs)
         out_mask = self.compute_mask(inputs, mask, **call_kwargs)
+        carried = self.__dict__.get("_call_output_masks")
+        if carried is not None:
+            # A call() layer's outputs carry the masks the layers it called gave them: they
+            # win over compute_mask, as in Keras (_set_mask_metadata keeps a computed mask).
+            self._call_output_masks = None
+            out_mask = carried if isinstance(y, (list, tuple)) else carried[0]
         extra = None
         call_extra = self.__dict__.get("_call_extra")
         if call_extra is not None:
@@ -832,8 +845,14 @@ class Layer:
             return out
         tape = _tape.current_tape()
         if tape is not None:
-            return _traced.call_in_trace(self, inputs, tape, training=training, mask=mask,
-                                         kwargs=kwargs)
+            previous_mask = mask if mask is not None else _traced.traced_mask(inputs)
+            out = _traced.call_in_trace(self, inputs, tape, training=training,
+                                        mask=previous_mask, kwargs=kwargs)
+            if _traced.uses_call(self) and (
+                    self.supports_masking or type(self).compute_mask is not Layer.compute_mask):
+                # Keras's _set_mask_metadata: outputs without a mask get compute_mask's.
+                _traced.attach_masks(out, self.compute_mask(inputs, previous_mask))
+            return out
         if mask is None:
             mask = get_keras_mask(inputs)    # the mask an earlier eager call attached
         if kwargs and _traced.uses_call(self):

@@ -16,6 +16,7 @@ records ONE node whose vector-Jacobian product is its own ``backward`` closure, 
 
 import contextvars
 import inspect
+import warnings
 
 from .. import backend as _backend
 from .. import dtype_policies as _dtype_policies
@@ -198,6 +199,8 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
     try:
         with tape:
             xs = _wrap(None if constant_input else tape, inputs)
+            if mask is not None and isinstance(xs, (list, _tape.Tensor)):
+                attach_masks(xs, mask)   # the layers call() runs read it, as in Keras
             extra = [_wrap(tape, a) for a in args]
             kw_names = ([k for k, v in (kwargs or {}).items() if hasattr(v, "shape")]
                         if grad_kwargs else [])
@@ -210,6 +213,9 @@ def traced_forward(layer, inputs, args=(), training=False, mask=None, kwargs=Non
         _CALL_DEPTH.reset(token)
     _check_output(layer, out)
     layer._call_returned_variables = _variables_of(out)
+    # The masks the outputs carry (set by the layers call() ran): Layer.run passes them on.
+    out_masks = [traced_mask(t) for t in _flatten(out)]
+    layer._call_output_masks = out_masks if any(m is not None for m in out_masks) else None
     losses = collect_losses(layer)
     layer._call_extra = _sum_values(losses)
     out_flat = _flatten(out)
@@ -357,10 +363,11 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
     if kwargs:
         raise TypeError(f"{layer.name}: unexpected keyword argument(s) {sorted(kwargs)}")
     substituted = _tensor_weights(layer, tape)
+    out_mask = None
     if substituted:
         y, backward, extra = _run_with_tensor_weights(layer, values, training, mask, substituted)
     else:
-        y, backward, _, extra = layer.run(values, training=training, mask=mask)
+        y, backward, out_mask, extra = layer.run(values, training=training, mask=mask)
     if extra is not None:
         layer._losses = list(getattr(layer, "_losses", [])) + [extra]
     tape.touch_variables(layer.weights)
@@ -384,6 +391,7 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
             d = backward(gs)
             return list(d) if multi_in else [d]
         tape.record(layer.name, traced_in, outs, vjp, multi_out=True)
+        attach_masks(outs, out_mask)
         return outs
     out = _tape.Tensor(y, tape)
 
@@ -391,7 +399,34 @@ def call_in_trace(layer, inputs, tape, training=False, mask=None, kwargs=None):
         d = backward(g)
         return list(d) if multi_in else [d]
     tape.record(layer.name, traced_in, [out], vjp)
+    attach_masks(out, out_mask)
     return out
+
+
+# ----------------------------------------------------------------- masks on traced tensors
+# As Keras's backend.set_keras_mask / get_keras_mask inside a call: a layer called on
+# traced tensors reads the mask they carry and gives its outputs theirs (an Embedding with
+# mask_zero=True, then an LSTM, inside a subclassed model's call).
+def traced_mask(x):
+    """The mask carried by the traced tensor ``x`` (a list for a list: None where none;
+    None when none carries one)."""
+    if isinstance(x, (list, tuple)):
+        masks = [traced_mask(e) for e in x]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(x, "_keras_mask", None) if isinstance(x, _tape.Tensor) else None
+
+
+def attach_masks(out, mask):
+    """Give the traced outputs ``out`` their mask(s) (one for all, or one per output), as
+    arrays; an output that already carries one keeps it (as Keras's _set_mask_metadata)."""
+    if mask is None:
+        return
+    outs = _flatten(out)
+    masks = _flatten(mask) if isinstance(mask, (list, tuple)) else [mask] * len(outs)
+    for t, m in zip(outs, masks):
+        if m is not None and isinstance(t, _tape.Tensor) and \
+                getattr(t, "_keras_mask", None) is None:
+            t._keras_mask = _tape.value_of(m)
 
 
 class _TensorWeight(_tape.VariableLike):
@@ -535,7 +570,11 @@ def _probe_output_shape(layer, input_shape, masks=None, kwargs=None):
                                                dtype=backend.dtype(v.dtype), device=backend.device)
         saved = list(getattr(layer, "_losses", []))
         try:
-            with _tape.Tape() as tape:
+            # The probe's zeros are no data: the floating-point warnings they raise (0/0
+            # where an Embedding(mask_zero=True) inside call() masks every probe step) are
+            # noise, as Keras's symbolic compute_output_spec computes no values.
+            with _tape.Tape() as tape, warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 probe = [tape.watch_value(a) for a in arrays]
                 for k in tensor_kwargs:
                     probe_kwargs[k] = tape.watch_value(probe_kwargs[k])

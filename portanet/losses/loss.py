@@ -167,16 +167,20 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The reduced loss. Inside a trace (a GradientTape block, a layer's call) with a
-        traced ``y_pred`` it records one node whose gradient is the loss's own."""
+        traced ``y_pred`` it records one node whose gradient is the loss's own. The mask
+        ``y_pred`` carries (``_keras_mask``: a model output after Embedding(mask_zero=True),
+        also inside a custom ``train_step``) masks it, as Keras's ``Loss.__call__``."""
+        mask = _tape.keras_mask_of(y_pred)
+        kw = {} if mask is None else {"mask": mask}
         tape = _tape.current_tape()
         if tape is not None and _tape.is_traced_input(y_pred, tape):
             value, backward = self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
-                                           _tape.value_of(sample_weight))
+                                           _tape.value_of(sample_weight), **kw)
             out = _tape.Tensor(value, tape)
             tape.record(self.name, [y_pred], [out], lambda g: [backward(g)])
             return out
         return self.forward(_tape.value_of(y_true), _tape.value_of(y_pred),
-                            _tape.value_of(sample_weight))[0]
+                            _tape.value_of(sample_weight), **kw)[0]
 
     def call(self, y_true, y_pred):
         """Per-sample loss values (Keras's ``Loss.call``)."""

@@ -4,6 +4,7 @@ turn a per-sample function or a loss of portanet.losses into a mean metric.
 
 from .. import config as _config
 from .. import losses as _losses
+from ..ops import tape as _tape
 from .metric import Metric, _as_ns, _xp
 
 
@@ -88,6 +89,14 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        # As Keras's: the mask y_pred carries (a masked model output in a custom step)
+        # weighs the values (masked_sample_weight).
+        mask = _tape.keras_mask_of(y_pred)
+        if mask is not None:
+            sample_weight = masked_sample_weight(sample_weight, _tape.value_of(mask))
+        if hasattr(y_true, "shape") and not isinstance(y_pred, _tape.Tensor):
+            # Host targets (NumPy) against a device output, as Keras takes them.
+            y_true = _as_ns(_xp(y_pred), y_true, y_pred)
         values = self.fn(y_true, y_pred, **self._fn_kwargs)
         super().update_state(values, sample_weight)
 

@@ -448,8 +448,11 @@ class Functional(Model):
                     if node.is_input:
                         continue
                     for t in node.input_tensors:
-                        name, index, tensor = self._tensor_history(t)
-                        links.append(f"{name}[{index}][{tensor}]")
+                        # As Keras's summary: the node's index among ALL the layer's
+                        # inbound nodes (its keras_history), not only this model's (a
+                        # layer called again for a second model shows [1]).
+                        inbound, index, tensor = t._keras_history
+                        links.append(f"{inbound.name}[{index}][{tensor}]")
                 connected = ",\n".join(links)
             rows.append((f"{layer.name} ({type(layer).__name__})", shape_text, layer.count_params(), connected,
                          layer.trainable if layer.weights else None))

@@ -104,6 +104,12 @@ class SubclassedGraph:
         self._call_extra = None
         multi_out = isinstance(out, (list, tuple))
         outs = list(out) if multi_out else [out]
+        # The masks the outputs carry (an Embedding(mask_zero=True) called in call()):
+        # the compiled loss and metrics apply them, as Keras reads y_pred._keras_mask.
+        # (Layer.run reads them again for a call of the model on a tensor.)
+        carried = self.__dict__.get("_call_output_masks")
+        self._output_masks = list(carried) if carried is not None and \
+            len(carried) == len(outs) else None
 
         def graph_backward(dys):
             d = backward(list(dys) if multi_out else dys[0])

@@ -21,6 +21,7 @@ Custom training loop, as Keras users write it with TensorFlow::
 """
 
 import contextlib
+import weakref
 
 import array_api_compat
 import array_api_compat.numpy as _host_namespace
@@ -176,7 +177,9 @@ class Tensor(KerasVariableOps):
     ``.T`` and operators. Converting it to NumPy or a Python number while its tape is
     recording raises ``TracedConversionError`` (gradients cannot flow through one)."""
 
-    __slots__ = ("value", "tape")
+    # _keras_mask: the mask a layer called inside the trace gave this output (Keras's
+    # ``x._keras_mask``); the next layer called on it reads it (layers/base.py).
+    __slots__ = ("value", "tape", "_keras_mask")
 
     def __init__(self, value, tape):
         self.value = value
@@ -427,6 +430,34 @@ def own_namespace(v):
 def _numpy_ns():
     return _host_namespace
 _ns_cache = {}
+
+
+# Keras's backend.get_keras_mask side table: the mask of an eager layer output whose array
+# type takes no attribute (array_api_strict), keyed by the array's id; the entry goes when
+# the array does. layers/base.py's set_keras_mask fills it; the layers and losses read it.
+_KERAS_MASKS = {}
+
+
+def remember_keras_mask(x, mask):
+    """Keep ``mask`` as the mask of the array ``x`` (which takes no attribute)."""
+    key = id(x)
+    try:
+        ref = weakref.ref(x, lambda _, key=key: _KERAS_MASKS.pop(key, None))
+    except TypeError:
+        return
+    _KERAS_MASKS[key] = (ref, mask)
+
+
+def keras_mask_of(x):
+    """The mask ``x`` carries (Keras's ``backend.get_keras_mask``): its ``_keras_mask``
+    attribute, else its entry in the side table, else None."""
+    mask = getattr(x, "_keras_mask", None)
+    if mask is not None:
+        return mask
+    hit = _KERAS_MASKS.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    return None
 
 
 class GradientTape:

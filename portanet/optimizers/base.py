@@ -161,8 +161,14 @@ class Optimizer:
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        # As Keras 3: `decay` is ignored with a warning; any other unknown argument is a
+        # ValueError (Keras 2's `lr` among them).
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.")
         if kwargs:
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+            hint = " (`lr` is Keras 2's name: pass learning_rate=...)" if "lr" in kwargs else ""
+            raise ValueError(f"{type(self).__name__}: Argument(s) not recognized: {kwargs}; "
+                             f"expected the arguments of {type(self).__name__}{hint}")
         set_clips = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                                     ("global_clipnorm", global_clipnorm)) if v is not None]
         if len(set_clips) > 1:

@@ -24,6 +24,8 @@ A custom step is written as with Keras's torch backend, the tape replacing
 Python floats). The built-in steps keep their own device-side running sums instead.
 """
 
+import warnings
+
 from .. import metrics as _metrics
 from ..ops import tape as _tape
 
@@ -104,12 +106,17 @@ class CompileMetrics(_metrics.Metric):
         co = self._compiled()
         n = len(co.names)
         ys = [_tape.value_of(v) for v in (list(y_true) if n > 1 else [y_true])]
-        ps = [_tape.value_of(v) for v in (list(y_pred) if n > 1 else [y_pred])]
+        given = list(y_pred) if n > 1 else [y_pred]
+        masks = [_tape.keras_mask_of(v) for v in given]   # what y_pred carries, as Keras
+        ps = [_tape.value_of(v) for v in given]
         sws = sample_weight if isinstance(sample_weight, (list, tuple)) else [sample_weight] * n
         sws = [_tape.value_of(w) for w in sws]
         co.build_metrics(ys, ps)
         for i, _, m, weighted in co.metrics:
-            m.update_state(ys[i], ps[i], sws[i] if weighted else None)
+            sw = sws[i] if weighted else None
+            if masks[i] is not None and isinstance(m, _metrics.MeanMetricWrapper):
+                sw = _metrics.masked_sample_weight(sw, _tape.value_of(masks[i]))
+            m.update_state(ys[i], ps[i], sw)
 
     def result(self):
         co = self._model._compiled_outputs
@@ -126,6 +133,29 @@ class CompileMetrics(_metrics.Metric):
         co = self._model._compiled_outputs
         if co is not None:
             co.reset_metrics()
+
+
+class _DeprecatedCompiledMetrics:
+    """What ``model.compiled_metrics`` returns: Keras 3's shim of tf.keras's attribute."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def update_state(self, y, y_pred, sample_weight=None):
+        warnings.warn(
+            "`model.compiled_metrics()` is deprecated. "
+            "Instead, use e.g.:\n"
+            "```\n"
+            "for metric in self.metrics:\n"
+            "    metric.update_state(y, y_pred)\n"
+            "```\n",
+            stacklevel=2,
+        )
+        for metric in self._model.metrics:
+            if isinstance(metric, _metrics.Mean):
+                metric.update_state(_tape.value_of(y_pred), sample_weight=sample_weight)
+            else:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
 
 
 class StepAPI:
@@ -187,6 +217,28 @@ class StepAPI:
                 self._metrics_spec is not None or self._weighted_metrics_spec is not None):
             self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
+
+    @property
+    def compiled_metrics(self):
+        """tf.keras's ``compiled_metrics``, kept as Keras 3 keeps it (its TensorFlow
+        trainer's shim, with its warning): ``update_state(y, y_pred, sample_weight=None)``
+        updates every metric of ``self.metrics``, a ``Mean`` with ``y_pred`` alone, the
+        others with ``(y, y_pred, sample_weight)``. As in Keras 3, that includes the loss
+        tracker (a ``Mean``): the "loss" logged by a step that uses it is the mean of
+        ``y_pred`` unless the step updates the tracker itself; use ``compute_loss`` and
+        ``self.metrics`` instead."""
+        return _DeprecatedCompiledMetrics(self)
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """tf.keras's ``compiled_loss(y, y_pred)``, kept as Keras 3 keeps it (its TensorFlow
+        trainer's shim, with its warning): ``compute_loss(x=None, y=y, y_pred=y_pred,
+        sample_weight=sample_weight)``, which already adds ``self.losses``
+        (``regularization_losses`` is accepted and ignored, as in Keras 3)."""
+        warnings.warn(
+            "`model.compiled_loss()` is deprecated. Instead, use "
+            "`model.compute_loss(x, y, y_pred, sample_weight, training)`.",
+        )
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The total loss of a batch, as Keras 3: the compiled losses (weighted by
