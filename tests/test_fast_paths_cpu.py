@@ -447,6 +447,7 @@ def test_split_declines_while_another_python_thread_lives(backend, monkeypatch):
     if not _blas_controls_or_skip(backend):
         return
     monkeypatch.setitem(numpy_backend._BLAS_THREADS, "get", lambda: 2)
+    monkeypatch.setattr(numpy_backend, "_split_backoff", [0])   # no pause left by earlier splits
     assert numpy_backend._split_threads() == 2
     release = threading.Event()
     other = threading.Thread(target=release.wait)
@@ -532,3 +533,20 @@ def test_split_in_a_forked_child_starts_its_own_pool(backend):
         child.kill()
     assert not alive and child.exitcode == 0
     assert queue.get(timeout=5) == [11, 7]
+
+
+def test_a_split_that_costs_too_much_pauses_splitting(backend, monkeypatch):
+    """A split whose own cost (pool shutdown/restart, hand-over) passes _SPLIT_MAX_COST makes
+    the next _SPLIT_BACKOFF calls run on one thread; then splitting is tried again."""
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend):
+        return
+    monkeypatch.setitem(numpy_backend._BLAS_THREADS, "get", lambda: 2)
+    monkeypatch.setattr(numpy_backend, "_split_backoff", [0])
+    monkeypatch.setattr(numpy_backend, "_SPLIT_BACKOFF", 3)
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_COST", 10.0)      # a cheap split: no pause
+    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]
+    assert numpy_backend._split_threads() == 2
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_COST", -1.0)      # every split too costly
+    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]  # (its results still right)
+    assert [numpy_backend._split_threads() for _ in range(4)] == [1, 1, 1, 2]

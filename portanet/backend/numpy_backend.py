@@ -2,6 +2,7 @@
 
 import itertools
 import threading
+import time
 
 import numpy as np
 
@@ -169,7 +170,20 @@ def _split_threads():
     ours = len(_split_pool[1]._threads) if _split_pool and _split_pool[0] == os.getpid() else 0
     if threading.active_count() > 1 + ours:
         return 1
+    if _split_backoff[0] > 0:      # recent splits cost too much here (see _run_split)
+        _split_backoff[0] -= 1
+        return 1
     return max(1, int(_BLAS_THREADS["get"]()))
+
+
+# A split whose own cost (BLAS pool shutdown and restart, waking the pool's thread) passes
+# _SPLIT_MAX_COST seconds turns splitting off for the next _SPLIT_BACKOFF calls: on a busy or
+# oversubscribed virtual machine a thread hand-over took 1-14 ms instead of ~0.25 ms, and
+# splits made the lstm bench's step 2-3x slower (bench/results/2026-12-02-xeon2-issue18-
+# night-notes.md). After the pause it is tried again.
+_SPLIT_MAX_COST = 1e-3
+_SPLIT_BACKOFF = 200
+_split_backoff = [0]
 
 
 def _run_split(fn, chunks, threads):
@@ -196,11 +210,19 @@ def _run_split(fn, chunks, threads):
             _split_pool[:] = [os.getpid(), ThreadPoolExecutor(
                 len(parts) - 1, thread_name_prefix="portanet-split")]
         pool = _split_pool[1]
+        clock = time.perf_counter
+        t0 = clock()
         before = int(_BLAS_THREADS["get"]())
         _BLAS_THREADS["set"](1)
         _BLAS_THREADS["shutdown"]()
+        started = []
+
+        def part_fn(part, submitted):
+            started.append(clock() - submitted)     # the hand-over's latency
+            return fn(part)
+        cost = clock() - t0
         try:
-            futures = [pool.submit(fn, part) for part in parts[1:]]
+            futures = [pool.submit(part_fn, part, clock()) for part in parts[1:]]
             try:
                 first = fn(parts[0])
             finally:
@@ -208,7 +230,11 @@ def _run_split(fn, chunks, threads):
                     f.exception()
             return [first] + [f.result() for f in futures]
         finally:
+            t1 = clock()
             _BLAS_THREADS["set"](before)
+            cost += clock() - t1 + max(started, default=0.0)
+            if cost > _SPLIT_MAX_COST:
+                _split_backoff[0] = _SPLIT_BACKOFF
 
 
 # The LSTM's rows are split over threads (``_split_rows``) only when each part keeps at
