@@ -535,18 +535,27 @@ def test_split_in_a_forked_child_starts_its_own_pool(backend):
     assert queue.get(timeout=5) == [11, 7]
 
 
-def test_a_split_that_costs_too_much_pauses_splitting(backend, monkeypatch):
-    """A split whose own cost (pool shutdown/restart, hand-over) passes _SPLIT_MAX_COST makes
-    the next _SPLIT_BACKOFF calls run on one thread; then splitting is tried again."""
+def test_splits_that_cost_too_much_pause_splitting(backend, monkeypatch):
+    """When the splits' own cost (pool shutdown/restart, hand-over) over the last
+    _SPLIT_WINDOW splits passes _SPLIT_MAX_SHARE of the work done on this thread, the next
+    _SPLIT_BACKOFF calls run on one thread; then splitting is measured again. One costly
+    split alone (a window not yet full) pauses nothing."""
+    import collections
     from portanet.backend import numpy_backend
     if not _blas_controls_or_skip(backend):
         return
     monkeypatch.setitem(numpy_backend._BLAS_THREADS, "get", lambda: 2)
     monkeypatch.setattr(numpy_backend, "_split_backoff", [0])
+    monkeypatch.setattr(numpy_backend, "_split_history", collections.deque(maxlen=2))
     monkeypatch.setattr(numpy_backend, "_SPLIT_BACKOFF", 3)
-    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_COST", 10.0)      # a cheap split: no pause
-    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_SHARE", 1e9)      # cheap splits: no pause
+    for _ in range(3):
+        assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]
+        assert numpy_backend._split_threads() == 2
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_SHARE", -1.0)     # every split too costly
+    numpy_backend._split_history.clear()
+    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]  # window not full yet
     assert numpy_backend._split_threads() == 2
-    monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_COST", -1.0)      # every split too costly
     assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]  # (its results still right)
+    assert len(numpy_backend._split_history) == 0                     # measured afresh later
     assert [numpy_backend._split_threads() for _ in range(4)] == [1, 1, 1, 2]

@@ -1,5 +1,6 @@
 """NumPy backend (CPU). Overrides the portable services with NumPy's own fast paths."""
 
+import collections
 import itertools
 import threading
 import time
@@ -176,14 +177,20 @@ def _split_threads():
     return max(1, int(_BLAS_THREADS["get"]()))
 
 
-# A split whose own cost (BLAS pool shutdown and restart, waking the pool's thread) passes
-# _SPLIT_MAX_COST seconds turns splitting off for the next _SPLIT_BACKOFF calls: on a busy or
-# oversubscribed virtual machine a thread hand-over took 1-14 ms instead of ~0.25 ms, and
-# splits made the lstm bench's step 2-3x slower (bench/results/2026-12-02-xeon2-issue18-
-# night-notes.md). After the pause it is tried again.
-_SPLIT_MAX_COST = 1e-3
+# Splitting pauses where it does not pay: when the split's own cost (BLAS pool shutdown and
+# restart, waking the pool's thread) summed over the last _SPLIT_WINDOW splits passes
+# _SPLIT_MAX_SHARE of the work this thread did in them (a split of 2·w of work over two
+# threads saves about w - cost), the next _SPLIT_BACKOFF calls run on one thread, then it
+# is measured again. On an oversubscribed virtual machine a thread hand-over took 1-14 ms
+# instead of ~0.25 ms and splits made the lstm bench's step 2-3x slower; on the same machine
+# with hand-overs of ~0.2 ms (p90 0.4, an odd one 2.4 ms) a pause after any single split
+# over 1 ms (the rule before) kept splitting off most of the time
+# (bench/results/2026-12-02-xeon2-issue18-night-notes.md, -2026-12-03-xeon2-notes.md).
+_SPLIT_MAX_SHARE = 0.5
+_SPLIT_WINDOW = 8
 _SPLIT_BACKOFF = 200
 _split_backoff = [0]
+_split_history = collections.deque(maxlen=_SPLIT_WINDOW)
 
 
 def _run_split(fn, chunks, threads):
@@ -221,10 +228,13 @@ def _run_split(fn, chunks, threads):
             started.append(clock() - submitted)     # the hand-over's latency
             return fn(part)
         cost = clock() - t0
+        work = 0.0
         try:
             futures = [pool.submit(part_fn, part, clock()) for part in parts[1:]]
             try:
+                t1 = clock()
                 first = fn(parts[0])
+                work = clock() - t1
             finally:
                 for f in futures:   # every part has finished before BLAS changes back
                     f.exception()
@@ -233,8 +243,12 @@ def _run_split(fn, chunks, threads):
             t1 = clock()
             _BLAS_THREADS["set"](before)
             cost += clock() - t1 + max(started, default=0.0)
-            if cost > _SPLIT_MAX_COST:
+            _split_history.append((cost, work))
+            if (len(_split_history) == _split_history.maxlen
+                    and sum(c for c, _ in _split_history)
+                    > _SPLIT_MAX_SHARE * sum(w for _, w in _split_history)):
                 _split_backoff[0] = _SPLIT_BACKOFF
+                _split_history.clear()
 
 
 # The LSTM's rows are split over threads (``_split_rows``) only when each part keeps at
