@@ -468,13 +468,46 @@ def test_split_restores_blas_threads_when_a_part_fails(backend):
     before = numpy_backend._BLAS_THREADS["get"]()
 
     def part(chunks):
-        if chunks[0] == 3:
-            raise ValueError("part failed")
-        return sum(chunks)
-    assert numpy_backend._run_split(part, [0, 1, 2], 2) == [1, 2]
+        total = 0
+        for c in chunks:
+            if c == 3:
+                raise ValueError("part failed")
+            total += c
+        return total
+    done = numpy_backend._run_split(part, [0, 1, 2], 2)
+    assert len(done) == 2 and sum(done) == 3
     with pytest.raises(ValueError, match="part failed"):
         numpy_backend._run_split(part, [1, 2, 3, 4], 2)
     assert numpy_backend._BLAS_THREADS["get"]() == before
+
+
+def test_split_hands_chunks_to_whichever_thread_is_free(backend, monkeypatch):
+    """The split's threads share one iterator over the chunks: every chunk runs exactly
+    once, in order within a thread, and a thread held up (a slow core, a late wake-up)
+    leaves the rest to the others instead of a fixed half."""
+    import collections
+    import threading
+    import time
+    from portanet.backend import numpy_backend
+    if not _blas_controls_or_skip(backend):
+        return
+    monkeypatch.setattr(numpy_backend, "_split_backoff", [0])
+    monkeypatch.setattr(numpy_backend, "_split_history", collections.deque(maxlen=8))
+    main = threading.get_ident()
+
+    def part(chunks):
+        mine = []
+        for c in chunks:
+            mine.append(c)
+            if threading.get_ident() != main:
+                time.sleep(0.3)      # the pool's thread is slow
+        return threading.get_ident() == main, mine
+    done = numpy_backend._run_split(part, list(range(12)), 2)
+    assert len(done) == 2 and done[0][0] and not done[1][0]
+    ran = done[0][1] + done[1][1]
+    assert sorted(ran) == list(range(12))
+    assert all(p[1] == sorted(p[1]) for p in done)
+    assert len(done[1][1]) <= 1 and len(done[0][1]) >= 11
 
 
 def test_compiled_relu_grad_is_dy_where_the_output_is_positive(backend):
@@ -522,7 +555,7 @@ def test_split_in_a_forked_child_starts_its_own_pool(backend):
     from portanet.backend import numpy_backend
     if not _blas_controls_or_skip(backend) or "fork" not in multiprocessing.get_all_start_methods():
         return
-    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]   # the parent's pool
+    assert sum(numpy_backend._run_split(sum, [1, 2, 3, 4], 2)) == 10   # the parent's pool
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=lambda: queue.put(numpy_backend._run_split(sum, [5, 6, 7], 2)))
@@ -532,7 +565,8 @@ def test_split_in_a_forked_child_starts_its_own_pool(backend):
     if alive:
         child.kill()
     assert not alive and child.exitcode == 0
-    assert queue.get(timeout=5) == [11, 7]
+    got = queue.get(timeout=5)
+    assert len(got) == 2 and sum(got) == 18
 
 
 def test_splits_that_cost_too_much_pause_splitting(backend, monkeypatch):
@@ -550,12 +584,12 @@ def test_splits_that_cost_too_much_pause_splitting(backend, monkeypatch):
     monkeypatch.setattr(numpy_backend, "_SPLIT_BACKOFF", 3)
     monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_SHARE", 1e9)      # cheap splits: no pause
     for _ in range(3):
-        assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]
+        assert sum(numpy_backend._run_split(sum, [1, 2, 3, 4], 2)) == 10
         assert numpy_backend._split_threads() == 2
     monkeypatch.setattr(numpy_backend, "_SPLIT_MAX_SHARE", -1.0)     # every split too costly
     numpy_backend._split_history.clear()
-    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]  # window not full yet
+    assert sum(numpy_backend._run_split(sum, [1, 2, 3, 4], 2)) == 10  # window not full yet
     assert numpy_backend._split_threads() == 2
-    assert numpy_backend._run_split(sum, [1, 2, 3, 4], 2) == [3, 7]  # (its results still right)
+    assert sum(numpy_backend._run_split(sum, [1, 2, 3, 4], 2)) == 10  # (results still right)
     assert len(numpy_backend._split_history) == 0                     # measured afresh later
     assert [numpy_backend._split_threads() for _ in range(4)] == [1, 1, 1, 2]

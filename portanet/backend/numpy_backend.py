@@ -96,9 +96,11 @@ def _compiled_gemm(dtype):
 GEMM_INTO_IN_PLACE = bool(_CBLAS)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # conv_stride1's forward builds the columns of this many output rows at a time (whole
-# images): ~5k rows of K*C columns stay in cache between the copy and the gemm (on
-# 2 cores, 2,560 to 10,240 rows measured alike at one thread; 5,120 was best at two).
-_IM2COL_ROWS = 5120
+# images): a few thousand rows of K*C columns stay in cache between the copy and the gemm
+# (on 2 cores, 2,560 to 10,240 rows measured alike at one thread). Split over threads that
+# take the next chunk when done (_run_split), smaller chunks balance better: cnn B64 in
+# one process, 10 blocks, 2 threads: 73.1 ms a step at 5,120 rows, 69.4-70.6 at 1,728-3,456.
+_IM2COL_ROWS = 2560
 # im2col copies offset by offset (one strided copy each) below this many input channels, the
 # whole window view at once from it: 64 images of 28x28x1, 3x3: 0.68 ms instead of 1.46;
 # of 26x26x32: 12.8 instead of 4.2 (one thread).
@@ -193,10 +195,34 @@ _split_backoff = [0]
 _split_history = collections.deque(maxlen=_SPLIT_WINDOW)
 
 
+class _SharedChunks:
+    """The chunks of one split, handed out one at a time to whichever thread asks next
+    (an iterator shared by the split's threads)."""
+
+    def __init__(self, chunks):
+        self._next = iter(chunks)
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._next)
+
+
 def _run_split(fn, chunks, threads):
-    """``[fn(part) for part in parts]`` for ``chunks`` cut into at most ``threads``
-    contiguous parts run at once, one on this thread and the rest on portanet's pool, each
-    with single-threaded BLAS (``threads`` from ``_split_threads``).
+    """``fn(source)`` on at most ``threads`` threads at once, one this thread and the rest
+    portanet's pool, each with single-threaded BLAS (``threads`` from ``_split_threads``);
+    ``source`` is one iterator over ``chunks`` shared by all of them, so each thread takes
+    the next chunk when it is done with its last (``fn`` must take any subset of the
+    chunks, in order, and may get none). Returns the threads' results, this thread's first.
+
+    Why chunks are handed out rather than cut into one part per thread: the two vCPUs of
+    the bench VM ran the same GEMMs at different speeds (one 1.1-1.8x slower, 2026-12-03),
+    and with fixed halves the split waited on the slow one (cnn's second convolution:
+    backward 29.8 ms on one thread, 41.1 on the other). A thread that is slow to wake also
+    finds its chunks taken instead of holding the others up.
 
     Why OpenBLAS's own pool is shut down for the time of the split: after a threaded
     GEMM, its worker spins for ~0.1 s (2^28 cycles) waiting for more work and takes a core
@@ -205,10 +231,11 @@ def _run_split(fn, chunks, threads):
     (``blas_thread_shutdown_``, what OpenBLAS itself runs before a fork) joins it; setting
     the thread count back afterwards starts it again."""
     from concurrent.futures import ThreadPoolExecutor
-    size = -(-len(chunks) // max(threads, 1))
-    parts = [chunks[i:i + size] for i in range(0, len(chunks), size)]
-    if len(parts) < 2:
+    threads = min(max(threads, 1), len(chunks))
+    if threads < 2:
         return [fn(chunks)]
+    source = _SharedChunks(chunks)
+    parts = [source] * threads
     import os
     with _split_lock:
         # (A forked child inherits the pool object but not its threads: a new pool there.)
