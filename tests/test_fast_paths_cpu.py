@@ -510,6 +510,19 @@ def test_split_hands_chunks_to_whichever_thread_is_free(backend, monkeypatch):
     assert len(done[1][1]) <= 1 and len(done[0][1]) >= 11
 
 
+def test_compiled_bias_relu_adds_the_bias_then_clamps_at_zero(backend):
+    """conv_numba.bias_relu (the convolution's epilogue after a beta=0 GEMM) equals
+    ``max(z + bias, 0)`` row by row, in place, in float32 and float64."""
+    if not _numba_or_skip(backend):
+        return
+    from portanet.backend import conv_numba
+    for dtype in (np.float32, np.float64):
+        z = np.array([[1.0, -2.0, 0.5], [-1.0, 3.0, -0.25]], dtype)
+        bias = np.array([0.5, 1.0, -0.5], dtype)
+        conv_numba.bias_relu(z, bias)
+        np.testing.assert_array_equal(z, np.array([[1.5, 0.0, 0.0], [0.0, 4.0, 0.0]], dtype))
+
+
 def test_compiled_relu_grad_is_dy_where_the_output_is_positive(backend):
     """conv_numba.relu_grad (the convolution's relu backward in one pass) equals
     ``dy * (y > 0)``, zero where y is 0 (relu's output) or negative."""

@@ -627,12 +627,22 @@ class NumpyBackend(Backend):
         z = np.empty((batch,) + out + (filters,), dtype)
         zr = z.reshape(batch, -1, filters)
 
+        # With bias and relu and numba, the GEMM writes the chunk (beta=0) and one compiled
+        # pass adds the bias and applies relu while it is in cache; else the bias is copied
+        # in first (the GEMM accumulates onto it) and relu is a second pass. cnn's first
+        # convolution (64x28x28x1 -> 32), one thread: 1.52 -> 0.79 ms; second: 16.6 -> 15.3.
+        conv_mod = _numba_module("conv_numba") if relu and bias is not None else None
+
         def forward_chunks(part_chunks):
             chunk = _scratch("cols_chunk", cols_shape, dtype)   # this thread's
             for s, e in part_chunks:
                 part = chunk[:e - s]
                 fill_cols(part, s, e)
                 zc = zr[s:e].reshape(-1, filters)
+                if conv_mod is not None:
+                    _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, False)
+                    conv_mod.bias_relu(zc, bias)
+                    continue
                 if bias is not None:
                     zc[...] = bias
                 _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, bias is not None)
