@@ -344,9 +344,12 @@ class NumpyBackend(Backend):
         import array_api_compat.numpy as xp
         return xp
 
-    # Bias gradients: OpenBLAS's gemv reads a tall (rows, cols) array about twice as fast
-    # as NumPy's axis-0 sum (bench cnn, 36,864 x 64 float32: 0.44 ms instead of 0.87).
-    sum_rows_gemm_min = 4096
+    # Bias gradients: OpenBLAS's gemv reads a (rows, cols) array faster than NumPy's
+    # axis-0 sum, which loops over the rows with a short inner loop: bench cnn, 36,864 x 64
+    # float32: 0.44 ms instead of 0.87; a convolution chunk's 2,028 x 32: 5 us instead of
+    # 40 (21 of them a conv backward); Dense's 64 x 128: 1.5 us instead of 3 (2026-12-03,
+    # one or two BLAS threads alike).
+    sum_rows_gemm_min = 16
 
     def is_array(self, x):
         return isinstance(x, np.ndarray)
@@ -661,7 +664,9 @@ class NumpyBackend(Backend):
             if col2im is not None:
                 # One gemm per chunk, dz @ Wᵀ (a wide right factor), scattered into dx by
                 # a compiled col2im while the columns are in cache (conv_numba.py).
-                dxc = np.zeros(xc.shape, dtype)
+                # Each chunk zeroes its own images of dx (in cache, on its thread) before
+                # its col2im adds into them: the chunks' images are disjoint.
+                dxc = (np.empty if chunks else np.zeros)(xc.shape, dtype)
                 hw = (1,) * (2 - len(out)) + tuple(out)
                 kk = (1,) * (2 - len(ksize)) + ksize
                 dd = (1,) * (2 - len(dilation)) + tuple(dilation)
@@ -702,6 +707,7 @@ class NumpyBackend(Backend):
                     _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
                     if col2im is not None:
                         _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
+                        dxc[s:e] = 0
                         col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
                     elif want_dx:
                         dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
