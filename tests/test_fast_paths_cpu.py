@@ -542,8 +542,9 @@ def test_compiled_relu_grad_is_dy_where_the_output_is_positive(backend):
     ((2, 5, 4, 4, 2), (2, 2, 3), (1, 1, 1)),  # 3-D
 ])
 def test_im2col_by_offsets_equals_the_window_copy(backend, monkeypatch, shape, ksize, dilation):
-    """conv_stride1's im2col for few channels (one strided copy per kernel offset) gives
-    the whole-window copy's output and gradients exactly (float64)."""
+    """conv_stride1's im2col for few channels (one strided copy per kernel offset, for the
+    whole batch at once and kept for the backward, or chunk by chunk) gives the
+    whole-window copy's output and gradients exactly (float64)."""
     from portanet.backend import numpy_backend
     if backend.name != "numpy" or backend.fused("conv_stride1") is None:
         return
@@ -552,13 +553,18 @@ def test_im2col_by_offsets_equals_the_window_copy(backend, monkeypatch, shape, k
     k = rng.standard_normal(ksize + (shape[-1], 5))
     b = rng.standard_normal(5)
     results = []
-    for below in (1000, 0):    # offsets always / the window view always
+    # Offsets, the whole batch's columns at once (kept for the backward) / offsets chunk by
+    # chunk / the window view always.
+    for below, full in ((1000, 16 << 20), (1000, 0), (0, 16 << 20)):
         monkeypatch.setattr(numpy_backend, "_IM2COL_SLICES_BELOW", below)
+        monkeypatch.setattr(numpy_backend, "_FULL_COLS_MAX_BYTES", full)
+        monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 1)      # a chunk per image
         y, back = backend.conv_stride1(x, k, dilation, bias=b, relu=True)
         dy = np.random.default_rng(2).standard_normal(y.shape)
         results.append((y,) + tuple(back(dy, True)))
-    for a, c in zip(*results):
-        np.testing.assert_array_equal(a, c)
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)
 
 
 def test_split_in_a_forked_child_starts_its_own_pool(backend):

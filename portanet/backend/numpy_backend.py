@@ -105,6 +105,9 @@ _IM2COL_ROWS = 2560
 # whole window view at once from it: 64 images of 28x28x1, 3x3: 0.68 ms instead of 1.46;
 # of 26x26x32: 12.8 instead of 4.2 (one thread).
 _IM2COL_SLICES_BELOW = 8
+# Below _IM2COL_SLICES_BELOW channels, the whole batch's columns are built at once and kept
+# for the backward when they take at most this many bytes (conv_stride1).
+_FULL_COLS_MAX_BYTES = 16 << 20
 
 
 def _gemm_into(c, a, b, accumulate, trans_b=False, trans_a=False):
@@ -622,6 +625,25 @@ class NumpyBackend(Backend):
             for offset, window in zip(itertools.product(*(range(k) for k in ksize)),
                                       offset_slices):
                 part[lead + offset] = xc[(slice(s, e),) + window]
+
+        # Few channels and small columns (the first layer of a CNN: 64x28x28x1, 3x3: 1.5 MB):
+        # the whole batch's columns are built once, before any split, and kept for the
+        # backward, so the chunks run only GEMMs and compiled passes. Built per chunk, its
+        # nine small Python-level copies a chunk made the two threads of a split queue for
+        # the GIL (conv1's forward was slower split than not).
+        full_cols = None
+        if (channels < _IM2COL_SLICES_BELOW and batch * per_image * len(offsets) * channels
+                * np.dtype(dtype).itemsize <= _FULL_COLS_MAX_BYTES):
+            full_cols = np.empty((batch,) + window_view.shape[1:], dtype)
+            fill_cols(full_cols, 0, batch)
+
+        def chunk_cols(buf, s, e):
+            """The columns of images [s, e): a slice of ``full_cols``, or built in ``buf``."""
+            if full_cols is not None:
+                return full_cols[s:e]
+            part = buf[:e - s]
+            fill_cols(part, s, e)
+            return part
         big = batch * per_image * filters >= _SPLIT_MIN_CONV
         threads = _split_threads() if big else 1
         group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1), -(-batch // threads)))
@@ -637,10 +659,10 @@ class NumpyBackend(Backend):
         conv_mod = _numba_module("conv_numba") if relu and bias is not None else None
 
         def forward_chunks(part_chunks):
-            chunk = _scratch("cols_chunk", cols_shape, dtype)   # this thread's
+            chunk = (_scratch("cols_chunk", cols_shape, dtype)   # this thread's
+                     if full_cols is None else None)
             for s, e in part_chunks:
-                part = chunk[:e - s]
-                fill_cols(part, s, e)
+                part = chunk_cols(chunk, s, e)
                 zc = zr[s:e].reshape(-1, filters)
                 if conv_mod is not None:
                     _gemm_into(zc, part.reshape(-1, w2.shape[0]), w2, False)
@@ -682,7 +704,7 @@ class NumpyBackend(Backend):
 
             def backward_chunks(part_chunks):
                 # This thread's scratch buffers and its own kernel/bias gradient sums.
-                cols = _scratch("cols_chunk", cols_shape, dtype)
+                cols = _scratch("cols_chunk", cols_shape, dtype) if full_cols is None else None
                 masked = (_scratch("dz_chunk", (group * per_image, filters), dtype)
                           if relu else None)
                 hit = (_scratch("relu_mask", (group * per_image, filters), np.bool_)
@@ -702,8 +724,7 @@ class NumpyBackend(Backend):
                         dz = np.multiply(dz, hit[:n], out=masked[:n])
                     if bias is not None:
                         dbias += self.sum_rows(dz)
-                    part = cols[:e - s]
-                    fill_cols(part, s, e)
+                    part = chunk_cols(cols, s, e)
                     _gemm_into(dkernel, part.reshape(-1, w2.shape[0]), dz, True, trans_a=True)
                     if col2im is not None:
                         _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
