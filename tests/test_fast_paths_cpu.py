@@ -559,6 +559,7 @@ def test_im2col_by_offsets_equals_the_window_copy(backend, monkeypatch, shape, k
         monkeypatch.setattr(numpy_backend, "_IM2COL_SLICES_BELOW", below)
         monkeypatch.setattr(numpy_backend, "_FULL_COLS_MAX_BYTES", full)
         monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 1)      # a chunk per image
+        monkeypatch.setattr(numpy_backend, "_FULL_COLS_CHUNK_ROWS", 1)
         y, back = backend.conv_stride1(x, k, dilation, bias=b, relu=True)
         dy = np.random.default_rng(2).standard_normal(y.shape)
         results.append((y,) + tuple(back(dy, True)))

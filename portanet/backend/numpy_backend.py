@@ -108,6 +108,10 @@ _IM2COL_SLICES_BELOW = 8
 # Below _IM2COL_SLICES_BELOW channels, the whole batch's columns are built at once and kept
 # for the backward when they take at most this many bytes (conv_stride1).
 _FULL_COLS_MAX_BYTES = 16 << 20
+# With the columns built already, a chunk is only GEMMs and compiled passes: larger chunks,
+# fewer Python calls between them (cnn A/B, two runs: 8,192 rows 45.8 / 49.2 ms a step,
+# 2,560 rows 47.9 / 50.7).
+_FULL_COLS_CHUNK_ROWS = 8192
 
 
 def _gemm_into(c, a, b, accumulate, trans_b=False, trans_a=False):
@@ -646,7 +650,8 @@ class NumpyBackend(Backend):
             return part
         big = batch * per_image * filters >= _SPLIT_MIN_CONV
         threads = _split_threads() if big else 1
-        group = max(1, min(batch, _IM2COL_ROWS // max(per_image, 1), -(-batch // threads)))
+        rows_per_chunk = _IM2COL_ROWS if full_cols is None else _FULL_COLS_CHUNK_ROWS
+        group = max(1, min(batch, rows_per_chunk // max(per_image, 1), -(-batch // threads)))
         chunks = [(s, min(s + group, batch)) for s in range(0, batch if per_image else 0, group)]
         cols_shape = (group,) + window_view.shape[1:]
         z = np.empty((batch,) + out + (filters,), dtype)
