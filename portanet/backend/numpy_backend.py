@@ -300,15 +300,19 @@ _SPLIT_MIN_CONV = 1 << 19
 _SPLIT_MIN_POOL = 1 << 19
 
 
-def _split_rows(fn, batch, *args, min_rows=None):
+def _split_rows(fn, batch, *args, min_rows=None, pieces=None):
     """``fn(*args, b0, b1)`` over row ranges covering [0, batch): one range per thread of
     ``_split_threads`` (run by ``_run_split``) with at least ``min_rows`` rows each
-    (default ``_SPLIT_MIN_ROWS``), or one range."""
-    threads = min(_split_threads(), batch // (min_rows or _SPLIT_MIN_ROWS))
+    (default ``_SPLIT_MIN_ROWS``), or up to ``pieces`` ranges of that many rows, which the
+    threads take in turn as each finishes one (a slower core then does fewer), or one
+    range."""
+    min_rows = min_rows or _SPLIT_MIN_ROWS
+    threads = min(_split_threads(), batch // min_rows)
     if threads < 2:
         fn(*args, 0, batch)
         return
-    bounds = [batch * i // threads for i in range(threads + 1)]
+    ranges_n = max(threads, min(pieces or threads, batch // min_rows))
+    bounds = [batch * i // ranges_n for i in range(ranges_n + 1)]
     ranges = list(zip(bounds[:-1], bounds[1:]))
     _run_split(lambda part: [fn(*args, b0, b1) for b0, b1 in part], ranges, threads)
 
@@ -492,12 +496,14 @@ class NumpyBackend(Backend):
             return dx
         return y, backward
 
-    def split_rows(self, fn, n, min_rows=1):
+    def split_rows(self, fn, n, min_rows=1, pieces=None):
         """``fn(b0, b1)`` over row ranges covering [0, n), on two or more threads with
         single-threaded BLAS each when the split applies (``_split_threads``, at least
-        ``min_rows`` rows a part), else once over [0, n). ``fn`` must write only its rows
-        of any shared output. Used by the attention products (MultiHeadAttention)."""
-        _split_rows(fn, n, min_rows=max(1, int(min_rows)))
+        ``min_rows`` rows a range, up to ``pieces`` ranges handed out in turn), else once
+        over [0, n). ``fn`` must write only its rows of any shared output. Used by the
+        attention products (MultiHeadAttention)."""
+        _split_rows(fn, n, min_rows=max(1, int(min_rows)),
+                    pieces=None if pieces is None else max(1, int(pieces)))
 
     def lstm_steps(self, proj, rk, h0, c0):
         """The default LSTM's time loop (``layers/recurrent/lstm.py``, ``_fast_sequence``)

@@ -56,6 +56,9 @@ def _prod(values):
 # The attention products run split over threads (the backend's "split_rows") from this
 # many scores (batch·heads·T·S) on.
 _SPLIT_MIN_SCORES = 1 << 18
+# ... in up to this many row ranges, which the threads take in turn as each finishes one
+# (with one range a thread, the slower of the VM's two cores held the split up).
+_SPLIT_PIECES = 8
 
 
 class MultiHeadAttention(Layer):
@@ -381,7 +384,7 @@ class MultiHeadAttention(Layer):
                 P[b0:b1, ...] = p
                 Of[b0:b1, ...] = p @ Vf[b0:b1, ...]
                 part_backs[b0] = back
-            split(forward_rows, B, min_rows=B // 8 or 1)
+            split(forward_rows, B, min_rows=B // 8 or 1, pieces=_SPLIT_PIECES)
             Pd = P
         else:
             scores = Qf @ xp.matrix_transpose(Kf)
@@ -427,7 +430,7 @@ class MultiHeadAttention(Layer):
                 ranges = sorted(part_backs)
                 bounds = list(zip(ranges, ranges[1:] + [B]))
                 split(lambda i0, i1: [backward_rows(*bounds[i]) for i in range(i0, i1)],
-                      len(bounds))
+                      len(bounds), pieces=len(bounds))
             else:
                 dPd = dOf @ xp.matrix_transpose(Vf)
                 dVf = xp.matrix_transpose(Pd) @ dOf
