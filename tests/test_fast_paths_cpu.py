@@ -510,6 +510,47 @@ def test_split_hands_chunks_to_whichever_thread_is_free(backend, monkeypatch):
     assert len(done[1][1]) <= 1 and len(done[0][1]) >= 11
 
 
+@pytest.mark.parametrize("shape,ksize,dilation,bias,relu,want_dx,channels_few", [
+    ((5, 7, 6, 3), (3, 2), (1, 1), True, True, True, False),
+    ((4, 9, 8, 2), (3, 3), (2, 1), True, False, True, False),
+    ((3, 11, 4), (3,), (2,), False, True, True, False),          # 1-D
+    ((6, 8, 8, 1), (3, 3), (1, 1), True, True, False, True),      # few channels, no dx
+    ((6, 8, 8, 9), (2, 2), (1, 1), False, False, True, False),
+])
+def test_compiled_conv_chunks_match_numpy_chunks(backend, monkeypatch, shape, ksize, dilation,
+                                                 bias, relu, want_dx, channels_few):
+    """conv_stride1's chunks as one compiled call each (conv_numba.forward_chunk /
+    backward_chunk, GEMMs through NumPy's cblas) against the same chunks as NumPy calls:
+    output and every gradient (float64), one thread and split over two (several chunks,
+    the whole-batch columns of few channels included)."""
+    from portanet.backend import numpy_backend
+    if not _numba_or_skip(backend) or numpy_backend._compiled_gemm(np.float64) is None:
+        return
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(ksize + (shape[-1], 6))
+    b = rng.standard_normal(6) if bias else None
+    monkeypatch.setattr(numpy_backend, "_IM2COL_ROWS", 40)
+    monkeypatch.setattr(numpy_backend, "_FULL_COLS_CHUNK_ROWS", 40)
+    monkeypatch.setattr(numpy_backend, "_SPLIT_MIN_CONV", 1)
+    results = []
+    for compiled in (True, False):
+        for threads in (1, 2):
+            monkeypatch.setattr(numpy_backend, "_COMPILED_CHUNKS", compiled)
+            monkeypatch.setattr(numpy_backend, "_split_threads", lambda t=threads: t)
+            y, back = backend.conv_stride1(x, k, dilation, bias=b, relu=relu)
+            dy = np.random.default_rng(3).standard_normal(y.shape)
+            results.append((y,) + tuple(back(dy, want_dx)))
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            if a is None:
+                assert c is None
+            else:
+                np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    if relu:
+        assert np.all(results[0][0] >= 0) and np.any(results[0][0] == 0)
+
+
 def test_compiled_bias_relu_adds_the_bias_then_clamps_at_zero(backend):
     """conv_numba.bias_relu (the convolution's epilogue after a beta=0 GEMM) equals
     ``max(z + bias, 0)`` row by row, in place, in float32 and float64."""
