@@ -588,7 +588,14 @@ class NumpyBackend(Backend):
         "wide" layout for the input gradient, which needs no col2im: the input flattened to
         rows (N*prod(spatial), C) makes every kernel offset a contiguous row range, so the
         wide dz times each offset's kernel slice is one gemm accumulating into its row
-        range of dx. The chunk buffers and the wide dz are per-thread scratch buffers.
+        range of dx (with numba: one gemm dz @ Wᵀ per chunk and a compiled col2im). The
+        chunk buffers and the wide dz are per-thread scratch buffers.
+
+        Chunks are split over threads (``_run_split``) for large outputs; with numba and
+        NumPy's cblas, for 1-D and 2-D kernels, each chunk is one compiled call
+        (``conv_numba.forward_chunk`` / ``backward_chunk``) so that the threads do not wait
+        for the GIL between a chunk's steps. Below ``_IM2COL_SLICES_BELOW`` input channels
+        the whole batch's columns are built once (when small) and kept for the backward.
 
         Returns ``(y, backward)`` with ``backward(dy, want_dx) -> (dxpad or None, dkernel,
         dbias or None)``, or None (the portable path) for anything but float32/float64
