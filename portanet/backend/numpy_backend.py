@@ -701,7 +701,8 @@ class NumpyBackend(Backend):
 
         def forward_chunks(part_chunks):
             if compiled is not None:
-                buf = _scratch("cols_rows", (group * per_image, kc), dtype) if full2 is None else None
+                buf = (_scratch("cols_rows", (group * per_image, kc), dtype)
+                       if full2 is None else None)
                 for s, e in part_chunks:
                     cols = buf if full2 is None else full2[s * per_image:e * per_image]
                     compiled.forward_chunk(gemm_fn, x4, cols, full2 is None, w2, z2, bias_arr,
