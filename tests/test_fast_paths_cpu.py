@@ -510,15 +510,15 @@ def test_split_hands_chunks_to_whichever_thread_is_free(backend, monkeypatch):
     assert len(done[1][1]) <= 1 and len(done[0][1]) >= 11
 
 
-@pytest.mark.parametrize("shape,ksize,dilation,bias,relu,want_dx,channels_few", [
-    ((5, 7, 6, 3), (3, 2), (1, 1), True, True, True, False),
-    ((4, 9, 8, 2), (3, 3), (2, 1), True, False, True, False),
-    ((3, 11, 4), (3,), (2,), False, True, True, False),          # 1-D
-    ((6, 8, 8, 1), (3, 3), (1, 1), True, True, False, True),      # few channels, no dx
-    ((6, 8, 8, 9), (2, 2), (1, 1), False, False, True, False),
+@pytest.mark.parametrize("shape,ksize,dilation,bias,relu,want_dx", [
+    ((5, 7, 6, 3), (3, 2), (1, 1), True, True, True),
+    ((4, 9, 8, 2), (3, 3), (2, 1), True, False, True),
+    ((3, 11, 4), (3,), (2,), False, True, True),          # 1-D
+    ((6, 8, 8, 1), (3, 3), (1, 1), True, True, False),    # few channels, no dx
+    ((6, 8, 8, 9), (2, 2), (1, 1), False, False, True),
 ])
 def test_compiled_conv_chunks_match_numpy_chunks(backend, monkeypatch, shape, ksize, dilation,
-                                                 bias, relu, want_dx, channels_few):
+                                                 bias, relu, want_dx):
     """conv_stride1's chunks as one compiled call each (conv_numba.forward_chunk /
     backward_chunk, GEMMs through NumPy's cblas) against the same chunks as NumPy calls:
     output and every gradient (float64), one thread and split over two (several chunks,

@@ -40,16 +40,23 @@ def relu_grad(dy, y, out):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def bias_relu(z, bias):
-    """``z = max(z + bias, 0)`` in place over the rows of a (rows, F) array (the
-    convolution's epilogue after a beta=0 GEMM, while the chunk is in cache): one pass
-    instead of the bias copied in before the GEMM (beta=1) and relu as a second pass."""
+def _epilogue(z, bias, has_bias, relu):
+    """``z = z + bias`` (when ``has_bias``), then relu (when ``relu``), in place over the
+    rows of a (rows, F) array, in one pass."""
     rows, filters = z.shape
     for r in range(rows):
         zr = z[r]
         for f in range(filters):
-            v = zr[f] + bias[f]
-            zr[f] = v if v > 0 else 0
+            v = zr[f] + bias[f] if has_bias else zr[f]
+            zr[f] = (v if v > 0 else 0) if relu else v
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def bias_relu(z, bias):
+    """``z = max(z + bias, 0)`` in place over the rows of a (rows, F) array (the
+    convolution's epilogue after a beta=0 GEMM, while the chunk is in cache): one pass
+    instead of the bias copied in before the GEMM (beta=1) and relu as a second pass."""
+    _epilogue(z, bias, True, True)
 
 
 # ------------------------------------------------------------ a chunk in one compiled call
@@ -95,11 +102,7 @@ def forward_chunk(gemm, x, cols, build, w2, z, bias, has_bias, relu, start, stop
     gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, rows, filters, kc, one, cols.ctypes.data, kc,
          w2.ctypes.data, filters, zero, zc.ctypes.data, filters)
     if has_bias or relu:
-        for r in range(rows):
-            zr = zc[r]
-            for f in range(filters):
-                v = zr[f] + bias[f] if has_bias else zr[f]
-                zr[f] = (v if v > 0 else zero) if relu else v
+        _epilogue(zc, bias, has_bias, relu)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

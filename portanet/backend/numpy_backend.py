@@ -245,14 +245,13 @@ def _run_split(fn, chunks, threads):
     if threads < 2:
         return [fn(chunks)]
     source = _SharedChunks(chunks)
-    parts = [source] * threads
     import os
     with _split_lock:
         # (A forked child inherits the pool object but not its threads: a new pool there.)
         if (not _split_pool or _split_pool[0] != os.getpid()
-                or _split_pool[1]._max_workers < len(parts) - 1):
+                or _split_pool[1]._max_workers < threads - 1):
             _split_pool[:] = [os.getpid(), ThreadPoolExecutor(
-                len(parts) - 1, thread_name_prefix="portanet-split")]
+                threads - 1, thread_name_prefix="portanet-split")]
         pool = _split_pool[1]
         clock = time.perf_counter
         t0 = clock()
@@ -267,10 +266,10 @@ def _run_split(fn, chunks, threads):
         cost = clock() - t0
         work = 0.0
         try:
-            futures = [pool.submit(part_fn, part, clock()) for part in parts[1:]]
+            futures = [pool.submit(part_fn, source, clock()) for _ in range(threads - 1)]
             try:
                 t1 = clock()
-                first = fn(parts[0])
+                first = fn(source)
                 work = clock() - t1
             finally:
                 for f in futures:   # every part has finished before BLAS changes back
@@ -673,26 +672,31 @@ class NumpyBackend(Backend):
         z = np.empty((batch,) + out + (filters,), dtype)
         zr = z.reshape(batch, -1, filters)
 
+        numba_mod = _numba_module("conv_numba")
         # With bias and relu and numba, the GEMM writes the chunk (beta=0) and one compiled
         # pass adds the bias and applies relu while it is in cache; else the bias is copied
         # in first (the GEMM accumulates onto it) and relu is a second pass. cnn's first
         # convolution (64x28x28x1 -> 32), one thread: 1.52 -> 0.79 ms; second: 16.6 -> 15.3.
-        conv_mod = _numba_module("conv_numba") if relu and bias is not None else None
+        conv_mod = numba_mod if relu and bias is not None else None
+        # 1-D and 2-D kernels as 2-D ones (a leading axis of 1), for the compiled loops:
+        # output (h, w), kernel (kh, kw), dilation (dh, dw), x as (N, H, W, C).
+        if len(ksize) <= 2:
+            hw2 = (1,) * (2 - len(out)) + tuple(out)
+            kk2 = (1,) * (2 - len(ksize)) + ksize
+            dd2 = (1,) * (2 - len(dilation)) + tuple(dilation)
+            shape4 = (batch,) + (1,) * (2 - len(out)) + tuple(xc.shape[1:])
+            geometry = hw2 + kk2 + dd2
 
         # 1-D and 2-D with numba and NumPy's cblas: each chunk as one compiled call
         # (conv_numba.forward_chunk / backward_chunk), which a split's threads run without
         # queueing for the GIL between a chunk's dozen NumPy calls.
-        compiled = (_numba_module("conv_numba") if len(ksize) <= 2 and _COMPILED_CHUNKS
-                    else None)
+        compiled = numba_mod if len(ksize) <= 2 and _COMPILED_CHUNKS else None
         gemm_fn = _compiled_gemm(dtype) if compiled is not None else None
         if gemm_fn is None:
             compiled = None
         else:
             kc = w2.shape[0]
-            hw2 = (1,) * (2 - len(out)) + tuple(out)
-            kk2 = (1,) * (2 - len(ksize)) + ksize
-            dd2 = (1,) * (2 - len(dilation)) + tuple(dilation)
-            x4 = xc.reshape((batch,) + (1,) * (2 - len(out)) + tuple(xc.shape[1:]))
+            x4 = xc.reshape(shape4)
             z2 = z.reshape(-1, filters)
             full2 = None if full_cols is None else full_cols.reshape(-1, kc)
             bias_arr = (np.ascontiguousarray(bias) if bias is not None
@@ -706,8 +710,7 @@ class NumpyBackend(Backend):
                 for s, e in part_chunks:
                     cols = buf if full2 is None else full2[s * per_image:e * per_image]
                     compiled.forward_chunk(gemm_fn, x4, cols, full2 is None, w2, z2, bias_arr,
-                                           bias is not None, relu, s, e, hw2[0], hw2[1],
-                                           kk2[0], kk2[1], dd2[0], dd2[1], one, zero)
+                                           bias is not None, relu, s, e, *geometry, one, zero)
                 return
             chunk = (_scratch("cols_chunk", cols_shape, dtype)   # this thread's
                      if full_cols is None else None)
@@ -739,22 +742,18 @@ class NumpyBackend(Backend):
                 # Each chunk zeroes its own images of dx (in cache, on its thread) before
                 # its col2im adds into them: the chunks' images are disjoint.
                 dxc = (np.empty if chunks else np.zeros)(xc.shape, dtype)
-                hw = (1,) * (2 - len(out)) + tuple(out)
-                kk = (1,) * (2 - len(ksize)) + ksize
-                dd = (1,) * (2 - len(dilation)) + tuple(dilation)
-                dx4 = dxc.reshape((batch,) + (1,) * (2 - len(out)) + tuple(xc.shape[1:]))
+                dx4 = dxc.reshape(shape4)
             elif want_dx:
                 dzw = _scratch("dz_wide", (rows, filters), dtype)
                 dz_full = dzw.reshape((batch,) + spatial + (filters,))
                 for i, o in enumerate(out):  # zero the invalid (wide-only) positions
                     dz_full[(slice(None),) + tuple(slice(0, v) for v in out[:i])
                             + (slice(o, None),)] = 0
-            conv_mod = _numba_module("conv_numba") if relu else None
-            relu_grad = None if conv_mod is None else conv_mod.relu_grad
+            relu_grad = None if numba_mod is None or not relu else numba_mod.relu_grad
             use_compiled = compiled is not None and (not want_dx or col2im is not None)
             if use_compiled:
                 dy2 = dy.reshape(-1, filters)
-                dx4c = dx4 if want_dx else None
+                dx_arr = dx4 if want_dx else np.zeros((1, 1, 1, 1), dtype)   # (unused then)
 
             def backward_chunks_compiled(part_chunks):
                 rows_max = group * per_image
@@ -763,13 +762,12 @@ class NumpyBackend(Backend):
                 dcols = _scratch("dcols_chunk", (rows_max if want_dx else 1, kc), dtype)
                 dkernel = np.zeros((kc, filters), dtype)
                 dbias = np.zeros((filters,), dtype)
-                dx_arr = dx4c if want_dx else np.zeros((1, 1, 1, 1), dtype)
                 for s, e in part_chunks:
                     cols = buf if full2 is None else full2[s * per_image:e * per_image]
                     compiled.backward_chunk(gemm_fn, x4, cols, full2 is None, w2, z2, dy2,
                                             masked, dkernel, dbias, bias is not None, relu,
-                                            dcols, dx_arr, want_dx, s, e, hw2[0], hw2[1],
-                                            kk2[0], kk2[1], dd2[0], dd2[1], one, zero)
+                                            dcols, dx_arr, want_dx, s, e, *geometry, one,
+                                            zero)
                 return dkernel, (dbias if bias is not None else None)
 
             def backward_chunks(part_chunks):
@@ -801,7 +799,7 @@ class NumpyBackend(Backend):
                     if col2im is not None:
                         _gemm_into(dcols[:n], dz, w2, False, trans_b=True)
                         dxc[s:e] = 0
-                        col2im(dcols[:n], dx4, s, hw[0], hw[1], kk[0], kk[1], dd[0], dd[1])
+                        col2im(dcols[:n], dx4, s, *geometry)
                     elif want_dx:
                         dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
                 return dkernel, dbias
