@@ -95,12 +95,16 @@ def _compiled_gemm(dtype):
 # into a temporary and an add per offset (the portable col2im is faster then).
 GEMM_INTO_IN_PLACE = bool(_CBLAS)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-# conv_stride1's forward builds the columns of this many output rows at a time (whole
-# images): a few thousand rows of K*C columns stay in cache between the copy and the gemm
-# (on 2 cores, 2,560 to 10,240 rows measured alike at one thread). Split over threads that
-# take the next chunk when done (_run_split), smaller chunks balance better: cnn B64 in
-# one process, 10 blocks, 2 threads: 73.1 ms a step at 5,120 rows, 69.4-70.6 at 1,728-3,456.
-_IM2COL_ROWS = 2560
+# conv_stride1 builds the columns of this many output rows at a time (whole images, at
+# least one): a chunk's columns, its output and, backward, its masked gradient and the
+# columns' gradient stay in a core's cache between the copy and the GEMMs. With a chunk as
+# one compiled call (2026-12-03), one image of cnn's 26x26x32 (576 rows, 663 KB of
+# columns) beat 2,560 rows: cnn B64 in one process, 2 threads, three A/B runs: 58.6-61.4
+# against 66.5-67.4 ms a step; one Conv2D forward + backward, 2 threads: 26x26x32 -> 64
+# 43.9 against 52.1 ms, 30x30x64 -> 64 104 against 129, 14x14x64 -> 128 37.3 against
+# 44.1, 30x30x16 -> 32 23.8 against 27.8 (1,152 rows in between; 144-288 no better).
+# The NumPy chunks (no numba) measured alike at 576-2,560 rows.
+_IM2COL_ROWS = 576
 # im2col copies offset by offset (one strided copy each) below this many input channels, the
 # whole window view at once from it: 64 images of 28x28x1, 3x3: 0.68 ms instead of 1.46;
 # of 26x26x32: 12.8 instead of 4.2 (one thread).
