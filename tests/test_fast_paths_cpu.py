@@ -176,14 +176,17 @@ POOLS = [
 ]
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["argmax-kept", "x-compared"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("split", [False, True], ids=["one-thread", "images-on-2-threads"])
 @pytest.mark.parametrize("make,shape", POOLS)
 def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dtype, split,
-                                                        monkeypatch):
+                                                        training, monkeypatch):
     """Values and gradients equal (exactly) the portable path's, on inputs full of ties
     (small integers, zeros as after a relu): the first maximum of a window gets dy; also
-    with the images split over two threads (numpy_backend._split_rows)."""
+    with the images split over two threads (numpy_backend._split_rows). Both compiled
+    backwards: from the offsets the training forward keeps (pool_numba.forward_argmax) and
+    from comparing x with y (a forward without training)."""
     from portanet.backend import numpy_backend
     from portanet.layers import _windows
     if split:
@@ -198,7 +201,7 @@ def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dt
         backend.set_fused("all" if fast else "none")
         try:
             with _windows.fast_windows(fast):
-                y, back = layer_forward(layer, backend, x_host, training=True)
+                y, back = layer_forward(layer, backend, x_host, training=training)
                 dy_host = (np.arange(int(np.prod(y.shape))).reshape(tuple(y.shape)) % 7 + 1)
                 dx = back(backend.from_numpy(dy_host.astype(dtype)))
         finally:
@@ -214,14 +217,16 @@ def test_compiled_max_pooling_matches_the_portable_path(backend, make, shape, dt
         assert backend.fused("max_pool2d") is not None
 
 
-def test_compiled_max_pooling_known_values(backend):
-    """A hand-checked 2x2 pooling: maxima, the first of tied maxima, NaN as the maximum."""
+@pytest.mark.parametrize("training", [True, False], ids=["argmax-kept", "x-compared"])
+def test_compiled_max_pooling_known_values(backend, training):
+    """A hand-checked 2x2 pooling: maxima, the first of tied maxima, NaN as the maximum
+    (a NaN after the window's first position too)."""
     x_host = np.array([[1, 3, 2, 2],
                        [3, 0, 2, 1],
                        [0, 0, -1, np.nan],
                        [0, 0, 4, 0]], np.float32).reshape(1, 4, 4, 1)
     layer = pn.layers.MaxPooling2D(2)
-    y, back = layer_forward(layer, backend, x_host, training=True)
+    y, back = layer_forward(layer, backend, x_host, training=training)
     y = backend.to_numpy(y)
     assert y[0, :, :, 0].tolist()[0] == [3.0, 2.0]
     assert y[0, 1, 0, 0] == 0.0 and np.isnan(y[0, 1, 1, 0])
@@ -230,6 +235,12 @@ def test_compiled_max_pooling_known_values(backend):
     # First of the tied 3s (row-major), first of the tied 2s, first of the tied 0s; a
     # window holding NaN routes its gradient nowhere (NaN equals nothing).
     assert dx.tolist() == [[0, 10, 20, 0], [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]]
+    # NaN at a window's first position: the maximum, and again no gradient anywhere.
+    x2 = np.array([[np.nan, 1], [2, 3]], np.float32).reshape(1, 2, 2, 1)
+    y2, back2 = layer_forward(pn.layers.MaxPooling2D(2), backend, x2, training=training)
+    assert np.isnan(backend.to_numpy(y2)).all()
+    dx2 = backend.to_numpy(back2(backend.from_numpy(np.full((1, 1, 1, 1), 7, np.float32))))
+    assert dx2.ravel().tolist() == [0, 0, 0, 0]
 
 
 # --------------------------------------------------------------------------- conv col2im

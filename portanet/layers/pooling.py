@@ -77,7 +77,7 @@ class _Pooling(Layer):
         padded_shape = tuple(xpad.shape)
         tile = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, self.pool_size)) \
             + (slice(None),)
-        pooled = self._fused_max(xpad, tile) if is_max else None
+        pooled = self._fused_max(xpad, tile, training) if is_max else None
         if pooled is not None:
             # Non-overlapping 2-D windows: the backend's compiled forward and backward
             # (NumPy with numba: backend/pool_numba.py), same values and gradients.
@@ -151,13 +151,15 @@ class _Pooling(Layer):
 
         return (W.to_channels_first(xp, y) if channels_first else y), backward
 
-    def _fused_max(self, xpad, tile):
+    def _fused_max(self, xpad, tile, training):
         """``(y, backward)`` of the backend's "max_pool2d" over ``xpad[tile]`` (2-D,
-        strides == pool_size), or None (the portable path)."""
+        strides == pool_size), or None (the portable path). ``training``: the backend may
+        keep what makes the backward fast (NumPy: each window's offset of its maximum)."""
         if self.rank != 2 or self.strides != self.pool_size or not W._use_fast:
             return None
         fast = self.backend.fused("max_pool2d")
-        return fast(xpad[tile], self.pool_size) if fast is not None else None
+        return fast(xpad[tile], self.pool_size, training=bool(training)) if fast is not None \
+            else None
 
     def _window_counts(self, spatial, pads, out, dtype):
         """How many real (unpadded) elements each window holds: a constant, or a
