@@ -148,6 +148,27 @@ def to_device(backend, a, name, floatx, keep_host=False):
     return backend.from_numpy(host)
 
 
+# Above this many values a C-contiguous float32/float64 array is summed as rows of
+# _FINITE_PROBE_COLS times a ones vector (BLAS gemv: it reads the data on NumPy's BLAS
+# threads) and then the row sums: bench mlp-small's 25,600 x 784 float32, 2 threads,
+# 5.5-6.7 ms instead of 12.9 for np.add.reduce (fit checks its data on every call; its epoch
+# there is ~650 ms). A NaN or Inf anywhere makes its row's sum, and so the total, non-finite.
+_FINITE_PROBE_MIN = 1 << 16
+_FINITE_PROBE_COLS = 1024
+
+
+def _finite_probe_sum(a):
+    """The sum of all of ``a``'s values (finite exactly when no value is NaN or Inf and the
+    sum does not overflow), by BLAS where that is faster."""
+    if (a.size < _FINITE_PROBE_MIN or a.dtype not in (np.float32, np.float64)
+            or not a.flags.c_contiguous):
+        return np.add.reduce(a, axis=None)
+    flat = a.reshape(-1)
+    head = flat.size - flat.size % _FINITE_PROBE_COLS
+    rows = flat[:head].reshape(-1, _FINITE_PROBE_COLS) @ np.ones(_FINITE_PROBE_COLS, a.dtype)
+    return np.add.reduce(rows) + np.add.reduce(flat[head:])
+
+
 def check_finite(backend, a, name):
     """Raise if a float array holds NaN or Inf (one device read when on the device)."""
     if isinstance(a, np.ndarray):
@@ -156,7 +177,7 @@ def check_finite(backend, a, name):
         # One reduction, no boolean temporary the size of the data (fit runs this every
         # call); the exact check only when the sum is not finite (a NaN/Inf, or an overflow).
         with np.errstate(over="ignore", invalid="ignore"):
-            total = np.add.reduce(a, axis=None)
+            total = _finite_probe_sum(a)
         if not np.isfinite(total) and not np.isfinite(a).all():
             bad = int(np.size(a) - np.isfinite(a).sum())
             raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); expected "

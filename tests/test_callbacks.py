@@ -115,6 +115,37 @@ def test_subclass_batch_hook_receives_logs_in_fit(backend):
     assert len(losses) == 4 and all(np.isfinite(losses))
 
 
+def test_batch_hooks_reach_every_callback_that_has_one(backend):
+    """fit skips a per-batch hook no callback has (CallbackList._silent), but every way a
+    callback can have one is called each batch: an override, the older on_batch_begin
+    that Callback's on_train_batch_begin forwards to, and a hook the callback sets on
+    itself in on_train_begin / on_epoch_begin."""
+    seen = []
+
+    class Old(C.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(("old-begin", batch))
+
+    class Late(C.Callback):
+        def on_train_begin(self, logs=None):
+            self.on_train_batch_end = lambda batch, logs=None: seen.append(("late-end", batch))
+
+    class PerEpoch(C.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.on_test_batch_begin = lambda batch, logs=None: seen.append(("test", batch))
+
+    x, y = data()
+    model = small_model()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
+              callbacks=[Old(), Late(), PerEpoch()], validation_data=(x[:8], y[:8]))
+    assert seen.count(("old-begin", 3)) == 1 and seen.count(("late-end", 3)) == 1
+    assert [s for s in seen if s[0] == "old-begin"] == [("old-begin", b) for b in range(4)]
+    assert seen.count(("test", 0)) == 1
+    cbl = C.CallbackList([C.History()], model, {})
+    assert "on_train_batch_begin" in cbl._silent and "on_train_batch_end" in cbl._silent
+    assert "on_train_batch_begin" not in C.CallbackList([Old()], model, {})._silent
+
+
 # ---------------------------------------------------------------------------- EarlyStopping
 def test_early_stopping_patience_counts_epochs_without_improvement():
     cb = C.EarlyStopping(patience=2)

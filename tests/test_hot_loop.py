@@ -160,3 +160,19 @@ def test_finite_check_is_one_reduction_yet_exact(backend):
         a[2, 1] = bad
         with pytest.raises(ValueError, match="x contains 1 non-finite value"):
             pdata.check_finite(backend, a, "x")
+
+    # Large float32/float64 arrays are summed by BLAS in rows (data._finite_probe_sum): a
+    # bad value in the rows, in the tail beyond them, or in a strided array is caught, and
+    # finite data whose sum overflows are still accepted.
+    from portanet import data as _d
+    n = _d._FINITE_PROBE_MIN + _d._FINITE_PROBE_COLS // 2 + 3
+    for dtype in (np.float32, np.float64):
+        huge = np.full(n, np.finfo(dtype).max / 4, dtype)
+        pdata.check_finite(backend, huge, "x")
+        for where in (0, n // 2, n - 1):          # rows' first, middle; the tail
+            for bad in (np.nan, np.inf, -np.inf):
+                a = np.ones(n, dtype)
+                a[where] = bad
+                for arr in (a, a.reshape(-1, 1), np.repeat(a, 2)[::2]):
+                    with pytest.raises(ValueError, match="x contains 1 non-finite value"):
+                        pdata.check_finite(backend, arr, "x")
