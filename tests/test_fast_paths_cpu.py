@@ -41,6 +41,7 @@ def _run_lstm(backend, layer, x, states, dy, fast):
 
 CASES = [
     dict(),
+    dict(use_bias=False),
     dict(return_sequences=True),
     dict(return_state=True, initial_state=True),
     dict(return_sequences=True, return_state=True, go_backwards=True),
@@ -129,6 +130,13 @@ def test_compiled_lstm_steps_known_values(backend):
     np.testing.assert_allclose(c[0], c_ref, rtol=2e-6)
     np.testing.assert_allclose(hs[1, 0], o * np.tanh(c_ref), rtol=2e-6)
     np.testing.assert_allclose(keep[0, 0, 5 * u:], f, rtol=2e-6)  # the forget gate
+    # The bias given apart (added inside the loop) is the same as inside the projection.
+    b = np.array([0.1, -0.4, 0.2, 0.3, -0.1, 0.6, -0.2, 0.05], np.float32)
+    hs_b, c_b, keep_b = lstm_numba.run_forward(proj - b, rk, h0, c0,
+                                               _compiled_gemm(np.float32), bias=b)
+    np.testing.assert_allclose(c_b, c, rtol=1e-6)
+    np.testing.assert_allclose(hs_b, hs, rtol=1e-6)
+    np.testing.assert_allclose(keep_b, keep, rtol=1e-6, atol=1e-7)
 
 
 def test_tanh32_is_within_a_few_ulps_of_numpy(backend):

@@ -65,8 +65,9 @@ def tanh_into(x, out):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def forward_step(proj_t, hr, c, h_out, keep_t, a, tcs):
-    """One step: with z = proj_t + hr (batch, 4u; i, f, o columns pre-scaled by 0.5),
+def forward_step(proj_t, bias, hr, c, h_out, keep_t, a, tcs):
+    """One step: with z = (proj_t + bias) + hr (batch, 4u; i, f, o columns pre-scaled
+    by 0.5; ``bias`` (4u,), added here rather than in a pass over the whole projection),
     a = tanh(z), s = 0.5·a + 0.5 (the gates), ``c = s_f·c + s_i·a_g`` (in place),
     ``h_out = s_o·tanh(c)``, and keep_t (batch, 6u) = [a_g(1-a_i²), c_prev(1-a_f²),
     s_i(1-a_g²), tanh(c)(1-a_o²), s_o(1-tanh²(c)), s_f], as ``_fast_sequence`` keeps.
@@ -79,7 +80,7 @@ def forward_step(proj_t, hr, c, h_out, keep_t, a, tcs):
     u = c.shape[1]
     for b in range(batch):
         for j in range(4 * u):
-            a[b, j] = tanh32(proj_t[b, j] + hr[b, j])
+            a[b, j] = tanh32((proj_t[b, j] + bias[j]) + hr[b, j])
         for j in range(u):
             ai = a[b, j]
             af = a[b, u + j]
@@ -138,7 +139,7 @@ def backward_step(dh, extra, has_extra, dc, keep_t, q_t, dcs):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def forward_all(gemm, proj, rk, hs, c, keep, hr, a, tcs, b0, b1):
+def forward_all(gemm, proj, bias, rk, hs, c, keep, hr, a, tcs, b0, b1):
     """Every forward step for the batch rows [b0, b1): ``hr = h @ rk`` through ``gemm``
     (the backend's cblas sgemm, called from compiled code: no Python call between the
     steps) and ``forward_step``. hs (steps + 1, batch, u) holds h0 in hs[0] and receives
@@ -150,8 +151,8 @@ def forward_all(gemm, proj, rk, hs, c, keep, hr, a, tcs, b0, b1):
     for t in range(steps):
         gemm(101, 111, 111, n, gu, u, np.float32(1.0), hs[t, b0:b1].ctypes.data, u,
              rk.ctypes.data, gu, np.float32(0.0), hr[b0:b1].ctypes.data, gu)
-        forward_step(proj[t, b0:b1], hr[b0:b1], c[b0:b1], hs[t + 1, b0:b1], keep[t, b0:b1],
-                     a[b0:b1], tcs[b0:b1])
+        forward_step(proj[t, b0:b1], bias, hr[b0:b1], c[b0:b1], hs[t + 1, b0:b1],
+                     keep[t, b0:b1], a[b0:b1], tcs[b0:b1])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -173,9 +174,10 @@ def _all_rows(fn, batch, *args):
     fn(*args, 0, batch)
 
 
-def run_forward(proj, rk, h0, c0, gemm, rows=_all_rows):
-    """All steps forward: proj (steps, batch, 4u) (the scaled input projection and bias),
-    rk (u, 4u) the scaled recurrent kernel (C order), h0/c0 (batch, u); ``gemm`` is the
+def run_forward(proj, rk, h0, c0, gemm, rows=_all_rows, bias=None):
+    """All steps forward: proj (steps, batch, 4u) (the scaled input projection), ``bias``
+    (4u,) the scaled bias or None (none, or already in proj), rk (u, 4u) the scaled
+    recurrent kernel (C order), h0/c0 (batch, u); ``gemm`` is the
     float32 cblas gemm as compiled code calls it (``numpy_backend._compiled_gemm``) and
     ``rows(fn, batch, *args)`` calls ``fn(*args, b0, b1)`` on row ranges covering the
     batch (one range, or several on threads).
@@ -191,8 +193,10 @@ def run_forward(proj, rk, h0, c0, gemm, rows=_all_rows):
     hr = np.empty((batch, gu), dtype)
     a = np.empty((batch, gu), dtype)
     tcs = np.empty((batch, u), dtype)
-    rows(forward_all, batch, gemm, np.ascontiguousarray(proj), np.ascontiguousarray(rk), hs,
-         c, keep, hr, a, tcs)
+    bias = (np.zeros((gu,), dtype) if bias is None
+            else np.ascontiguousarray(bias, dtype=dtype).reshape(gu))
+    rows(forward_all, batch, gemm, np.ascontiguousarray(proj), bias, np.ascontiguousarray(rk),
+         hs, c, keep, hr, a, tcs)
     return hs, c, keep
 
 

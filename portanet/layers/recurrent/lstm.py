@@ -155,17 +155,19 @@ def _fast_sequence(cell, rnn, x, given_states, want_dx, multi):
     # Time-major input (steps·batch, features): a C-ordered copy, so reshapes are free.
     x_tm = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (steps * batch, features))
     proj = x_tm @ (kernel * scale)
-    if cell.bias is not None:
-        # The bias written into the fresh product where the backend can (no new array).
-        fused = cell.backend.fused("bias_activation")
-        done = fused(proj, cell.bias.value * scale, _activations.linear) if fused else None
-        proj = done[0] if done is not None else proj + cell.bias.value * scale
-    proj = xp.reshape(proj, (steps, batch, gu))
-
+    bias = cell.bias.value * scale if cell.bias is not None else None
     zeros = xp.zeros((batch, u), dtype=dtype)
     h, c = given_states if given_states else (zeros, zeros)
     steps_fn = cell.backend.fused("lstm_steps")
-    fast = steps_fn(proj, rk, h, c) if steps_fn is not None else None
+    # The compiled steps add the bias inside their loop (no pass over the projection).
+    fast = (steps_fn(xp.reshape(proj, (steps, batch, gu)), rk, h, c, bias=bias)
+            if steps_fn is not None else None)
+    if fast is None and bias is not None:
+        # The bias written into the fresh product where the backend can (no new array).
+        fused = cell.backend.fused("bias_activation")
+        done = fused(proj, bias, _activations.linear) if fused else None
+        proj = done[0] if done is not None else proj + bias
+    proj = xp.reshape(proj, (steps, batch, gu))
     back_steps = None
     if fast is not None:
         # The backend runs the loop below as one GEMM and one compiled loop per step
