@@ -547,13 +547,16 @@ def test_grouped_query_attention_bad_input(backend):
 
 
 # ------------------------------------------- attention products split over threads (NumPy)
-@pytest.fixture
-def split_attention(backend, monkeypatch):
+@pytest.fixture(params=[2, 64], ids=["on-views", "flattened"])
+def split_attention(backend, monkeypatch, request):
     """MultiHeadAttention's products and softmax on two threads (the NumPy backend's
-    "split_rows") even for these small shapes; yields the list of the splits' part counts."""
+    "split_rows") even for these small shapes; yields the list of the splits' part counts.
+    Both ways of splitting: over the first batch axis on the permuted views (a batch of
+    at least _SPLIT_PIECES; 2 here), and over the flattened batch·heads rows (64: never)."""
     from portanet.backend import numpy_backend
     from portanet.layers.attention import multi_head_attention as mha_module
     monkeypatch.setattr(mha_module, "_SPLIT_MIN_SCORES", 1)
+    monkeypatch.setattr(mha_module, "_SPLIT_PIECES", request.param)
     monkeypatch.setattr(numpy_backend, "_split_threads",
                         lambda: 2 if len(numpy_backend._BLAS_THREADS) == 3 else 1)
     parts = []
@@ -586,3 +589,12 @@ def test_mha_split_over_threads_matches_numpy(backend, f64, split_attention):
 ])
 def test_mha_harness_split_over_threads(backend, config, split_attention):
     run_layer_test(lambda: L.MultiHeadAttention(**config), [(2, 4, 5), (2, 4, 3)], backend)
+
+
+def test_grouped_query_attention_split_over_threads(backend, f64, split_attention):
+    """Grouped key/value heads (repeated before the products, summed after) with the
+    products split: values against the NumPy reference and finite-difference gradients."""
+    test_grouped_query_attention_matches_numpy(backend, None)
+    run_layer_test(lambda: L.GroupedQueryAttention(head_dim=2, num_query_heads=4,
+                                                   num_key_value_heads=2),
+                   [(2, 4, 5), (2, 3, 5), (2, 3, 5)], backend)
