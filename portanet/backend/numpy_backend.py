@@ -790,8 +790,6 @@ class NumpyBackend(Backend):
                 return dkernel, (dbias if bias is not None else None)
 
             def backward_chunks(part_chunks):
-                if use_compiled:
-                    return backward_chunks_compiled(part_chunks)
                 # This thread's scratch buffers and its own kernel/bias gradient sums.
                 cols = _scratch("cols_chunk", cols_shape, dtype) if full_cols is None else None
                 masked = (_scratch("dz_chunk", (group * per_image, filters), dtype)
@@ -822,7 +820,8 @@ class NumpyBackend(Backend):
                     elif want_dx:
                         dz_full[s:e][valid] = dz.reshape((e - s,) + out + (filters,))
                 return dkernel, dbias
-            sums = _run_split(backward_chunks, chunks, min(threads, _split_threads()))
+            sums = _run_split(backward_chunks_compiled if use_compiled else backward_chunks,
+                              chunks, min(threads, _split_threads()))
             dkernel = sums[0][0]
             for more, _ in sums[1:]:
                 dkernel += more

@@ -467,7 +467,7 @@ class MultiHeadAttention(Layer):
                 dQx = dS @ Kx
                 dKx = xp.matrix_transpose(dS) @ Qx
             if direct:
-                dQ = dQ * c
+                dQ *= c      # this layer's own fresh buffer
             else:
                 dQ = xp.permute_dims(xp.reshape(dQx, bshape + tshape + (self.key_dim,)), inv) * c
                 dK = xp.permute_dims(xp.reshape(dKx, bshape + sshape + (self.key_dim,)), inv)
